@@ -1,0 +1,41 @@
+"""python -m engine.build {counts,lexicon,ngram,all}: compile assets from ../shared/data."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .corpus import DEFAULT_DATA_DIR
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m engine.build", description=__doc__)
+    ap.add_argument("step", choices=["counts", "lexicon", "ngram", "all"])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="shared data folder")
+    ap.add_argument("--work", type=Path, default=ROOT / "build", help="scratch folder (not in git)")
+    ap.add_argument("--assets", type=Path, default=ROOT / "assets", help="output folder")
+    ap.add_argument("--procs", type=int, default=2)
+    args = ap.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    steps = ["counts", "lexicon", "ngram"] if args.step == "all" else [args.step]
+    for step in steps:
+        if step == "counts":
+            from .counts import count_corpus
+            from .words import candidate_words, pypinyin_chars
+
+            count_corpus(candidate_words(args.data), pypinyin_chars(), args.work / "counts.npz", args.procs)
+        elif step == "lexicon":
+            from .lexicon_build import build_lexicon
+
+            build_lexicon(args.work / "counts.npz", args.assets, args.data)
+        elif step == "ngram":
+            from .ngram_build import build_ngram
+
+            build_ngram(args.work / "counts.npz", args.assets)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Segment the corpus into words and count word n-grams (numpy, 2 processes).
+
+Segmentation is the maximum-probability path over a prefix dictionary (as jieba does,
+without its HMM): words from :func:`words.candidate_words`, every character as a
+fallback. Counts are kept as packed int64 keys (20 bits per token id).
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .corpus import clauses, corpus_files, line_chunks
+
+BITS = 20
+UNK, BOS, EOS = 0, 1, 2
+SPECIALS = ("<unk>", "<s>", "</s>")
+
+
+class Segmenter:
+    """Maximum unigram-probability segmentation of Han clauses."""
+
+    def __init__(self, logp: dict[str, float], unk_logp: float):
+        self.logp = logp
+        self.unk_logp = unk_logp
+        self.prefixes = {w[:k] for w in logp for k in range(2, len(w) + 1)}
+
+    def cut(self, clause: str) -> list[str]:
+        n = len(clause)
+        best = [0.0] * (n + 1)
+        nxt = [0] * (n + 1)
+        logp, prefixes, unk = self.logp, self.prefixes, self.unk_logp
+        for i in range(n - 1, -1, -1):
+            b = logp.get(clause[i], unk) + best[i + 1]
+            k = i + 1
+            j = i + 2
+            while j <= n:
+                w = clause[i:j]
+                if w not in prefixes:
+                    break
+                lp = logp.get(w)
+                if lp is not None and lp + best[j] > b:
+                    b = lp + best[j]
+                    k = j
+                j += 1
+            best[i] = b
+            nxt[i] = k
+        out, i = [], 0
+        while i < n:
+            out.append(clause[i : nxt[i]])
+            i = nxt[i]
+        return out
+
+
+_worker: dict = {}
+
+
+def _init(segmenter: Segmenter, ids: dict[str, int]):
+    _worker["seg"] = segmenter
+    _worker["ids"] = ids
+
+
+def _count_chunk(lines: list[str]):
+    seg, ids = _worker["seg"], _worker["ids"]
+    toks: list[int] = []
+    for line in lines:
+        for cl in clauses(line):
+            toks.append(BOS)
+            toks.extend(ids.get(w, UNK) for w in seg.cut(cl))
+            toks.append(EOS)
+    a = np.asarray(toks, dtype=np.int64)
+    uni = np.bincount(a, minlength=len(ids))
+    ok2 = a[:-1] != EOS
+    k2 = (a[:-1] << BITS | a[1:])[ok2]
+    ok3 = (a[:-2] != EOS) & (a[1:-1] != EOS)
+    k3 = (a[:-2] << (2 * BITS) | a[1:-1] << BITS | a[2:])[ok3]
+    u2, c2 = np.unique(k2, return_counts=True)
+    u3, c3 = np.unique(k3, return_counts=True)
+    return uni, u2, c2.astype(np.int32), u3, c3.astype(np.int32)
+
+
+def merge(keys: list[np.ndarray], counts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Sum counts of equal keys across several (sorted or not) key/count arrays."""
+    k = np.concatenate(keys)
+    c = np.concatenate(counts).astype(np.int64)
+    order = np.argsort(k, kind="stable")
+    k, c = k[order], c[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    return k[starts], np.add.reduceat(c, starts).astype(np.int32)
+
+
+def build_vocab(words: dict[str, float], chars: list[str]) -> tuple[list[str], dict[str, float]]:
+    """Token list (specials, chars, words) and the segmenter's unigram log-probabilities."""
+    char_set = set(chars)
+    vocab = list(SPECIALS) + chars + sorted(w for w in words if w not in char_set)
+    total = sum(words.values()) + len(chars)
+    logp = {w: math.log(f / total) for w, f in words.items()}
+    for c in chars:
+        logp.setdefault(c, math.log(1.0 / total))
+    return vocab, logp
+
+
+def count_corpus(words: dict[str, float], chars: list[str], out: Path, procs: int = 2,
+                 char_logp: dict[str, float] | None = None, log=print) -> None:
+    """Segment every corpus file and write ``out`` (npz: vocab, unigram, bigram, trigram counts)."""
+    vocab, logp = build_vocab(words, chars)
+    if char_logp:
+        logp.update({c: v for c, v in char_logp.items() if c in logp})
+    ids = {w: i for i, w in enumerate(vocab)}
+    seg = Segmenter(logp, min(logp.values()) - 2.0)
+    uni = np.zeros(len(vocab), dtype=np.int64)
+    k2s, c2s, k3s, c3s = [], [], [], []
+    t0, n = time.time(), 0
+    ctx = mp.get_context("fork")
+    with ctx.Pool(procs, initializer=_init, initargs=(seg, ids)) as pool:
+        for u, k2, c2, k3, c3 in pool.imap_unordered(_count_chunk, line_chunks(corpus_files()), chunksize=1):
+            uni += u
+            k2s.append(k2); c2s.append(c2); k3s.append(k3); c3s.append(c3)
+            n += 1
+            if len(k2s) >= 40:
+                k2s, c2s = map(list, zip(merge(k2s, c2s)))
+                k3s, c3s = map(list, zip(merge(k3s, c3s)))
+            if n % 20 == 0:
+                log(f"chunks {n} tokens {uni.sum() / 1e6:.1f}M {time.time() - t0:.0f}s")
+    k2, c2 = merge(k2s, c2s)
+    k3, c3 = merge(k3s, c3s)
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez(tmp, vocab=np.array(vocab), unigram=uni, bigram_keys=k2, bigram_counts=c2,
+             trigram_keys=k3, trigram_counts=c3)
+    tmp.replace(out)
+    log(f"done: {uni.sum() / 1e6:.1f}M tokens, {len(k2) / 1e6:.1f}M bigrams, {len(k3) / 1e6:.1f}M trigrams "
+        f"in {time.time() - t0:.0f}s")

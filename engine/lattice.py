@@ -1,0 +1,188 @@
+"""Pinyin text -> syllable lattice.
+
+A :class:`SyllableLattice` holds every way to cut the typed letters into syllable
+segments. A segment covers ``text[start:end]`` and stands for a set of syllables:
+
+* ``full``: a complete syllable (``xian``), plus its fuzzy variants when enabled;
+* ``initial``: an abbreviation, the initial of any syllable (``b``, ``zh``; ``a``/``o``/``e``
+  also stand for every zero-initial syllable starting with that letter);
+* ``partial``: the still-being-typed last syllable (``zhon`` -> zhong); only at the end;
+* ``literal``: letters that cannot be pinyin; they stay as Latin text in the candidate.
+
+Every segmentation is kept (``xian`` -> xian | xi'an; ``fangan`` -> fang'an | fan'gan);
+the decoder's scores pick among them. An apostrophe is a hard separator: no segment
+spans it, words may.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import lru_cache
+
+from .syllables import (
+    ALIASES, INITIAL_ID, INITIALS, MAX_SYLLABLE_LEN, PARTIALS, SYLLABLE_ID, SYLLABLE_INITIAL,
+    SYLLABLES, SYLLABLES_OF_INITIAL, fuzzy_initials, fuzzy_variants,
+)
+
+SEPARATOR = "'"
+
+
+class SegmentKind(str, Enum):
+    FULL = "full"
+    INITIAL = "initial"
+    PARTIAL = "partial"
+    LITERAL = "literal"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One cut of the typed letters: ``text[start:end]``, standing for ``syllables``.
+
+    ``exact`` is the syllable typed in full (or -1); any other syllable in the set
+    costs ``penalty_logprob`` (an abbreviation, a completion or a fuzzy variant).
+    """
+
+    start: int
+    end: int
+    text: str
+    kind: SegmentKind
+    syllables: frozenset[int]
+    exact: int = -1
+    penalty_logprob: float = 0.0
+
+    @property
+    def initials(self) -> frozenset[int]:
+        """Initial groups of the syllables this segment may stand for."""
+        return frozenset(SYLLABLE_INITIAL[s] for s in self.syllables)
+
+
+@dataclass(frozen=True)
+class LatticeOptions:
+    """How typed letters are read. Penalties are natural-log costs per syllable."""
+
+    fuzzy_pairs: frozenset[str] = frozenset()  # names like "z/zh", "an/ang"; none by default
+    abbreviation_logprob: float = -2.0  # an initial standing for a whole syllable
+    completion_logprob: float = -1.0  # the unfinished last syllable completed
+    fuzzy_logprob: float = -1.5  # a fuzzy variant instead of the typed syllable
+
+
+@dataclass
+class SyllableLattice:
+    """All segments of one input, indexed by where they start and end."""
+
+    text: str
+    segments_from: list[list[Segment]] = field(default_factory=list)
+    segments_to: list[list[Segment]] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.text)
+
+    def is_separator(self, pos: int) -> bool:
+        return pos < len(self.text) and self.text[pos] == SEPARATOR
+
+    def best_cut(self) -> list[Segment]:
+        """One segmentation preferring full syllables, then fewest segments (for display)."""
+        n = len(self.text)
+        best: list[tuple[float, list[Segment]] | None] = [None] * (n + 1)
+        best[0] = (0.0, [])
+        for i in range(n):
+            if best[i] is None:
+                continue
+            cost, path = best[i]
+            if self.is_separator(i):
+                _relax(best, i + 1, cost, path)
+                continue
+            for seg in self.segments_from[i]:
+                step = {SegmentKind.FULL: 1.0, SegmentKind.PARTIAL: 1.2}.get(seg.kind, 1.5)
+                _relax(best, seg.end, cost + step, path + [seg])
+        return best[n][1] if best[n] else []
+
+
+def _relax(best, j, cost, path):
+    if best[j] is None or cost < best[j][0]:
+        best[j] = (cost, path)
+
+
+def normalise(text: str) -> str:
+    """Lower-case the input; keep letters, apostrophes and anything else as typed."""
+    return text.lower()
+
+
+def parse(text: str, options: LatticeOptions = LatticeOptions()) -> SyllableLattice:
+    """Cut typed pinyin into a :class:`SyllableLattice`. Never fails: junk becomes literal."""
+    text = normalise(text)
+    n = len(text)
+    lattice = SyllableLattice(text, [[] for _ in range(n + 1)], [[] for _ in range(n + 1)])
+    for i in range(n):
+        if text[i] == SEPARATOR:
+            continue
+        segs = segments_at(text[i : i + MAX_SYLLABLE_LEN], i, i + MAX_SYLLABLE_LEN >= n, options)
+        for seg in segs:
+            lattice.segments_from[i].append(seg)
+            lattice.segments_to[seg.end].append(seg)
+    return lattice
+
+
+def segments_at(window: str, start: int, at_end: bool, options: LatticeOptions) -> list[Segment]:
+    """Segments starting at ``start`` given the next letters ``window``.
+
+    ``at_end`` says the window reaches the end of the input (partial syllables allowed).
+    """
+    return [
+        Segment(start, start + s.end, s.text, s.kind, s.syllables, s.exact, s.penalty_logprob)
+        for s in _segments_at(window, at_end, options)
+    ]
+
+
+@lru_cache(maxsize=65536)
+def _segments_at(window: str, at_end: bool, options: LatticeOptions) -> tuple[Segment, ...]:
+    out: list[Segment] = []
+    for k in range(1, len(window) + 1):
+        t = window[:k]
+        if not t.isascii() or not t.isalpha():
+            break
+        seg = _segment(t, at_end and k == len(window), options)
+        if seg is not None:
+            out.append(seg)
+    if not out:
+        out.append(Segment(0, 1, window[:1], SegmentKind.LITERAL, frozenset()))
+    return tuple(out)
+
+
+def _segment(t: str, is_last: bool, options: LatticeOptions) -> Segment | None:
+    canon = ALIASES.get(t, t)
+    if canon in SYLLABLE_ID:
+        sids = {SYLLABLE_ID[canon]}
+        for v in fuzzy_variants(canon, options.fuzzy_pairs):
+            sids.add(SYLLABLE_ID[v])
+        if t in INITIAL_ID:  # a / o / e: also the abbreviation of their group
+            sids |= SYLLABLES_OF_INITIAL[INITIAL_ID[t]]
+            penalty = options.abbreviation_logprob
+        else:
+            penalty = options.fuzzy_logprob
+        return Segment(0, len(t), t, SegmentKind.FULL, frozenset(sids), SYLLABLE_ID[canon], penalty)
+    if t in INITIAL_ID:
+        sids = set()
+        for ini in fuzzy_initials(t, options.fuzzy_pairs):
+            sids |= SYLLABLES_OF_INITIAL[INITIAL_ID[ini]]
+        return Segment(0, len(t), t, SegmentKind.INITIAL, frozenset(sids), -1,
+                       options.abbreviation_logprob)
+    if is_last and t in PARTIALS:
+        return Segment(0, len(t), t, SegmentKind.PARTIAL, PARTIALS[t], -1, options.completion_logprob)
+    return None
+
+
+def segment_label(seg: Segment) -> str:
+    """How a segment shows in the preedit: the letters as typed."""
+    return seg.text
+
+
+def syllable_names(ids) -> list[str]:
+    return [SYLLABLES[i] for i in ids]
+
+
+__all__ = [
+    "LatticeOptions", "Segment", "SegmentKind", "SyllableLattice", "parse", "segments_at",
+    "SEPARATOR", "INITIALS",
+]
