@@ -1,0 +1,139 @@
+"""Counts + lexicon sources -> ``assets/lexicon.npz`` (format: assets/FORMATS.md).
+
+Entries are (word, reading) pairs. A word's reading comes from pypinyin at phrase
+level (the same annotator as the dev sets); a character gets every reading pypinyin
+lists, weighted by how often that reading occurs inside counted words.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from ..lexicon import FORMAT, FORMAT_VERSION, MAX_WORD_SYLLABLES, pack_initials, pack_syllables
+from ..syllables import ALIASES, SYLLABLE_ID, SYLLABLE_INITIAL
+from .counts import SPECIALS
+from .words import phrase_words
+
+MIN_WORD_COUNT = 2  # corpus occurrences for a word to enter the lexicon...
+MIN_LISTED_COUNT = 1  # ...or this many for words in the curated phrase lists
+UNSEEN_CHAR_COUNT = 0.05  # pseudo-count of characters the corpus never shows (ranked last)
+
+
+def _syllable(p: str) -> int | None:
+    p = ALIASES.get(p, p)
+    return SYLLABLE_ID.get(p)
+
+
+def char_readings() -> dict[str, list[int]]:
+    """Every Han char pypinyin knows -> its syllable ids, most common reading first."""
+    from pypinyin.contrib.tone_convert import to_normal
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    out: dict[str, list[int]] = {}
+    for cp, readings in pinyin_dict.items():
+        if not (0x3400 <= cp <= 0x4DBF or 0x4E00 <= cp <= 0x9FFF or cp == 0x3007):
+            continue
+        sids: list[int] = []
+        for r in readings.split(","):
+            s = _syllable(to_normal(r).replace("ü", "v"))
+            if s is not None and s not in sids:
+                sids.append(s)
+        if sids:
+            out[chr(cp)] = sids
+    return out
+
+
+def word_reading(word: str) -> list[int] | None:
+    from pypinyin import lazy_pinyin
+
+    sids = [_syllable(p) for p in lazy_pinyin(word)]
+    return None if any(s is None for s in sids) or len(sids) != len(word) else sids
+
+
+def build_lexicon(counts_path: Path, assets: Path, data_dir: Path, log=print) -> None:
+    d = np.load(counts_path)
+    vocab = [str(x) for x in d["vocab"]]
+    uni = d["unigram"]
+    listed = phrase_words(data_dir)
+    readings = char_readings()
+
+    # Vocabulary: specials, every typeable character, then the kept words.
+    chars = sorted(readings)
+    words: list[tuple[str, list[int], int]] = []
+    for i, w in enumerate(vocab):
+        if len(w) < 2 or w in SPECIALS or len(w) > MAX_WORD_SYLLABLES:
+            continue
+        c = int(uni[i])
+        if c >= MIN_WORD_COUNT or (w in listed and c >= MIN_LISTED_COUNT):
+            r = word_reading(w)
+            if r is not None:
+                words.append((w, r, c))
+    log(f"chars {len(chars)}, words {len(words)}")
+    old_id = {w: i for i, w in enumerate(vocab)}
+    tokens = list(SPECIALS) + chars + [w for w, _, _ in words]
+
+    # How often each character is read each way inside words (for polyphones).
+    reading_counts: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    for w, r, c in words:
+        for ch, s in zip(w, r):
+            reading_counts[ch][s] += c
+
+    entries: list[tuple[int, list[int], float]] = []  # (token id, syllables, count)
+    total = float(uni.sum() - uni[1] - uni[2])
+    for ci, ch in enumerate(chars):
+        tid = len(SPECIALS) + ci
+        i = old_id.get(ch)
+        count = float(uni[i]) if i is not None and uni[i] > 0 else UNSEEN_CHAR_COUNT
+        for s, share in _reading_shares(readings[ch], reading_counts.get(ch, {})).items():
+            entries.append((tid, [s], count * share))
+    for wi, (w, r, c) in enumerate(words):
+        entries.append((len(SPECIALS) + len(chars) + wi, r, float(c)))
+
+    _write(assets / "lexicon.npz", tokens, entries, total, len(chars), log)
+
+
+def _reading_shares(sids: list[int], in_words: dict[int, float]) -> dict[int, float]:
+    """P(reading | char) used alone: mostly pypinyin's default reading, the rest by word usage."""
+    if len(sids) == 1:
+        return {sids[0]: 1.0}
+    tot = sum(in_words.get(s, 0.0) for s in sids)
+    shares = {}
+    for k, s in enumerate(sids):
+        usage = in_words.get(s, 0.0) / tot if tot > 0 else (1.0 / len(sids))
+        shares[s] = 0.6 * (k == 0) + 0.4 * usage
+        shares[s] = max(shares[s], 0.02)
+    return shares
+
+
+def _write(path: Path, tokens: list[str], entries, total: float, n_chars: int, log) -> None:
+    blob = bytearray()
+    offsets = [0]
+    for t in tokens:
+        blob += t.encode("utf-8")
+        offsets.append(len(blob))
+    n = len(entries)
+    token = np.array([e[0] for e in entries], dtype=np.int32)
+    syl = np.full((n, MAX_WORD_SYLLABLES), -1, dtype=np.int16)
+    for k, (_, r, _) in enumerate(entries):
+        syl[k, : len(r)] = r
+    length = (syl >= 0).sum(1).astype(np.int8)
+    logp = np.log(np.array([max(e[2], 1e-3) for e in entries]) / total).astype(np.float32)
+    full_keys = pack_syllables(syl)
+    ini = np.where(syl >= 0, np.asarray(SYLLABLE_INITIAL, dtype=np.int16)[np.maximum(syl, 0)], -1)
+    ini_keys = pack_initials(ini)
+    full_order = np.lexsort((-logp, full_keys)).astype(np.int32)
+    ini_order = np.lexsort((-logp, ini_keys)).astype(np.int32)
+    meta = {"format": FORMAT, "version": FORMAT_VERSION, "tokens": len(tokens), "chars": n_chars,
+            "entries": n, "total_count": total}
+    tmp = path.with_suffix(".tmp.npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(tmp, meta=np.array(json.dumps(meta)), token_blob=np.frombuffer(bytes(blob), dtype=np.uint8),
+             token_offsets=np.array(offsets, dtype=np.int32), entry_token=token, entry_syllables=syl,
+             entry_length=length, entry_logp=logp, full_keys=full_keys[full_order], full_order=full_order,
+             initial_keys=ini_keys[ini_order], initial_order=ini_order)
+    tmp.replace(path)
+    log(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): {len(tokens)} tokens, {n} entries")

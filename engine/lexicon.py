@@ -1,0 +1,121 @@
+"""The lexicon: words with their pinyin readings and prior frequencies.
+
+Loaded from ``assets/lexicon.npz`` (written by ``python -m engine.build lexicon``;
+layout in assets/FORMATS.md). Every word is a *token* (an id shared with the n-gram
+model); a token may have several *entries*, one per reading (行 xing / hang).
+
+Two sorted indexes find entries from syllables: by full syllables (9 bits per
+syllable, 7 syllables in an int64) and by initial groups (5 bits each), so that
+``bjdx`` finds 北京大学 without enumerating every syllable b-j-d-x could stand for.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AssetError, FormatVersionError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "shuru-lexicon"
+FORMAT_VERSION = 1
+MAX_WORD_SYLLABLES = 7
+SYLLABLE_BITS = 9
+INITIAL_BITS = 5
+UNK, BOS, EOS = 0, 1, 2
+
+
+def pack_syllables(syl: np.ndarray) -> np.ndarray:
+    """(N, 7) syllable ids (-1 = none) -> int64 keys sorted like their prefixes."""
+    return _pack(syl, SYLLABLE_BITS)
+
+
+def pack_initials(ini: np.ndarray) -> np.ndarray:
+    """(N, 7) initial-group ids (-1 = none) -> int64 keys."""
+    return _pack(ini, INITIAL_BITS)
+
+
+def _pack(a: np.ndarray, bits: int) -> np.ndarray:
+    a = np.asarray(a, dtype=np.int64) + 1  # 0 means "no syllable here"
+    keys = np.zeros(a.shape[0], dtype=np.int64)
+    for k in range(MAX_WORD_SYLLABLES):
+        keys |= a[:, k] << (bits * (MAX_WORD_SYLLABLES - 1 - k))
+    return keys
+
+
+def key_step(bits: int, depth: int) -> int:
+    """Multiplier of the symbol at ``depth`` (0-based) in a packed key."""
+    return 1 << (bits * (MAX_WORD_SYLLABLES - 1 - depth))
+
+
+@dataclass
+class _Index:
+    keys: np.ndarray  # sorted packed keys
+    order: np.ndarray  # entry ids in key order (ties: most frequent first)
+    bits: int
+
+    def ranges(self, keys: np.ndarray, depth: np.ndarray):
+        """For prefix keys of ``depth`` symbols: exact-match [lo, mid) and whether longer ones exist."""
+        span = np.left_shift(1, self.bits * (MAX_WORD_SYLLABLES - depth)).astype(np.int64)
+        lo = np.searchsorted(self.keys, keys, "left")
+        mid = np.searchsorted(self.keys, keys, "right")
+        hi = np.searchsorted(self.keys, keys + span - 1, "right")
+        return lo, mid, hi > mid
+
+
+class Lexicon:
+    """Tokens (words and characters), their readings and priors, and the two indexes."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], meta: dict):
+        self.meta = meta
+        self._blob = arrays["token_blob"].tobytes()
+        self._offsets = arrays["token_offsets"]
+        self.entry_token = arrays["entry_token"]
+        self.entry_syllables = arrays["entry_syllables"]
+        self.entry_length = arrays["entry_length"]
+        self.entry_logp = arrays["entry_logp"]
+        self.full = _Index(arrays["full_keys"], arrays["full_order"], 9)
+        self.initials = _Index(arrays["initial_keys"], arrays["initial_order"], 5)
+        self.n_tokens = int(meta["tokens"])
+        self.n_chars = int(meta["chars"])
+        self._token_ids: dict[str, int] | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> "Lexicon":
+        """Load and check a compiled lexicon; raises :class:`AssetError` with a clear message."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except FileNotFoundError:
+            raise AssetError(f"lexicon not found at {path}: run `python -m engine.build lexicon`") from None
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+            raise AssetError(f"lexicon {path} is corrupt ({e}); reinstall assets or rebuild it") from None
+        try:
+            meta = json.loads(str(arrays["meta"]))
+        except (KeyError, ValueError):
+            raise AssetError(f"{path} is not a Shuru lexicon (no manifest)") from None
+        if meta.get("format") != FORMAT:
+            raise AssetError(f"{path} is not a Shuru lexicon (format {meta.get('format')!r})")
+        if meta.get("version") != FORMAT_VERSION:
+            raise FormatVersionError(
+                f"{path} has lexicon format version {meta.get('version')}, this Shuru reads {FORMAT_VERSION}; "
+                "rebuild it with `python -m engine.build lexicon`")
+        return cls(arrays, meta)
+
+    def text(self, token: int) -> str:
+        """The characters of a token."""
+        return self._blob[self._offsets[token]: self._offsets[token + 1]].decode("utf-8")
+
+    def token_id(self, text: str) -> int | None:
+        """Token id of a word or character, or None (index built on first use)."""
+        if self._token_ids is None:
+            self._token_ids = {self.text(i): i for i in range(self.n_tokens)}
+        return self._token_ids.get(text)
+
+    def is_char_token(self, token: int) -> bool:
+        return 3 <= token < 3 + self.n_chars

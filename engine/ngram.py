@@ -1,0 +1,76 @@
+"""Word trigram language model in backoff form, queried in batches with numpy.
+
+Loaded from ``assets/ngram.npz`` (built by ``python -m engine.build ngram``; layout in
+assets/FORMATS.md). N-grams are packed int64 keys (20 bits per token id) in sorted
+arrays, so a batch of queries is a few ``searchsorted`` calls. Scores are natural-log
+probabilities.
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AssetError, FormatVersionError
+
+FORMAT = "shuru-ngram"
+FORMAT_VERSION = 1
+BITS = 20
+
+
+class NgramModel:
+    """``logprob(w1, w2, w3)`` = log P(w3 | w1 w2) for arrays of token ids."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], meta: dict):
+        self.meta = meta
+        self.uni_logp = arrays["uni_logp"]
+        self.uni_backoff = arrays["uni_backoff"]
+        self.bi_keys = arrays["bi_keys"]
+        self.bi_logp = arrays["bi_logp"].astype(np.float32)
+        self.bi_backoff = arrays["bi_backoff"].astype(np.float32)
+        self.tri_keys = arrays["tri_keys"]
+        self.tri_logp = arrays["tri_logp"].astype(np.float32)
+
+    @classmethod
+    def load(cls, path: Path, token_hash: str | None = None) -> "NgramModel":
+        """Load and check a compiled model; ``token_hash`` must match the lexicon's."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+            meta = json.loads(str(arrays["meta"]))
+        except FileNotFoundError:
+            raise AssetError(f"n-gram model not found at {path}: run `python -m engine.build ngram`") from None
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+            raise AssetError(f"n-gram model {path} is corrupt ({e}); rebuild it") from None
+        if meta.get("format") != FORMAT:
+            raise AssetError(f"{path} is not a Shuru n-gram model")
+        if meta.get("version") != FORMAT_VERSION:
+            raise FormatVersionError(f"{path} has n-gram format version {meta.get('version')}, "
+                                     f"this Shuru reads {FORMAT_VERSION}; rebuild it")
+        if token_hash is not None and meta.get("token_hash") != token_hash:
+            raise AssetError(f"{path} was built for another lexicon (token hash {meta.get('token_hash')} "
+                             f"!= {token_hash}); rebuild the n-gram model")
+        return cls(arrays, meta)
+
+    def logprob(self, w1: np.ndarray, w2: np.ndarray, w3: np.ndarray) -> np.ndarray:
+        """log P(w3 | w1 w2), vectorised over equal-length int64 arrays."""
+        w1, w2, w3 = (np.asarray(x, dtype=np.int64) for x in (w1, w2, w3))
+        k3 = (w1 << (2 * BITS)) | (w2 << BITS) | w3
+        lp3, hit3 = _find(self.tri_keys, k3, self.tri_logp)
+        k2 = (w2 << BITS) | w3
+        lp2, hit2 = _find(self.bi_keys, k2, self.bi_logp)
+        ctx_bo, _ = _find(self.bi_keys, (w1 << BITS) | w2, self.bi_backoff)
+        lower = np.where(hit2, lp2, self.uni_backoff[w2] + self.uni_logp[w3])
+        return np.where(hit3, lp3, ctx_bo + lower)
+
+
+def _find(keys: np.ndarray, query: np.ndarray, values: np.ndarray):
+    """Values at ``query`` keys (0 where absent) and a hit mask."""
+    if len(keys) == 0:
+        return np.zeros(len(query), dtype=np.float32), np.zeros(len(query), dtype=bool)
+    idx = np.searchsorted(keys, query)
+    idx = np.minimum(idx, len(keys) - 1)
+    hit = keys[idx] == query
+    return np.where(hit, values[idx], 0.0).astype(np.float32), hit
