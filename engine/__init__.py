@@ -1,0 +1,10 @@
+"""Shuru's engine: pinyin text -> syllable lattice -> ranked hanzi candidates.
+
+Never imports Qt or torch. Entry points: :class:`Engine` (shared, read-only things) and
+:class:`Session` (one input's state), both documented in their modules.
+"""
+from .engine import Engine, EngineOptions
+from .errors import AssetError, ShuruError
+from .session import Candidate, Session, SessionView
+
+__all__ = ["Engine", "EngineOptions", "Session", "SessionView", "Candidate", "ShuruError", "AssetError"]

@@ -84,6 +84,9 @@ class Lexicon:
         self.n_tokens = int(meta["tokens"])
         self.n_chars = int(meta["chars"])
         self._token_ids: dict[str, int] | None = None
+        self.entry_reading_logp = _reading_logp(self.entry_token, self.entry_logp)
+        flags = arrays.get("token_flags")
+        self.token_uncommon = (flags & 1).astype(bool) if flags is not None else np.zeros(self.n_tokens, bool)
 
     @classmethod
     def load(cls, path: Path) -> "Lexicon":
@@ -107,6 +110,12 @@ class Lexicon:
                 "rebuild it with `python -m engine.build lexicon`")
         return cls(arrays, meta)
 
+    def token_hash(self) -> str:
+        """Fingerprint of the token list (an n-gram model must be built for the same one)."""
+        import hashlib
+
+        return hashlib.sha1(self._blob + self._offsets.tobytes()).hexdigest()[:16]
+
     def text(self, token: int) -> str:
         """The characters of a token."""
         return self._blob[self._offsets[token]: self._offsets[token + 1]].decode("utf-8")
@@ -119,3 +128,16 @@ class Lexicon:
 
     def is_char_token(self, token: int) -> bool:
         return 3 <= token < 3 + self.n_chars
+
+
+def _reading_logp(token: np.ndarray, logp: np.ndarray) -> np.ndarray:
+    """log P(reading | token) of each entry: its prior relative to all readings of its token."""
+    order = np.argsort(token, kind="stable")
+    t, lp = token[order], logp[order].astype(np.float64)
+    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+    peak = np.maximum.reduceat(lp, starts)
+    gid = np.cumsum(np.r_[False, t[1:] != t[:-1]])
+    total = np.log(np.add.reduceat(np.exp(lp - peak[gid]), starts)) + peak
+    out = np.empty(len(token), dtype=np.float32)
+    out[order] = lp - total[gid]
+    return out

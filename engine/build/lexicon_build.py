@@ -127,6 +127,7 @@ def _write(path: Path, tokens: list[str], entries, total: float, n_chars: int, l
     ini_keys = pack_initials(ini)
     full_order = np.lexsort((-logp, full_keys)).astype(np.int32)
     ini_order = np.lexsort((-logp, ini_keys)).astype(np.int32)
+    flags = np.array([_token_flags(t) for t in tokens], dtype=np.uint8)
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "tokens": len(tokens), "chars": n_chars,
             "entries": n, "total_count": total}
     tmp = path.with_suffix(".tmp.npz")
@@ -134,6 +135,15 @@ def _write(path: Path, tokens: list[str], entries, total: float, n_chars: int, l
     np.savez(tmp, meta=np.array(json.dumps(meta)), token_blob=np.frombuffer(bytes(blob), dtype=np.uint8),
              token_offsets=np.array(offsets, dtype=np.int32), entry_token=token, entry_syllables=syl,
              entry_length=length, entry_logp=logp, full_keys=full_keys[full_order], full_order=full_order,
-             initial_keys=ini_keys[ini_order], initial_order=ini_order)
+             initial_keys=ini_keys[ini_order], initial_order=ini_order, token_flags=flags)
     tmp.replace(path)
     log(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): {len(tokens)} tokens, {n} entries")
+
+
+def _token_flags(token: str) -> int:
+    """Bit 0: the token has a character outside GB2312 (traditional or rare forms)."""
+    try:
+        token.encode("gb2312")
+        return 0
+    except UnicodeEncodeError:
+        return 1

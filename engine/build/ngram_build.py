@@ -6,7 +6,6 @@ dropped and backoff weights renormalised so every distribution still sums to one
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -23,8 +22,7 @@ MIN_TRIGRAM_COUNT = 4
 
 
 def token_hash(lexicon: Lexicon) -> str:
-    """Fingerprint of the token list an n-gram model was built for."""
-    return hashlib.sha1(lexicon._blob + lexicon._offsets.tobytes()).hexdigest()[:16]
+    return lexicon.token_hash()
 
 
 def remap(keys: np.ndarray, counts: np.ndarray, old_to_new: np.ndarray, order: int):

@@ -1,0 +1,187 @@
+"""Command line: ``python -m engine {convert,eval,bench}``.
+
+convert   stdin lines (pinyin, or JSON {"pinyin", "context"} with --context) -> one JSON line each:
+          {"input", "candidates": [top-k], "ms"}; with --keystrokes also "key_ms" (per letter typed
+          through a Session). Model loading is excluded from ms. Nothing is learned.
+eval      top-1 / top-5 / character accuracy / latency on dev-set JSONL files.
+bench     per-keystroke latency (p50/p95/max), cold start to first candidates, peak RSS.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .engine import Engine, EngineOptions
+
+DEV_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
+
+
+def make_engine(args) -> Engine:
+    opts = EngineOptions(use_neural=not args.no_neural, learning=False, beam_width=args.beam,
+                         **({"model_dir": Path(args.model)} if getattr(args, "model", None) else {}))
+    engine = Engine.load(opts)
+    print(f"engine: {engine.status}", file=sys.stderr)
+    return engine
+
+
+def convert_one(engine: Engine, pinyin: str, context: str, topk: int, keystrokes: bool) -> dict:
+    """Candidates for one input, timed in-process."""
+    out: dict = {"input": pinyin}
+    if keystrokes:
+        session = engine.new_session(page_size=topk, context=context)
+        key_ms = []
+        t_all = time.perf_counter()
+        for ch in pinyin:
+            t0 = time.perf_counter()
+            session.insert(ch)
+            session.view()
+            key_ms.append(round((time.perf_counter() - t0) * 1000, 3))
+        cands = [c.text for c in session.candidates()[:topk]]
+        out.update(candidates=cands, ms=round((time.perf_counter() - t_all) * 1000, 3), key_ms=key_ms)
+    else:
+        t0 = time.perf_counter()
+        convs = engine.decoder(context).decode(pinyin)
+        out.update(candidates=[c.text for c in convs[:topk]], ms=round((time.perf_counter() - t0) * 1000, 3))
+    return out
+
+
+def cmd_convert(args) -> int:
+    engine = make_engine(args)
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        context = ""
+        if args.context:
+            try:
+                obj = json.loads(line)
+                pinyin, context = str(obj.get("pinyin", "")), str(obj.get("context", "") or "")
+            except (json.JSONDecodeError, AttributeError):
+                pinyin = line
+        else:
+            pinyin = line
+        res = convert_one(engine, pinyin, context, args.topk, args.keystrokes)
+        print(json.dumps(res, ensure_ascii=False), flush=True)
+    return 0
+
+
+def levenshtein(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def percentile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+
+def evaluate(engine: Engine, rows: list[dict], use_context: bool, limit: int | None = None) -> dict:
+    """Top-1, top-5, char accuracy and latency of the engine on dev-set rows."""
+    rows = rows[:limit] if limit else rows
+    top1 = top5 = 0
+    acc = 0.0
+    ms = []
+    for r in rows:
+        res = convert_one(engine, r["pinyin"], r.get("context", "") if use_context else "", 10, False)
+        c = res["candidates"] or [""]
+        top1 += c[0] == r["hanzi"]
+        top5 += r["hanzi"] in c[:5]
+        acc += max(0.0, 1 - levenshtein(c[0], r["hanzi"]) / len(r["hanzi"]))
+        ms.append(res["ms"])
+    n = len(rows)
+    return {"n": n, "top1": top1 / n, "top5": top5 / n, "char_acc": acc / n,
+            "ms_p50": percentile(ms, 0.5), "ms_p95": percentile(ms, 0.95)}
+
+
+def cmd_eval(args) -> int:
+    engine = make_engine(args)
+    full = []
+    for path in args.sets:
+        rows = [json.loads(line) for line in open(path, encoding="utf-8")]
+        r = evaluate(engine, rows, args.context, args.limit)
+        name = Path(path).stem
+        if "abbrev" not in name:
+            full.append(r["top1"])
+        print(f"{name:24s} n={r['n']:4d} top1={r['top1']:.3f} top5={r['top5']:.3f} char={r['char_acc']:.3f} "
+              f"ms50={r['ms_p50']:.2f} ms95={r['ms_p95']:.2f}", flush=True)
+    if full:
+        print(f"mean top-1 over {len(full)} full-pinyin sets: {sum(full) / len(full):.3f}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    t0 = time.perf_counter()
+    cold = _cold_start(args)
+    engine = make_engine(args)
+    sets = sorted(DEV_DIR.glob("dev-*.jsonl")) if not args.sets else [Path(s) for s in args.sets]
+    rows = [json.loads(line) for s in sets if "abbrev" not in s.name for line in open(s, encoding="utf-8")]
+    rows = rows[:: max(1, len(rows) // args.inputs)][: args.inputs]
+    key_ms = []
+    for r in rows:
+        key_ms += convert_one(engine, r["pinyin"], "", 10, True)["key_ms"]
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report = {"inputs": len(rows), "keystrokes": len(key_ms), "key_ms_p50": percentile(key_ms, 0.5),
+              "key_ms_p95": percentile(key_ms, 0.95), "key_ms_max": max(key_ms),
+              "cold_start_ms": cold, "load_ms": engine.load_ms, "peak_rss_mb": round(rss_mb, 1),
+              "status": engine.status, "beam": args.beam, "wall_s": round(time.perf_counter() - t0, 1)}
+    print(json.dumps(report, ensure_ascii=False, indent=1))
+    return 0
+
+
+def _cold_start(args) -> float:
+    """A fresh process: import, load, first candidates for one input (ms, in that process)."""
+    code = ("import time;t=time.perf_counter();from engine import Engine,EngineOptions;"
+            f"e=Engine.load(EngineOptions(learning=False,use_neural={not args.no_neural}));"
+            "s=e.new_session();s.insert('nihao');s.view();print((time.perf_counter()-t)*1000)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    try:
+        return round(float(out.stdout.strip().splitlines()[-1]), 1)
+    except (ValueError, IndexError):
+        print(out.stderr, file=sys.stderr)
+        return float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m engine", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    def common(p):
+        p.add_argument("--no-neural", action="store_true", help="statistical scorers only")
+        p.add_argument("--beam", type=int, default=16, help="beam width")
+        p.add_argument("--model", help="neural model folder (default: installed)")
+
+    p = sub.add_parser("convert", help="stdin pinyin -> JSON candidate lines")
+    p.add_argument("--topk", type=int, default=10)
+    p.add_argument("--context", action="store_true", help='input lines are {"pinyin", "context"} JSON')
+    p.add_argument("--keystrokes", action="store_true", help="type letter by letter, report key_ms")
+    common(p)
+    p.set_defaults(fn=cmd_convert)
+    p = sub.add_parser("eval", help="accuracy on dev-set JSONL files")
+    p.add_argument("sets", nargs="+")
+    p.add_argument("--context", action="store_true")
+    p.add_argument("--limit", type=int, help="first N rows of each set")
+    common(p)
+    p.set_defaults(fn=cmd_eval)
+    p = sub.add_parser("bench", help="latency, cold start, memory")
+    p.add_argument("--inputs", type=int, default=300, help="dev inputs typed key by key")
+    p.add_argument("sets", nargs="*")
+    common(p)
+    p.set_defaults(fn=cmd_bench)
+    args = ap.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

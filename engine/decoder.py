@@ -1,0 +1,445 @@
+"""Syllable lattice -> ranked candidates: an incremental beam search.
+
+For every position ``j`` of the typed letters the decoder keeps a :class:`PositionState`:
+
+* *frontiers*: open word prefixes (sequences of lattice segments) ending at ``j`` that
+  some lexicon word still continues;
+* *edges*: lexicon entries whose syllables exactly match a segment sequence ending at ``j``;
+* *beam*: the best partial conversions of ``text[:j]``.
+
+A state depends only on ``text[:j]`` (the still-being-typed last syllable is handled at
+the end, uncached), so typing a letter computes one new state and reuses the rest;
+Backspace just forgets the last state.
+
+Every conversion is scored log-linearly (see :class:`ScoreWeights`): the n-gram model's
+log P(word | two previous words), the pinyin match (reading prior, abbreviation and
+fuzzy penalties), a per-word constant, the user's history and, when present, the neural
+character LM. Scores are natural-log.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .lattice import SEPARATOR, LatticeOptions, Segment, SegmentKind, SyllableLattice, parse
+from .lexicon import BOS, EOS, INITIAL_BITS, MAX_WORD_SYLLABLES, SYLLABLE_BITS, UNK, Lexicon, key_step
+from .ngram import BITS, NgramModel
+from .syllables import SYLLABLE_INITIAL, SYLLABLES
+
+log = logging.getLogger(__name__)
+
+LITERAL_ENTRY = -1
+NEG_INF = -1e30
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """Log-linear weights of the scorers (tuned on the dev sets, see README)."""
+
+    ngram: float = 1.0  # word trigram log P(w | u v)
+    channel: float = 1.0  # pinyin match: reading prior + abbreviation/fuzzy/completion penalties
+    word: float = 0.0  # added per word; > 0 favours more, shorter words
+    literal: float = -14.0  # cost of keeping letters as Latin text
+    uncommon: float = -4.0  # words with characters outside GB2312 (traditional or rare forms)
+    history: float = 1.5  # user history boost (log count)
+    neural: float = 0.0  # neural char LM log P(chars | history); set when a model is loaded
+    prefix_entries: int = 0  # unused placeholder for symmetry with options
+
+
+@dataclass(frozen=True)
+class DecoderOptions:
+    """Search breadth. Wider is slower and (up to a point) more accurate."""
+
+    beam_width: int = 16  # hypotheses kept per position
+    nbest: int = 5  # whole-input conversions listed first
+    entries_per_edge: int = 32  # lexicon entries proposed per matched span, best prior first
+    scan_limit: int = 4000  # entries examined per abbreviated span before filtering
+
+
+class ContextScorer(Protocol):
+    """Extra scorer with opaque per-hypothesis state (the neural LM implements this)."""
+
+    def start(self, context: str) -> object: ...
+
+    def extend(self, states: list[object], texts: list[str]) -> tuple[np.ndarray, list[object]]:
+        """log P(text | state) for each pair, and the states after each text."""
+        ...
+
+
+@dataclass
+class Edge:
+    """Lexicon entries matching the segments ``segs`` (from ``start`` to ``end``)."""
+
+    start: int
+    end: int
+    segs: tuple[Segment, ...]
+    entries: np.ndarray  # (E,) entry ids, or [LITERAL_ENTRY]
+    tokens: np.ndarray  # (E,) token ids
+    channel: np.ndarray  # (E,) pinyin-match logprob
+
+
+@dataclass
+class Beam:
+    """Hypotheses ending at one position, as parallel arrays of length K."""
+
+    score: np.ndarray
+    w1: np.ndarray  # token before last
+    w2: np.ndarray  # last token
+    prev_pos: np.ndarray
+    prev_idx: np.ndarray
+    edge: np.ndarray  # index into the ending position's edges (-1 for the start)
+    entry: np.ndarray
+    extra: list = field(default_factory=list)  # ContextScorer states, aligned with the arrays
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+
+@dataclass
+class PositionState:
+    frontiers: list[tuple]  # (start, depth, full_key, initial_key, segs, multi)
+    edges: list[Edge]
+    beam: Beam
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """One decoded reading of (a prefix of) the input."""
+
+    text: str
+    consumed: int  # letters of the input it covers
+    score: float
+    kind: str  # "sentence" | "word" | "char" | "literal"
+    segments: tuple[Segment, ...] = ()
+    tokens: tuple[int, ...] = ()
+    word_ends: tuple[int, ...] = ()  # where each token ends in the input (sentences only)
+    pieces: tuple[str, ...] = ()  # the text of each token (sentences only)
+
+
+class Decoder:
+    """Incremental decoder for one context; call :meth:`decode` after every edit."""
+
+    def __init__(self, lexicon: Lexicon, ngram: NgramModel, *, weights: ScoreWeights = ScoreWeights(),
+                 options: DecoderOptions = DecoderOptions(), lattice_options: LatticeOptions = LatticeOptions(),
+                 history=None, context: str = "", scorer: ContextScorer | None = None):
+        self.lex = lexicon
+        self.ngram = ngram
+        self.w = weights
+        self.opt = options
+        self.lattice_options = lattice_options
+        self.history = history
+        self.scorer = scorer if weights.neural else None
+        self.context = context
+        self.text = ""
+        self.lattice: SyllableLattice = parse("", lattice_options)
+        self.states: list[PositionState] = [self._start_state(context)]
+        self._allowed: dict[frozenset, np.ndarray] = {}
+        self._memo: tuple[str | None, list[Conversion]] = (None, [])
+
+    # -- public -------------------------------------------------------------------------
+    def decode(self, text: str) -> list[Conversion]:
+        """Ranked conversions of ``text``: whole-input ones first, then prefix words and chars."""
+        self._advance(text)
+        if not self.text:
+            return []
+        sentences = self._sentences()
+        return _dedupe(sentences + self._prefix_words(sentences))
+
+    def best_segments(self) -> list[Segment]:
+        """Segments of the best whole-input conversion (for the preedit display)."""
+        sentences = self._sentences() if self.text else []
+        return list(sentences[0].segments) if sentences else self.lattice.best_cut()
+
+    # -- incremental state ----------------------------------------------------------------
+    def _advance(self, text: str) -> None:
+        common = 0
+        for a, b in zip(self.text, text):
+            if a != b:
+                break
+            common += 1
+        del self.states[common + 1:]
+        self.text = text
+        self.lattice = parse(text, self.lattice_options)
+        for j in range(common + 1, len(text) + 1):
+            self.states.append(self._state_at(j))
+
+    def _start_state(self, context: str) -> PositionState:
+        w1, w2 = self._context_tokens(context)
+        extra = [self.scorer.start(context)] if self.scorer else []
+        beam = Beam(np.zeros(1), np.array([w1]), np.array([w2]), np.array([-1]), np.array([-1]),
+                    np.array([-1]), np.array([-1]), extra)
+        return PositionState([], [], beam)
+
+    def _context_tokens(self, context: str) -> tuple[int, int]:
+        """The last two lexicon tokens of the context (backward longest match), or <s>."""
+        toks: list[int] = []
+        ctx = context[-12:]
+        while ctx and len(toks) < 2:
+            for k in range(min(MAX_WORD_SYLLABLES, len(ctx)), 0, -1):
+                t = self.lex.token_id(ctx[-k:])
+                if t is not None and t > EOS:
+                    toks.insert(0, t)
+                    ctx = ctx[:-k]
+                    break
+            else:
+                break
+        toks = [BOS] * (2 - len(toks)) + toks
+        return toks[0], toks[1]
+
+    def _state_at(self, j: int, final: bool = False) -> PositionState:
+        if self.text[j - 1] == SEPARATOR:
+            prev = self.states[j - 1]
+            return PositionState(prev.frontiers, prev.edges, prev.beam)
+        segs = [s for s in self.lattice.segments_to[j] if (s.kind == SegmentKind.PARTIAL) == final]
+        frontiers, edges = self._extend(segs)
+        if final:
+            edges += self.states[j].edges if j < len(self.states) else []
+        return PositionState(frontiers, edges, self._beam(edges))
+
+    # -- lexicon matching ---------------------------------------------------------------
+    def _extend(self, segs: list[Segment]) -> tuple[list[tuple], list[Edge]]:
+        """New frontiers and word edges from appending each segment to frontiers at its start."""
+        children, edges = [], []
+        for seg in segs:
+            if seg.kind == SegmentKind.LITERAL:
+                edges.append(Edge(seg.start, seg.end, (seg,), np.array([LITERAL_ENTRY]), np.array([UNK]),
+                                  np.array([0.0])))
+                continue
+            parents = [(seg.start, 0, 0, 0, (), False)] + self._frontiers_at(seg.start)
+            multi_seg = len(seg.syllables) > 1
+            exact_ini = SYLLABLE_INITIAL[seg.exact] if seg.exact >= 0 else -1
+            for start, depth, fkey, ikey, psegs, multi in parents:
+                if depth >= MAX_WORD_SYLLABLES:
+                    continue
+                for g in seg.initials:
+                    fk = fkey + (seg.exact + 1) * key_step(SYLLABLE_BITS, depth) \
+                        if fkey >= 0 and g == exact_ini else -1
+                    ik = ikey + (g + 1) * key_step(INITIAL_BITS, depth)
+                    children.append((start, depth + 1, fk, ik, psegs + (seg,), multi or multi_seg))
+        if not children:
+            return [], edges
+        depth = np.array([c[1] for c in children])
+        fkeys = np.array([c[2] for c in children], dtype=np.int64)
+        ikeys = np.array([c[3] for c in children], dtype=np.int64)
+        ilo, imid, icont = self.lex.initials.ranges(ikeys, depth)
+        flo, fmid, _ = self.lex.full.ranges(np.maximum(fkeys, 0), depth)
+        frontiers = [c for c, keep in zip(children, icont) if keep]
+        for k, c in enumerate(children):
+            if imid[k] == ilo[k]:
+                continue  # no word has these initials
+            edge = self._edge(c, (flo[k], fmid[k]) if c[2] >= 0 else None, (ilo[k], imid[k]))
+            if edge is not None:
+                edges.append(edge)
+        return frontiers, edges
+
+    def _frontiers_at(self, pos: int) -> list[tuple]:
+        return self.states[pos].frontiers if pos < len(self.states) else []
+
+    def _edge(self, child: tuple, full_range, ini_range) -> Edge | None:
+        start, depth, fkey, ikey, segs, multi = child
+        M = self.opt.entries_per_edge
+        parts_e, parts_c = [], []
+        if full_range is not None and full_range[1] > full_range[0]:
+            e = self.lex.full.order[full_range[0]: min(full_range[1], full_range[0] + M)]
+            parts_e.append(e)
+            parts_c.append(self.lex.entry_reading_logp[e])
+        if multi:
+            lo, hi = ini_range
+            e = self.lex.initials.order[lo: min(hi, lo + self.opt.scan_limit)]
+            syl = self.lex.entry_syllables[e, :depth]
+            ok = np.ones(len(e), dtype=bool)
+            penalty = np.zeros(len(e), dtype=np.float32)
+            all_exact = np.ones(len(e), dtype=bool)
+            for k, seg in enumerate(segs):
+                ok &= self._allowed_mask(seg)[syl[:, k]]
+                miss = syl[:, k] != seg.exact
+                penalty += miss * np.float32(seg.penalty_logprob)
+                all_exact &= ~miss
+            if full_range is not None:
+                ok &= ~all_exact  # already proposed through the full-syllable index
+            e, penalty = e[ok], penalty[ok]
+            if len(e):
+                ch = self.lex.entry_reading_logp[e] + penalty
+                top = np.argsort(-(self.lex.entry_logp[e] + ch), kind="stable")[:M]
+                parts_e.append(e[top])
+                parts_c.append(ch[top])
+        if not parts_e:
+            return None
+        entries = np.concatenate(parts_e)
+        tokens = self.lex.entry_token[entries].astype(np.int64)
+        channel = np.concatenate(parts_c).astype(np.float64) + self.w.uncommon * self.lex.token_uncommon[tokens]
+        return Edge(start, segs[-1].end, segs, entries, tokens, channel)
+
+    def _allowed_mask(self, seg: Segment) -> np.ndarray:
+        m = self._allowed.get(seg.syllables)
+        if m is None:
+            m = np.zeros(len(SYLLABLES), dtype=bool)
+            m[list(seg.syllables)] = True
+            self._allowed[seg.syllables] = m
+        return m
+
+    # -- beam ---------------------------------------------------------------------------
+    def _beam(self, edges: list[Edge]) -> Beam:
+        parts = []
+        for ei, edge in enumerate(edges):
+            src = self.states[edge.start].beam
+            K, E = len(src), len(edge.entries)
+            if K == 0:
+                continue
+            hi = np.repeat(np.arange(K), E)
+            ej = np.tile(np.arange(E), K)
+            parts.append((edge.start, ei, hi, ej, src, edge))
+        if not parts:
+            return _empty_beam()
+        w1 = np.concatenate([p[4].w2[p[2]] for p in parts])
+        w0 = np.concatenate([p[4].w1[p[2]] for p in parts])
+        tok = np.concatenate([p[5].tokens[p[3]] for p in parts])
+        base = np.concatenate([p[4].score[p[2]] for p in parts])
+        channel = np.concatenate([p[5].channel[p[3]] for p in parts])
+        entry = np.concatenate([p[5].entries[p[3]] for p in parts])
+        prev_pos = np.concatenate([np.full(len(p[2]), p[0]) for p in parts])
+        prev_idx = np.concatenate([p[2] for p in parts])
+        edge_id = np.concatenate([np.full(len(p[2]), p[1]) for p in parts])
+        lm = self.ngram.logprob(w0, w1, tok)
+        literal = entry == LITERAL_ENTRY
+        lm = np.where(literal, self.w.literal, lm)
+        score = base + self.w.ngram * lm + self.w.channel * channel + self.w.word
+        if self.history is not None:
+            score += self.w.history * self.history.boost(w1, tok)
+        keep = self._select(score, w1, tok)
+        beam = Beam(score[keep], w1[keep], tok[keep], prev_pos[keep], prev_idx[keep], edge_id[keep], entry[keep])
+        if self.scorer is not None:
+            self._rescore_neural(beam, edges)
+        return beam
+
+    def _select(self, score: np.ndarray, w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
+        """Indices of the best hypothesis per n-gram state, top ``beam_width`` of them."""
+        K = self.opt.beam_width * (3 if self.scorer is not None else 1)
+        if len(score) > 8 * K:
+            pre = np.argpartition(-score, 8 * K)[: 8 * K]
+        else:
+            pre = np.arange(len(score))
+        order = pre[np.argsort(-score[pre], kind="stable")]
+        state = (w1[order] << BITS) | w2[order]
+        _, first = np.unique(state, return_index=True)
+        first.sort()
+        return order[first[:K]]
+
+    def _rescore_neural(self, beam: Beam, edges: list[Edge]) -> None:
+        texts = [self._entry_text(int(e), edges[int(ei)]) for e, ei in zip(beam.entry, beam.edge)]
+        src_states = [self.states[int(p)].beam.extra[int(i)] for p, i in zip(beam.prev_pos, beam.prev_idx)]
+        lp, new_states = self.scorer.extend(src_states, texts)
+        beam.score = beam.score + self.w.neural * lp
+        order = np.argsort(-beam.score, kind="stable")[: self.opt.beam_width]
+        for name in ("score", "w1", "w2", "prev_pos", "prev_idx", "edge", "entry"):
+            setattr(beam, name, getattr(beam, name)[order])
+        beam.extra = [new_states[i] for i in order]
+
+    # -- candidates ---------------------------------------------------------------------
+    def _final_state(self) -> PositionState:
+        n = len(self.text)
+        if any(s.kind == SegmentKind.PARTIAL for s in self.lattice.segments_to[n]):
+            return self._state_at(n, final=True)
+        return self.states[n]
+
+    def _sentences(self) -> list[Conversion]:
+        if self._memo[0] != self.text:
+            self._memo = (self.text, self._sentences_uncached())
+        return self._memo[1]
+
+    def _sentences_uncached(self) -> list[Conversion]:
+        final = self._final_state()
+        beam = final.beam
+        if len(beam) == 0:
+            return []
+        eos = self.ngram.logprob(beam.w1, beam.w2, np.full(len(beam), EOS))
+        total = beam.score + self.w.ngram * eos
+        out = []
+        for idx in np.argsort(-total, kind="stable")[: self.opt.nbest * 2]:
+            words = self._backtrace(final, len(self.text), int(idx))
+            text = "".join(t for t, _, _ in words)
+            segs = tuple(s for _, _, edge in words for s in edge.segs)
+            kind = "literal" if any(e.entries[0] == LITERAL_ENTRY for _, _, e in words) else "sentence"
+            toks = tuple(t for _, t, _ in words)
+            ends = tuple(e.end for _, _, e in words)
+            pieces = tuple(t for t, _, _ in words)
+            out.append(Conversion(text, len(self.text), float(total[idx]), kind, segs, toks, ends, pieces))
+        return _dedupe(out)[: self.opt.nbest]
+
+    def _backtrace(self, state: PositionState, pos: int, idx: int) -> list[tuple[str, int, Edge]]:
+        words = []
+        while pos > 0:
+            beam = state.beam
+            edge = state.edges[int(beam.edge[idx])]
+            words.append((self._entry_text(int(beam.entry[idx]), edge), int(beam.w2[idx]), edge))
+            pos, idx = int(beam.prev_pos[idx]), int(beam.prev_idx[idx])
+            state = self.states[pos]
+        return words[::-1]
+
+    def _entry_text(self, entry: int, edge: Edge) -> str:
+        if entry == LITERAL_ENTRY:
+            return self.text[edge.start: edge.end]
+        return self.lex.text(int(self.lex.entry_token[entry]))
+
+    def _best_prefix(self, best: list[Conversion], j: int) -> list[Conversion]:
+        """The best conversion's first words up to ``j`` as one candidate (我想 from wo'xiang'hui'jia)."""
+        if not best or j >= len(self.text) or j not in best[0].word_ends:
+            return []
+        b = best[0]
+        k = b.word_ends.index(j) + 1
+        if k < 2:
+            return []
+        pieces = b.pieces[:k]
+        return [Conversion("".join(pieces), j, b.score, "word", tuple(s for s in b.segments if s.end <= j),
+                           b.tokens[:k])]
+
+    def _prefix_words(self, best: list[Conversion]) -> list[Conversion]:
+        """Words starting at the first letter, longest span first, then by score."""
+        start = self.states[0].beam
+        out: list[Conversion] = []
+        n = len(self.text)
+        final = self._final_state()
+        # Follow the best conversion's syllable boundaries, as users read them in the preedit.
+        cuts = {s.end for s in best[0].segments} if best else set(range(n + 1))
+        for j in range(n, 0, -1):
+            if j not in cuts:
+                continue
+            state = final if j == n else self.states[j]
+            group = []
+            for edge in state.edges:
+                if edge.start != 0 or edge.entries[0] == LITERAL_ENTRY:
+                    continue
+                if any(s.end not in cuts for s in edge.segs):
+                    continue
+                lm = self.ngram.logprob(np.full(len(edge.tokens), start.w1[0]),
+                                        np.full(len(edge.tokens), start.w2[0]), edge.tokens)
+                score = self.w.ngram * lm + self.w.channel * edge.channel
+                if self.history is not None:
+                    score = score + self.w.history * self.history.boost(
+                        np.full(len(edge.tokens), start.w2[0]), edge.tokens)
+                for e, sc in zip(edge.entries, score):
+                    text = self.lex.text(int(self.lex.entry_token[e]))
+                    kind = "char" if len(text) == 1 else "word"
+                    group.append(Conversion(text, j, float(sc), kind, edge.segs, (int(self.lex.entry_token[e]),)))
+            group.sort(key=lambda c: -c.score)
+            out.extend(self._best_prefix(best, j) + group)
+        words = [c for c in out if c.kind == "word"]
+        chars = [c for c in out if c.kind == "char"]
+        return words + chars
+
+
+def _dedupe(convs: list[Conversion]) -> list[Conversion]:
+    seen, out = set(), []
+    for c in convs:
+        if c.text not in seen:
+            seen.add(c.text)
+            out.append(c)
+    return out
+
+
+def _empty_beam() -> Beam:
+    z = np.zeros(0, dtype=np.int64)
+    return Beam(np.zeros(0), z, z, z, z, z, z, [])

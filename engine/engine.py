@@ -1,0 +1,120 @@
+"""The Engine: shared read-only things (lexicon, n-gram, neural model, options, history)."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .decoder import Decoder, DecoderOptions, ScoreWeights
+from .history import UserHistory, default_history_path
+from .lattice import LatticeOptions
+from .lexicon import Lexicon
+from .ngram import NgramModel
+from .session import Session
+
+log = logging.getLogger(__name__)
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+
+# Log-linear weights tuned on the dev sets (README "Tuning"): without and with the neural LM.
+STATISTICAL_WEIGHTS = ScoreWeights()
+NEURAL_WEIGHTS = ScoreWeights(neural=0.5)
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Everything configurable about an Engine; defaults are what Shuru ships with."""
+
+    assets_dir: Path = ASSETS_DIR
+    model_dir: Path | None = None  # None: the personal model if present, else assets/model
+    beam_width: int = 16
+    nbest: int = 5
+    use_neural: bool = True
+    fuzzy_pairs: frozenset[str] = frozenset()
+    learning: bool = True
+    history_path: Path | None = None  # None: platformdirs user data dir / history.json
+    weights: ScoreWeights | None = None  # None: the tuned defaults for the loaded scorers
+    entries_per_edge: int = 32
+
+
+class Engine:
+    """Holds what all sessions share; make one with :meth:`load`."""
+
+    def __init__(self, options: EngineOptions, lexicon: Lexicon, ngram: NgramModel, history: UserHistory,
+                 neural=None, status: str = "", model_name: str = "none", load_ms: float = 0.0):
+        self.options = options
+        self.lexicon = lexicon
+        self.ngram = ngram
+        self.history = history
+        self.neural = neural
+        self.status = status
+        self.model_name = model_name
+        self.load_ms = load_ms
+
+    @classmethod
+    def load(cls, options: EngineOptions = EngineOptions()) -> "Engine":
+        """Load the assets. A missing or broken neural model falls back to the statistical scorers
+        (``status`` says why); a missing or broken lexicon or n-gram model raises AssetError."""
+        t0 = time.perf_counter()
+        lexicon = Lexicon.load(options.assets_dir / "lexicon.npz")
+        ngram = NgramModel.load(options.assets_dir / "ngram.npz", token_hash=lexicon.token_hash())
+        # Without learning the history is neither read nor written (benchmarks, CLI).
+        history_path = (options.history_path or default_history_path()) if options.learning else None
+        history = UserHistory(lexicon, history_path, enabled=options.learning)
+        neural, name, status = None, "none", "statistical scorers only (neural model disabled)"
+        if options.use_neural:
+            neural, name, status = _load_neural(options, lexicon)
+        return cls(options, lexicon, ngram, history, neural, status, name, (time.perf_counter() - t0) * 1000)
+
+    @property
+    def weights(self) -> ScoreWeights:
+        if self.options.weights is not None:
+            return self.options.weights
+        return NEURAL_WEIGHTS if self.neural is not None else STATISTICAL_WEIGHTS
+
+    def configure(self, **changes) -> None:
+        """Change options that need no reload (fuzzy_pairs, learning, beam_width, nbest, weights)."""
+        self.options = replace(self.options, **changes)
+        self.history.enabled = self.options.learning
+
+    def new_session(self, page_size: int = 9, context: str = "") -> Session:
+        return Session(self, page_size=page_size, context=context)
+
+    def decoder(self, context: str = "") -> Decoder:
+        """A fresh incremental decoder conditioned on ``context``."""
+        o = self.options
+        return Decoder(
+            self.lexicon, self.ngram, weights=self.weights,
+            options=DecoderOptions(beam_width=o.beam_width, nbest=o.nbest, entries_per_edge=o.entries_per_edge),
+            lattice_options=LatticeOptions(fuzzy_pairs=frozenset(o.fuzzy_pairs)),
+            history=self.history if o.learning else None, context=context, scorer=self.neural)
+
+    def learn(self, tokens: list[int]) -> None:
+        if self.options.learning:
+            self.history.learn(tokens)
+
+    def clear_history(self) -> None:
+        self.history.clear()
+
+
+def _load_neural(options: EngineOptions, lexicon: Lexicon):
+    """(scorer, model name, status) or a fallback with the reason; never raises."""
+    from .errors import ShuruError
+
+    try:
+        from .neural import NeuralScorer, find_model_dir
+    except ImportError as e:  # onnxruntime missing
+        return None, "none", f"statistical scorers only (neural model: {e})"
+    model_dir, name = find_model_dir(options)
+    if model_dir is None:
+        return None, "none", "statistical scorers only (no neural model installed)"
+    try:
+        scorer = NeuralScorer.load(model_dir)
+    except ShuruError as e:
+        log.warning("neural model unusable, falling back to statistical scorers: %s", e)
+        return None, "none", f"statistical scorers only (neural model: {e})"
+    except Exception as e:  # onnxruntime raises many kinds of errors on corrupt files
+        log.warning("neural model failed to load, falling back to statistical scorers: %s", e)
+        return None, "none", f"statistical scorers only (neural model failed to load: {e})"
+    return scorer, name, f"neural ({name}) + n-gram"

@@ -1,0 +1,239 @@
+"""One input's state: the letters being typed, partial selections, paging, the preedit.
+
+A :class:`Session` is the GUI's only door into the engine. Edits (``insert``,
+``backspace``, cursor moves) are cheap; :meth:`Session.view` runs the decoder (reusing
+the previous keystroke's work) and returns an immutable :class:`SessionView`.
+Not thread-safe: call one Session from one thread.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .decoder import Conversion, Decoder
+from .lattice import SEPARATOR
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+MAX_CONTEXT_CHARS = 32
+ALLOWED = set("abcdefghijklmnopqrstuvwxyz'")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One entry of the candidate list."""
+
+    text: str
+    consumed: int  # letters it converts from the start of the remaining input
+    kind: str  # "sentence" | "word" | "char" | "literal"
+    score: float
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """What an input method shows after a keystroke."""
+
+    preedit: str  # chosen hanzi + segmented pinyin, e.g. "我想hui'jia"
+    preedit_cursor: int  # caret index in ``preedit``
+    letters: str  # remaining raw letters
+    cursor: int  # caret index in ``letters``
+    candidates: tuple[Candidate, ...]  # current page
+    page: int
+    page_count: int
+    highlight: int  # index on the page
+    composing: bool
+    decode_ms: float
+
+
+@dataclass
+class _Selection:
+    text: str
+    letters: str
+    tokens: tuple[int, ...]
+
+
+class Session:
+    """Letters -> candidates for one input; see the module docstring."""
+
+    def __init__(self, engine: "Engine", page_size: int = 9, context: str = ""):
+        self.engine = engine
+        self.page_size = max(1, page_size)
+        self.letters = ""
+        self.cursor = 0
+        self.page = 0
+        self.highlight = 0
+        self._context = context[-MAX_CONTEXT_CHARS:]
+        self._selected: list[_Selection] = []
+        self._decoder: Decoder | None = None
+        self._cands: list[Conversion] | None = None
+
+    # -- state --------------------------------------------------------------------------
+    @property
+    def composing(self) -> bool:
+        return bool(self.letters or self._selected)
+
+    def set_context(self, text: str) -> None:
+        """Text committed just before the caret; the last 32 characters condition the scorers."""
+        ctx = text[-MAX_CONTEXT_CHARS:]
+        if ctx != self._context:
+            self._context = ctx
+            self._decoder = None
+            self._cands = None
+
+    # -- editing ------------------------------------------------------------------------
+    def insert(self, text: str) -> None:
+        """Insert letters (and apostrophes) at the caret; other characters are ignored."""
+        text = "".join(c for c in text.lower() if c in ALLOWED)
+        if not text:
+            return
+        self.letters = self.letters[: self.cursor] + text + self.letters[self.cursor:]
+        self.cursor += len(text)
+        self._changed()
+
+    def backspace(self) -> None:
+        """Delete before the caret; at the start, undo the last partial selection."""
+        if self.cursor > 0:
+            self.letters = self.letters[: self.cursor - 1] + self.letters[self.cursor:]
+            self.cursor -= 1
+        elif self._selected:
+            sel = self._selected.pop()
+            self.letters = sel.letters + self.letters
+            self.cursor = len(sel.letters)
+            self._decoder = None
+        self._changed()
+
+    def delete(self) -> None:
+        if self.cursor < len(self.letters):
+            self.letters = self.letters[: self.cursor] + self.letters[self.cursor + 1:]
+            self._changed()
+
+    def move_cursor(self, delta: int) -> None:
+        self.set_cursor(self.cursor + delta)
+
+    def set_cursor(self, pos: int) -> None:
+        self.cursor = max(0, min(len(self.letters), pos))
+
+    # -- paging and highlight -----------------------------------------------------------
+    def page_down(self) -> bool:
+        if (self.page + 1) * self.page_size < len(self._candidates()):
+            self.page += 1
+            self.highlight = 0
+            return True
+        return False
+
+    def page_up(self) -> bool:
+        if self.page > 0:
+            self.page -= 1
+            self.highlight = 0
+            return True
+        return False
+
+    def move_highlight(self, delta: int) -> None:
+        """Move the highlight; crossing a page edge turns the page."""
+        n = len(self._candidates())
+        absolute = max(0, min(n - 1, self.page * self.page_size + self.highlight + delta))
+        self.page, self.highlight = divmod(absolute, self.page_size)
+
+    # -- choosing -----------------------------------------------------------------------
+    def select_on_page(self, k: int) -> str | None:
+        return self.select(self.page * self.page_size + k)
+
+    def commit(self) -> str | None:
+        """Choose the highlighted candidate (Space)."""
+        if not self.letters:
+            return self._finish("") if self._selected else None
+        return self.select(self.page * self.page_size + self.highlight)
+
+    def select(self, index: int) -> str | None:
+        """Choose a candidate: the text to commit if the input is done, else None (partial)."""
+        cands = self._candidates()
+        if not 0 <= index < len(cands):
+            return None
+        c = cands[index]
+        rest = self.letters[c.consumed:].lstrip(SEPARATOR)
+        if not rest:
+            self._selected.append(_Selection(c.text, self.letters, c.tokens))
+            return self._finish("")
+        self._selected.append(_Selection(c.text, self.letters[: len(self.letters) - len(rest)], c.tokens))
+        self.letters = rest
+        self.cursor = len(rest)
+        self._decoder = None
+        self._changed()
+        return None
+
+    def commit_raw(self) -> str:
+        """Enter: chosen hanzi plus the raw letters, unconverted."""
+        return self._finish(self.letters, learn=False)
+
+    def cancel(self) -> None:
+        self._reset()
+
+    # -- view ---------------------------------------------------------------------------
+    def view(self) -> SessionView:
+        """Decode (incrementally) and describe what to show."""
+        t0 = time.perf_counter()
+        cands = self._candidates()
+        ms = (time.perf_counter() - t0) * 1000
+        page_count = max(1, -(-len(cands) // self.page_size))
+        self.page = min(self.page, page_count - 1)
+        on_page = cands[self.page * self.page_size: (self.page + 1) * self.page_size]
+        preedit, pcur = self._preedit()
+        return SessionView(
+            preedit=preedit, preedit_cursor=pcur, letters=self.letters, cursor=self.cursor,
+            candidates=tuple(Candidate(c.text, c.consumed, c.kind, round(c.score, 3)) for c in on_page),
+            page=self.page, page_count=page_count, highlight=min(self.highlight, max(0, len(on_page) - 1)),
+            composing=self.composing, decode_ms=ms)
+
+    def candidates(self) -> list[Candidate]:
+        """The whole ranked candidate list (all pages)."""
+        return [Candidate(c.text, c.consumed, c.kind, c.score) for c in self._candidates()]
+
+    # -- internals ----------------------------------------------------------------------
+    def _changed(self) -> None:
+        self.page = 0
+        self.highlight = 0
+        self._cands = None
+
+    def _decoder_for_input(self) -> Decoder:
+        if self._decoder is None:
+            context = self._context + "".join(s.text for s in self._selected)
+            self._decoder = self.engine.decoder(context[-MAX_CONTEXT_CHARS:])
+        return self._decoder
+
+    def _candidates(self) -> list[Conversion]:
+        if self._cands is None:
+            self._cands = self._decoder_for_input().decode(self.letters) if self.letters else []
+        return self._cands
+
+    def _preedit(self) -> tuple[str, int]:
+        chosen = "".join(s.text for s in self._selected)
+        if not self.letters:
+            return chosen, len(chosen)
+        starts = {s.start for s in self._decoder_for_input().best_segments()}
+        out, caret = [], None
+        for i, ch in enumerate(self.letters):
+            if i == self.cursor:
+                caret = len("".join(out))
+            if i in starts and i > 0 and ch != SEPARATOR and self.letters[i - 1] != SEPARATOR:
+                out.append(SEPARATOR)
+                if i == self.cursor:
+                    caret += 1
+            out.append(ch)
+        text = "".join(out)
+        return chosen + text, len(chosen) + (caret if caret is not None else len(text))
+
+    def _finish(self, tail: str, learn: bool = True) -> str:
+        text = "".join(s.text for s in self._selected) + tail
+        if learn and self._selected:
+            self.engine.learn([t for s in self._selected for t in s.tokens])
+        self._reset()
+        return text
+
+    def _reset(self) -> None:
+        self.letters = ""
+        self.cursor = 0
+        self._selected = []
+        self._decoder = None
+        self._changed()
