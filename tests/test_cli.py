@@ -1,0 +1,40 @@
+"""The command-line contract the benchmarks use, end to end in a subprocess."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(args, stdin):
+    p = subprocess.run([sys.executable, "-m", "engine", *args], input=stdin, capture_output=True,
+                       text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return [json.loads(line) for line in p.stdout.splitlines()]
+
+
+def test_convert_round_trip():
+    out = run(["convert", "--topk", "3", "--no-neural"], "nihao\nwoxianghuijia\n\nbjdx\n")
+    assert [o["input"] for o in out] == ["nihao", "woxianghuijia", "bjdx"]
+    assert out[0]["candidates"][0] == "你好" and len(out[0]["candidates"]) == 3
+    assert "北京大学" in out[2]["candidates"]
+    assert all(isinstance(o["ms"], float) for o in out)
+
+
+def test_convert_with_context_and_keystrokes():
+    line = json.dumps({"pinyin": "gongshi", "context": "我们的数学"}, ensure_ascii=False)
+    out = run(["convert", "--context", "--keystrokes", "--no-neural"], line + "\n")
+    assert "公式" in out[0]["candidates"][:3]
+    assert len(out[0]["key_ms"]) == len("gongshi")
+
+
+def test_eval_prints_accuracy(tmp_path):
+    rows = [{"pinyin": "nihao", "hanzi": "你好", "context": ""},
+            {"pinyin": "woxianghuijia", "hanzi": "我想回家", "context": ""}]
+    path = tmp_path / "tiny.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "engine", "eval", str(path), "--no-neural"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "top1=1.000" in p.stdout

@@ -1,0 +1,94 @@
+"""Lattice -> candidates with the shipped lexicon and n-gram (statistical scorers)."""
+import pytest
+
+
+def texts(engine, pinyin, context=""):
+    return [c.text for c in engine.decoder(context).decode(pinyin)]
+
+
+@pytest.mark.parametrize("pinyin, expected", [
+    ("nihao", "你好"),
+    ("woxianghuijia", "我想回家"),
+    ("zhongguoren", "中国人"),
+    ("bjdx", "北京大学"),
+    ("beijdx", "北京大学"),
+    ("xian", "西安"),
+    ("fangan", "方案"),
+    ("zhongguor", "中国人"),
+    ("nih", "你好"),
+    ("woaibeijingtiananmen", "我爱北京天安门"),
+    ("lvse", "绿色"),
+    ("yinhang", "银行"),
+])
+def test_top5_contains_the_expected_conversion(engine, pinyin, expected):
+    assert expected in texts(engine, pinyin)[:5]
+
+
+def test_both_readings_of_an_ambiguous_cut_are_offered(engine):
+    cands = texts(engine, "fangan")
+    assert "方案" in cands[:5] and "反感" in cands[:5]
+    cands = texts(engine, "xian")
+    assert "西安" in cands[:10] and "先" in cands[:10]
+
+
+def test_list_order_sentences_then_prefix_words_then_chars(engine):
+    convs = engine.decoder().decode("woxianghuijia")
+    kinds = [c.kind for c in convs]
+    assert kinds[0] == "sentence"
+    first_word = kinds.index("word")
+    first_char = kinds.index("char")
+    assert "sentence" not in kinds[first_word:] and first_word < first_char
+    assert "word" not in kinds[first_char:]
+    assert all(c.consumed == 13 for c in convs if c.kind == "sentence")
+    wo_xiang = next(c for c in convs if c.text == "我想")
+    assert wo_xiang.consumed == len("woxiang")
+
+
+def test_no_duplicate_candidates(engine):
+    cands = texts(engine, "shishi")
+    assert len(cands) == len(set(cands))
+
+
+def test_junk_letters_stay_latin(engine):
+    cands = texts(engine, "iphone")
+    assert cands and cands[0].startswith("i")
+
+
+def test_apostrophe_forces_the_cut(engine):
+    assert texts(engine, "xi'an")[0] in {"西安", "西岸", "喜爱"}
+    assert all(len(t) == 2 for t in texts(engine, "xi'an")[:3])
+
+
+def test_incremental_decoding_equals_decoding_from_scratch(engine):
+    """Typing letter by letter (reusing states) gives exactly the one-shot result."""
+    for pinyin in ["woxianghuijia", "zhongguorenmin", "bjdxxs", "xi'anshi"]:
+        dec = engine.decoder()
+        for k in range(1, len(pinyin) + 1):
+            dec.decode(pinyin[:k])
+        inc = [(c.text, c.consumed) for c in dec.decode(pinyin)]
+        fresh = [(c.text, c.consumed) for c in engine.decoder().decode(pinyin)]
+        assert inc == fresh
+
+
+def test_backspace_then_retype_reuses_prefix_and_matches(engine):
+    dec = engine.decoder()
+    dec.decode("woxianghuijia")
+    dec.decode("woxiang")
+    again = [c.text for c in dec.decode("woxianghuijia")]
+    assert again == texts(engine, "woxianghuijia")
+
+
+def test_context_conditions_the_first_word(engine):
+    plain = texts(engine, "gongshi")
+    after_maths = texts(engine, "gongshi", context="我们的数学")
+    assert after_maths.index("公式") < plain.index("公式")
+
+
+def test_beam_width_is_an_option(engine):
+    from dataclasses import replace
+
+    from engine.decoder import DecoderOptions, Decoder
+
+    narrow = Decoder(engine.lexicon, engine.ngram, options=DecoderOptions(beam_width=1, nbest=1))
+    convs = narrow.decode("woxianghuijia")
+    assert sum(c.kind == "sentence" for c in convs) == 1

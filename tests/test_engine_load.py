@@ -1,0 +1,86 @@
+"""Loading: clear errors for broken statistical assets, graceful fallback for the neural model."""
+import logging
+
+import pytest
+
+from engine import AssetError, Engine, EngineOptions
+from engine.errors import FormatVersionError
+
+
+def load(assets, **kw):
+    return Engine.load(EngineOptions(assets_dir=assets, learning=False, **kw))
+
+
+def test_missing_neural_model_falls_back_to_statistical(assets_copy):
+    e = load(assets_copy)
+    assert e.neural is None and "statistical" in e.status
+    s = e.new_session()
+    s.insert("nihao")
+    assert s.view().candidates[0].text == "你好"
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 100, b"not an onnx model at all"])
+def test_corrupt_neural_model_falls_back_with_a_log_message(assets_copy, caplog, content):
+    model = assets_copy / "model"
+    model.mkdir()
+    (model / "manifest.json").write_bytes(content)
+    (model / "model.onnx").write_bytes(content)
+    with caplog.at_level(logging.WARNING):
+        e = load(assets_copy)
+    assert e.neural is None and "statistical" in e.status
+    assert any("neural" in r.getMessage() for r in caplog.records)
+    s = e.new_session()
+    s.insert("nihao")
+    assert s.view().candidates[0].text == "你好"
+
+
+def test_no_neural_option(engine):
+    assert engine.neural is None and engine.model_name == "none"
+
+
+def test_missing_lexicon_is_a_clear_error(tmp_path):
+    with pytest.raises(AssetError, match="lexicon not found"):
+        load(tmp_path)
+
+
+def test_corrupt_lexicon_is_a_clear_error(assets_copy):
+    (assets_copy / "lexicon.npz").unlink()
+    (assets_copy / "lexicon.npz").write_bytes(b"garbage")
+    with pytest.raises(AssetError, match="corrupt"):
+        load(assets_copy)
+
+
+def test_wrong_format_version_is_rejected(assets_copy, tmp_path):
+    import json
+
+    import numpy as np
+
+    with np.load(assets_copy / "lexicon.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["version"] = 999
+    arrays["meta"] = np.array(json.dumps(meta))
+    (assets_copy / "lexicon.npz").unlink()
+    np.savez(assets_copy / "lexicon.npz", **arrays)
+    with pytest.raises(FormatVersionError, match="version 999"):
+        load(assets_copy)
+
+
+def test_ngram_built_for_another_lexicon_is_rejected(assets_copy):
+    import json
+
+    import numpy as np
+
+    with np.load(assets_copy / "ngram.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["token_hash"] = "0" * 16
+    arrays["meta"] = np.array(json.dumps(meta))
+    (assets_copy / "ngram.npz").unlink()
+    np.savez(assets_copy / "ngram.npz", **arrays)
+    with pytest.raises(AssetError, match="another lexicon"):
+        load(assets_copy)
+
+
+def test_load_is_fast(engine):
+    assert engine.load_ms < 3000  # generous: real numbers are in the benchmark

@@ -1,0 +1,126 @@
+"""Session behaviour: what a user does with an input method."""
+import pytest
+
+
+@pytest.fixture
+def session(engine):
+    return engine.new_session(page_size=5)
+
+
+def type_(session, letters):
+    for ch in letters:
+        session.insert(ch)
+    return session.view()
+
+
+def test_typing_shows_segmented_preedit_and_candidates(session):
+    v = type_(session, "woxianghuijia")
+    assert v.preedit == "wo'xiang'hui'jia"
+    assert v.preedit_cursor == len(v.preedit)
+    assert v.candidates[0].text == "我想回家"
+    assert v.composing and v.page == 0 and v.highlight == 0
+
+
+def test_space_commits_highlighted_and_resets(session):
+    type_(session, "nihao")
+    assert session.commit() == "你好"
+    v = session.view()
+    assert not v.composing and v.candidates == () and v.preedit == ""
+
+
+def test_select_by_number_on_page(session):
+    v = type_(session, "nihao")
+    second = v.candidates[1].text
+    assert session.select_on_page(1) == second
+
+
+def test_partial_selection_then_continue(session):
+    type_(session, "woxianghuijia")
+    idx = next(i for i, c in enumerate(session.candidates()) if c.text == "我想")
+    assert session.select(idx) is None  # partial: not finished yet
+    v = session.view()
+    assert v.preedit.startswith("我想") and v.letters == "huijia"
+    assert v.candidates[0].text == "回家"
+    assert session.commit() == "我想回家"
+
+
+def test_backspace_after_partial_selection_edits_then_undoes_it(session):
+    type_(session, "woxianghuijia")
+    session.select(next(i for i, c in enumerate(session.candidates()) if c.text == "我想"))
+    session.backspace()
+    assert session.view().letters == "huiji"
+    session.set_cursor(0)
+    session.backspace()  # nothing before the caret: the selection comes back as letters
+    v = session.view()
+    assert v.letters == "woxianghuiji" and v.preedit.startswith("wo'xiang")
+
+
+def test_backspace_and_delete_inside_the_pinyin(session):
+    type_(session, "nihaoa")
+    session.backspace()
+    assert session.view().letters == "nihao"
+    session.move_cursor(-3)
+    session.backspace()
+    v = session.view()
+    assert v.letters == "nhao" and v.cursor == 1
+    session.delete()
+    assert session.view().letters == "nao"
+
+
+def test_cursor_moves_are_clamped_and_shown_in_preedit(session):
+    type_(session, "woxiang")
+    session.move_cursor(-100)
+    assert session.view().preedit_cursor == 0
+    session.move_cursor(2)
+    v = session.view()
+    assert v.cursor == 2 and v.preedit[v.preedit_cursor:] == "xiang"  # caret before the next letter
+
+
+def test_paging_and_highlight(session):
+    v = type_(session, "shi")
+    assert v.page_count > 2 and len(v.candidates) == 5
+    first_page = v.candidates
+    assert session.page_down()
+    v = session.view()
+    assert v.page == 1 and v.candidates != first_page
+    assert session.page_up() and not session.page_up()
+    session.move_highlight(1)
+    v = session.view()
+    assert v.highlight == 1
+    assert session.commit() == v.candidates[1].text
+
+
+def test_highlight_crosses_page_edge(session):
+    type_(session, "shi")
+    session.move_highlight(5)
+    v = session.view()
+    assert v.page == 1 and v.highlight == 0
+
+
+def test_cancel_drops_everything(session):
+    type_(session, "woxianghuijia")
+    session.select(next(i for i, c in enumerate(session.candidates()) if c.text == "我想"))
+    session.cancel()
+    v = session.view()
+    assert not v.composing and v.preedit == "" and v.letters == ""
+
+
+def test_enter_commits_raw_letters(session):
+    type_(session, "woxianghuijia")
+    session.select(next(i for i, c in enumerate(session.candidates()) if c.text == "我想"))
+    assert session.commit_raw() == "我想huijia"
+    assert not session.composing
+
+
+def test_uppercase_and_junk_are_handled(session):
+    session.insert("NiHao")
+    session.insert("3!")
+    v = session.view()
+    assert v.letters == "nihao" and v.candidates[0].text == "你好"
+
+
+def test_context_is_capped_and_used(engine):
+    s = engine.new_session(context="x" * 100 + "我们的数学")
+    for ch in "gongshi":
+        s.insert(ch)
+    assert "公式" in [c.text for c in s.view().candidates[:3]]
