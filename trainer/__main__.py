@@ -1,0 +1,129 @@
+"""Command line: python -m trainer prepare | train | finetune | export | evaluate.
+
+Progress goes to stderr; `finetune`, `export` and `evaluate` end with one JSON line on
+stdout (the GUI runs `finetune` as a subprocess and reads it). Exit codes: 0 done, 1 a
+trainer error, 2 bad input or arguments (e.g. a binary file), 130 interrupted (a
+resumable checkpoint was saved).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import apply_overrides, config_help
+from .errors import ConfigError, InputFileError, TrainerError
+
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def _prepare(args, extra: list[str]) -> int:
+    from .data import PrepareConfig, prepare, stderr_log
+
+    cfg = apply_overrides(PrepareConfig(), extra)
+    prepare(cfg, log=stderr_log)
+    return 0
+
+
+def _train(args, extra: list[str]) -> int:
+    from .train import PRESETS, train
+
+    cfg = apply_overrides(PRESETS[args.preset](), extra)
+    result = train(cfg)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def _finetune(args, extra: list[str]) -> int:
+    from .finetune import finetune_cli
+
+    result = finetune_cli(args, extra)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def _export(args, extra: list[str]) -> int:
+    from .export import export_run
+
+    if extra:
+        raise ConfigError(f"unexpected arguments: {' '.join(extra)}")
+    result = export_run(Path(args.run), Path(args.out), int8=args.int8, checkpoint=args.checkpoint)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def _evaluate(args, extra: list[str]) -> int:
+    from .evaluate import evaluate_cli
+
+    if extra:
+        raise ConfigError(f"unexpected arguments: {' '.join(extra)}")
+    print(json.dumps(evaluate_cli(args), ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree (config keys of prepare/train/finetune are --key=value extras)."""
+    from .data import PrepareConfig
+    from .train import PRESETS
+
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="python -m trainer", description=__doc__, formatter_class=fmt)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sp = sub.add_parser("prepare", help="build vocab.txt and token shards from the corpus", formatter_class=fmt,
+                        epilog="config keys:\n" + config_help(PrepareConfig()))
+    sp.set_defaults(func=_prepare)
+
+    sp = sub.add_parser("train", help="pretrain (re-run the same command to resume)", formatter_class=fmt,
+                        epilog="config keys (base preset shown):\n" + config_help(PRESETS["base"]()))
+    sp.add_argument("--preset", choices=sorted(PRESETS), default="base")
+    sp.set_defaults(func=_train)
+
+    sp = sub.add_parser("finetune", help="fine-tune on your own text into a personal model", formatter_class=fmt,
+                        epilog="config keys:\n" + config_help(PRESETS["finetune"]()))
+    sp.add_argument("--text", nargs="+", required=True, type=Path, help="plain text files (UTF-8 or GB18030)")
+    sp.add_argument("--out", type=Path, default=None, help="personal model dir (default: user data dir)")
+    sp.add_argument("--base", type=Path, default=None, help="model to start from (default: assets/model)")
+    sp.add_argument("--shards", type=Path, default=None, help="general-text shards for replay")
+    sp.add_argument("--work", type=Path, default=None, help="checkpoint dir (default: beside --out)")
+    sp.set_defaults(func=_finetune)
+
+    sp = sub.add_parser("export", help="ONNX + vocab + manifest + fp16 weights from a run")
+    sp.add_argument("--run", default="runs/base", help="run dir holding ckpt.pt and vocab.txt")
+    sp.add_argument("--out", default="assets/model", help="model dir to (re)place atomically")
+    sp.add_argument("--checkpoint", default=None, help="checkpoint file (default: RUN/ckpt.pt)")
+    sp.add_argument("--int8", action="store_true", help="int8 dynamic quantisation of model.onnx")
+    sp.set_defaults(func=_export)
+
+    sp = sub.add_parser("evaluate", help="perplexity of a model on a text; build the law dev set")
+    sp.add_argument("--model", type=Path, default=Path("assets/model"), help="model dir (manifest.json)")
+    sp.add_argument("--text", type=Path, nargs="*", default=[], help="text files to score")
+    sp.add_argument("--max-chars", type=int, default=200_000, help="score at most this many chars per file")
+    sp.add_argument("--make-law-dev", action="store_true", help="write the law dev clause set and exit")
+    sp.add_argument("--law-source", type=Path, default=None, help="default: shared/data/user_samples/law_dev.txt")
+    sp.add_argument("--law-out", type=Path, default=Path("build/law-dev.jsonl"))
+    sp.add_argument("--n", type=int, default=600, help="clauses in the law dev set")
+    sp.set_defaults(func=_evaluate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args, extra = build_parser().parse_known_args(argv)
+    try:
+        return args.func(args, extra)
+    except (ConfigError, InputFileError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except TrainerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted: a resumable checkpoint was saved; run the same command again to resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

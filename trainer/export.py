@@ -1,0 +1,303 @@
+"""Export a trained model for the engine: ONNX with a KV cache + vocab + manifest + fp16
+weights, written to a temp dir, verified with onnxruntime and atomically swapped in.
+
+Model dir layout (the engine reads the first three; `finetune` reads weights.pt):
+    model.onnx     ONNX (opset 17) incremental decoder, fp32 or int8 (manifest "quantized")
+    vocab.txt      one token per line, line index = token id
+    manifest.json  format, config, vocab sha1, I/O contract, training data, metrics
+    weights.pt     fp16 state_dict + config + vocab sha1 (no optimizer state)
+    README.md      model card (kept across re-exports)
+
+ONNX I/O (B batch, T new tokens, P cached slots, L layers, H heads, Dh head dim):
+    in:  tokens int64 [B,T], positions int64 [B,T] (absolute, < max_len),
+         past_k, past_v float32 [L,B,H,P,Dh], past_mask float32 [B,P] (1 = valid slot)
+    out: logprobs float32 [B,T,V] (log_softmax over the whole vocabulary),
+         present_k, present_v float32 [L,B,H,P+T,Dh]
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import ManifestError, ManifestMismatchError
+from .model import CachedStep, CharLM, ModelConfig
+from .vocab import SPECIAL_TOKENS, Vocab
+
+FORMAT = "shuru-neural-lm"
+FORMAT_VERSION = 1
+OPSET = 17
+ONNX_NAME, VOCAB_NAME, MANIFEST_NAME, WEIGHTS_NAME, CARD_NAME = (
+    "model.onnx", "vocab.txt", "manifest.json", "weights.pt", "README.md")
+INPUT_NAMES = ["tokens", "positions", "past_k", "past_v", "past_mask"]
+OUTPUT_NAMES = ["logprobs", "present_k", "present_v"]
+# Parity bounds checked at export time (fp32 ONNX vs torch; int8 is looser by nature).
+FP32_TOLERANCE, INT8_TOLERANCE = 1e-4, 0.5
+
+
+def io_contract() -> dict:
+    """The I/O section of manifest.json."""
+    kv = ["L", "B", "H", "P", "Dh"]
+    return {
+        "inputs": {"tokens": {"dtype": "int64", "shape": ["B", "T"]},
+                   "positions": {"dtype": "int64", "shape": ["B", "T"]},
+                   "past_k": {"dtype": "float32", "shape": kv},
+                   "past_v": {"dtype": "float32", "shape": kv},
+                   "past_mask": {"dtype": "float32", "shape": ["B", "P"]}},
+        "outputs": {"logprobs": {"dtype": "float32", "shape": ["B", "T", "V"]},
+                    "present_k": {"dtype": "float32", "shape": ["L", "B", "H", "P+T", "Dh"]},
+                    "present_v": {"dtype": "float32", "shape": ["L", "B", "H", "P+T", "Dh"]}},
+        "dynamic_axes": ["B", "T", "P"],
+        "notes": "past_mask 1.0 = valid past slot, 0.0 = padding; new tokens attend to valid past slots "
+                 "and causally among themselves; P may be 0",
+    }
+
+
+# --- files ---------------------------------------------------------------------------
+
+
+def export_onnx(model: CharLM, path: Path) -> None:
+    """Trace CachedStep to ONNX with dynamic B, T, P."""
+    model = model.float().eval()
+    c = model.cfg
+    B, T, P = 2, 3, 4  # sizes > 1 so no axis is specialised as a constant while tracing
+    args = (torch.zeros(B, T, dtype=torch.long), torch.arange(P, P + T).repeat(B, 1),
+            torch.zeros(c.n_layer, B, c.n_head, P, c.head_dim), torch.zeros(c.n_layer, B, c.n_head, P, c.head_dim),
+            torch.ones(B, P))
+    dyn = {"tokens": {0: "B", 1: "T"}, "positions": {0: "B", 1: "T"},
+           "past_k": {1: "B", 3: "P"}, "past_v": {1: "B", 3: "P"}, "past_mask": {0: "B", 1: "P"},
+           "logprobs": {0: "B", 1: "T"}, "present_k": {1: "B", 3: "PT"}, "present_v": {1: "B", 3: "PT"}}
+    with torch.no_grad():
+        # The TorchScript exporter (dynamo=False) needs no onnxscript; constant folding
+        # off keeps one copy of the tied embedding instead of adding a transposed one.
+        torch.onnx.export(CachedStep(model), args, str(path), input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
+                          dynamic_axes=dyn, opset_version=OPSET, dynamo=False, do_constant_folding=False)
+
+
+def quantize_int8(src: Path, dst: Path) -> None:
+    """onnxruntime dynamic int8 quantisation (weights int8, activations quantised on the fly)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+
+
+def save_weights(model: CharLM, vocab: Vocab, path: Path) -> None:
+    """fp16 state_dict + config + vocab sha1 (what fine-tuning starts from)."""
+    sd = {k: v.detach().to(torch.float16).clone() for k, v in model.state_dict().items()}
+    torch.save({"format": FORMAT + "-weights", "format_version": FORMAT_VERSION, "config": model.cfg.to_dict(),
+                "vocab_sha1": vocab.sha1, "state_dict": sd}, path)
+
+
+def file_sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --- verification ------------------------------------------------------------------
+
+
+def ort_session(path: Path, threads: int = 2):
+    """An onnxruntime CPU session for model.onnx."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def verify_onnx(onnx_path: Path, model: CharLM, seed: int = 0) -> dict:
+    """Run one cached step through onnxruntime and torch; returns max abs diffs of the
+    logprobs for a first call (P=0) and a call with a masked cache."""
+    sess = ort_session(onnx_path)
+    rng = np.random.default_rng(seed)
+    c = model.cfg
+    tokens = rng.integers(4, c.vocab_size, size=(2, 5))
+    positions = np.tile(np.arange(5), (2, 1))
+    feeds = _feeds(tokens, positions, np.zeros((c.n_layer, 2, c.n_head, 0, c.head_dim), np.float32),
+                   np.zeros((c.n_layer, 2, c.n_head, 0, c.head_dim), np.float32), np.zeros((2, 0), np.float32))
+    first = _max_diff(sess, model, feeds)
+    lp, pk, pv = sess.run(None, feeds)
+    mask = np.ones((2, 5), np.float32)
+    mask[1, :2] = 0.0  # row 1: a left-padded cache
+    feeds2 = _feeds(tokens[:, :1], np.full((2, 1), 5), pk, pv, mask)
+    return {"first_call": first, "cached_masked": _max_diff(sess, model, feeds2)}
+
+
+def _feeds(tokens, positions, pk, pv, mask) -> dict:
+    return {"tokens": np.asarray(tokens, np.int64), "positions": np.asarray(positions, np.int64),
+            "past_k": np.asarray(pk, np.float32), "past_v": np.asarray(pv, np.float32),
+            "past_mask": np.asarray(mask, np.float32)}
+
+
+def _max_diff(sess, model: CharLM, feeds: dict) -> float:
+    got = sess.run(["logprobs"], feeds)[0]
+    with torch.no_grad():
+        want = model.float().forward_cached(*(torch.from_numpy(feeds[n]) for n in INPUT_NAMES))[0].numpy()
+    return float(np.abs(got - want).max())
+
+
+# --- model dirs ----------------------------------------------------------------------
+
+
+def replace_dir(new: Path, dest: Path) -> None:
+    """Put the complete dir `new` at `dest`; the old `dest` is kept until the swap is done."""
+    dest = Path(dest)
+    old = dest.with_name(f".{dest.name}.old{os.getpid()}")
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(new, dest)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_model_dir(model: CharLM, vocab: Vocab, out: Path, training: dict, metrics: dict,
+                    int8: bool = False) -> dict:
+    """Export into a temp dir beside `out`, verify it, then swap it into place.
+    Returns the manifest. The model card (README.md) of an existing `out` is kept."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp", dir=out.parent))
+    try:
+        model = model.float().eval()
+        vocab.save(tmp / VOCAB_NAME)
+        save_weights(model, vocab, tmp / WEIGHTS_NAME)
+        fp32 = tmp / ("model.fp32.onnx" if int8 else ONNX_NAME)
+        export_onnx(model, fp32)
+        parity = {"fp32": verify_onnx(fp32, model)}
+        if int8:
+            quantize_int8(fp32, tmp / ONNX_NAME)
+            fp32.unlink()
+            parity["int8"] = verify_onnx(tmp / ONNX_NAME, model)
+        _check_parity(parity, int8)
+        manifest = build_manifest(model.cfg, vocab, training, {**metrics, "onnx_parity_max_abs": parity}, int8,
+                                  tmp / ONNX_NAME)
+        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        if (out / CARD_NAME).is_file():
+            shutil.copy2(out / CARD_NAME, tmp / CARD_NAME)
+        load_manifest(tmp)  # what a reader will check
+        os.chmod(tmp, 0o755)
+        replace_dir(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+def _check_parity(parity: dict, int8: bool) -> None:
+    worst = max(parity["fp32"].values())
+    if worst > FP32_TOLERANCE:
+        raise ManifestError(f"ONNX export disagrees with torch: max abs diff {worst:.2e} > {FP32_TOLERANCE}")
+    if int8 and max(parity["int8"].values()) > INT8_TOLERANCE:
+        raise ManifestError(f"int8 model drifts too far from fp32: {parity['int8']}")
+
+
+def build_manifest(cfg: ModelConfig, vocab: Vocab, training: dict, metrics: dict, quantized: bool,
+                   onnx_path: Path) -> dict:
+    """manifest.json content."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": cfg.to_dict(),
+        "vocab_size": len(vocab),
+        "vocab_sha1": vocab.sha1,
+        "special_tokens": dict(SPECIAL_TOKENS),
+        "files": {"onnx": ONNX_NAME, "vocab": VOCAB_NAME, "weights": WEIGHTS_NAME},
+        "onnx_sha1": file_sha1(onnx_path),
+        "opset": OPSET,
+        "io": io_contract(),
+        "max_len": cfg.max_len,
+        "n_layer": cfg.n_layer, "n_head": cfg.n_head, "head_dim": cfg.head_dim,
+        "training": training,
+        "metrics": metrics,
+        "quantized": quantized,
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def load_manifest(model_dir: Path, vocab_sha1: str | None = None) -> dict:
+    """Read and check a model dir's manifest: format, version, files present, vocab.txt
+    matching its sha1 (and `vocab_sha1` if given). Raises ManifestError /
+    ManifestMismatchError with what is wrong."""
+    model_dir = Path(model_dir)
+    path = model_dir / MANIFEST_NAME
+    if not path.is_file():
+        raise ManifestError(f"{model_dir} has no {MANIFEST_NAME}: not a Shuru model dir (re-export it)")
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise ManifestError(f"{path} is not valid JSON: {e}") from None
+    if m.get("format") != FORMAT or m.get("format_version") != FORMAT_VERSION:
+        raise ManifestMismatchError(f"{path}: format {m.get('format')!r} v{m.get('format_version')}, "
+                                    f"expected {FORMAT!r} v{FORMAT_VERSION}")
+    for name in (ONNX_NAME, VOCAB_NAME):
+        if not (model_dir / name).is_file():
+            raise ManifestError(f"{model_dir} is missing {name}")
+    actual = Vocab.load(model_dir / VOCAB_NAME).sha1
+    if actual != m.get("vocab_sha1") or (vocab_sha1 is not None and actual != vocab_sha1):
+        raise ManifestMismatchError(f"{model_dir}: vocab.txt sha1 {actual} does not match the manifest "
+                                    f"({m.get('vocab_sha1')}){'' if vocab_sha1 is None else ' / ' + vocab_sha1}")
+    if ModelConfig.from_dict(m["config"]).vocab_size != m.get("vocab_size"):
+        raise ManifestMismatchError(f"{path}: config vocab_size differs from vocab_size")
+    return m
+
+
+# --- from a training run -----------------------------------------------------------
+
+
+def export_run(run_dir: Path, out: Path, int8: bool = False, checkpoint: str | None = None) -> dict:
+    """Export RUN/ckpt.pt (and RUN/vocab.txt) into model dir `out`; returns a summary."""
+    run_dir = Path(run_dir)
+    ck_path = Path(checkpoint) if checkpoint else run_dir / "ckpt.pt"
+    if not ck_path.is_file():
+        raise ManifestError(f"no checkpoint at {ck_path}; train first")
+    vocab = Vocab.load(run_dir / VOCAB_NAME)
+    ck = torch.load(ck_path, map_location="cpu", weights_only=False)
+    if ck["vocab_sha1"] != vocab.sha1:
+        raise ManifestMismatchError(f"{ck_path} was trained with vocab {ck['vocab_sha1']}, "
+                                    f"{run_dir / VOCAB_NAME} is {vocab.sha1}")
+    model = CharLM(ModelConfig.from_dict(ck["model_config"]))
+    model.load_state_dict(ck["model"])
+    manifest = write_model_dir(model, vocab, out, training_info(ck, run_dir), eval_metrics(ck), int8)
+    sizes = {p.name: p.stat().st_size for p in Path(out).iterdir() if p.is_file()}
+    return {"out": str(out), "files": sizes, "total_bytes": sum(sizes.values()),
+            "metrics": manifest["metrics"], "steps": ck["state"]["step"]}
+
+
+def training_info(ck: dict, run_dir: Path) -> dict:
+    """The manifest's "training" section from a checkpoint."""
+    cfg, st = ck["config"], ck["state"]
+    info = {"run_dir": str(run_dir), "steps": st["step"], "tokens": st["tokens"],
+            "hours": round(st["elapsed_s"] / 3600, 3),
+            "hardware": f"{platform.machine()} CPU x{cfg.get('threads')} ({platform.processor() or 'cpu'}), "
+                        f"bf16 autocast={cfg.get('autocast_bf16')}",
+            "optimizer": {k: cfg.get(k) for k in ("batch_size", "seq_len", "lr", "min_lr", "warmup_steps",
+                                                   "weight_decay", "grad_clip", "max_minutes")},
+            "init_from": cfg.get("init_from") or None}
+    meta = Path(cfg.get("shard_dir", "")) / "meta.json"
+    if meta.is_file():
+        m = json.loads(meta.read_text(encoding="utf-8"))
+        info["data"] = {"corpus": "shared/data/corpus (14 sources)",
+                        "mixing": "engine.build.corpus.SOURCE_WEIGHTS: books_modern_1910s_1950s and "
+                                  "translations_classical_to_modern keep 25% of lines, others 100%",
+                        "train_tokens": m.get("train_tokens"), "heldout_tokens": m.get("heldout_tokens"),
+                        "tokens_per_source": {k: v["train"] for k, v in m.get("tokens_per_source", {}).items()}}
+    return info
+
+
+def eval_metrics(ck: dict) -> dict:
+    """The manifest's "metrics" from the checkpoint's last evaluation."""
+    hist = ck["state"].get("history") or []
+    return {"last_eval": hist[-1] if hist else None,
+            "eval_curve": [{k: r[k] for k in r if k in ("step", "tokens") or k.endswith("_loss")} for r in hist[-20:]]}

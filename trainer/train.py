@@ -1,0 +1,454 @@
+"""Training loop shared by pretraining (`train`) and fine-tuning (`finetune`).
+
+Resumable: `RUN/ckpt.pt` holds model, optimizer, step, elapsed time and every RNG state,
+written atomically (tmp file + os.replace) every `ckpt_minutes`, on interrupt
+(Ctrl-C / SIGTERM) and at the end. Re-running the same command resumes from it.
+
+The learning rate warms up linearly, then follows a cosine over the run's progress,
+where progress = max(step / max_steps, elapsed / max_minutes): a run can be bounded by
+steps, by wall-clock time, or both (fine-tuning must finish within a time budget).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import random
+import signal
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .data import WindowSampler, heldout_windows, load_shards
+from .errors import DataError, ManifestMismatchError
+from .model import CharLM, ModelConfig, check_same_config
+from .vocab import Vocab
+
+CKPT_NAME = "ckpt.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run (overridable as --key=value)."""
+
+    # model shape (vocab_size comes from vocab.txt)
+    n_layer: int = 4
+    n_head: int = 4
+    d_model: int = 256
+    d_ff: int = 1024
+    max_len: int = 128  # learned positions; the engine feeds context + clause < 128
+    dropout: float = 0.0  # <1 epoch of data: no dropout needed
+    # data
+    run_dir: str = "runs/base"  # checkpoints, vocab.txt copy, train.log
+    shard_dir: str = "build/trainer/shards"
+    seq_len: int = 128  # training window (<= max_len)
+    bos_align: float = 0.5  # fraction of windows that start at a <bos>
+    # optimisation
+    batch_size: int = 32
+    lr: float = 2e-3
+    min_lr: float = 1e-4
+    warmup_steps: int = 300
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    max_steps: int = 1_000_000
+    max_minutes: float = 0.0  # wall-clock budget for the LR schedule and stop (0 = none)
+    # fine-tuning
+    init_from: str = ""  # weights.pt to start from ('' = random init)
+    freeze_embeddings: bool = False  # token + position embeddings (also the tied output)
+    freeze_layers: int = 0  # freeze this many lowest blocks
+    replay_fraction: float = 0.0  # share of each batch drawn from general text
+    # bookkeeping
+    eval_every: int = 250  # steps
+    eval_windows: int = 256  # held-out windows per evaluation
+    log_every: int = 20  # steps between progress lines (non-tty)
+    ckpt_minutes: float = 10.0
+    seed: int = 1337
+    autocast_bf16: bool = True  # bf16 autocast on CPU measured 1.45x over fp32
+    threads: int = 2
+
+    def model_config(self, vocab_size: int) -> ModelConfig:
+        return ModelConfig(vocab_size=vocab_size, max_len=self.max_len, n_layer=self.n_layer, n_head=self.n_head,
+                           d_model=self.d_model, d_ff=self.d_ff, dropout=self.dropout)
+
+
+def _tiny() -> TrainConfig:
+    return TrainConfig(n_layer=2, n_head=2, d_model=32, d_ff=64, max_len=64, seq_len=32, batch_size=8,
+                       lr=3e-3, warmup_steps=5, max_steps=60, eval_every=20, eval_windows=8,
+                       log_every=10, run_dir="runs/tiny")
+
+
+def _base() -> TrainConfig:
+    return TrainConfig()
+
+
+def _finetune() -> TrainConfig:
+    # Short, gentle and bounded by time: 12 minutes leaves room for export and checks
+    # inside the 15-minute budget on a 2-core CPU. A third of each batch replays
+    # general text so general accuracy holds.
+    return TrainConfig(lr=5e-4, min_lr=5e-5, warmup_steps=50, max_steps=4000, max_minutes=11.0,
+                       batch_size=32, replay_fraction=0.3, freeze_embeddings=False, freeze_layers=0,
+                       eval_every=200, eval_windows=64, ckpt_minutes=2.0, run_dir="")
+
+
+PRESETS: dict[str, Callable[[], TrainConfig]] = {"tiny": _tiny, "base": _base, "finetune": _finetune}
+
+
+# --- data ----------------------------------------------------------------------------
+
+
+@dataclass
+class TrainData:
+    """Where batches come from, plus named held-out windows to evaluate on."""
+
+    sample: Callable[[int], tuple[np.ndarray, np.ndarray]]  # n -> x, y int64 (n, seq_len)
+    evals: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (N, seq_len + 1)
+    samplers: list[WindowSampler] = field(default_factory=list)  # their RNGs go in checkpoints
+    description: str = ""
+
+
+def shard_data(cfg: TrainConfig) -> TrainData:
+    """Pretraining data: random windows of the train shards; held-out windows."""
+    sampler = WindowSampler(load_shards(Path(cfg.shard_dir), "train"), cfg.seq_len, cfg.seed, cfg.bos_align)
+    held = heldout_windows(load_shards(Path(cfg.shard_dir), "heldout"), cfg.seq_len, cfg.eval_windows)
+    return TrainData(sampler.batch, {"heldout": held}, [sampler], f"shards {cfg.shard_dir}")
+
+
+def mixed_sampler(main: WindowSampler, replay: WindowSampler | None, fraction: float):
+    """Batches whose first round(n * fraction) rows come from `replay`."""
+
+    def sample(n: int) -> tuple[np.ndarray, np.ndarray]:
+        k = int(round(n * fraction)) if replay is not None else 0
+        x, y = main.batch(n - k)
+        if k:
+            rx, ry = replay.batch(k)
+            x, y = np.concatenate([rx, x]), np.concatenate([ry, y])
+        return x, y
+
+    return sample
+
+
+# --- model / optimiser -------------------------------------------------------------
+
+
+def pick_device() -> torch.device:
+    """cuda if available, else mps, else cpu."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def load_weights(path: Path, vocab: Vocab, expected: ModelConfig | None = None) -> CharLM:
+    """A CharLM from a weights.pt (fp16 state_dict + config + vocab sha1), as fp32.
+    Raises ManifestMismatchError if the vocab (or `expected` config) differs."""
+    blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if blob.get("vocab_sha1") != vocab.sha1:
+        raise ManifestMismatchError(f"{path}: vocab sha1 {blob.get('vocab_sha1')} does not match "
+                                    f"vocab.txt ({vocab.sha1}); use the vocab.txt shipped with these weights")
+    mcfg = ModelConfig.from_dict(blob["config"])
+    if expected is not None:
+        check_same_config(expected, blob["config"], str(path))
+    if mcfg.vocab_size != len(vocab):
+        raise ManifestMismatchError(f"{path}: vocab_size {mcfg.vocab_size} != {len(vocab)} tokens in vocab.txt")
+    model = CharLM(mcfg)
+    model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
+    return model
+
+
+def apply_freezing(model: CharLM, cfg: TrainConfig) -> None:
+    """Turn off gradients for the frozen parts named in cfg."""
+    if cfg.freeze_embeddings:
+        model.wte.weight.requires_grad_(False)
+        model.wpe.weight.requires_grad_(False)
+    for block in model.blocks[: cfg.freeze_layers]:
+        block.requires_grad_(False)
+
+
+def make_optimizer(model: CharLM, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; weight decay on matrices only (not biases, LayerNorms)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+
+
+def lr_at(cfg: TrainConfig, step: int, progress: float) -> float:
+    """Linear warmup over warmup_steps, then cosine from lr to min_lr over progress."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    p = min(max(progress, 0.0), 1.0)
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * p)) * (cfg.lr - cfg.min_lr)
+
+
+def progress_of(cfg: TrainConfig, step: int, elapsed_s: float) -> float:
+    """Fraction of the run done: by steps or by wall-clock budget, whichever is further."""
+    p = step / max(cfg.max_steps, 1)
+    if cfg.max_minutes > 0:
+        p = max(p, elapsed_s / (cfg.max_minutes * 60))
+    return p
+
+
+def autocast_ctx(cfg: TrainConfig, device: torch.device):
+    if cfg.autocast_bf16 and device.type in ("cpu", "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@torch.no_grad()
+def evaluate_windows(model: CharLM, windows: np.ndarray, cfg: TrainConfig, device: torch.device,
+                     batch: int = 32) -> float:
+    """Mean next-token cross-entropy (nats) over held-out windows (N, seq_len + 1)."""
+    if len(windows) == 0:
+        return float("nan")
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(windows), batch):
+        w = torch.from_numpy(windows[i : i + batch]).to(device)
+        with autocast_ctx(cfg, device):
+            _, loss = model(w[:, :-1], w[:, 1:])
+        n = int((w[:, 1:] != 0).sum())
+        total, count = total + float(loss) * n, count + n
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+# --- checkpoints -------------------------------------------------------------------
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    """torch.save to a tmp file in the same dir, then os.replace (never a torn file)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+@dataclass
+class RunState:
+    """What a checkpoint restores besides model and optimizer."""
+
+    step: int = 0
+    tokens: int = 0
+    elapsed_s: float = 0.0
+    history: list = field(default_factory=list)  # eval records
+    done: bool = False
+
+
+def save_checkpoint(path: Path, model, opt, state: RunState, cfg: TrainConfig, vocab: Vocab,
+                    data: TrainData) -> None:
+    rng = {"python": random.getstate(), "torch": torch.get_rng_state(),
+           "samplers": [s.rng.bit_generator.state for s in data.samplers]}
+    atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "state": asdict(state),
+                       "rng": rng, "config": asdict(cfg), "model_config": model.cfg.to_dict(),
+                       "vocab_sha1": vocab.sha1}, path)
+
+
+def load_checkpoint(path: Path, model, opt, vocab: Vocab, data: TrainData) -> RunState:
+    """Restore a checkpoint into model/opt/samplers; ManifestMismatchError if it was
+    written for another model shape or vocabulary."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)  # our own file: has RNG states
+    if ck.get("vocab_sha1") != vocab.sha1:
+        raise ManifestMismatchError(f"{path}: checkpoint vocab sha1 {ck.get('vocab_sha1')} != {vocab.sha1} "
+                                    "of the current vocab.txt; use a new --run_dir")
+    check_same_config(model.cfg, ck["model_config"], f"checkpoint {path}")
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optimizer"])
+    random.setstate(ck["rng"]["python"])
+    torch.set_rng_state(ck["rng"]["torch"])
+    for s, st in zip(data.samplers, ck["rng"]["samplers"]):
+        s.rng.bit_generator.state = st
+    return RunState(**ck["state"])
+
+
+# --- the loop ----------------------------------------------------------------------
+
+
+class Progress:
+    """tqdm on a terminal; plain lines otherwise (logs, the GUI reading a subprocess)."""
+
+    def __init__(self, cfg: TrainConfig, start_step: int, log: Callable[[str], None]):
+        self.cfg, self.log, self.bar = cfg, log, None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=cfg.max_steps, initial=start_step, file=sys.stderr, dynamic_ncols=True)
+
+    def update(self, step: int, loss: float, tok_s: float, progress: float, elapsed_s: float, lr: float) -> None:
+        eta_s = elapsed_s * (1 - progress) / progress if progress > 0 else float("nan")
+        if self.bar is not None:
+            self.bar.update(step - self.bar.n)
+            self.bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tok_s:.0f}", eta=_fmt_s(eta_s), refresh=False)
+        elif step % self.cfg.log_every == 0:
+            self.log(f"step {step} loss {loss:.4f} lr {lr:.2e} tok/s {tok_s:.0f} "
+                     f"progress {100 * progress:.1f}% elapsed {_fmt_s(elapsed_s)} eta {_fmt_s(eta_s)}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _fmt_s(s: float) -> str:
+    if not math.isfinite(s):
+        return "?"
+    return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m" if s >= 3600 else f"{int(s // 60)}m{int(s % 60):02d}s"
+
+
+def _log_to(run_dir: Path) -> Callable[[str], None]:
+    def log(msg: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+        print(line, file=sys.stderr, flush=True)
+
+    return log
+
+
+def prepare_run_dir(cfg: TrainConfig) -> tuple[Path, Vocab]:
+    """Create the run dir and pin its vocabulary (copied from the shards on first use)."""
+    run = Path(cfg.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    pinned = run / "vocab.txt"
+    source = Path(cfg.shard_dir) / "vocab.txt"
+    if not pinned.is_file():
+        pinned.write_text(Vocab.load(source).to_text(), encoding="utf-8")
+    vocab = Vocab.load(pinned)
+    if source.is_file() and Vocab.load(source).sha1 != vocab.sha1:
+        raise ManifestMismatchError(f"{source} differs from {pinned}: the shards were rebuilt with another "
+                                    "vocabulary; start a new --run_dir")
+    return run, vocab
+
+
+def train(cfg: TrainConfig, data: TrainData | None = None, vocab: Vocab | None = None,
+          log: Callable[[str], None] | None = None, on_step: Callable[[int], None] | None = None) -> dict:
+    """Train (or resume) the run in cfg.run_dir; returns a summary dict.
+
+    `data`/`vocab` default to the shards in cfg.shard_dir. `on_step(step)` is called
+    after each optimizer step (tests use it to simulate an interrupt).
+    """
+    torch.set_num_threads(cfg.threads)
+    if data is None:
+        run, vocab = prepare_run_dir(cfg)
+        data = shard_data(cfg)
+    else:
+        run = Path(cfg.run_dir)
+        run.mkdir(parents=True, exist_ok=True)
+        if vocab is None:
+            raise DataError("train(): pass the vocab along with custom data")
+        if not (run / "vocab.txt").is_file():
+            vocab.save(run / "vocab.txt")
+    log = log or _log_to(run)
+    if cfg.seq_len > cfg.max_len:
+        raise DataError(f"seq_len {cfg.seq_len} > max_len {cfg.max_len}")
+    device = pick_device()
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    model = load_weights(Path(cfg.init_from), vocab) if cfg.init_from else CharLM(cfg.model_config(len(vocab)))
+    if cfg.init_from:
+        check_same_config(cfg.model_config(len(vocab)), model.cfg.to_dict(), cfg.init_from)
+    apply_freezing(model, cfg)
+    model.to(device).train()
+    opt = make_optimizer(model, cfg)
+    ckpt = run / CKPT_NAME
+    state = load_checkpoint(ckpt, model, opt, vocab, data) if ckpt.is_file() else RunState()
+    log(f"{'resuming at step ' + str(state.step) if state.step else 'starting'}: "
+        f"{model.num_params() / 1e6:.2f}M params ({model.num_params(False) / 1e6:.2f}M non-embedding), "
+        f"vocab {len(vocab)}, device {device}, data {data.description}")
+    with _sigterm_as_interrupt():
+        try:
+            _loop(cfg, model, opt, state, data, device, vocab, ckpt, log, on_step)
+        except KeyboardInterrupt:
+            save_checkpoint(ckpt, model, opt, state, cfg, vocab, data)
+            log(f"interrupted at step {state.step}: checkpoint saved to {ckpt}")
+            raise
+    last = state.history[-1] if state.history else {}
+    return {"run_dir": str(run), "steps": state.step, "tokens": state.tokens,
+            "elapsed_s": round(state.elapsed_s, 1), "eval": last, "done": state.done}
+
+
+def _loop(cfg, model, opt, state: RunState, data: TrainData, device, vocab, ckpt, log, on_step) -> None:
+    progress_bar = Progress(cfg, state.step, log)
+    t_last_ckpt = time.time()
+    t_start, elapsed0 = time.time(), state.elapsed_s
+    window_t, window_tokens = time.time(), 0
+    tok_s = 0.0
+    while True:
+        progress = progress_of(cfg, state.step, state.elapsed_s)
+        if progress >= 1.0:
+            state.done = True
+            break
+        lr = lr_at(cfg, state.step, progress)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, y = data.sample(cfg.batch_size)
+        x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+        with autocast_ctx(cfg, device):
+            _, loss = model(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        state.step += 1
+        state.tokens += x.numel()
+        state.elapsed_s = elapsed0 + time.time() - t_start
+        window_tokens += x.numel()
+        if time.time() - window_t > 5:
+            tok_s, window_t, window_tokens = window_tokens / (time.time() - window_t), time.time(), 0
+        progress_bar.update(state.step, loss.item(), tok_s, progress_of(cfg, state.step, state.elapsed_s),
+                            state.elapsed_s, lr)
+        if state.step % cfg.eval_every == 0:
+            _evaluate(cfg, model, state, data, device, log)
+        if time.time() - t_last_ckpt > cfg.ckpt_minutes * 60:
+            save_checkpoint(ckpt, model, opt, state, cfg, vocab, data)
+            t_last_ckpt = time.time()
+        if on_step is not None:
+            on_step(state.step)
+    progress_bar.close()
+    if not state.history or state.history[-1]["step"] != state.step:
+        _evaluate(cfg, model, state, data, device, log)
+    save_checkpoint(ckpt, model, opt, state, cfg, vocab, data)
+    log(f"done at step {state.step}: checkpoint {ckpt}")
+
+
+def _evaluate(cfg, model, state: RunState, data: TrainData, device, log) -> None:
+    rec = {"step": state.step, "tokens": state.tokens, "elapsed_s": round(state.elapsed_s, 1)}
+    for name, windows in data.evals.items():
+        loss = evaluate_windows(model, windows, cfg, device)
+        rec[f"{name}_loss"] = round(loss, 4)
+        rec[f"{name}_ppl"] = round(math.exp(loss), 2) if math.isfinite(loss) else None
+    state.history.append(rec)
+    log("eval " + " ".join(f"{k} {v}" for k, v in rec.items()))
+
+
+class _sigterm_as_interrupt:
+    """Within the block, SIGTERM raises KeyboardInterrupt (so a checkpoint is saved)."""
+
+    def __enter__(self):
+        self.old = None
+        try:
+            self.old = signal.signal(signal.SIGTERM, self._raise)
+        except ValueError:  # not the main thread
+            pass
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
+        return False
+
+
+def replace_config(cfg: TrainConfig, **changes) -> TrainConfig:
+    return dataclasses.replace(cfg, **changes)
