@@ -26,6 +26,10 @@ from .syllables import (
 
 SEPARATOR = "'"
 
+# An abbreviation is the first letter of a syllable, so z/c/s also stand for zh/ch/sh
+# (视频 -> sp, 只会开车 -> zhkc), as common commercial IMEs accept.
+FIRST_LETTER_OF: dict[str, set[str]] = {"z": {"zh"}, "c": {"ch"}, "s": {"sh"}}
+
 
 class SegmentKind(str, Enum):
     FULL = "full"
@@ -164,7 +168,7 @@ def _segment(t: str, is_last: bool, options: LatticeOptions) -> Segment | None:
         return Segment(0, len(t), t, SegmentKind.FULL, frozenset(sids), SYLLABLE_ID[canon], penalty)
     if t in INITIAL_ID:
         sids = set()
-        for ini in fuzzy_initials(t, options.fuzzy_pairs):
+        for ini in fuzzy_initials(t, options.fuzzy_pairs) | FIRST_LETTER_OF.get(t, set()):
             sids |= SYLLABLES_OF_INITIAL[INITIAL_ID[ini]]
         return Segment(0, len(t), t, SegmentKind.INITIAL, frozenset(sids), -1,
                        options.abbreviation_logprob)

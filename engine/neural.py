@@ -1,19 +1,231 @@
-"""Neural character LM scorer (ONNX, onnxruntime on the CPU). Filled in with the trainer's export."""
+"""Neural character LM scorer: ONNX model run with onnxruntime on the CPU, with a KV cache.
+
+The model (built by ``python -m trainer export``) is a causal transformer over hanzi
+tokens; the decoder uses it as a noisy-channel language model: the lattice guarantees
+the pinyin match, the model gives log P(next character | everything before), normalised
+over the whole vocabulary, so an incoherent history is penalised.
+
+I/O contract (recorded in the model's manifest.json)::
+
+    tokens    int64  [B, T]             positions int64 [B, T]
+    past_k    float  [L, B, H, P, Dh]   past_v    float [L, B, H, P, Dh]
+    past_mask float  [B, P]             (1 = valid past slot, 0 = padding)
+    -> logprobs [B, T, V], present_k / present_v [L, B, H, P+T, Dh]
+
+A hypothesis' state keeps only the keys/values of the characters it added plus a link
+to its parent state, so a beam of hundreds of hypotheses costs a few MB; the full cache
+is rebuilt (left-padded) when a batch of hypotheses is extended.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AssetError
+import numpy as np
+
+from .errors import AssetError, FormatVersionError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "shuru-neural-lm"
+FORMAT_VERSION = 1
+PAD, UNK, BOS, PUNCT = 0, 1, 2, 3
+INPUTS = ("tokens", "positions", "past_k", "past_v", "past_mask")
+OUTPUTS = ("logprobs", "present_k", "present_v")
+MODEL_FILES = ("model.int8.onnx", "model.onnx")
+
+
+def personal_model_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("shuru", appauthor=False)) / "models" / "personal"
 
 
 def find_model_dir(options) -> tuple[Path | None, str]:
+    """The model to use: an explicit folder, else the user's personal model, else the shipped one."""
     if options.model_dir is not None:
-        return (options.model_dir if options.model_dir.exists() else None), "custom"
-    base = options.assets_dir / "model"
+        return (options.model_dir if Path(options.model_dir).exists() else None), "custom"
+    personal = personal_model_dir()
+    if (personal / "manifest.json").exists():
+        return personal, "personal"
+    base = Path(options.assets_dir) / "model"
     return (base if (base / "manifest.json").exists() else None), "base"
 
 
+@dataclass
+class NeuralState:
+    """What the model has read for one hypothesis."""
+
+    parent: "NeuralState | None"
+    k: np.ndarray  # (L, H, t, Dh) keys of the tokens this state added
+    v: np.ndarray
+    length: int  # tokens read in total (= next position)
+    next_logprobs: np.ndarray  # (V,) log P(next token)
+
+
 class NeuralScorer:
+    """Scores hanzi strings after a hypothesis' history; implements the decoder's ContextScorer."""
+
+    def __init__(self, session, manifest: dict, vocab: list[str], model_dir: Path):
+        self.session = session
+        self.manifest = manifest
+        self.model_dir = model_dir
+        self.max_len = int(manifest.get("max_len", 128))
+        self.token_id = {t: i for i, t in enumerate(vocab)}
+        self.vocab_size = len(vocab)
+        cfg = manifest["config"]
+        self.n_layer, self.n_head = int(cfg["n_layer"]), int(cfg["n_head"])
+        self.head_dim = int(cfg["d_model"]) // self.n_head
+        self.max_context = 32
+
+    # -- loading ------------------------------------------------------------------------
     @classmethod
-    def load(cls, model_dir: Path) -> "NeuralScorer":
-        raise AssetError(f"neural scoring not available yet for {model_dir}")
+    def load(cls, model_dir: Path, threads: int = 1) -> "NeuralScorer":
+        """Check the manifest, vocabulary and ONNX I/O; raise AssetError with the reason."""
+        model_dir = Path(model_dir)
+        manifest = _read_manifest(model_dir)
+        vocab = _read_vocab(model_dir, manifest)
+        path = next((model_dir / f for f in MODEL_FILES if (model_dir / f).exists()), None)
+        if path is None:
+            raise AssetError(f"no model.onnx in {model_dir}")
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        except Exception as e:
+            raise AssetError(f"{path} is not a loadable ONNX model: {e}") from None
+        names_in = tuple(i.name for i in sess.get_inputs())
+        names_out = tuple(o.name for o in sess.get_outputs())
+        if set(names_in) != set(INPUTS) or not set(OUTPUTS) <= set(names_out):
+            raise AssetError(f"{path} has inputs {names_in} / outputs {names_out}, expected {INPUTS} / {OUTPUTS}")
+        scorer = cls(sess, manifest, vocab, model_dir)
+        scorer.start("")  # one real step: fails now, not on the first keystroke
+        return scorer
+
+    # -- ContextScorer ------------------------------------------------------------------
+    def start(self, context: str) -> NeuralState:
+        """State after <bos> and the last characters of ``context``."""
+        ids = [BOS] + self.encode(context[-self.max_context:])
+        return self._run([self._empty()], [ids])[0][0]
+
+    def extend(self, states: list[NeuralState], texts: list[str]) -> tuple[np.ndarray, list[NeuralState]]:
+        """log P(text | state) for each (state, text) pair, and the states after reading the texts."""
+        ids = [self.encode(t) or [UNK] for t in texts]
+        first = np.array([s.next_logprobs[i[0]] for s, i in zip(states, ids)], dtype=np.float64)
+        new, inner = self._run(states, ids)
+        return first + inner, new
+
+    def encode(self, text: str) -> list[int]:
+        """Characters -> token ids (runs of non-Han characters become one <p>)."""
+        out: list[int] = []
+        for ch in unicodedata.normalize("NFKC", text):
+            if _is_han(ch):
+                out.append(self.token_id.get(ch, UNK))
+            elif not out or out[-1] != PUNCT:
+                out.append(PUNCT)
+        return out
+
+    # -- running the model --------------------------------------------------------------
+    def _run(self, states: list[NeuralState], ids: list[list[int]]) -> tuple[list[NeuralState], np.ndarray]:
+        """One batched forward: every row reads its tokens after its state's cache.
+
+        Returns the new states and, per row, log P(tokens[1:] | state, tokens[0])."""
+        states = [self._fit(s, len(i)) for s, i in zip(states, ids)]
+        B, T = len(states), max(len(i) for i in ids)
+        P = max(s.length for s in states)
+        L, H, D = self.n_layer, self.n_head, self.head_dim
+        past_k = np.zeros((L, B, H, P, D), dtype=np.float32)
+        past_v = np.zeros((L, B, H, P, D), dtype=np.float32)
+        mask = np.zeros((B, P), dtype=np.float32)
+        tokens = np.full((B, T), PAD, dtype=np.int64)
+        positions = np.zeros((B, T), dtype=np.int64)
+        for b, (s, row) in enumerate(zip(states, ids)):
+            if s.length:
+                k, v = _full_cache(s)
+                past_k[:, b, :, P - s.length:] = k  # left-padded
+                past_v[:, b, :, P - s.length:] = v
+                mask[b, P - s.length:] = 1.0
+            tokens[b, : len(row)] = row
+            positions[b] = s.length + np.minimum(np.arange(T), len(row) - 1)
+        logprobs, pk, pv = self.session.run(
+            list(OUTPUTS), {"tokens": tokens, "positions": positions, "past_k": past_k, "past_v": past_v,
+                            "past_mask": mask})
+        out, inner = [], np.zeros(B)
+        for b, (s, row) in enumerate(zip(states, ids)):
+            n = len(row)
+            inner[b] = sum(logprobs[b, t, row[t + 1]] for t in range(n - 1))
+            out.append(NeuralState(s if s.length else None, pk[:, b, :, P: P + n].copy(),
+                                   pv[:, b, :, P: P + n].copy(), s.length + n, logprobs[b, n - 1].copy()))
+        return out, inner
+
+    def _fit(self, state: NeuralState, n_new: int) -> NeuralState:
+        """Keep positions under max_len: restart from the last characters if a history grows too long."""
+        if state.length + n_new <= self.max_len:
+            return state
+        return self._empty()  # rare (inputs of 60+ characters); the n-gram still scores them
+
+    def _empty(self) -> NeuralState:
+        L, H, D = self.n_layer, self.n_head, self.head_dim
+        z = np.zeros((L, H, 0, D), dtype=np.float32)
+        return NeuralState(None, z, z, 0, np.zeros(self.vocab_size, dtype=np.float32))
+
+
+def _full_cache(state: NeuralState) -> tuple[np.ndarray, np.ndarray]:
+    """(L, H, length, Dh) keys and values: the state's chain of deltas, oldest first."""
+    ks, vs = [], []
+    s = state
+    while s is not None:
+        ks.append(s.k)
+        vs.append(s.v)
+        s = s.parent
+    if len(ks) == 1:
+        return ks[0], vs[0]
+    return np.concatenate(ks[::-1], axis=2), np.concatenate(vs[::-1], axis=2)
+
+
+def _is_han(ch: str) -> bool:
+    o = ord(ch)
+    return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or o == 0x3007
+
+
+def _read_manifest(model_dir: Path) -> dict:
+    path = model_dir / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AssetError(f"no manifest.json in {model_dir}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise AssetError(f"{path} is corrupt: {e}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise AssetError(f"{path} is not a Shuru neural model manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise FormatVersionError(f"{path} has model format version {manifest.get('format_version')}, "
+                                 f"this Shuru reads {FORMAT_VERSION}; re-export the model")
+    for key in ("config", "vocab_size", "vocab_sha1"):
+        if key not in manifest:
+            raise AssetError(f"{path} lacks {key!r}")
+    return manifest
+
+
+def _read_vocab(model_dir: Path, manifest: dict) -> list[str]:
+    path = model_dir / "vocab.txt"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise AssetError(f"no vocab.txt in {model_dir}") from None
+    if hashlib.sha1(raw).hexdigest() != manifest["vocab_sha1"]:
+        raise AssetError(f"{path} does not match the model (vocabulary hash differs); reinstall the model")
+    vocab = raw.decode("utf-8").split("\n")
+    if vocab and vocab[-1] == "":
+        vocab.pop()
+    if len(vocab) != int(manifest["vocab_size"]):
+        raise AssetError(f"{path} has {len(vocab)} tokens, the manifest says {manifest['vocab_size']}")
+    return vocab

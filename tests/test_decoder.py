@@ -92,3 +92,8 @@ def test_beam_width_is_an_option(engine):
     narrow = Decoder(engine.lexicon, engine.ngram, options=DecoderOptions(beam_width=1, nbest=1))
     convs = narrow.decode("woxianghuijia")
     assert sum(c.kind == "sentence" for c in convs) == 1
+
+
+@pytest.mark.parametrize("pinyin, expected", [("sp", "视频"), ("ssm", "是什么"), ("zhhuikaiche", "只会开车")])
+def test_first_letter_abbreviations(engine, pinyin, expected):
+    assert expected in texts(engine, pinyin)[:10]

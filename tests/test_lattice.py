@@ -108,3 +108,10 @@ def test_junk_letters_become_literal_not_errors(text):
 
 def test_best_cut_prefers_full_syllables():
     assert [s.text for s in parse("woxianghuijia").best_cut()] == ["wo", "xiang", "hui", "jia"]
+
+
+@pytest.mark.parametrize("letter, syllable", [("s", "shi"), ("c", "chi"), ("z", "zhi"), ("s", "si")])
+def test_single_letter_abbreviation_is_the_first_letter_of_the_syllable(letter, syllable):
+    """视频 is abbreviated sp: a lone s stands for sh- syllables too (and c/ch, z/zh)."""
+    seg = next(s for s in parse(letter).segments_from[0] if s.text == letter)
+    assert SYLLABLE_ID[syllable] in seg.syllables
