@@ -28,10 +28,10 @@ class NgramModel:
         self.uni_logp = arrays["uni_logp"]
         self.uni_backoff = arrays["uni_backoff"]
         self.bi_keys = arrays["bi_keys"]
-        self.bi_logp = arrays["bi_logp"].astype(np.float32)
-        self.bi_backoff = arrays["bi_backoff"].astype(np.float32)
+        self.bi_logp = arrays["bi_logp"]  # float16 on purpose: half the memory, ample precision
+        self.bi_backoff = arrays["bi_backoff"]
         self.tri_keys = arrays["tri_keys"]
-        self.tri_logp = arrays["tri_logp"].astype(np.float32)
+        self.tri_logp = arrays["tri_logp"]
 
     @classmethod
     def load(cls, path: Path, token_hash: str | None = None) -> "NgramModel":
@@ -73,4 +73,4 @@ def _find(keys: np.ndarray, query: np.ndarray, values: np.ndarray):
     idx = np.searchsorted(keys, query)
     idx = np.minimum(idx, len(keys) - 1)
     hit = keys[idx] == query
-    return np.where(hit, values[idx], 0.0).astype(np.float32), hit
+    return np.where(hit, values[idx].astype(np.float32), np.float32(0.0)), hit
