@@ -65,6 +65,7 @@ class TrainConfig:
     freeze_embeddings: bool = False  # token + position embeddings (also the tied output)
     freeze_layers: int = 0  # freeze this many lowest blocks
     replay_fraction: float = 0.0  # share of each batch drawn from general text
+    max_epochs: float = 0.0  # cap on passes over the fine-tuning text (0 = no cap)
     # bookkeeping
     eval_every: int = 250  # steps
     eval_windows: int = 256  # held-out windows per evaluation
@@ -72,7 +73,7 @@ class TrainConfig:
     ckpt_minutes: float = 10.0
     seed: int = 1337
     autocast_bf16: bool = True  # bf16 autocast on CPU measured 1.45x over fp32
-    threads: int = 2
+    threads: int = 2  # 0 = adaptive: probe 1..cpu_count threads and keep the fastest
 
     def model_config(self, vocab_size: int) -> ModelConfig:
         return ModelConfig(vocab_size=vocab_size, max_len=self.max_len, n_layer=self.n_layer, n_head=self.n_head,
@@ -94,7 +95,7 @@ def _finetune() -> TrainConfig:
     # inside the 15-minute budget on a 2-core CPU. A third of each batch replays
     # general text so general accuracy holds.
     return TrainConfig(lr=5e-4, min_lr=5e-5, warmup_steps=50, max_steps=4000, max_minutes=11.0,
-                       batch_size=32, replay_fraction=0.3, freeze_embeddings=False, freeze_layers=0,
+                       batch_size=32, replay_fraction=0.3, max_epochs=4.0, freeze_embeddings=False, freeze_layers=0,
                        eval_every=200, eval_windows=64, ckpt_minutes=2.0, run_dir="")
 
 
@@ -274,6 +275,42 @@ def load_checkpoint(path: Path, model, opt, vocab: Vocab, data: TrainData) -> Ru
 # --- the loop ----------------------------------------------------------------------
 
 
+class ThreadTuner:
+    """Adaptive intra-op thread count for a shared CPU.
+
+    With 2 threads on 2 cores a training step is fastest on an idle machine, but when
+    another process takes a core the threads wait on each other and steps get several
+    times slower than with 1 thread. Every `probe_every` steps, time a few steps with each
+    thread count and keep the fastest.
+    """
+
+    def __init__(self, max_threads: int, probe_every: int = 200, probe_steps: int = 6):
+        self.options = list(range(1, max(max_threads, 1) + 1))
+        self.probe_every, self.probe_steps = probe_every, probe_steps
+        self.times: dict[int, list[float]] = {n: [] for n in self.options}
+        self.current = self.options[-1]
+        self.queue: list[int] = []
+        self.first = True  # probe right away too: the machine may be busy already
+        self.t = time.perf_counter()
+        torch.set_num_threads(self.current)
+
+    def step(self, step: int) -> None:
+        """Call after each optimizer step."""
+        now = time.perf_counter()
+        self.times[self.current].append(now - self.t)
+        if (self.first or step % self.probe_every == 0) and len(self.options) > 1:
+            self.first = False
+            self.queue = [n for n in self.options for _ in range(self.probe_steps)]
+            for n in self.options:
+                self.times[n].clear()
+        if self.queue:
+            self.current = self.queue.pop(0)
+            if not self.queue:  # probe finished: keep the fastest (median step time)
+                self.current = min(self.options, key=lambda n: float(np.median(self.times[n][1:] or [1e9])))
+            torch.set_num_threads(self.current)
+        self.t = time.perf_counter()
+
+
 class Progress:
     """tqdm on a terminal; plain lines otherwise (logs, the GUI reading a subprocess)."""
 
@@ -290,7 +327,7 @@ class Progress:
             self.bar.update(step - self.bar.n)
             self.bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tok_s:.0f}", eta=_fmt_s(eta_s), refresh=False)
         elif step % self.cfg.log_every == 0:
-            self.log(f"step {step} loss {loss:.4f} lr {lr:.2e} tok/s {tok_s:.0f} "
+            self.log(f"step {step} loss {loss:.4f} lr {lr:.2e} tok/s {tok_s:.0f} threads {torch.get_num_threads()} "
                      f"progress {100 * progress:.1f}% elapsed {_fmt_s(elapsed_s)} eta {_fmt_s(eta_s)}")
 
     def close(self) -> None:
@@ -334,7 +371,7 @@ def train(cfg: TrainConfig, data: TrainData | None = None, vocab: Vocab | None =
     `data`/`vocab` default to the shards in cfg.shard_dir. `on_step(step)` is called
     after each optimizer step (tests use it to simulate an interrupt).
     """
-    torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     if data is None:
         run, vocab = prepare_run_dir(cfg)
         data = shard_data(cfg)
@@ -380,6 +417,7 @@ def _loop(cfg, model, opt, state: RunState, data: TrainData, device, vocab, ckpt
     t_start, elapsed0 = time.time(), state.elapsed_s
     window_t, window_tokens = time.time(), 0
     tok_s = 0.0
+    tuner = ThreadTuner(os.cpu_count() or 1) if cfg.threads == 0 else None
     while True:
         progress = progress_of(cfg, state.step, state.elapsed_s)
         if progress >= 1.0:
@@ -399,6 +437,8 @@ def _loop(cfg, model, opt, state: RunState, data: TrainData, device, vocab, ckpt
         opt.step()
         state.step += 1
         state.tokens += x.numel()
+        if tuner is not None:
+            tuner.step(state.step)
         state.elapsed_s = elapsed0 + time.time() - t_start
         window_tokens += x.numel()
         if time.time() - window_t > 5:
