@@ -1,0 +1,90 @@
+"""The engine's neural scorer against the trainer's model: parity across the ONNX boundary,
+cached vs uncached scoring, mixed cache lengths in one batch, and use inside the decoder."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from engine import Engine, EngineOptions  # noqa: E402
+from engine.neural import NeuralScorer  # noqa: E402
+from trainer.export import write_model_dir  # noqa: E402
+from trainer.model import MODEL_PRESETS, CharLM  # noqa: E402
+from trainer.vocab import build_small_vocab  # noqa: E402
+
+TEXT = "我想回家你好北京大学中国人民今天天气很好我们一起去吃饭吧西安方案"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A randomly initialised tiny model exported the way the shipped one is."""
+    torch.manual_seed(0)
+    vocab = build_small_vocab(TEXT)
+    from dataclasses import replace
+
+    cfg = replace(MODEL_PRESETS["tiny"], vocab_size=len(vocab))
+    model = CharLM(cfg).eval()
+    out = tmp_path_factory.mktemp("model") / "model"
+    write_model_dir(model, vocab, out, training={"note": "test"}, metrics={})
+    return model, vocab, out
+
+
+def torch_logprob(model, vocab, context: str, text: str) -> float:
+    """log P(text | <bos> context) from one uncached torch forward."""
+    ctx = [2] + [vocab.tokens.index(c) for c in context]
+    ids = ctx + [vocab.tokens.index(c) for c in text]
+    with torch.no_grad():
+        logits, _ = model(torch.tensor([ids]))
+        lp = torch.log_softmax(logits.float(), -1)[0]
+    return float(sum(lp[len(ctx) - 1 + k, ids[len(ctx) + k]] for k in range(len(text))))
+
+
+def test_onnx_scores_equal_torch(tiny_model):
+    model, vocab, path = tiny_model
+    scorer = NeuralScorer.load(path)
+    for context, text in [("", "我想回家"), ("今天天气很好", "我们"), ("你好", "北")]:
+        lp, _ = scorer.extend([scorer.start(context)], [text])
+        assert lp[0] == pytest.approx(torch_logprob(model, vocab, context, text), abs=1e-3)
+
+
+def test_cached_pieces_equal_one_piece(tiny_model):
+    _, _, path = tiny_model
+    scorer = NeuralScorer.load(path)
+    s0 = scorer.start("你好")
+    whole, _ = scorer.extend([s0], ["北京大学"])
+    lp1, (s1,) = scorer.extend([s0], ["北京"])
+    lp2, _ = scorer.extend([s1], ["大学"])
+    assert whole[0] == pytest.approx(lp1[0] + lp2[0], abs=1e-4)
+
+
+def test_batch_with_different_cache_lengths_equals_rows_alone(tiny_model):
+    _, _, path = tiny_model
+    scorer = NeuralScorer.load(path)
+    short, long_ = scorer.start(""), scorer.start("今天天气很好我们一起去")
+    pairs = [(short, "吃饭吧"), (long_, "吃饭"), (long_, "西安方案"), (short, "我")]
+    batched, states = scorer.extend([p[0] for p in pairs], [p[1] for p in pairs])
+    for (state, text), lp, st in zip(pairs, batched, states):
+        alone, (st1,) = scorer.extend([state], [text])
+        assert lp == pytest.approx(alone[0], abs=1e-4)
+        assert np.allclose(st.next_logprobs, st1.next_logprobs, atol=1e-4)
+
+
+def test_decoder_uses_the_neural_model(tiny_model, tmp_path):
+    _, _, path = tiny_model
+    engine = Engine.load(EngineOptions(model_dir=path, learning=False))
+    assert engine.neural is not None and "neural" in engine.status
+    s = engine.new_session()
+    for ch in "woxianghuijia":
+        s.insert(ch)
+    cands = [c.text for c in s.candidates()]
+    assert "我想回家" in cands[:10]
+
+
+def test_vocab_mismatch_falls_back(tiny_model, tmp_path):
+    import shutil
+
+    _, _, path = tiny_model
+    broken = tmp_path / "m"
+    shutil.copytree(path, broken)
+    (broken / "vocab.txt").write_text("<pad>\n<unk>\n<bos>\n<p>\n错\n", encoding="utf-8")
+    engine = Engine.load(EngineOptions(model_dir=broken, learning=False))
+    assert engine.neural is None and "vocabulary" in engine.status
