@@ -64,8 +64,12 @@ class ContextScorer(Protocol):
 
     def start(self, context: str) -> object: ...
 
-    def extend(self, states: list[object], texts: list[str]) -> tuple[np.ndarray, list[object]]:
-        """log P(text | state) for each pair, and the states after each text."""
+    def score(self, states: list[object], texts: list[str]) -> np.ndarray:
+        """log P(text | state) for each pair."""
+        ...
+
+    def advance(self, states: list[object], texts: list[str]) -> list[object]:
+        """The states after reading each text."""
         ...
 
 
@@ -317,7 +321,7 @@ class Decoder:
 
     def _select(self, score: np.ndarray, w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
         """Indices of the best hypothesis per n-gram state, top ``beam_width`` of them."""
-        K = self.opt.beam_width * (3 if self.scorer is not None else 1)
+        K = self.opt.beam_width * (2 if self.scorer is not None else 1)
         if len(score) > 8 * K:
             pre = np.argpartition(-score, 8 * K)[: 8 * K]
         else:
@@ -329,14 +333,14 @@ class Decoder:
         return order[first[:K]]
 
     def _rescore_neural(self, beam: Beam, edges: list[Edge]) -> None:
+        """Add the neural LM's score to the n-gram survivors, keep the best, advance only those."""
         texts = [self._entry_text(int(e), edges[int(ei)]) for e, ei in zip(beam.entry, beam.edge)]
-        src_states = [self.states[int(p)].beam.extra[int(i)] for p, i in zip(beam.prev_pos, beam.prev_idx)]
-        lp, new_states = self.scorer.extend(src_states, texts)
-        beam.score = beam.score + self.w.neural * lp
+        parents = [self.states[int(p)].beam.extra[int(i)] for p, i in zip(beam.prev_pos, beam.prev_idx)]
+        beam.score = beam.score + self.w.neural * self.scorer.score(parents, texts)
         order = np.argsort(-beam.score, kind="stable")[: self.opt.beam_width]
         for name in ("score", "w1", "w2", "prev_pos", "prev_idx", "edge", "entry"):
             setattr(beam, name, getattr(beam, name)[order])
-        beam.extra = [new_states[i] for i in order]
+        beam.extra = self.scorer.advance([parents[i] for i in order], [texts[i] for i in order])
 
     # -- candidates ---------------------------------------------------------------------
     def _final_state(self) -> PositionState:

@@ -97,6 +97,7 @@ class NeuralScorer:
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
+        so.enable_cpu_mem_arena = False  # keep RSS low: batches vary in shape every keystroke
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
@@ -119,9 +120,27 @@ class NeuralScorer:
     def extend(self, states: list[NeuralState], texts: list[str]) -> tuple[np.ndarray, list[NeuralState]]:
         """log P(text | state) for each (state, text) pair, and the states after reading the texts."""
         ids = [self.encode(t) or [UNK] for t in texts]
-        first = np.array([s.next_logprobs[i[0]] for s, i in zip(states, ids)], dtype=np.float64)
         new, inner = self._run(states, ids)
-        return first + inner, new
+        return self._first(states, ids) + inner, new
+
+    def score(self, states: list[NeuralState], texts: list[str]) -> np.ndarray:
+        """log P(text | state) without keeping states: single characters cost no model run."""
+        ids = [self.encode(t) or [UNK] for t in texts]
+        out = self._first(states, ids)
+        multi = [k for k, i in enumerate(ids) if len(i) > 1]
+        if multi:
+            _, inner = self._run([states[k] for k in multi], [ids[k][:-1] for k in multi],
+                                 targets=[ids[k][1:] for k in multi])
+            out[multi] += inner
+        return out
+
+    def advance(self, states: list[NeuralState], texts: list[str]) -> list[NeuralState]:
+        """The states after reading each text (one batched model run per text length)."""
+        return self._run(states, [self.encode(t) or [UNK] for t in texts])[0]
+
+    @staticmethod
+    def _first(states: list[NeuralState], ids: list[list[int]]) -> np.ndarray:
+        return np.array([s.next_logprobs[i[0]] for s, i in zip(states, ids)], dtype=np.float64)
 
     def encode(self, text: str) -> list[int]:
         """Characters -> token ids (runs of non-Han characters become one <p>)."""
@@ -134,37 +153,53 @@ class NeuralScorer:
         return out
 
     # -- running the model --------------------------------------------------------------
-    def _run(self, states: list[NeuralState], ids: list[list[int]]) -> tuple[list[NeuralState], np.ndarray]:
-        """One batched forward: every row reads its tokens after its state's cache.
+    def _run(self, states: list[NeuralState], ids: list[list[int]], targets: list[list[int]] | None = None
+             ) -> tuple[list[NeuralState | None], np.ndarray]:
+        """Every row reads its tokens after its state's cache; rows of equal length share a run.
 
-        Returns the new states and, per row, log P(tokens[1:] | state, tokens[0])."""
+        Without ``targets``: returns the new states and log P(ids[1:] | state, ids[0]) per row.
+        With ``targets`` (the token after each read token): no states, log P(targets | ...)."""
         states = [self._fit(s, len(i)) for s, i in zip(states, ids)]
-        B, T = len(states), max(len(i) for i in ids)
+        out: list[NeuralState | None] = [None] * len(ids)
+        inner = np.zeros(len(ids))
+        caches: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        by_len: dict[int, list[int]] = {}
+        for k, row in enumerate(ids):
+            by_len.setdefault(len(row), []).append(k)
+        for n, rows in by_len.items():
+            logprobs, pk, pv, P = self._forward([states[k] for k in rows], [ids[k] for k in rows], caches)
+            for b, k in enumerate(rows):
+                if targets is not None:
+                    inner[k] = sum(logprobs[b, t, targets[k][t]] for t in range(n))
+                    continue
+                row, s = ids[k], states[k]
+                inner[k] = sum(logprobs[b, t, row[t + 1]] for t in range(n - 1))
+                out[k] = NeuralState(s if s.length else None, pk[:, b, :, P:].copy(), pv[:, b, :, P:].copy(),
+                                     s.length + n, logprobs[b, n - 1].copy())
+        return out, inner
+
+    def _forward(self, states, ids, caches):
+        """One onnxruntime call for rows of equal length; past caches left-padded to a common P."""
+        B, T = len(states), len(ids[0])
         P = max(s.length for s in states)
         L, H, D = self.n_layer, self.n_head, self.head_dim
         past_k = np.zeros((L, B, H, P, D), dtype=np.float32)
         past_v = np.zeros((L, B, H, P, D), dtype=np.float32)
         mask = np.zeros((B, P), dtype=np.float32)
-        tokens = np.full((B, T), PAD, dtype=np.int64)
-        positions = np.zeros((B, T), dtype=np.int64)
-        for b, (s, row) in enumerate(zip(states, ids)):
+        for b, s in enumerate(states):
             if s.length:
-                k, v = _full_cache(s)
-                past_k[:, b, :, P - s.length:] = k  # left-padded
-                past_v[:, b, :, P - s.length:] = v
+                kv = caches.get(id(s))
+                if kv is None:
+                    kv = caches[id(s)] = _full_cache(s)
+                past_k[:, b, :, P - s.length:] = kv[0]  # left-padded
+                past_v[:, b, :, P - s.length:] = kv[1]
                 mask[b, P - s.length:] = 1.0
-            tokens[b, : len(row)] = row
-            positions[b] = s.length + np.minimum(np.arange(T), len(row) - 1)
+        tokens = np.asarray(ids, dtype=np.int64)
+        positions = np.array([[s.length + t for t in range(T)] for s in states], dtype=np.int64)
         logprobs, pk, pv = self.session.run(
             list(OUTPUTS), {"tokens": tokens, "positions": positions, "past_k": past_k, "past_v": past_v,
                             "past_mask": mask})
-        out, inner = [], np.zeros(B)
-        for b, (s, row) in enumerate(zip(states, ids)):
-            n = len(row)
-            inner[b] = sum(logprobs[b, t, row[t + 1]] for t in range(n - 1))
-            out.append(NeuralState(s if s.length else None, pk[:, b, :, P: P + n].copy(),
-                                   pv[:, b, :, P: P + n].copy(), s.length + n, logprobs[b, n - 1].copy()))
-        return out, inner
+        return logprobs, pk, pv, P
 
     def _fit(self, state: NeuralState, n_new: int) -> NeuralState:
         """Keep positions under max_len: restart from the last characters if a history grows too long."""

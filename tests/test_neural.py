@@ -88,3 +88,14 @@ def test_vocab_mismatch_falls_back(tiny_model, tmp_path):
     (broken / "vocab.txt").write_text("<pad>\n<unk>\n<bos>\n<p>\n错\n", encoding="utf-8")
     engine = Engine.load(EngineOptions(model_dir=broken, learning=False))
     assert engine.neural is None and "vocabulary" in engine.status
+
+
+def test_score_without_states_equals_extend(tiny_model):
+    _, _, path = tiny_model
+    scorer = NeuralScorer.load(path)
+    states = [scorer.start(""), scorer.start("今天天气很好"), scorer.start("你好")]
+    texts = ["北京大学", "我", "吃饭吧"]
+    full, _ = scorer.extend(states, texts)
+    assert np.allclose(scorer.score(states, texts), full, atol=1e-4)
+    advanced = scorer.advance(states, texts)
+    assert [s.length for s in advanced] == [s.length + len(t) for s, t in zip(states, texts)]
