@@ -76,10 +76,11 @@ def export_onnx(model: CharLM, path: Path) -> None:
            "past_k": {1: "B", 3: "P"}, "past_v": {1: "B", 3: "P"}, "past_mask": {0: "B", 1: "P"},
            "logprobs": {0: "B", 1: "T"}, "present_k": {1: "B", 3: "PT"}, "present_v": {1: "B", 3: "PT"}}
     with torch.no_grad():
-        # The TorchScript exporter (dynamo=False) needs no onnxscript; constant folding
-        # off keeps one copy of the tied embedding instead of adding a transposed one.
+        # The TorchScript exporter (dynamo=False) needs no onnxscript. Constant folding
+        # stores Linear weights pre-transposed (onnxruntime would otherwise transpose
+        # them on every call).
         torch.onnx.export(CachedStep(model), args, str(path), input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
-                          dynamic_axes=dyn, opset_version=OPSET, dynamo=False, do_constant_folding=False)
+                          dynamic_axes=dyn, opset_version=OPSET, dynamo=False, do_constant_folding=True)
 
 
 def quantize_int8(src: Path, dst: Path) -> None:

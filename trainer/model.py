@@ -164,16 +164,23 @@ class CharLM(nn.Module):
         loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=0)
         return logits, loss
 
-    def forward_cached(self, tokens, positions, past_k, past_v, past_mask):
+    def forward_cached(self, tokens, positions, past_k, past_v, past_mask, wte_t: torch.Tensor | None = None):
         """Incremental decoding (the ONNX graph).
 
         tokens, positions: int64 (B, T); past_k, past_v: float (L, B, H, P, Dh);
         past_mask: float (B, P), 1.0 = valid slot. New tokens attend to the valid past
         slots and causally among themselves. Returns logprobs (B, T, V) (log_softmax over
         the whole vocabulary) and present_k, present_v (L, B, H, P+T, Dh).
+
+        `wte_t` (C, V), the transposed token embedding, is what the ONNX graph stores
+        (see CachedStep); without it the model's own embedding is used.
         """
-        T = tokens.shape[1]
-        x = self.wte(tokens) + self.wpe(positions)  # (B, T, C)
+        B, T = tokens.shape
+        if wte_t is None:
+            tok = self.wte(tokens)
+        else:  # gather columns of the (C, V) matrix: (C, B*T) -> (B, T, C)
+            tok = wte_t.index_select(1, tokens.reshape(-1)).t().reshape(B, T, -1)
+        x = tok + self.wpe(positions)  # (B, T, C)
         causal = torch.ones(T, T, dtype=torch.bool, device=tokens.device).tril()  # (T, T)
         new_ok = causal.unsqueeze(0).expand(tokens.shape[0], T, T)  # (B, T, T)
         past_ok = (past_mask > 0.5).unsqueeze(1).expand(-1, T, -1)  # (B, T, P)
@@ -186,7 +193,8 @@ class CharLM(nn.Module):
             x, k, v = block.forward_cached(x, past_k[i], past_v[i], bias)
             ks.append(k)
             vs.append(v)
-        logprobs = torch.log_softmax(self._logits(x).float(), dim=-1)
+        logits = self._logits(x) if wte_t is None else self.ln_f(x) @ wte_t  # (B, T, V)
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
         return logprobs, torch.stack(ks), torch.stack(vs)
 
     def empty_cache(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -197,11 +205,19 @@ class CharLM(nn.Module):
 
 
 class CachedStep(nn.Module):
-    """forward_cached as forward(), for torch.onnx.export."""
+    """forward_cached as forward(), for torch.onnx.export.
+
+    Holds the tied embedding once, transposed to (C, V): the output projection is then a
+    plain MatMul and the input lookup a Gather on axis 1. Exported with constant folding
+    (every Linear weight stored pre-transposed), this keeps a single copy of the largest
+    matrix in the file and no per-call Transpose (measured 0.37 ms per step for the
+    embedding alone in onnxruntime, more for all weights).
+    """
 
     def __init__(self, model: CharLM):
         super().__init__()
         self.model = model
+        self.wte_t = nn.Parameter(model.wte.weight.detach().t().contiguous(), requires_grad=False)
 
     def forward(self, tokens, positions, past_k, past_v, past_mask):
-        return self.model.forward_cached(tokens, positions, past_k, past_v, past_mask)
+        return self.model.forward_cached(tokens, positions, past_k, past_v, past_mask, self.wte_t)
