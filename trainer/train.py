@@ -291,6 +291,7 @@ class ThreadTuner:
         self.current = self.options[-1]
         self.queue: list[int] = []
         self.first = True  # probe right away too: the machine may be busy already
+        self.last_probe: dict[int, float] = {}  # threads -> median seconds per step
         self.t = time.perf_counter()
         torch.set_num_threads(self.current)
 
@@ -307,6 +308,7 @@ class ThreadTuner:
             self.current = self.queue.pop(0)
             if not self.queue:  # probe finished: keep the fastest (median step time)
                 self.current = min(self.options, key=lambda n: float(np.median(self.times[n][1:] or [1e9])))
+                self.last_probe = {n: round(float(np.median(self.times[n][1:] or [0])), 3) for n in self.options}
             torch.set_num_threads(self.current)
         self.t = time.perf_counter()
 
@@ -438,7 +440,10 @@ def _loop(cfg, model, opt, state: RunState, data: TrainData, device, vocab, ckpt
         state.step += 1
         state.tokens += x.numel()
         if tuner is not None:
+            probe = tuner.last_probe
             tuner.step(state.step)
+            if tuner.last_probe is not probe:
+                log(f"threads probe (s/step): {tuner.last_probe} -> {tuner.current} threads")
         state.elapsed_s = elapsed0 + time.time() - t_start
         window_tokens += x.numel()
         if time.time() - window_t > 5:
