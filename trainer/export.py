@@ -281,7 +281,7 @@ def training_info(ck: dict, run_dir: Path) -> dict:
     cfg, st = ck["config"], ck["state"]
     info = {"run_dir": str(run_dir), "steps": st["step"], "tokens": st["tokens"],
             "hours": round(st["elapsed_s"] / 3600, 3),
-            "hardware": f"{platform.machine()} CPU x{cfg.get('threads')} ({platform.processor() or 'cpu'}), "
+            "hardware": f"{_cpu_name()}, {os.cpu_count()} cores, threads={cfg.get('threads')} (0 = adaptive), "
                         f"bf16 autocast={cfg.get('autocast_bf16')}",
             "optimizer": {k: cfg.get(k) for k in ("batch_size", "seq_len", "lr", "min_lr", "warmup_steps",
                                                    "weight_decay", "grad_clip", "max_minutes")},
@@ -295,6 +295,16 @@ def training_info(ck: dict, run_dir: Path) -> dict:
                         "train_tokens": m.get("train_tokens"), "heldout_tokens": m.get("heldout_tokens"),
                         "tokens_per_source": {k: v["train"] for k, v in m.get("tokens_per_source", {}).items()}}
     return info
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def eval_metrics(ck: dict) -> dict:

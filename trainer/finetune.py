@@ -41,7 +41,7 @@ def personal_model_dir() -> Path:
     """Default output: <user data dir>/shuru/models/personal."""
     import platformdirs
 
-    return Path(platformdirs.user_data_dir("shuru")) / "models" / "personal"
+    return Path(platformdirs.user_data_dir("shuru", appauthor=False)) / "models" / "personal"
 
 
 def read_texts(paths: list[Path], log: Callable[[str], None]) -> list[str]:
