@@ -1,0 +1,58 @@
+"""Start the Shuru window: ``shuru``, ``python -m ime_app`` or ``./dev.sh app``."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="shuru", description="Shuru: a pinyin input method in its own window.")
+    p.add_argument("file", nargs="?", help="a text file to open")
+    p.add_argument("--assets", type=Path, help="assets folder (lexicon.npz, ngram.npz, model/)")
+    p.add_argument("--model", type=Path, help="neural model folder (default: personal model, else assets/model)")
+    p.add_argument("--no-neural", action="store_true", help="use the statistical scorers only")
+    p.add_argument("--history", type=Path, help="learned-history file (default: user data dir)")
+    p.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
+    return p
+
+
+def engine_options(args: argparse.Namespace):
+    """EngineOptions from the command line, or None for the defaults (imported lazily: the
+    engine, numpy and onnxruntime then load on the worker thread while the window shows)."""
+    if not (args.assets or args.model or args.no_neural or args.history):
+        return None
+    from engine import EngineOptions
+
+    changes = {}
+    if args.assets:
+        changes["assets_dir"] = args.assets
+    if args.model:
+        changes["model_dir"] = args.model
+    if args.no_neural:
+        changes["use_neural"] = False
+    if args.history:
+        changes["history_path"] = args.history
+    return EngineOptions(**changes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from PySide6.QtWidgets import QApplication
+
+    from .app import create_app, create_window
+
+    app = QApplication.instance() or create_app(sys.argv[:1])
+    window = create_window(engine_options(args))
+    if args.file:
+        window.open_file(args.file)
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

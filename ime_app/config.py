@@ -1,0 +1,93 @@
+"""User settings of the window, persisted as JSON under the user config directory.
+
+The directory is ``platformdirs.user_config_dir("shuru")`` unless ``SHURU_CONFIG_DIR``
+is set (tests and the screenshot script point it at a temporary folder). Writes are
+atomic: a temporary file in the same folder, then ``os.replace``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import platformdirs
+
+log = logging.getLogger(__name__)
+
+CONFIG_ENV = "SHURU_CONFIG_DIR"
+SETTINGS_FILE = "settings.json"
+MAX_RECENT_FILES = 8
+ORIENTATIONS = ("horizontal", "vertical")
+
+
+@dataclass
+class Settings:
+    """Everything the Settings dialog edits, plus window state. Defaults are first-run values."""
+
+    page_size: int = 5  # candidates per page, 1-9 (digit keys pick them)
+    orientation: str = "horizontal"  # candidate window layout: "horizontal" | "vertical"
+    font_family: str = ""  # editor and candidate font; "" = best CJK font found
+    font_size: int = 14  # points
+    fuzzy_pairs: list[str] = field(default_factory=list)  # names from engine.syllables.FUZZY_PAIR_NAMES
+    fullwidth_punct: bool = True  # punctuation width when the window opens
+    chinese_mode: bool = True  # input mode when the window opens
+    learning: bool = True  # let the engine learn from what is chosen
+    geometry: str = ""  # QMainWindow.saveGeometry(), base64
+    recent_files: list[str] = field(default_factory=list)  # newest first
+
+    def normalized(self) -> "Settings":
+        """A copy with every field clamped to a valid value (hand-edited files stay usable)."""
+        s = Settings(**asdict(self))
+        s.page_size = min(9, max(1, int(s.page_size)))
+        s.font_size = min(72, max(6, int(s.font_size)))
+        if s.orientation not in ORIENTATIONS:
+            s.orientation = "horizontal"
+        s.fuzzy_pairs = sorted({str(p) for p in s.fuzzy_pairs})
+        s.recent_files = [str(p) for p in s.recent_files][:MAX_RECENT_FILES]
+        return s
+
+
+def config_dir() -> Path:
+    """Where settings live: ``$SHURU_CONFIG_DIR`` or the platform's user config dir."""
+    env = os.environ.get(CONFIG_ENV)
+    return Path(env) if env else Path(platformdirs.user_config_dir("shuru"))
+
+
+class SettingsStore:
+    """Loads and saves :class:`Settings` as ``settings.json`` in one directory."""
+
+    def __init__(self, directory: Path | None = None):
+        self.path = (directory or config_dir()) / SETTINGS_FILE
+
+    def load(self) -> Settings:
+        """The saved settings; defaults when the file is missing or unreadable (logged, never raised)."""
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return Settings()
+        except (OSError, ValueError) as e:
+            log.warning("ignoring unreadable settings file %s: %s", self.path, e)
+            return Settings()
+        known = {f.name for f in fields(Settings)}
+        try:
+            return Settings(**{k: v for k, v in raw.items() if k in known}).normalized()
+        except (TypeError, ValueError, AttributeError) as e:
+            log.warning("ignoring invalid settings in %s: %s", self.path, e)
+            return Settings()
+
+    def save(self, settings: Settings) -> None:
+        """Write atomically; a failure is logged (settings are a convenience, not data)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text(json.dumps(asdict(settings), ensure_ascii=False, indent=2), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError as e:
+            log.warning("could not save settings to %s: %s", self.path, e)
+
+
+def add_recent(recent: list[str], path: str) -> list[str]:
+    """``recent`` with ``path`` moved to the front, capped at :data:`MAX_RECENT_FILES`."""
+    return ([path] + [p for p in recent if p != path])[:MAX_RECENT_FILES]

@@ -1,0 +1,96 @@
+"""The text editor: a QPlainTextEdit whose key presses go to an input controller first.
+
+It also shows the preedit (the pinyin being typed) inline at the caret, underlined, the
+way a system input method does, through :class:`QInputMethodEvent`, and detects a tap of
+Shift alone (press and release with no other key or click in between).
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from PySide6.QtCore import QCoreApplication, QRect, Qt, Signal
+from PySide6.QtGui import QInputMethodEvent, QKeyEvent, QTextCharFormat
+from PySide6.QtWidgets import QPlainTextEdit
+
+from .signal_emit import emit
+
+Attr = QInputMethodEvent.Attribute
+AttrType = QInputMethodEvent.AttributeType
+SHIFT_KEYS = (Qt.Key.Key_Shift,)
+
+
+class KeyHandler(Protocol):
+    def handle_key(self, event: QKeyEvent) -> None: ...
+    def handle_click(self) -> bool: ...
+
+
+class ImeEditor(QPlainTextEdit):
+    """The writing area. Keys go to ``handler.handle_key``, which calls :meth:`default_key` for editor keys."""
+
+    shift_tapped = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        # Our own IME handles the keys: keep a system input method (ibus, fcitx) out of this widget.
+        self.setAttribute(Qt.WidgetAttribute.WA_InputMethodEnabled, False)
+        self.handler: KeyHandler | None = None
+        self._shift_alone = False
+        self.preedit_text = ""
+        self.preedit_cursor = 0
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in SHIFT_KEYS:
+            if not event.isAutoRepeat():
+                self._shift_alone = event.modifiers() in (Qt.KeyboardModifier.ShiftModifier,
+                                                          Qt.KeyboardModifier.NoModifier)
+        else:
+            self._shift_alone = False
+        if self.handler is None:
+            super().keyPressEvent(event)
+        else:
+            self.handler.handle_key(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() in SHIFT_KEYS and not event.isAutoRepeat():
+            tapped, self._shift_alone = self._shift_alone, False
+            if tapped:
+                emit(self.shift_tapped)
+                return
+        super().keyReleaseEvent(event)
+
+    def mousePressEvent(self, event) -> None:
+        self._shift_alone = False
+        if self.handler is not None and self.handler.handle_click():
+            return  # composing: the caret stays where the pinyin is
+        super().mousePressEvent(event)
+
+    def default_key(self, event: QKeyEvent) -> None:
+        """Handle a key the way a plain QPlainTextEdit does."""
+        super().keyPressEvent(event)
+
+    def set_preedit(self, text: str, cursor: int, commit: str = "") -> None:
+        """Show ``text`` inline at the caret (underlined) and insert ``commit`` before it."""
+        fmt = QTextCharFormat()
+        fmt.setFontUnderline(True)
+        fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SingleUnderline)
+        attrs = [Attr(AttrType.TextFormat, 0, len(text), fmt), Attr(AttrType.Cursor, cursor, 1)]
+        event = QInputMethodEvent(text, attrs)
+        if commit:
+            event.setCommitString(commit)
+        self.preedit_text, self.preedit_cursor = text, cursor
+        QCoreApplication.sendEvent(self, event)
+
+    def caret_rect(self) -> QRect:
+        """The caret rectangle in global coordinates (where the candidate window goes)."""
+        r = self.cursorRect()
+        top_left = self.viewport().mapToGlobal(r.topLeft())
+        return QRect(top_left, r.size())
+
+    def text_before_cursor(self, max_chars: int) -> str:
+        """Up to ``max_chars`` characters of committed text before the caret."""
+        pos = self.textCursor().position()
+        start = max(0, pos - max_chars)
+        cur = self.textCursor()
+        cur.setPosition(start)
+        cur.setPosition(pos, cur.MoveMode.KeepAnchor)
+        return cur.selectedText().replace("\u2029", "\n")

@@ -1,0 +1,107 @@
+"""The Settings dialog: edits a copy of :class:`~ime_app.config.Settings`; the window applies it."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFontComboBox, QFormLayout,
+                               QGridLayout, QGroupBox, QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from .config import ORIENTATIONS, Settings
+from .fonts import cjk_families
+from .signal_emit import emit
+
+ORIENTATION_LABELS = {"horizontal": "Horizontal", "vertical": "Vertical"}
+
+
+class SettingsDialog(QDialog):
+    """``values()`` returns the edited settings; ``clear_history_requested`` fires after confirmation."""
+
+    clear_history_requested = Signal()
+
+    def __init__(self, settings: Settings, fuzzy_pair_names: tuple[str, ...], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Shuru Settings")
+        self._base = settings
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._candidate_group(settings))
+        layout.addWidget(self._fuzzy_group(settings, fuzzy_pair_names))
+        layout.addWidget(self._input_group(settings))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def _candidate_group(self, s: Settings) -> QGroupBox:
+        box = QGroupBox("Candidates and font")
+        form = QFormLayout(box)
+        self.page_size = QSpinBox()
+        self.page_size.setRange(1, 9)
+        self.page_size.setValue(s.page_size)
+        form.addRow("Candidates per page:", self.page_size)
+        self.orientation = QComboBox()
+        for o in ORIENTATIONS:
+            self.orientation.addItem(ORIENTATION_LABELS[o], o)
+        self.orientation.setCurrentIndex(ORIENTATIONS.index(s.orientation))
+        form.addRow("Candidate window:", self.orientation)
+        self.font_family = QFontComboBox()
+        families = cjk_families()
+        family = s.font_family or (families[0] if families else "")
+        if family:
+            self.font_family.setCurrentFont(QFont(family))
+        form.addRow("Font:", self.font_family)
+        self.font_size = QSpinBox()
+        self.font_size.setRange(6, 72)
+        self.font_size.setSuffix(" pt")
+        self.font_size.setValue(s.font_size)
+        form.addRow("Font size:", self.font_size)
+        return box
+
+    def _fuzzy_group(self, s: Settings, names: tuple[str, ...]) -> QGroupBox:
+        box = QGroupBox("Fuzzy pinyin (either sound of a pair matches both)")
+        grid = QGridLayout(box)
+        self.fuzzy: dict[str, QCheckBox] = {}
+        for i, name in enumerate(names):
+            check = QCheckBox(name)
+            check.setChecked(name in s.fuzzy_pairs)
+            self.fuzzy[name] = check
+            grid.addWidget(check, i // 4, i % 4)
+        return box
+
+    def _input_group(self, s: Settings) -> QGroupBox:
+        box = QGroupBox("Input")
+        form = QFormLayout(box)
+        self.chinese_mode = QCheckBox("Start in Chinese mode")
+        self.chinese_mode.setChecked(s.chinese_mode)
+        form.addRow(self.chinese_mode)
+        self.fullwidth = QCheckBox("Full-width punctuation in Chinese mode (，。？)")
+        self.fullwidth.setChecked(s.fullwidth_punct)
+        form.addRow(self.fullwidth)
+        self.learning = QCheckBox("Learn from the words I choose")
+        self.learning.setChecked(s.learning)
+        form.addRow(self.learning)
+        clear = QPushButton("Clear learned history…")
+        clear.clicked.connect(self._confirm_clear)
+        form.addRow(clear)
+        return box
+
+    def _confirm_clear(self) -> None:
+        answer = QMessageBox.question(self, "Clear learned history",
+                                      "Forget every word Shuru has learned from your typing?")
+        if answer == QMessageBox.StandardButton.Yes:
+            emit(self.clear_history_requested)
+
+    def values(self) -> Settings:
+        """The settings as edited (window state such as geometry is kept from the input)."""
+        return replace(
+            self._base,
+            page_size=self.page_size.value(),
+            orientation=self.orientation.currentData(),
+            font_family=self.font_family.currentFont().family(),
+            font_size=self.font_size.value(),
+            fuzzy_pairs=sorted(n for n, c in self.fuzzy.items() if c.isChecked()),
+            fullwidth_punct=self.fullwidth.isChecked(),
+            chinese_mode=self.chinese_mode.isChecked(),
+            learning=self.learning.isChecked(),
+        ).normalized()

@@ -1,0 +1,374 @@
+"""Shuru's main window: editor, candidate window, menus, toolbar and status bar."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QToolBar
+
+from . import __version__
+from .candidates import CandidateWindow
+from .config import Settings, SettingsStore, add_recent
+from .editor import ImeEditor
+from .fonts import INSTALL_HINT, pick_cjk_font
+from .input_controller import InputController
+from .worker import EngineThread
+
+log = logging.getLogger(__name__)
+
+TEXT_FILTER = "Text files (*.txt);;All files (*)"
+CARD_SUMMARY_LINES = 12
+WARN_STYLE = "color: #9a5b00;"
+ERROR_STYLE = "color: #b42318; font-weight: bold;"
+
+
+class MainWindow(QMainWindow):
+    """The window; ``engine_options`` (an EngineOptions) defaults to the shipped assets."""
+
+    def __init__(self, engine_options=None, store: SettingsStore | None = None):
+        super().__init__()
+        self.store = store or SettingsStore()
+        self.settings: Settings = self.store.load()
+        self.path: Path | None = None
+        self.engine_status = "loading…"
+        self.model_name = "none"
+        self.model_card = ""
+        self.finetune = None
+        self.editor = ImeEditor(self)
+        self.setCentralWidget(self.editor)
+        self.candidates = CandidateWindow(self)
+        s = self.settings
+        self.controller = InputController(self.editor, self.candidates, chinese=s.chinese_mode,
+                                          fullwidth=s.fullwidth_punct)
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status_bar()
+        self._apply_view_settings()
+        self._restore_geometry()
+        self._update_title()
+        self.editor.document().modificationChanged.connect(self.setWindowModified)
+        self.engine = EngineThread(engine_options, s.page_size,
+                                   {"fuzzy_pairs": frozenset(s.fuzzy_pairs), "learning": s.learning})
+        self._connect_worker()
+        self.engine.start()
+
+    # Building -------------------------------------------------------------------------
+
+    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(slot)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        return action
+
+    def _build_actions(self) -> None:
+        Std = QKeySequence.StandardKey
+        self.new_action = self._action("&New", self.new_file, Std.New)
+        self.open_action = self._action("&Open…", lambda: self.open_file(), Std.Open)
+        self.save_action = self._action("&Save", self.save, Std.Save)
+        self.save_as_action = self._action("Save &As…", lambda: self.save_as(), Std.SaveAs,
+                                           "Save as a UTF-8 .txt file")
+        self.quit_action = self._action("&Quit", self.close, Std.Quit)
+        self.copy_all_action = self._action("Copy &All", self.copy_all, "Ctrl+Shift+C",
+                                            "Copy all the text to the clipboard, to paste into other apps")
+        self.settings_action = self._action("&Settings…", self.open_settings, "Ctrl+,")
+        self.train_action = self._action("&Train on My Text…", self.train_on_text, None,
+                                         "Fine-tune a personal model on your own writing")
+        self.about_action = self._action("&About Shuru", self.show_about)
+        self.mode_action = self._action("中", lambda: self.controller.set_chinese(not self.controller.chinese),
+                                        None, "Chinese/English mode (tap Shift)")
+        self.punct_action = self._action("，。", lambda: self.controller.set_fullwidth(not self.controller.fullwidth),
+                                         "Ctrl+.", "Full-width/half-width punctuation")
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        file.addActions([self.new_action, self.open_action])
+        self.recent_menu = file.addMenu("Open &Recent")
+        file.addActions([self.save_action, self.save_as_action])
+        file.addSeparator()
+        file.addAction(self.quit_action)
+        edit = bar.addMenu("&Edit")
+        edit.addAction(self._action("&Undo", self.editor.undo, QKeySequence.StandardKey.Undo))
+        edit.addAction(self._action("&Redo", self.editor.redo, QKeySequence.StandardKey.Redo))
+        edit.addSeparator()
+        edit.addAction(self.copy_all_action)
+        edit.addAction(self._action("Select A&ll", self.editor.selectAll, QKeySequence.StandardKey.SelectAll))
+        tools = bar.addMenu("&Tools")
+        tools.addActions([self.mode_action, self.punct_action])
+        tools.addSeparator()
+        from .training import trainer_available
+        if trainer_available():
+            tools.addAction(self.train_action)
+        tools.addAction(self.settings_action)
+        bar.addMenu("&Help").addAction(self.about_action)
+        self._rebuild_recent_menu()
+
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Input", self)
+        tb.setObjectName("InputToolBar")
+        tb.setMovable(False)
+        tb.addActions([self.mode_action, self.punct_action])
+        tb.addSeparator()
+        tb.addActions([self.copy_all_action, self.settings_action])
+        self.addToolBar(tb)
+        self.controller.mode_changed.connect(self._show_mode)
+        self.controller.punct_changed.connect(self._show_punct)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.status_label = QLabel("Loading the engine…")
+        self.mode_label = QLabel()
+        self.punct_label = QLabel()
+        self.model_label = QLabel("model: –")
+        self.latency_label = QLabel("– ms")
+        self.latency_label.setToolTip("Decode time of the last keystroke")
+        bar.addWidget(self.status_label, 1)
+        for w in (self.mode_label, self.punct_label, self.model_label, self.latency_label):
+            bar.addPermanentWidget(w)
+        self.controller.latency_changed.connect(lambda ms: self.latency_label.setText(f"{ms:.1f} ms"))
+        self.controller.message.connect(lambda text: bar.showMessage(text, 6000))
+        self._show_mode(self.controller.chinese)
+        self._show_punct(self.controller.fullwidth)
+
+    def _connect_worker(self) -> None:
+        w, c = self.engine.worker, self.controller
+        c.request.connect(w.submit)
+        w.snapshot.connect(c.on_snapshot)
+        w.committed.connect(c.on_committed)
+        w.problem.connect(c.on_problem)
+        w.loaded.connect(self._engine_loaded)
+        w.load_failed.connect(self._engine_failed)
+        w.history_cleared.connect(lambda: self.statusBar().showMessage("Learned history cleared", 6000))
+
+    # Engine state ---------------------------------------------------------------------
+
+    def _engine_loaded(self, status: str, model_name: str, card: str) -> None:
+        self.engine_status, self.model_name, self.model_card = status, model_name, card
+        self.model_label.setText(f"model: {model_name}")
+        fallback = model_name == "none" or status.startswith("statistical")
+        self.status_label.setText(f"Fallback scorer in use: {status}" if fallback else f"Engine: {status}")
+        self.status_label.setStyleSheet(WARN_STYLE if fallback else "")
+        self.controller.engine_loaded()
+
+    def _engine_failed(self, message: str) -> None:
+        self.engine_status = f"failed to load: {message}"
+        self.status_label.setText(f"Engine failed to load — English only. {message}")
+        self.status_label.setStyleSheet(ERROR_STYLE)
+        self.model_label.setText("model: none")
+        self.controller.engine_failed()
+        box = QMessageBox(QMessageBox.Icon.Critical, "Shuru: engine failed to load",
+                          f"Chinese input is unavailable.\n\n{message}", parent=self)
+        box.open()  # not exec(): the window keeps working (English typing, files)
+
+    def _show_mode(self, chinese: bool) -> None:
+        self.mode_action.setText("中" if chinese else "英")
+        self.mode_label.setText("中文" if chinese else "English")
+
+    def _show_punct(self, fullwidth: bool) -> None:
+        self.punct_action.setText("，。" if fullwidth else ",.")
+        self.punct_label.setText("full-width ，。" if fullwidth else "half-width ,.")
+
+    # Settings -------------------------------------------------------------------------
+
+    def open_settings(self) -> None:
+        from engine.syllables import FUZZY_PAIR_NAMES
+        from .settings_dialog import SettingsDialog
+
+        self.controller.commit_pending()
+        dialog = SettingsDialog(self.settings, FUZZY_PAIR_NAMES, self)
+        dialog.clear_history_requested.connect(self.controller.clear_history)
+        if dialog.exec():
+            self.apply_settings(dialog.values())
+
+    def apply_settings(self, new: Settings) -> None:
+        """Use and persist ``new``; the engine is reconfigured only when its part changed."""
+        old, self.settings = self.settings, new
+        if (old.page_size, old.fuzzy_pairs, old.learning) != (new.page_size, new.fuzzy_pairs, new.learning):
+            self.controller.configure(new.page_size, new.fuzzy_pairs, new.learning)
+        if old.fullwidth_punct != new.fullwidth_punct:
+            self.controller.set_fullwidth(new.fullwidth_punct)
+        self._apply_view_settings()
+        self.store.save(self.settings)
+
+    def _apply_view_settings(self) -> None:
+        font, found = pick_cjk_font(self.settings.font_family, self.settings.font_size)
+        self.editor.setFont(font)
+        self.candidates.set_font(font)
+        self.candidates.set_vertical(self.settings.orientation == "vertical")
+        if not found:
+            self.status_label.setText(INSTALL_HINT)
+            self.status_label.setStyleSheet(ERROR_STYLE)
+
+    def _restore_geometry(self) -> None:
+        if self.settings.geometry:
+            self.restoreGeometry(QByteArray.fromBase64(self.settings.geometry.encode("ascii")))
+        else:
+            self.resize(900, 600)
+
+    # Files ----------------------------------------------------------------------------
+
+    def new_file(self) -> None:
+        if self.confirm_discard():
+            self.controller.reset_document()
+            self.editor.clear()
+            self.editor.document().setModified(False)
+            self.path = None
+            self._update_title()
+
+    def open_file(self, path: str | None = None) -> bool:
+        if not self.confirm_discard():
+            return False
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open", self._dialog_dir(), TEXT_FILTER)
+            if not path:
+                return False
+        try:
+            text = read_text(Path(path))
+        except OSError as e:
+            QMessageBox.warning(self, "Open", f"Could not open {path}:\n{e}")
+            return False
+        self.controller.reset_document()
+        self.editor.setPlainText(text)
+        self.editor.moveCursor(self.editor.textCursor().MoveOperation.End)
+        self.editor.document().setModified(False)
+        self._set_path(Path(path))
+        return True
+
+    def save(self) -> bool:
+        return self.save_as(str(self.path)) if self.path else self.save_as()
+
+    def save_as(self, path: str | None = None) -> bool:
+        """Write the text as UTF-8 (``.txt`` added when the name has no extension)."""
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save As", self._dialog_dir(), TEXT_FILTER)
+            if not path:
+                return False
+            if not Path(path).suffix:
+                path += ".txt"
+        try:
+            write_text_atomic(Path(path), self.editor.toPlainText())
+        except OSError as e:
+            QMessageBox.warning(self, "Save", f"Could not save {path}:\n{e}")
+            return False
+        self.editor.document().setModified(False)
+        self._set_path(Path(path))
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def confirm_discard(self) -> bool:
+        """True when there are no unsaved changes, or the user saved or discarded them."""
+        if not self.editor.document().isModified():
+            return True
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(self, "Unsaved changes", "Save your changes first?",
+                                      buttons.Save | buttons.Discard | buttons.Cancel)
+        if answer == buttons.Save:
+            return self.save()
+        return answer == buttons.Discard
+
+    def copy_all(self) -> None:
+        text = self.editor.toPlainText()
+        QGuiApplication.clipboard().setText(text)
+        self.statusBar().showMessage(f"Copied {len(text)} characters to the clipboard", 4000)
+
+    def _set_path(self, path: Path) -> None:
+        self.path = path
+        self.settings.recent_files = add_recent(self.settings.recent_files, str(path.resolve()))
+        self.store.save(self.settings)
+        self._rebuild_recent_menu()
+        self._update_title()
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for p in self.settings.recent_files:
+            self.recent_menu.addAction(p, lambda checked=False, p=p: self.open_file(p))
+        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+
+    def _dialog_dir(self) -> str:
+        return str(self.path.parent) if self.path else str(Path.home())
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.path.name if self.path else 'Untitled'}[*] — Shuru")
+
+    # Help and training ----------------------------------------------------------------
+
+    def about_text(self) -> str:
+        card = summarize_card(self.model_card) or "No neural model card (statistical scorers)."
+        return (f"<h3>Shuru 输入 {__version__}</h3>"
+                "<p>A pinyin input method that runs entirely on this computer.</p>"
+                f"<p><b>Engine:</b> {html_escape(self.engine_status)}<br><b>Model:</b> {html_escape(self.model_name)}</p>"
+                f"<p><b>Model card</b></p><pre>{html_escape(card)}</pre>")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About Shuru", self.about_text())
+
+    def train_on_text(self) -> None:
+        from .training import FinetuneRun
+
+        if self.finetune is not None:
+            QMessageBox.information(self, "Training", "A training run is already in progress.")
+            return
+        files, _ = QFileDialog.getOpenFileNames(self, "Train on my text", self._dialog_dir(), TEXT_FILTER)
+        if not files:
+            return
+        self.finetune = FinetuneRun(files, self)
+        self.finetune.progress.connect(lambda line: self.statusBar().showMessage(f"Training: {line}"))
+        self.finetune.finished.connect(self._training_finished)
+        self.finetune.start()
+        self.statusBar().showMessage("Training started…")
+
+    def _training_finished(self, ok: bool, summary: str) -> None:
+        self.finetune = None
+        if ok:
+            self.statusBar().showMessage("Personal model ready; reloading the engine…", 8000)
+            self.controller.reload_engine()
+        else:
+            self.statusBar().clearMessage()
+            QMessageBox.warning(self, "Training failed", summary)
+
+    # Closing --------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.confirm_discard():
+            event.ignore()
+            return
+        self.candidates.hide()
+        self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
+        self.store.save(self.settings)
+        if self.finetune is not None:
+            self.finetune.cancel()
+        self.engine.stop()
+        event.accept()
+
+
+def read_text(path: Path) -> str:
+    """A text file as UTF-8 (with or without BOM), else GB18030, the usual Chinese legacy encoding."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("gb18030", errors="replace")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8", newline="\n")
+    os.replace(tmp, path)
+
+
+def summarize_card(card: str, max_lines: int = CARD_SUMMARY_LINES) -> str:
+    """The first non-empty lines of a model card."""
+    lines = [ln.rstrip() for ln in card.splitlines() if ln.strip()]
+    return "\n".join(lines[:max_lines])
+
+
+def html_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,225 @@
+"""The worker thread that owns the Engine and the Session: the GUI thread never decodes.
+
+The UI sends actions as ``(seq, action)`` through a queued signal to :meth:`EngineWorker.submit`.
+Each action is a tuple ``(name, *args)``: a :class:`~engine.session.Session` method in
+:data:`SESSION_METHODS`, or one of the worker's own (``commit_all_then``, ``set_context``,
+``configure``, ``clear_history``). The worker applies them in order and, once its queue is
+drained, computes one :class:`~engine.session.SessionView` (the beam search) and emits it
+with the sequence number of the last action applied; the UI drops snapshots older than
+the newest action it sent. Typing faster than the decoder therefore costs one decode per
+burst, not one per key.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
+
+from .signal_emit import emit
+
+log = logging.getLogger(__name__)
+
+CONTEXT_CHARS = 64  # committed text kept as context (the engine reads the last 32)
+MAX_COMMIT_STEPS = 64  # bound on partial selections when committing everything
+SESSION_METHODS = frozenset({
+    "insert", "backspace", "delete", "move_cursor", "set_cursor", "move_highlight",
+    "page_up", "page_down", "select_on_page", "select", "commit", "commit_raw", "cancel",
+})
+MODEL_CARD_NAMES = ("MODEL_CARD.md", "model_card.md", "README.md", "card.json", "model_card.json")
+
+
+class EngineWorker(QObject):
+    """Loads the engine and applies session actions; lives on its own QThread."""
+
+    loaded = Signal(str, str, str)  # engine.status, engine.model_name, model card text
+    load_failed = Signal(str)  # message for the user
+    snapshot = Signal(int, object)  # seq of the last applied action, SessionView (None after an error)
+    committed = Signal(int, str)  # seq, text to insert into the editor
+    problem = Signal(str)  # a handled per-keystroke failure, for the status bar
+    history_cleared = Signal()
+    _drain_requested = Signal()
+
+    def __init__(self, options, page_size: int, overrides: dict | None = None):
+        """``options``: EngineOptions, or None for the defaults (the engine is imported on the
+        worker thread); ``overrides``: EngineOptions fields from the user's settings."""
+        super().__init__()
+        self._options = options
+        self._overrides = overrides or {}
+        self._page_size = page_size
+        self._engine = None
+        self._session = None
+        self._context = ""
+        self._pending: deque[tuple[int, tuple]] = deque()
+        self._drain_scheduled = False
+        self._drain_requested.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+
+    @Slot()
+    def start(self) -> None:
+        """Load the engine (runs on the worker thread when it starts)."""
+        from engine import Engine, EngineOptions  # imported here: numpy/onnxruntime load off the GUI thread
+        from engine.errors import ShuruError
+
+        t0 = time.perf_counter()
+        self._options = replace(self._options or EngineOptions(), **self._overrides)
+        try:
+            self._engine = Engine.load(self._options)
+            self._session = self._engine.new_session(page_size=self._page_size)
+        except ShuruError as e:
+            log.error("engine failed to load: %s", e)
+            emit(self.load_failed, str(e))
+            return
+        except Exception as e:  # an engine bug must not take the window down
+            log.exception("engine failed to load")
+            emit(self.load_failed, f"{type(e).__name__}: {e}")
+            return
+        log.info("engine loaded in %.2f s: %s", time.perf_counter() - t0, self._engine.status)
+        emit(self.loaded, self._engine.status, self._engine.model_name, self._model_card())
+
+    @Slot(int, object)
+    def submit(self, seq: int, action: tuple) -> None:
+        """Queue one action; the queue is drained once the events already posted are handled."""
+        self._pending.append((seq, action))
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            emit(self._drain_requested)
+
+    @Slot()
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        if not self._pending:
+            return
+        if self._session is None:  # the engine failed to load; the UI is in English mode
+            self._pending.clear()
+            return
+        seq = 0
+        while self._pending:
+            seq, action = self._pending.popleft()
+            self._apply(seq, action)
+        self._emit_view(seq)
+
+    def _apply(self, seq: int, action: tuple) -> None:
+        name, args = action[0], action[1:]
+        try:
+            if name in SESSION_METHODS:
+                result = getattr(self._session, name)(*args)
+                if name in ("select_on_page", "select", "commit", "commit_raw") and result:
+                    self._emit_commit(seq, result)
+            else:
+                getattr(self, "_do_" + name)(seq, *args)
+        except Exception as e:  # never raise on the keystroke path: log, tell, go on
+            log.exception("action %r failed", action)
+            emit(self.problem, f"{name} failed: {e}")
+
+    def _emit_commit(self, seq: int, text: str) -> None:
+        self._context = (self._context + text)[-CONTEXT_CHARS:]
+        self._session.set_context(self._context)
+        emit(self.committed, seq, text)
+
+    def _emit_view(self, seq: int) -> None:
+        try:
+            view = self._session.view()
+        except Exception as e:
+            log.exception("decoding failed")
+            emit(self.problem, f"decoding failed ({e}); letters committed as typed")
+            view = self._salvage(seq)
+        emit(self.snapshot, seq, view)
+
+    def _salvage(self, seq: int):
+        """After a failed decode: commit the raw letters so no input is lost."""
+        try:
+            text = self._session.commit_raw()
+            if text:
+                self._emit_commit(seq, text)
+            return self._session.view()
+        except Exception:
+            log.exception("decoding failed again after commit_raw; new session")
+            self._session = self._engine.new_session(page_size=self._page_size)
+            return None
+
+    # Worker actions (besides Session methods) -------------------------------------------
+
+    def _do_commit_all_then(self, seq: int, suffix: str) -> None:
+        """Commit the highlighted candidate, and the rest until the input is converted, then ``suffix``."""
+        text = ""
+        for _ in range(MAX_COMMIT_STEPS):
+            if not self._session.composing:
+                break
+            text = self._session.commit() or ""
+            if text:
+                break
+        if self._session.composing:  # should not happen; keep the letters rather than lose them
+            text = self._session.commit_raw()
+        if text or suffix:
+            self._emit_commit(seq, text + suffix)
+
+    def _do_set_context(self, seq: int, text: str) -> None:
+        self._context = text[-CONTEXT_CHARS:]
+        self._session.set_context(self._context)
+
+    def _do_configure(self, seq: int, page_size: int, fuzzy_pairs: frozenset, learning: bool) -> None:
+        """Apply new settings: fuzzy pairs, learning, page size (a new, empty session)."""
+        self._page_size = page_size
+        self._options = replace(self._options, fuzzy_pairs=frozenset(fuzzy_pairs), learning=learning)
+        if hasattr(self._engine, "configure"):
+            self._engine.configure(fuzzy_pairs=frozenset(fuzzy_pairs), learning=learning)
+        else:
+            from engine import Engine
+            self._engine = Engine.load(self._options)
+        self._session = self._engine.new_session(page_size=page_size)
+        self._session.set_context(self._context)
+
+    def _do_reload(self, seq: int) -> None:
+        """Load the engine again (a personal model was just trained); the old one stays on failure."""
+        from engine import Engine
+
+        self._engine = Engine.load(self._options)
+        self._session = self._engine.new_session(page_size=self._page_size)
+        self._session.set_context(self._context)
+        emit(self.loaded, self._engine.status, self._engine.model_name, self._model_card())
+
+    def _do_clear_history(self, seq: int) -> None:
+        self._engine.clear_history()
+        emit(self.history_cleared)
+
+    # -------------------------------------------------------------------------------------
+
+    def _model_card(self) -> str:
+        """The model card text of the loaded neural model, or "" (read here, off the GUI thread)."""
+        card = getattr(self._engine, "model_card", None)
+        if isinstance(card, str):
+            return card
+        dirs = [getattr(self._engine, "model_dir", None), self._options.model_dir,
+                Path(self._options.assets_dir) / "model"]
+        for d in dirs:
+            for name in MODEL_CARD_NAMES:
+                p = Path(d) / name if d else None
+                if p and p.is_file():
+                    try:
+                        return p.read_text(encoding="utf-8", errors="replace")
+                    except OSError:
+                        pass
+        return ""
+
+
+class EngineThread:
+    """A started :class:`EngineWorker` on its own QThread; :meth:`stop` joins it."""
+
+    def __init__(self, options, page_size: int, overrides: dict | None = None):
+        self.thread = QThread()
+        self.thread.setObjectName("shuru-engine")
+        self.worker = EngineWorker(options, page_size, overrides)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.start)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout_ms: int = 10_000) -> None:
+        """Finish the current action and stop (called when the window closes)."""
+        if self.thread.isRunning():
+            self.thread.quit()
+            self.thread.wait(timeout_ms)

@@ -1,0 +1,400 @@
+"""The Shuru window, offscreen, against the real engine and the committed assets.
+
+Keys go through ``QTest`` into the editor, i.e. through the app's own key handling, the
+worker thread and the engine. Settings and the learned history live in ``tmp_path``.
+"""
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QRect, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QTest
+
+from engine import EngineOptions
+from engine.session import Session
+from ime_app.config import Settings, SettingsStore
+from ime_app.window import MainWindow
+
+REPO = Path(__file__).resolve().parent.parent
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture
+def config_dir(tmp_path, monkeypatch):
+    d = tmp_path / "config"
+    monkeypatch.setenv("SHURU_CONFIG_DIR", str(d))
+    return d
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, config_dir):
+    """Open windows (closed at the end); the engine's history and settings are in tmp_path."""
+    windows = []
+
+    def make(settings: Settings | None = None, **options) -> MainWindow:
+        store = SettingsStore(config_dir)
+        if settings is not None:
+            store.save(settings)
+        options.setdefault("history_path", tmp_path / "history.json")
+        w = MainWindow(EngineOptions(**options), store)
+        qtbot.addWidget(w, before_close_func=lambda w: w.editor.document().setModified(False))
+        windows.append(w)
+        w.show()
+        return w
+
+    yield make
+    for w in windows:
+        close(w)
+
+
+def close(w: MainWindow) -> None:
+    w.editor.document().setModified(False)
+    w.close()
+
+
+@pytest.fixture
+def window(make_window, qtbot):
+    w = make_window()
+    qtbot.waitUntil(lambda: w.controller.ready, timeout=TIMEOUT_MS)
+    return w
+
+
+def settle(qtbot, w: MainWindow) -> None:
+    """Wait until the worker has answered every action sent."""
+    c = w.controller
+    qtbot.waitUntil(lambda: c.shown_seq == c.sent_seq and not c._deferred, timeout=TIMEOUT_MS)
+
+
+def typed(qtbot, w: MainWindow, keys: str):
+    QTest.keyClicks(w.editor, keys)
+    settle(qtbot, w)
+    return w.controller.view
+
+
+def press(qtbot, w: MainWindow, key, modifier=Qt.KeyboardModifier.NoModifier):
+    QTest.keyClick(w.editor, key, modifier)
+    settle(qtbot, w)
+    return w.controller.view
+
+
+def text(w: MainWindow) -> str:
+    return w.editor.toPlainText()
+
+
+def test_nihao_space_commits_nihao(qtbot, window):
+    view = typed(qtbot, window, "nihao")
+    assert window.editor.preedit_text == "ni'hao"  # inline, segmented
+    assert view.candidates[0].text == "你好"
+    assert window.candidates.isVisible() and window.candidates.texts[0] == "你好"
+    assert window.latency_label.text().endswith("ms")
+    press(qtbot, window, Qt.Key.Key_Space)
+    assert text(window) == "你好"
+    assert window.editor.preedit_text == "" and not window.candidates.isVisible()
+
+
+def test_digit_picks_that_candidate(qtbot, window):
+    view = typed(qtbot, window, "nihao")
+    second = view.candidates[1].text
+    press(qtbot, window, Qt.Key.Key_2)
+    assert text(window) == second != "你好"
+
+
+def test_arrows_move_the_highlight(qtbot, window):
+    view = typed(qtbot, window, "nihao")
+    view = press(qtbot, window, Qt.Key.Key_Down)
+    assert view.highlight == 1 and window.candidates.highlight == 1
+    press(qtbot, window, Qt.Key.Key_Space)
+    assert text(window) == view.candidates[1].text
+
+
+@pytest.mark.parametrize("down,up", [("=", "-"), (Qt.Key.Key_PageDown, Qt.Key.Key_PageUp), (".", ",")])
+def test_paging(qtbot, window, down, up):
+    first = typed(qtbot, window, "shi")
+    assert first.page == 0 and first.page_count > 2
+    turn = (lambda k: typed(qtbot, window, k)) if isinstance(down, str) else (lambda k: press(qtbot, window, k))
+    second = turn(down)
+    assert second.page == 1 and second.candidates != first.candidates
+    assert window.candidates.page_label() == f"2/{second.page_count}"
+    assert turn(up).candidates == first.candidates
+    assert text(window) == ""  # paging keys type nothing while composing
+
+
+def test_partial_selection_then_continue(qtbot, window):
+    view = typed(qtbot, window, "nihaoshijie")
+    for _ in range(8):  # whole-input sentences come first; words further down
+        partial = [i for i, c in enumerate(view.candidates) if c.text == "你好" and c.consumed == 5]
+        if partial:
+            break
+        view = typed(qtbot, window, "=")
+    assert partial, "no 你好 word candidate for nihaoshijie"
+    view = press(qtbot, window, getattr(Qt.Key, f"Key_{partial[0] + 1}"))
+    assert text(window) == "" and view.composing
+    assert view.preedit.startswith("你好") and view.letters == "shijie"
+    assert window.editor.preedit_text == view.preedit
+    press(qtbot, window, Qt.Key.Key_Space)
+    assert text(window).startswith("你好") and len(text(window)) == 4
+
+
+def test_backspace_and_delete_edit_inside_the_pinyin(qtbot, window):
+    typed(qtbot, window, "nihao")
+    press(qtbot, window, Qt.Key.Key_Left)
+    view = press(qtbot, window, Qt.Key.Key_Left)
+    assert view.cursor == 3
+    view = press(qtbot, window, Qt.Key.Key_Backspace)
+    assert (view.letters, view.cursor) == ("niao", 2)
+    view = press(qtbot, window, Qt.Key.Key_Delete)
+    assert view.letters == "nio"
+    for _ in range(3):
+        view = press(qtbot, window, Qt.Key.Key_Right)  # clamped at the end
+    for _ in range(3):
+        view = press(qtbot, window, Qt.Key.Key_Backspace)
+    assert not view.composing and not window.candidates.isVisible()
+    assert text(window) == ""
+    press(qtbot, window, Qt.Key.Key_Backspace)  # idle: the editor's own Backspace
+    assert text(window) == ""
+
+
+def test_escape_cancels(qtbot, window):
+    typed(qtbot, window, "nihao")
+    view = press(qtbot, window, Qt.Key.Key_Escape)
+    assert not view.composing and text(window) == "" and window.editor.preedit_text == ""
+    assert not window.candidates.isVisible()
+    typed(qtbot, window, "ma")
+    press(qtbot, window, Qt.Key.Key_Space)
+    assert len(text(window)) == 1
+
+
+def test_enter_commits_the_letters(qtbot, window):
+    typed(qtbot, window, "nihao")
+    press(qtbot, window, Qt.Key.Key_Return)
+    assert text(window) == "nihao"
+    press(qtbot, window, Qt.Key.Key_Return)  # idle: a new line
+    assert text(window) == "nihao\n"
+
+
+def tap_shift(qtbot, w):
+    QTest.keyPress(w.editor, Qt.Key.Key_Shift)
+    QTest.keyRelease(w.editor, Qt.Key.Key_Shift, Qt.KeyboardModifier.ShiftModifier)
+    settle(qtbot, w)
+
+
+def test_shift_alone_toggles_english(qtbot, window):
+    assert window.controller.chinese and window.mode_label.text() == "中文"
+    tap_shift(qtbot, window)
+    assert not window.controller.chinese and window.mode_label.text() == "English"
+    typed(qtbot, window, "nihao, 2")
+    assert text(window) == "nihao, 2" and window.editor.preedit_text == ""
+    tap_shift(qtbot, window)
+    assert window.controller.chinese
+    # Shift held for a capital letter is not a tap.
+    QTest.keyPress(window.editor, Qt.Key.Key_Shift)
+    QTest.keyClick(window.editor, "A", Qt.KeyboardModifier.ShiftModifier)
+    QTest.keyRelease(window.editor, Qt.Key.Key_Shift, Qt.KeyboardModifier.ShiftModifier)
+    settle(qtbot, window)
+    assert window.controller.chinese and text(window) == "nihao, 2A"
+
+
+def test_shift_while_composing_commits_the_letters(qtbot, window):
+    typed(qtbot, window, "nihao")
+    tap_shift(qtbot, window)
+    assert text(window) == "nihao" and not window.controller.chinese
+
+
+def test_fullwidth_punctuation(qtbot, window):
+    typed(qtbot, window, ',?!""' + "''" + "\\^_<>()")
+    assert text(window) == "，？！“”‘’、……——《》（）"
+    typed(qtbot, window, "3.5")
+    assert text(window).endswith("）3.5")  # digits go to the editor; "." after a digit stays ASCII
+    window.punct_action.trigger()
+    assert not window.controller.fullwidth and "half" in window.punct_label.text()
+    typed(qtbot, window, ",")
+    assert text(window).endswith("3.5,")
+
+
+def test_punctuation_while_composing_commits_first(qtbot, window):
+    typed(qtbot, window, "nihao!")
+    assert text(window) == "你好！"
+    typed(qtbot, window, "nihao")
+    view = typed(qtbot, window, ",")  # while composing , pages instead
+    assert view.composing and view.page == 0 and text(window) == "你好！"  # first page: nothing before
+    view = typed(qtbot, window, ".")
+    assert view.page == 1
+
+
+def test_ctrl_shortcuts_reach_the_editor(qtbot, window):
+    typed(qtbot, window, "nihao  ")  # Space commits, the second Space is a space
+    press(qtbot, window, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert window.editor.textCursor().selectedText() == "你好 "
+    assert not window.controller.composing
+
+
+def test_fast_typing_keeps_typing_order(qtbot, window):
+    """Keys whose meaning depends on the worker's answer wait for it, in order."""
+    QTest.keyClicks(window.editor, "nihao woxianghuijia1, nihao  ,3.5\"")
+    settle(qtbot, window)
+    assert text(window) == "你好我想回家， 你好 ，3.5“"
+
+
+def test_signal_emits_keep_refcounts(qtbot, window):
+    """PySide6 6.12.0's emit() drops a reference to True; the app's emit() gives it back."""
+    before = sys.getrefcount(True)
+    for _ in range(60):
+        typed(qtbot, window, "ni")
+        press(qtbot, window, Qt.Key.Key_Escape)
+    assert sys.getrefcount(True) >= before - 50
+
+
+def test_ui_thread_is_not_blocked_while_the_worker_decodes(qtbot, window, monkeypatch):
+    gui = threading.get_ident()
+    view_threads = []
+    real_view = Session.view
+
+    def slow_view(self):
+        view_threads.append(threading.get_ident())
+        time.sleep(0.25)  # a slow decoder
+        return real_view(self)
+
+    monkeypatch.setattr(Session, "view", slow_view)
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(10)
+    t0 = time.perf_counter()
+    QTest.keyClicks(window.editor, "woxianghuijia")
+    typing_s = time.perf_counter() - t0
+    assert window.editor.preedit_text == "woxianghuijia"  # echoed before any decode finished
+    settle(qtbot, window)
+    timer.stop()
+    assert typing_s < 0.2, "typing waited for the decoder"
+    assert view_threads and gui not in view_threads
+    assert len(view_threads) < 13, "one decode per burst, not per key"
+    assert window.controller.view.candidates[0].text == "我想回家"
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    assert len(ticks) > 10 and max(gaps) < 0.2, "the GUI event loop stalled"
+
+
+def test_settings_persist_across_restart(qtbot, make_window, config_dir):
+    w = make_window()
+    qtbot.waitUntil(lambda: w.controller.ready, timeout=TIMEOUT_MS)
+    new = Settings(page_size=7, orientation="vertical", font_size=18, fuzzy_pairs=["z/zh"],
+                   fullwidth_punct=False, chinese_mode=True, learning=False)
+    w.apply_settings(new)
+    assert not w.controller.fullwidth and w.candidates.vertical
+    view = typed(qtbot, w, "nihao")
+    assert len(view.candidates) == 7
+    press(qtbot, w, Qt.Key.Key_Escape)
+    w.resize(640, 480)
+    close(w)
+
+    w2 = make_window()
+    qtbot.waitUntil(lambda: w2.controller.ready, timeout=TIMEOUT_MS)
+    s = w2.settings
+    assert (s.page_size, s.orientation, s.font_size, s.fuzzy_pairs, s.fullwidth_punct, s.learning) == \
+        (7, "vertical", 18, ["z/zh"], False, False)
+    assert w2.size().width() == 640 and w2.size().height() == 480
+    assert w2.editor.font().pointSize() == 18 and w2.candidates.vertical and not w2.controller.fullwidth
+    assert len(typed(qtbot, w2, "nihao").candidates) == 7
+    assert typed(qtbot, w2, "=").page == 1
+    assert w2.engine.worker._options.fuzzy_pairs == frozenset({"z/zh"})
+
+
+def test_settings_dialog_edits_a_copy(qtbot):
+    from ime_app.settings_dialog import SettingsDialog
+
+    base = Settings(geometry="abc", recent_files=["/x.txt"])
+    d = SettingsDialog(base, ("z/zh", "an/ang"))
+    qtbot.addWidget(d)
+    d.page_size.setValue(3)
+    d.orientation.setCurrentIndex(1)
+    d.fuzzy["an/ang"].setChecked(True)
+    d.learning.setChecked(False)
+    got = d.values()
+    assert (got.page_size, got.orientation, got.fuzzy_pairs, got.learning) == (3, "vertical", ["an/ang"], False)
+    assert (got.geometry, got.recent_files) == ("abc", ["/x.txt"]) and base.page_size == 5
+
+
+def test_clear_history(qtbot, window, tmp_path):
+    typed(qtbot, window, "nihao")
+    press(qtbot, window, Qt.Key.Key_2)
+    with qtbot.waitSignal(window.engine.worker.history_cleared, timeout=TIMEOUT_MS):
+        window.controller.clear_history()
+
+
+def test_missing_assets_leave_an_english_editor(qtbot, make_window, tmp_path):
+    w = make_window(assets_dir=tmp_path / "no-assets")
+    qtbot.waitUntil(lambda: w.controller.failed, timeout=TIMEOUT_MS)
+    assert "failed to load" in w.status_label.text() and not w.controller.chinese
+    QTest.keyClicks(w.editor, "nihao")
+    assert text(w) == "nihao"
+
+
+def test_statistical_fallback_is_shown(qtbot, make_window, tmp_path):
+    (tmp_path / "broken-model").mkdir()
+    (tmp_path / "broken-model" / "manifest.json").write_text("not json")
+    w = make_window(model_dir=tmp_path / "broken-model")
+    qtbot.waitUntil(lambda: w.controller.ready, timeout=TIMEOUT_MS)
+    assert "Fallback scorer in use: statistical" in w.status_label.text()
+    assert w.model_label.text() == "model: none"
+    assert typed(qtbot, w, "nihao").candidates[0].text == "你好"
+
+
+def test_files_copy_and_about(qtbot, window, tmp_path):
+    typed(qtbot, window, "nihao  ")
+    path = tmp_path / "note.txt"
+    assert window.save_as(str(path))
+    assert path.read_bytes() == "你好 ".encode("utf-8")
+    assert window.settings.recent_files[0] == str(path.resolve())
+    assert "note.txt" in window.windowTitle()
+    window.new_file()
+    assert text(window) == ""
+    assert window.open_file(str(path)) and text(window) == "你好 "
+    gbk = tmp_path / "gbk.txt"
+    gbk.write_bytes("中文".encode("gb18030"))
+    assert window.open_file(str(gbk)) and text(window) == "中文"
+    window.copy_all()
+    assert QGuiApplication.clipboard().text() == "中文"
+    about = window.about_text()
+    assert "Shuru" in about and window.model_name in about
+
+
+def test_candidate_window_stays_on_screen(qtbot, window):
+    typed(qtbot, window, "nihao")
+    area = QGuiApplication.primaryScreen().availableGeometry()
+    window.candidates.place_at(QRect(area.right() - 5, area.bottom() - 5, 1, 18))
+    assert area.contains(window.candidates.geometry())
+
+
+def test_entry_points(tmp_path):
+    from ime_app.__main__ import main  # the console script target
+
+    assert callable(main)
+    out = subprocess.run([sys.executable, "-m", "ime_app", "--help"], cwd=REPO, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and "shuru" in out.stdout
+
+
+def test_main_starts_the_window(qtbot, tmp_path, config_dir):
+    from PySide6.QtWidgets import QApplication
+
+    from ime_app.__main__ import main
+
+    seen = []
+
+    def close_all():
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, MainWindow):
+                seen.append(w)
+                close(w)
+        QApplication.instance().quit()
+
+    QTimer.singleShot(300, close_all)
+    assert main(["--history", str(tmp_path / "h.json")]) == 0
+    assert seen
