@@ -10,7 +10,6 @@ from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QGuiApplication, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QWidget
 
-from .signal_emit import emit
 
 PAD = 6  # px around the content
 GAP = 10  # px between items
@@ -157,14 +156,14 @@ class CandidateWindow(QWidget):
     def mousePressEvent(self, event) -> None:
         pos = event.position().toPoint()
         if self._prev_rect.contains(pos):
-            emit(self.page_requested, -1)
+            self.page_requested.emit(-1)
         elif self._next_rect.contains(pos):
-            emit(self.page_requested, 1)
+            self.page_requested.emit(1)
         else:
             for i, rect in enumerate(self._item_rects):
                 if rect.contains(pos):
-                    emit(self.picked, i)
+                    self.picked.emit(i)
                     break
 
     def wheelEvent(self, event) -> None:
-        emit(self.page_requested, -1 if event.angleDelta().y() > 0 else 1)
+        self.page_requested.emit(-1 if event.angleDelta().y() > 0 else 1)

@@ -12,7 +12,6 @@ from PySide6.QtCore import QCoreApplication, QRect, Qt, Signal
 from PySide6.QtGui import QInputMethodEvent, QKeyEvent, QTextCharFormat
 from PySide6.QtWidgets import QPlainTextEdit
 
-from .signal_emit import emit
 
 Attr = QInputMethodEvent.Attribute
 AttrType = QInputMethodEvent.AttributeType
@@ -54,7 +53,7 @@ class ImeEditor(QPlainTextEdit):
         if event.key() in SHIFT_KEYS and not event.isAutoRepeat():
             tapped, self._shift_alone = self._shift_alone, False
             if tapped:
-                emit(self.shift_tapped)
+                self.shift_tapped.emit()
                 return
         super().keyReleaseEvent(event)
 

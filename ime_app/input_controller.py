@@ -12,6 +12,8 @@ keys wait in order until the worker's answer says which it is; every other key g
 """
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtCore import Qt
@@ -21,7 +23,6 @@ from .editor import ImeEditor
 from .keymap import MODIFIER_KEYS, Route, depends_on_composing, route_key
 from .punctuation import Punctuator
 from .worker import CONTEXT_CHARS
-from .signal_emit import emit
 
 CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier
 # After these actions the session may or may not still be composing (None = ask the worker).
@@ -43,7 +44,7 @@ class InputController(QObject):
     request = Signal(int, object)  # (seq, action) -> EngineWorker.submit
     mode_changed = Signal(bool)  # True = Chinese
     punct_changed = Signal(bool)  # True = full-width
-    latency_changed = Signal(float)  # decode_ms of the newest snapshot
+    latency_changed = Signal(float, float)  # decode_ms of the newest snapshot, key-to-screen ms
     message = Signal(str)  # a short status bar message
 
     def __init__(self, editor: ImeEditor, candidates: CandidateWindow, *, chinese: bool, fullwidth: bool):
@@ -57,6 +58,7 @@ class InputController(QObject):
         self.shown_seq = 0  # action the drawn snapshot answers
         self.answered_seq = 0  # newest action the worker has answered (drawn or dropped as stale)
         self._text_seq = 0  # newest action sent that may insert text (INSERTS_TEXT)
+        self._sent_at: dict[int, float] = {}  # seq -> perf_counter() when sent (key-to-screen latency)
         self.stale_dropped = 0  # snapshots dropped as stale (for tests and the curious)
         self.view = None  # newest SessionView drawn
         self._composing: bool | None = False  # None: an action in flight decides
@@ -105,8 +107,10 @@ class InputController(QObject):
         self._composing = bool(view is not None and view.composing)
         self._inserts.clear()
         self._draw(view)
-        if view is not None and view.composing:
-            emit(self.latency_changed, float(view.decode_ms))
+        sent_at = self._sent_at.get(seq)
+        self._sent_at.clear()
+        if view is not None and view.composing and sent_at is not None:
+            self.latency_changed.emit(float(view.decode_ms), (time.perf_counter() - sent_at) * 1000)
         self._replay_deferred()
 
     def on_committed(self, seq: int, text: str) -> None:
@@ -118,7 +122,7 @@ class InputController(QObject):
             self.candidates.hide()
 
     def on_problem(self, text: str) -> None:
-        emit(self.message, text)
+        self.message.emit(text)
 
     # Keys ----------------------------------------------------------------------------
 
@@ -191,7 +195,8 @@ class InputController(QObject):
         if self.failed:
             return
         self.sent_seq += 1
-        emit(self.request, self.sent_seq, action)
+        self._sent_at[self.sent_seq] = time.perf_counter()
+        self.request.emit(self.sent_seq, action)
         name = action[0]
         if name in INSERTS_TEXT:
             self._text_seq = self.sent_seq
@@ -221,12 +226,12 @@ class InputController(QObject):
             if not chinese:
                 self.commit_pending()
             self.chinese = chinese
-            emit(self.mode_changed, chinese)
+            self.mode_changed.emit(chinese)
 
     def set_fullwidth(self, fullwidth: bool) -> None:
         if fullwidth != self.fullwidth:
             self.fullwidth = fullwidth
-            emit(self.punct_changed, fullwidth)
+            self.punct_changed.emit(fullwidth)
 
     def configure(self, page_size: int, fuzzy_pairs, learning: bool) -> None:
         self.commit_pending()
@@ -260,6 +265,11 @@ class InputController(QObject):
         self.candidates.show_page([c.text for c in view.candidates], view.highlight, view.page, view.page_count)
         self.candidates.place_at(self.editor.caret_rect())
         self.candidates.show()
+
+    def redraw(self) -> None:
+        """Draw the newest snapshot again (the window moved or came back to the front)."""
+        if self.shown_seq == self.sent_seq:
+            self._draw(self.view)
 
     def _show_preedit(self, text: str, cursor: int, commit: str = "") -> None:
         self._own_edit = True

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from .config import ORIENTATIONS, Settings
 from .fonts import cjk_families
-from .signal_emit import emit
 
 ORIENTATION_LABELS = {"horizontal": "Horizontal", "vertical": "Vertical"}
 
@@ -90,7 +89,7 @@ class SettingsDialog(QDialog):
         answer = QMessageBox.question(self, "Clear learned history",
                                       "Forget every word Shuru has learned from your typing?")
         if answer == QMessageBox.StandardButton.Yes:
-            emit(self.clear_history_requested)
+            self.clear_history_requested.emit()
 
     def values(self) -> Settings:
         """The settings as edited (window state such as geometry is kept from the input)."""

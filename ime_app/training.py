@@ -11,7 +11,6 @@ import sys
 
 from PySide6.QtCore import QObject, QProcess, Signal
 
-from .signal_emit import emit
 
 
 def trainer_available() -> bool:
@@ -52,7 +51,7 @@ class FinetuneRun(QObject):
             line = raw.decode("utf-8", "replace").strip()
             if line:
                 self._tail = (self._tail + [line])[-5:]
-                emit(self.progress, line)
+                self.progress.emit(line)
 
     def _read_stdout(self) -> None:
         self._stdout += bytes(self.process.readAllStandardOutput())
@@ -67,10 +66,10 @@ class FinetuneRun(QObject):
                 summary = ", ".join(f"{k}: {v}" for k, v in result.items()) if isinstance(result, dict) else str(result)
             except ValueError:
                 summary = lines[-1] if lines else "done"
-            emit(self.finished, True, summary)
+            self.finished.emit(True, summary)
         else:
-            emit(self.finished, False, "\n".join(self._tail) or f"trainer exited with code {code}")
+            self.finished.emit(False, "\n".join(self._tail) or f"trainer exited with code {code}")
 
     def _error(self, error) -> None:
         if error == QProcess.ProcessError.FailedToStart:
-            emit(self.finished, False, "could not start the trainer: " + self.process.errorString())
+            self.finished.emit(False, "could not start the trainer: " + self.process.errorString())

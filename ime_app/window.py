@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self._update_title()
         self.editor.document().modificationChanged.connect(self.setWindowModified)
+        QGuiApplication.instance().applicationStateChanged.connect(self._app_state_changed)
         self.engine = EngineThread(engine_options, s.page_size,
                                    {"fuzzy_pairs": frozenset(s.fuzzy_pairs), "learning": s.learning})
         self._connect_worker()
@@ -133,7 +134,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.status_label, 1)
         for w in (self.mode_label, self.punct_label, self.model_label, self.latency_label):
             bar.addPermanentWidget(w)
-        self.controller.latency_changed.connect(lambda ms: self.latency_label.setText(f"{ms:.1f} ms"))
+        self.controller.latency_changed.connect(self._show_latency)
         self.controller.message.connect(lambda text: bar.showMessage(text, 6000))
         self._show_mode(self.controller.chinese)
         self._show_punct(self.controller.fullwidth)
@@ -167,6 +168,11 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Icon.Critical, "Shuru: engine failed to load",
                           f"Chinese input is unavailable.\n\n{message}", parent=self)
         box.open()  # not exec(): the window keeps working (English typing, files)
+
+    def _show_latency(self, decode_ms: float, screen_ms: float) -> None:
+        self.latency_label.setText(f"{decode_ms:.1f} ms")
+        self.latency_label.setToolTip(f"Last keystroke: decoding {decode_ms:.1f} ms, "
+                                      f"key to screen {screen_ms:.1f} ms")
 
     def _show_mode(self, chinese: bool) -> None:
         self.mode_action.setText("中" if chinese else "英")
@@ -333,6 +339,25 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().clearMessage()
             QMessageBox.warning(self, "Training failed", summary)
+
+    # Keeping the candidate window with the editor -------------------------------------
+
+    def _app_state_changed(self, state) -> None:
+        """Hide the candidate window while another application is in front."""
+        if state == Qt.ApplicationState.ApplicationActive:
+            self.controller.redraw()
+        else:
+            self.candidates.hide()
+
+    def moveEvent(self, event) -> None:
+        super().moveEvent(event)
+        if self.candidates.isVisible():
+            self.controller.redraw()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.candidates.isVisible():
+            self.controller.redraw()
 
     # Closing --------------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
 
-from .signal_emit import emit
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +69,14 @@ class EngineWorker(QObject):
             self._session = self._engine.new_session(page_size=self._page_size)
         except ShuruError as e:
             log.error("engine failed to load: %s", e)
-            emit(self.load_failed, str(e))
+            self.load_failed.emit(str(e))
             return
         except Exception as e:  # an engine bug must not take the window down
             log.exception("engine failed to load")
-            emit(self.load_failed, f"{type(e).__name__}: {e}")
+            self.load_failed.emit(f"{type(e).__name__}: {e}")
             return
         log.info("engine loaded in %.2f s: %s", time.perf_counter() - t0, self._engine.status)
-        emit(self.loaded, self._engine.status, self._engine.model_name, self._model_card())
+        self.loaded.emit(self._engine.status, self._engine.model_name, self._model_card())
 
     @Slot(int, object)
     def submit(self, seq: int, action: tuple) -> None:
@@ -85,7 +84,7 @@ class EngineWorker(QObject):
         self._pending.append((seq, action))
         if not self._drain_scheduled:
             self._drain_scheduled = True
-            emit(self._drain_requested)
+            self._drain_requested.emit()
 
     @Slot()
     def _drain(self) -> None:
@@ -112,21 +111,21 @@ class EngineWorker(QObject):
                 getattr(self, "_do_" + name)(seq, *args)
         except Exception as e:  # never raise on the keystroke path: log, tell, go on
             log.exception("action %r failed", action)
-            emit(self.problem, f"{name} failed: {e}")
+            self.problem.emit(f"{name} failed: {e}")
 
     def _emit_commit(self, seq: int, text: str) -> None:
         self._context = (self._context + text)[-CONTEXT_CHARS:]
         self._session.set_context(self._context)
-        emit(self.committed, seq, text)
+        self.committed.emit(seq, text)
 
     def _emit_view(self, seq: int) -> None:
         try:
             view = self._session.view()
         except Exception as e:
             log.exception("decoding failed")
-            emit(self.problem, f"decoding failed ({e}); letters committed as typed")
+            self.problem.emit(f"decoding failed ({e}); letters committed as typed")
             view = self._salvage(seq)
-        emit(self.snapshot, seq, view)
+        self.snapshot.emit(seq, view)
 
     def _salvage(self, seq: int):
         """After a failed decode: commit the raw letters so no input is lost."""
@@ -179,11 +178,11 @@ class EngineWorker(QObject):
         self._engine = Engine.load(self._options)
         self._session = self._engine.new_session(page_size=self._page_size)
         self._session.set_context(self._context)
-        emit(self.loaded, self._engine.status, self._engine.model_name, self._model_card())
+        self.loaded.emit(self._engine.status, self._engine.model_name, self._model_card())
 
     def _do_clear_history(self, seq: int) -> None:
         self._engine.clear_history()
-        emit(self.history_cleared)
+        self.history_cleared.emit()
 
     # -------------------------------------------------------------------------------------
 

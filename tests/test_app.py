@@ -243,13 +243,13 @@ def test_fast_typing_keeps_typing_order(qtbot, window):
     assert text(window) == "你好我想回家， 你好 ，3.5“"
 
 
-def test_signal_emits_keep_refcounts(qtbot, window):
-    """PySide6 6.12.0's emit() drops a reference to True; the app's emit() gives it back."""
-    before = sys.getrefcount(True)
-    for _ in range(60):
-        typed(qtbot, window, "ni")
-        press(qtbot, window, Qt.Key.Key_Escape)
-    assert sys.getrefcount(True) >= before - 50
+def test_pyside_refcount_guard():
+    """PySide6 6.12.0 on CPython 3.11 drops a reference to None per void call; the guard holds."""
+    from ime_app import pyside_compat
+
+    if sys.version_info < (3, 12) and pyside_compat._drops_none_references():
+        assert sys.getrefcount(None) > pyside_compat.HEADROOM // 2
+        assert sys.getrefcount(True) > pyside_compat.HEADROOM // 2
 
 
 def test_ui_thread_is_not_blocked_while_the_worker_decodes(qtbot, window, monkeypatch):
