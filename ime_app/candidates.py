@@ -13,7 +13,6 @@ from PySide6.QtWidgets import QWidget
 
 PAD = 6  # px around the content
 GAP = 10  # px between items
-RADIUS = 6.0
 BACKGROUND = QColor("#fdfdfd")
 BORDER = QColor("#c8ccd2")
 TEXT = QColor("#1f2328")
@@ -33,7 +32,6 @@ class CandidateWindow(QWidget):
         flags = Qt.WindowType.ToolTip | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowDoesNotAcceptFocus
         super().__init__(parent, flags)
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
-        self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setObjectName("CandidateWindow")
         self.vertical = False
@@ -114,11 +112,10 @@ class CandidateWindow(QWidget):
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        path = QPainterPath()
-        path.addRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), RADIUS, RADIUS)
-        p.fillPath(path, BACKGROUND)
+        # Square corners: rounded ones need a compositor for the transparent corners.
+        p.fillRect(self.rect(), BACKGROUND)
         p.setPen(QPen(BORDER, 1))
-        p.drawPath(path)
+        p.drawRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5))
         for i, (text, rect) in enumerate(zip(self.texts, self._item_rects)):
             self._paint_item(p, i, text, rect)
         self._paint_indicator(p)

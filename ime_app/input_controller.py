@@ -88,7 +88,8 @@ class InputController(QObject):
         self.failed, self.ready = True, False
         self.answered_seq = self.shown_seq = self.sent_seq  # the worker drops actions: none will answer
         self._composing = False
-        self._show_preedit("", 0)
+        typed = self.editor.preedit_text  # letters typed while it loaded: keep them as text
+        self._show_preedit("", 0, commit=typed)
         self.candidates.hide()
         self.set_chinese(False)
         pending, self._deferred = self._deferred, []

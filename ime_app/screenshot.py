@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .config import Settings, SettingsStore
+
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
 SCREEN = "1280x800x24"
 # Committed first, then left composing so the candidate window is open in the picture.
@@ -70,12 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ime_app.screenshot", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"PNG to write (default: {DEFAULT_OUT})")
     p.add_argument("--xdotool", action="store_true", help="type real X key events with xdotool")
+    p.add_argument("--orientation", choices=("horizontal", "vertical"), default="horizontal",
+                   help="candidate window layout")
     args = p.parse_args(argv)
     xvfb = start_xvfb() if not os.environ.get("DISPLAY") else None
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     tmp = tempfile.TemporaryDirectory(prefix="shuru-screenshot-")
     os.environ["SHURU_CONFIG_DIR"] = tmp.name
     try:
+        SettingsStore(Path(tmp.name)).save(Settings(orientation=args.orientation))
         return shoot(args.out, Path(tmp.name), args.xdotool)
     finally:
         tmp.cleanup()

@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
                                    {"fuzzy_pairs": frozenset(s.fuzzy_pairs), "learning": s.learning})
         self._connect_worker()
         self.engine.start()
+        self.editor.setFocus()
 
     # Building -------------------------------------------------------------------------
 
@@ -84,7 +85,7 @@ class MainWindow(QMainWindow):
                                          "Fine-tune a personal model on your own writing")
         self.about_action = self._action("&About Shuru", self.show_about)
         self.mode_action = self._action("中", lambda: self.controller.set_chinese(not self.controller.chinese),
-                                        None, "Chinese/English mode (tap Shift)")
+                                        "Ctrl+Space", "Chinese/English mode (tap Shift)")
         self.punct_action = self._action("，。", lambda: self.controller.set_fullwidth(not self.controller.fullwidth),
                                          "Ctrl+.", "Full-width/half-width punctuation")
 
@@ -311,7 +312,7 @@ class MainWindow(QMainWindow):
         return (f"<h3>Shuru 输入 {__version__}</h3>"
                 "<p>A pinyin input method that runs entirely on this computer.</p>"
                 f"<p><b>Engine:</b> {html_escape(self.engine_status)}<br><b>Model:</b> {html_escape(self.model_name)}</p>"
-                f"<p><b>Model card</b></p><pre>{html_escape(card)}</pre>")
+                f"<p><b>Model card</b></p><p style='white-space: pre-wrap'>{html_escape(card)}</p>")
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About Shuru", self.about_text())

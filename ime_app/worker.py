@@ -191,8 +191,10 @@ class EngineWorker(QObject):
         card = getattr(self._engine, "model_card", None)
         if isinstance(card, str):
             return card
-        dirs = [getattr(self._engine, "model_dir", None), self._options.model_dir,
-                Path(self._options.assets_dir) / "model"]
+        neural = getattr(self._engine, "neural", None)
+        if neural is None:
+            return ""
+        dirs = [getattr(neural, "model_dir", None), self._options.model_dir, Path(self._options.assets_dir) / "model"]
         for d in dirs:
             for name in MODEL_CARD_NAMES:
                 p = Path(d) / name if d else None

@@ -44,6 +44,7 @@ def make_window(qtbot, tmp_path, config_dir):
         if settings is not None:
             store.save(settings)
         options.setdefault("history_path", tmp_path / "history.json")
+        options.setdefault("use_neural", False)  # deterministic rankings, whatever model is shipped
         w = MainWindow(EngineOptions(**options), store)
         qtbot.addWidget(w, before_close_func=lambda w: w.editor.document().setModified(False))
         windows.append(w)
@@ -330,9 +331,10 @@ def test_clear_history(qtbot, window, tmp_path):
 
 def test_missing_assets_leave_an_english_editor(qtbot, make_window, tmp_path):
     w = make_window(assets_dir=tmp_path / "no-assets")
+    QTest.keyClicks(w.editor, "ni")  # typed while the engine loads
     qtbot.waitUntil(lambda: w.controller.failed, timeout=TIMEOUT_MS)
     assert "failed to load" in w.status_label.text() and not w.controller.chinese
-    QTest.keyClicks(w.editor, "nihao")
+    QTest.keyClicks(w.editor, "hao")
     assert text(w) == "nihao"
 
 
@@ -343,6 +345,15 @@ def test_statistical_fallback_is_shown(qtbot, make_window, tmp_path):
     qtbot.waitUntil(lambda: w.controller.ready, timeout=TIMEOUT_MS)
     assert "Fallback scorer in use: statistical" in w.status_label.text()
     assert w.model_label.text() == "model: none"
+    assert typed(qtbot, w, "nihao").candidates[0].text == "你好"
+
+
+def test_shipped_configuration(qtbot, make_window):
+    """The engine as the app ships it (neural model when present): status bar, about box, a conversion."""
+    w = make_window(use_neural=True)
+    qtbot.waitUntil(lambda: w.controller.ready, timeout=TIMEOUT_MS)
+    assert w.engine_status in w.status_label.text() and w.engine_status in w.about_text()
+    assert w.model_label.text() == f"model: {w.model_name}"
     assert typed(qtbot, w, "nihao").candidates[0].text == "你好"
 
 
