@@ -59,9 +59,11 @@ def type_keys(app, window, keys: str, use_xdotool: bool) -> None:
     """Type ``keys`` into the editor through the app's key handling, then wait for the worker."""
     from PySide6.QtTest import QTest
 
-    if use_xdotool:
-        wid = str(int(window.winId()))
-        subprocess.run(["xdotool", "type", "--window", wid, "--delay", "30", keys], check=True)
+    if use_xdotool:  # real key events through the X server (XTEST) to the focused window
+        subprocess.run(["xdotool", "windowfocus", "--sync", str(int(window.winId()))], check=True)
+        typist = subprocess.Popen(["xdotool", "type", "--delay", "40", keys])
+        QTest.qWait(40 * len(keys) + 400)  # the events arrive while Qt's event loop runs
+        typist.wait(10)
     else:
         QTest.keyClicks(window.editor, keys, delay=15)  # a fast typist
     c = window.controller
