@@ -55,6 +55,16 @@ def wait_until(app, cond, timeout_s: float = TIMEOUT_S) -> None:
         time.sleep(0.01)
 
 
+def pump(app, seconds: float) -> None:
+    """Run the event loop for a while, sleeping (GIL released) so the engine thread can run.
+
+    (``QTest.qWait`` keeps the GIL, which starves the worker thread.)"""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.005)
+
+
 def type_keys(app, window, keys: str, use_xdotool: bool) -> None:
     """Type ``keys`` into the editor through the app's key handling, then wait for the worker."""
     from PySide6.QtTest import QTest
@@ -62,7 +72,7 @@ def type_keys(app, window, keys: str, use_xdotool: bool) -> None:
     if use_xdotool:  # real key events through the X server (XTEST) to the focused window
         subprocess.run(["xdotool", "windowfocus", "--sync", str(int(window.winId()))], check=True)
         typist = subprocess.Popen(["xdotool", "type", "--delay", "40", keys])
-        QTest.qWait(40 * len(keys) + 400)  # the events arrive while Qt's event loop runs
+        pump(app, 0.04 * len(keys) + 0.4)  # the events arrive while Qt's event loop runs
         typist.wait(10)
     else:
         QTest.keyClicks(window.editor, keys, delay=15)  # a fast typist
@@ -93,7 +103,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def shoot(out: Path, tmp: Path, use_xdotool: bool) -> int:
     from PySide6.QtGui import QGuiApplication
-    from PySide6.QtTest import QTest
 
     from engine import EngineOptions
     from ime_app.app import create_app, create_window
@@ -105,7 +114,8 @@ def shoot(out: Path, tmp: Path, use_xdotool: bool) -> int:
     window.show()
     window.activateWindow()
     window.editor.setFocus()
-    QTest.qWaitForWindowExposed(window)
+    wait_until(app, window.isVisible)
+    pump(app, 0.2)
     wait_until(app, lambda: window.controller.ready or window.controller.failed)
     if window.controller.failed:
         sys.exit(f"engine failed to load: {window.engine_status}")
@@ -113,7 +123,7 @@ def shoot(out: Path, tmp: Path, use_xdotool: bool) -> int:
         type_keys(app, window, keys, use_xdotool)
     type_keys(app, window, COMPOSING_KEYS, use_xdotool)
     wait_until(app, lambda: window.candidates.isVisible())
-    QTest.qWait(300)  # let both windows repaint
+    pump(app, 0.3)  # let both windows repaint
     area = window.frameGeometry().united(window.candidates.geometry()).adjusted(-12, -12, 12, 12)
     shot = QGuiApplication.primaryScreen().grabWindow(0, area.x(), area.y(), area.width(), area.height())
     out.parent.mkdir(parents=True, exist_ok=True)
