@@ -156,8 +156,9 @@ class MainWindow(QMainWindow):
         self.engine_status, self.model_name, self.model_card = status, model_name, card
         self.model_label.setText(f"model: {model_name}")
         fallback = model_name == "none" or status.startswith("statistical")
-        self.status_label.setText(f"Fallback scorer in use: {status}" if fallback else f"Engine: {status}")
-        self.status_label.setStyleSheet(WARN_STYLE if fallback else "")
+        text = f"Fallback scorer in use: {status}" if fallback else f"Engine: {status}"
+        self.status_label.setText(f"{text} — {self.font_warning}" if self.font_warning else text)
+        self.status_label.setStyleSheet(WARN_STYLE if fallback or self.font_warning else "")
         self.controller.engine_loaded()
 
     def _engine_failed(self, message: str) -> None:
@@ -210,6 +211,7 @@ class MainWindow(QMainWindow):
         self.editor.setFont(font)
         self.candidates.set_font(font)
         self.candidates.set_vertical(self.settings.orientation == "vertical")
+        self.font_warning = "" if found else INSTALL_HINT
         if not found:
             self.status_label.setText(INSTALL_HINT)
             self.status_label.setStyleSheet(ERROR_STYLE)
