@@ -310,7 +310,7 @@ class MainWindow(QMainWindow):
     # Help and training ----------------------------------------------------------------
 
     def about_text(self) -> str:
-        card = summarize_card(self.model_card) or "No neural model card (statistical scorers)."
+        card = summarize_card(self.model_card) or "No neural model loaded (statistical scorers)."
         return (f"<h3>Shuru 输入 {__version__}</h3>"
                 "<p>A pinyin input method that runs entirely on this computer.</p>"
                 f"<p><b>Engine:</b> {html_escape(self.engine_status)}<br><b>Model:</b> {html_escape(self.model_name)}</p>"

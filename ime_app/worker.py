@@ -11,6 +11,7 @@ burst, not one per key.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import deque
@@ -28,7 +29,7 @@ SESSION_METHODS = frozenset({
     "insert", "backspace", "delete", "move_cursor", "set_cursor", "move_highlight",
     "page_up", "page_down", "select_on_page", "select", "commit", "commit_raw", "cancel",
 })
-MODEL_CARD_NAMES = ("MODEL_CARD.md", "model_card.md", "README.md", "card.json", "model_card.json")
+MODEL_CARD_NAMES = ("MODEL_CARD.md", "model_card.md", "README.md")
 
 
 class EngineWorker(QObject):
@@ -187,23 +188,36 @@ class EngineWorker(QObject):
     # -------------------------------------------------------------------------------------
 
     def _model_card(self) -> str:
-        """The model card text of the loaded neural model, or "" (read here, off the GUI thread)."""
-        card = getattr(self._engine, "model_card", None)
-        if isinstance(card, str):
-            return card
+        """The loaded neural model's card (its README), else a summary of its manifest, or ""."""
         neural = getattr(self._engine, "neural", None)
-        if neural is None:
+        model_dir = getattr(neural, "model_dir", None)
+        if model_dir is None:
             return ""
-        dirs = [getattr(neural, "model_dir", None), self._options.model_dir, Path(self._options.assets_dir) / "model"]
-        for d in dirs:
-            for name in MODEL_CARD_NAMES:
-                p = Path(d) / name if d else None
-                if p and p.is_file():
-                    try:
-                        return p.read_text(encoding="utf-8", errors="replace")
-                    except OSError:
-                        pass
-        return ""
+        for name in MODEL_CARD_NAMES:
+            try:
+                return (Path(model_dir) / name).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+        try:
+            manifest = json.loads((Path(model_dir) / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return f"Model folder: {model_dir}"
+        return manifest_summary(manifest, Path(model_dir))
+
+
+def manifest_summary(manifest: dict, model_dir: Path) -> str:
+    """A few lines about a model from its manifest.json (when it ships no card)."""
+    cfg = manifest.get("config", {})
+    lines = [f"Model folder: {model_dir}",
+             f"Transformer character LM: {cfg.get('n_layer', '?')} layers, d_model {cfg.get('d_model', '?')}, "
+             f"{cfg.get('n_head', '?')} heads, vocabulary {manifest.get('vocab_size', '?')}, "
+             f"context {cfg.get('max_len', '?')} characters"]
+    if manifest.get("exported_at"):
+        lines.append(f"Exported: {manifest['exported_at']}" + (" (int8)" if manifest.get("quantized") else ""))
+    for key in ("training", "metrics"):
+        if manifest.get(key):
+            lines.append(f"{key.capitalize()}: {json.dumps(manifest[key], ensure_ascii=False)[:300]}")
+    return "\n".join(lines)
 
 
 class EngineThread:
