@@ -26,7 +26,8 @@ setup_system() {
   local need=()
   fc-list 2>/dev/null | grep -qiE "cjk|wenquanyi|wqy|droid sans fallback" || need+=(fonts-noto-cjk)
   command -v fc-list >/dev/null || need+=(fontconfig)
-  for lib in libxkbcommon-x11.so.0 libxcb-cursor.so.0 libEGL.so.1; do
+  for lib in libxkbcommon-x11.so.0 libxcb-cursor.so.0 libEGL.so.1 libxcb-icccm.so.4 libxcb-keysyms.so.1 \
+             libxcb-image.so.0 libxcb-render-util.so.0 libxcb-shape.so.0 libxcb-randr.so.0 libxcb-xkb.so.1; do
     ldconfig -p 2>/dev/null | grep -q "$lib" || need+=("$(deb_for "$lib")")
   done
   [ "${1:-}" = "screenshot" ] && { command -v Xvfb >/dev/null || need+=(xvfb); command -v xdotool >/dev/null || need+=(xdotool); }
@@ -44,6 +45,13 @@ deb_for() {
     libxkbcommon-x11.so.0) echo libxkbcommon-x11-0 ;;
     libxcb-cursor.so.0) echo libxcb-cursor0 ;;
     libEGL.so.1) echo libegl1 ;;
+    libxcb-icccm.so.4) echo libxcb-icccm4 ;;
+    libxcb-keysyms.so.1) echo libxcb-keysyms1 ;;
+    libxcb-image.so.0) echo libxcb-image0 ;;
+    libxcb-render-util.so.0) echo libxcb-render-util0 ;;
+    libxcb-shape.so.0) echo libxcb-shape0 ;;
+    libxcb-randr.so.0) echo libxcb-randr0 ;;
+    libxcb-xkb.so.1) echo libxcb-xkb1 ;;
   esac
 }
 

@@ -64,12 +64,12 @@ class ContextScorer(Protocol):
 
     def start(self, context: str) -> object: ...
 
-    def score(self, states: list[object], texts: list[str]) -> np.ndarray:
-        """log P(text | state) for each pair."""
+    def first_logprob(self, states: list[object], texts: list[str]) -> np.ndarray:
+        """log P(first character of text | state), cheap."""
         ...
 
-    def advance(self, states: list[object], texts: list[str]) -> list[object]:
-        """The states after reading each text."""
+    def advance_scored(self, states: list[object], texts: list[str]) -> tuple[list[object], np.ndarray]:
+        """States after each text and log P(rest of text | state, its first character)."""
         ...
 
 
@@ -333,14 +333,19 @@ class Decoder:
         return order[first[:K]]
 
     def _rescore_neural(self, beam: Beam, edges: list[Edge]) -> None:
-        """Add the neural LM's score to the n-gram survivors, keep the best, advance only those."""
+        """Add the neural LM to the n-gram survivors and keep the best ``beam_width``.
+
+        Selection uses log P(first character | history), which every hypothesis already
+        holds (no model run); the one model run then reads the survivors' words, giving their
+        next states and the exact log-probability of the rest of each word."""
         texts = [self._entry_text(int(e), edges[int(ei)]) for e, ei in zip(beam.entry, beam.edge)]
         parents = [self.states[int(p)].beam.extra[int(i)] for p, i in zip(beam.prev_pos, beam.prev_idx)]
-        beam.score = beam.score + self.w.neural * self.scorer.score(parents, texts)
+        beam.score = beam.score + self.w.neural * self.scorer.first_logprob(parents, texts)
         order = np.argsort(-beam.score, kind="stable")[: self.opt.beam_width]
         for name in ("score", "w1", "w2", "prev_pos", "prev_idx", "edge", "entry"):
             setattr(beam, name, getattr(beam, name)[order])
-        beam.extra = self.scorer.advance([parents[i] for i in order], [texts[i] for i in order])
+        beam.extra, rest = self.scorer.advance_scored([parents[i] for i in order], [texts[i] for i in order])
+        beam.score = beam.score + self.w.neural * rest
 
     # -- candidates ---------------------------------------------------------------------
     def _final_state(self) -> PositionState:

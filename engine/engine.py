@@ -73,6 +73,21 @@ class Engine:
             return self.options.weights
         return NEURAL_WEIGHTS if self.neural is not None else STATISTICAL_WEIGHTS
 
+    @property
+    def model_dir(self):
+        """Folder of the neural model in use, or None."""
+        return self.neural.model_dir if self.neural is not None else None
+
+    def model_card(self) -> str:
+        """The neural model's card (its README.md), or a line saying none is loaded."""
+        folder = self.model_dir
+        if folder is None:
+            return self.status
+        try:
+            return (folder / "README.md").read_text(encoding="utf-8")
+        except OSError:
+            return f"{self.status}: {folder}"
+
     def configure(self, **changes) -> None:
         """Change options that need no reload (fuzzy_pairs, learning, beam_width, nbest, weights)."""
         self.options = replace(self.options, **changes)

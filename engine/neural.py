@@ -19,6 +19,7 @@ is rebuilt (left-padded) when a batch of hypotheses is extended.
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import logging
 import unicodedata
@@ -61,10 +62,10 @@ class NeuralState:
     """What the model has read for one hypothesis."""
 
     parent: "NeuralState | None"
-    k: np.ndarray  # (L, H, t, Dh) keys of the tokens this state added
+    k: np.ndarray  # (L, H, t, Dh) float16 keys of the tokens this state added
     v: np.ndarray
     length: int  # tokens read in total (= next position)
-    next_logprobs: np.ndarray  # (V,) log P(next token)
+    next_logprobs: np.ndarray  # (V,) float16 log P(next token)
 
 
 class NeuralScorer:
@@ -84,7 +85,7 @@ class NeuralScorer:
 
     # -- loading ------------------------------------------------------------------------
     @classmethod
-    def load(cls, model_dir: Path, threads: int = 1) -> "NeuralScorer":
+    def load(cls, model_dir: Path, threads: int = int(os.environ.get("SHURU_ORT_THREADS", "1"))) -> "NeuralScorer":
         """Check the manifest, vocabulary and ONNX I/O; raise AssetError with the reason."""
         model_dir = Path(model_dir)
         manifest = _read_manifest(model_dir)
@@ -98,6 +99,7 @@ class NeuralScorer:
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         so.enable_cpu_mem_arena = False  # keep RSS low: batches vary in shape every keystroke
+        so.enable_mem_pattern = False
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
@@ -138,9 +140,17 @@ class NeuralScorer:
         """The states after reading each text (one batched model run per text length)."""
         return self._run(states, [self.encode(t) or [UNK] for t in texts])[0]
 
+    def first_logprob(self, states: list[NeuralState], texts: list[str]) -> np.ndarray:
+        """log P(first character of text | state): free, read from the state's cached distribution."""
+        return self._first(states, [self.encode(t[:1]) or [UNK] for t in texts])
+
+    def advance_scored(self, states: list[NeuralState], texts: list[str]) -> tuple[list[NeuralState], np.ndarray]:
+        """States after each text, and log P(text[1:] | state, text[0]) from the same model run."""
+        return self._run(states, [self.encode(t) or [UNK] for t in texts])
+
     @staticmethod
     def _first(states: list[NeuralState], ids: list[list[int]]) -> np.ndarray:
-        return np.array([s.next_logprobs[i[0]] for s, i in zip(states, ids)], dtype=np.float64)
+        return np.array([float(s.next_logprobs[i[0]]) for s, i in zip(states, ids)], dtype=np.float64)
 
     def encode(self, text: str) -> list[int]:
         """Characters -> token ids (runs of non-Han characters become one <p>)."""
@@ -174,8 +184,10 @@ class NeuralScorer:
                     continue
                 row, s = ids[k], states[k]
                 inner[k] = sum(logprobs[b, t, row[t + 1]] for t in range(n - 1))
-                out[k] = NeuralState(s if s.length else None, pk[:, b, :, P:].copy(), pv[:, b, :, P:].copy(),
-                                     s.length + n, logprobs[b, n - 1].copy())
+                # float16 halves what hundreds of live hypotheses hold; scores need no more precision
+                out[k] = NeuralState(s if s.length else None, pk[:, b, :, P:].astype(np.float16),
+                                     pv[:, b, :, P:].astype(np.float16), s.length + n,
+                                     logprobs[b, n - 1].astype(np.float16))
         return out, inner
 
     def _forward(self, states, ids, caches):

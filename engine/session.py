@@ -37,6 +37,7 @@ class SessionView:
 
     preedit: str  # chosen hanzi + segmented pinyin, e.g. "我想hui'jia"
     preedit_cursor: int  # caret index in ``preedit``
+    chosen: str  # the already-chosen hanzi at the start of ``preedit`` (partial selections)
     letters: str  # remaining raw letters
     cursor: int  # caret index in ``letters``
     candidates: tuple[Candidate, ...]  # current page
@@ -73,6 +74,12 @@ class Session:
     @property
     def composing(self) -> bool:
         return bool(self.letters or self._selected)
+
+    def set_page_size(self, page_size: int) -> None:
+        """Candidates per page; keeps the input and the highlighted candidate."""
+        absolute = self.page * self.page_size + self.highlight
+        self.page_size = max(1, page_size)
+        self.page, self.highlight = divmod(absolute, self.page_size)
 
     def set_context(self, text: str) -> None:
         """Text committed just before the caret; the last 32 characters condition the scorers."""
@@ -181,7 +188,8 @@ class Session:
         on_page = cands[self.page * self.page_size: (self.page + 1) * self.page_size]
         preedit, pcur = self._preedit()
         return SessionView(
-            preedit=preedit, preedit_cursor=pcur, letters=self.letters, cursor=self.cursor,
+            preedit=preedit, preedit_cursor=pcur, chosen="".join(s.text for s in self._selected),
+            letters=self.letters, cursor=self.cursor,
             candidates=tuple(Candidate(c.text, c.consumed, c.kind, round(c.score, 3)) for c in on_page),
             page=self.page, page_count=page_count, highlight=min(self.highlight, max(0, len(on_page) - 1)),
             composing=self.composing, decode_ms=ms)
@@ -229,6 +237,7 @@ class Session:
         if learn and self._selected:
             self.engine.learn([t for s in self._selected for t in s.tokens])
         self._reset()
+        self._context = (self._context + text)[-MAX_CONTEXT_CHARS:]  # what was just typed conditions what follows
         return text
 
     def _reset(self) -> None:

@@ -124,3 +124,29 @@ def test_context_is_capped_and_used(engine):
     for ch in "gongshi":
         s.insert(ch)
     assert "公式" in [c.text for c in s.view().candidates[:3]]
+
+
+def test_committed_text_becomes_context_for_the_next_input(engine):
+    s = engine.new_session()
+    for ch in "womendeshuxue":
+        s.insert(ch)
+    s.select(next(i for i, c in enumerate(s.candidates()) if c.text == "我们的数学"))
+    for ch in "gongshi":
+        s.insert(ch)
+    assert "公式" in [c.text for c in s.view().candidates[:3]]
+
+
+def test_view_tells_the_chosen_prefix(session):
+    type_(session, "woxianghuijia")
+    session.select(next(i for i, c in enumerate(session.candidates()) if c.text == "我想"))
+    v = session.view()
+    assert v.chosen == "我想" and v.preedit.startswith(v.chosen)
+
+
+def test_page_size_can_change_mid_input(session):
+    type_(session, "shi")
+    session.move_highlight(7)
+    highlighted = session.candidates()[7].text
+    session.set_page_size(3)
+    v = session.view()
+    assert len(v.candidates) == 3 and v.candidates[v.highlight].text == highlighted
