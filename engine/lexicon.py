@@ -84,8 +84,9 @@ class Lexicon:
         self.initials = _Index(arrays["initial_keys"], arrays["initial_order"], 5)
         self.n_tokens = int(meta["tokens"])
         self.n_chars = int(meta["chars"])
-        self._hash_keys: np.ndarray | None = None
-        self._hash_ids: np.ndarray | None = None
+        # Sorted 64-bit hashes of token texts -> token ids (precomputed by the build).
+        self._hash_keys: np.ndarray | None = arrays.get("token_hash_keys")
+        self._hash_ids: np.ndarray | None = arrays.get("token_hash_ids")
         self.entry_reading_logp = _reading_logp(self.entry_token, self.entry_logp)
         flags = arrays.get("token_flags")
         self.token_uncommon = (flags & 1).astype(bool) if flags is not None else np.zeros(self.n_tokens, bool)
@@ -126,10 +127,7 @@ class Lexicon:
         A sorted table of 64-bit text hashes (built on first use) instead of a dict of
         235k strings: ~3 MB instead of ~40 MB of RSS."""
         if self._hash_keys is None:
-            hashes = np.fromiter((text_hash(self._blob[a:b]) for a, b in zip(self._offsets[:-1], self._offsets[1:])),
-                                 dtype=np.int64, count=self.n_tokens)
-            self._hash_ids = np.argsort(hashes, kind="stable").astype(np.int32)
-            self._hash_keys = hashes[self._hash_ids]
+            self._hash_keys, self._hash_ids = token_hash_table(self._blob, self._offsets)
         h = text_hash(text.encode("utf-8"))
         i = int(np.searchsorted(self._hash_keys, h))
         while i < len(self._hash_keys) and self._hash_keys[i] == h:
@@ -141,6 +139,14 @@ class Lexicon:
 
     def is_char_token(self, token: int) -> bool:
         return 3 <= token < 3 + self.n_chars
+
+
+def token_hash_table(blob: bytes, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted hashes, token ids) for :meth:`Lexicon.token_id`."""
+    hashes = np.fromiter((text_hash(blob[a:b]) for a, b in zip(offsets[:-1], offsets[1:])),
+                         dtype=np.int64, count=len(offsets) - 1)
+    ids = np.argsort(hashes, kind="stable").astype(np.int32)
+    return hashes[ids], ids
 
 
 def text_hash(data: bytes) -> int:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..lexicon import FORMAT, FORMAT_VERSION, MAX_WORD_SYLLABLES, pack_initials, pack_syllables
+from ..lexicon import (FORMAT, FORMAT_VERSION, MAX_WORD_SYLLABLES, pack_initials, pack_syllables,
+                       token_hash_table)
 from ..syllables import ALIASES, SYLLABLE_ID, SYLLABLE_INITIAL
 from .counts import SPECIALS
 from .words import phrase_words
@@ -128,6 +129,7 @@ def _write(path: Path, tokens: list[str], entries, total: float, n_chars: int, l
     full_order = np.lexsort((-logp, full_keys)).astype(np.int32)
     ini_order = np.lexsort((-logp, ini_keys)).astype(np.int32)
     flags = np.array([_token_flags(t) for t in tokens], dtype=np.uint8)
+    hash_keys, hash_ids = token_hash_table(bytes(blob), np.array(offsets, dtype=np.int64))
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "tokens": len(tokens), "chars": n_chars,
             "entries": n, "total_count": total}
     tmp = path.with_suffix(".tmp.npz")
@@ -135,7 +137,8 @@ def _write(path: Path, tokens: list[str], entries, total: float, n_chars: int, l
     np.savez(tmp, meta=np.array(json.dumps(meta)), token_blob=np.frombuffer(bytes(blob), dtype=np.uint8),
              token_offsets=np.array(offsets, dtype=np.int32), entry_token=token, entry_syllables=syl,
              entry_length=length, entry_logp=logp, full_keys=full_keys[full_order], full_order=full_order,
-             initial_keys=ini_keys[ini_order], initial_order=ini_order, token_flags=flags)
+             initial_keys=ini_keys[ini_order], initial_order=ini_order, token_flags=flags,
+             token_hash_keys=hash_keys, token_hash_ids=hash_ids)
     tmp.replace(path)
     log(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): {len(tokens)} tokens, {n} entries")
 
