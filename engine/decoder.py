@@ -142,6 +142,7 @@ class Decoder:
         self.states: list[PositionState] = [self._start_state(context)]
         self._allowed: dict[frozenset, np.ndarray] = {}
         self._memo: tuple[str | None, list[Conversion]] = (None, [])
+        self._final_memo: tuple[str | None, PositionState | None] = (None, None)
 
     # -- public -------------------------------------------------------------------------
     def decode(self, text: str) -> list[Conversion]:
@@ -349,10 +350,14 @@ class Decoder:
 
     # -- candidates ---------------------------------------------------------------------
     def _final_state(self) -> PositionState:
-        n = len(self.text)
-        if any(s.kind == SegmentKind.PARTIAL for s in self.lattice.segments_to[n]):
-            return self._state_at(n, final=True)
-        return self.states[n]
+        """The last position including the unfinished last syllable (computed once per text)."""
+        if self._final_memo[0] != self.text:
+            n = len(self.text)
+            final = self.states[n]
+            if any(s.kind == SegmentKind.PARTIAL for s in self.lattice.segments_to[n]):
+                final = self._state_at(n, final=True)
+            self._final_memo = (self.text, final)
+        return self._final_memo[1]
 
     def _sentences(self) -> list[Conversion]:
         if self._memo[0] != self.text:
