@@ -292,6 +292,8 @@ class ThreadTuner:
         self.queue: list[int] = []
         self.first = True  # probe right away too: the machine may be busy already
         self.last_probe: dict[int, float] = {}  # threads -> median seconds per step
+        self.baseline = 0.0  # seconds per step of the current choice when probed
+        self.recent: list[float] = []  # the last few step times
         self.t = time.perf_counter()
         torch.set_num_threads(self.current)
 
@@ -299,7 +301,12 @@ class ThreadTuner:
         """Call after each optimizer step."""
         now = time.perf_counter()
         self.times[self.current].append(now - self.t)
-        if (self.first or step % self.probe_every == 0) and len(self.options) > 1:
+        self.recent = (self.recent + [now - self.t])[-5:]
+        # Probe at start, every probe_every steps, and as soon as steps get much slower
+        # than the probe measured (another process took a core).
+        slowed = (not self.queue and self.baseline > 0 and len(self.recent) == 5
+                  and float(np.median(self.recent)) > 1.6 * self.baseline)
+        if (self.first or slowed or step % self.probe_every == 0) and len(self.options) > 1 and not self.queue:
             self.first = False
             self.queue = [n for n in self.options for _ in range(self.probe_steps)]
             for n in self.options:
@@ -309,6 +316,7 @@ class ThreadTuner:
             if not self.queue:  # probe finished: keep the fastest (median step time)
                 self.current = min(self.options, key=lambda n: float(np.median(self.times[n][1:] or [1e9])))
                 self.last_probe = {n: round(float(np.median(self.times[n][1:] or [0])), 3) for n in self.options}
+                self.baseline, self.recent = self.last_probe[self.current], []
             torch.set_num_threads(self.current)
         self.t = time.perf_counter()
 
