@@ -22,7 +22,8 @@ DEV_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
 
 
 def make_engine(args) -> Engine:
-    opts = EngineOptions(use_neural=not args.no_neural, learning=False, beam_width=args.beam,
+    # Benchmarks measure the shipped engine: no personal model, no learned history.
+    opts = EngineOptions(use_neural=not args.no_neural, learning=False, personal=False, beam_width=args.beam,
                          **({"model_dir": Path(args.model)} if getattr(args, "model", None) else {}))
     engine = Engine.load(opts)
     print(f"engine: {engine.status}", file=sys.stderr)
@@ -141,7 +142,7 @@ def cmd_bench(args) -> int:
 def _cold_start(args) -> float:
     """A fresh process: import, load, first candidates for one input (ms, in that process)."""
     code = ("import time;t=time.perf_counter();from engine import Engine,EngineOptions;"
-            f"e=Engine.load(EngineOptions(learning=False,use_neural={not args.no_neural}));"
+            f"e=Engine.load(EngineOptions(learning=False,personal=False,use_neural={not args.no_neural}));"
             "s=e.new_session();s.insert('nihao');s.view();print((time.perf_counter()-t)*1000)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1])

@@ -27,7 +27,8 @@ class EngineOptions:
     """Everything configurable about an Engine; defaults are what Shuru ships with."""
 
     assets_dir: Path = ASSETS_DIR
-    model_dir: Path | None = None  # None: the personal model if present, else assets/model
+    model_dir: Path | None = None  # None: the personal model if present (and `personal`), else assets/model
+    personal: bool = True  # use the user's fine-tuned model and text layer when present
     beam_width: int = 16
     nbest: int = 5
     use_neural: bool = True
@@ -36,6 +37,7 @@ class EngineOptions:
     history_path: Path | None = None  # None: platformdirs user data dir / history.json
     weights: ScoreWeights | None = None  # None: the tuned defaults for the loaded scorers
     entries_per_edge: int = 32
+    user_layer_weight: float = 0.08  # share of the user's own bigrams (from fine-tuning), 0 = off
 
 
 class Engine:
@@ -65,6 +67,7 @@ class Engine:
         neural, name, status = None, "none", "statistical scorers only (neural model disabled)"
         if options.use_neural:
             neural, name, status = _load_neural(options, lexicon)
+        ngram, status = _with_user_layer(options, lexicon, ngram, status)
         return cls(options, lexicon, ngram, history, neural, status, name, (time.perf_counter() - t0) * 1000)
 
     @property
@@ -111,6 +114,26 @@ class Engine:
 
     def clear_history(self) -> None:
         self.history.clear()
+
+
+def _with_user_layer(options: EngineOptions, lexicon: Lexicon, ngram: NgramModel, status: str):
+    """Mix in the n-grams of the user's own text (``user_lm.npz`` beside the personal model)."""
+    from .errors import ShuruError
+    from .neural import find_model_dir
+    from .userlm import FILE_NAME, AdaptedNgram, UserLM
+
+    if options.user_layer_weight <= 0:
+        return ngram, status
+    folder, _ = find_model_dir(options)
+    path = folder / FILE_NAME if folder is not None else None
+    if path is None or not path.exists():
+        return ngram, status
+    try:
+        user = UserLM.load(path, lexicon)
+    except ShuruError as e:
+        log.warning("user language layer ignored: %s", e)
+        return ngram, f"{status}; your-text layer ignored ({e})"
+    return AdaptedNgram(ngram, user, options.user_layer_weight), f"{status} + your text"
 
 
 def _load_neural(options: EngineOptions, lexicon: Lexicon):

@@ -51,7 +51,7 @@ def find_model_dir(options) -> tuple[Path | None, str]:
     if options.model_dir is not None:
         return (options.model_dir if Path(options.model_dir).exists() else None), "custom"
     personal = personal_model_dir()
-    if (personal / "manifest.json").exists():
+    if getattr(options, "personal", True) and (personal / "manifest.json").exists():
         return personal, "personal"
     base = Path(options.assets_dir) / "model"
     return (base if (base / "manifest.json").exists() else None), "base"

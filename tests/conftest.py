@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
+import tempfile
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Never read or write the real user's data, config or personal model during tests.
+_HOME = tempfile.mkdtemp(prefix="shuru-test-home-")
+os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path, help="neural model folder (default: installed)")
     ap.add_argument("grid", nargs="*", help="weight=v1,v2 (ScoreWeights field) or opt.field=v1,v2")
     args = ap.parse_args()
-    engine = Engine.load(EngineOptions(use_neural=args.neural or bool(args.model), learning=False,
+    engine = Engine.load(EngineOptions(use_neural=args.neural or bool(args.model), learning=False, personal=False,
                                        model_dir=args.model))
     print(engine.status)
     sets = {p.stem: [json.loads(line) for line in open(p, encoding="utf-8")]
