@@ -94,7 +94,7 @@ def _finetune() -> TrainConfig:
     # Short, gentle and bounded by time: 12 minutes leaves room for export and checks
     # inside the 15-minute budget on a 2-core CPU. A third of each batch replays
     # general text so general accuracy holds.
-    return TrainConfig(lr=5e-4, min_lr=5e-5, warmup_steps=50, max_steps=4000, max_minutes=11.0,
+    return TrainConfig(lr=5e-4, min_lr=5e-5, warmup_steps=20, max_steps=4000, max_minutes=11.0, threads=0,
                        batch_size=32, replay_fraction=0.3, max_epochs=4.0, freeze_embeddings=False, freeze_layers=0,
                        eval_every=200, eval_windows=64, ckpt_minutes=2.0, run_dir="")
 
@@ -285,7 +285,8 @@ class ThreadTuner:
     """
 
     def __init__(self, max_threads: int, probe_every: int = 200, probe_steps: int = 6):
-        self.options = list(range(1, max(max_threads, 1) + 1))
+        # 1, 2, 4, ... and the maximum: few options keep probes short on many-core machines
+        self.options = sorted({1, max(max_threads, 1)} | {2**k for k in range(1, 8) if 2**k < max_threads})
         self.probe_every, self.probe_steps = probe_every, probe_steps
         self.times: dict[int, list[float]] = {n: [] for n in self.options}
         self.current = self.options[-1]
