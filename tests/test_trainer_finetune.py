@@ -50,8 +50,9 @@ def test_binary_file_is_refused_touching_nothing(installed, tmp_path, capsys, co
     before = dir_snapshot(installed)
     code = main(["finetune", "--text", str(good), str(bad), "--base", str(installed), "--out",
                  str(tmp_path / "personal"), *FAST])
-    err = capsys.readouterr().err
-    assert code == 2 and str(bad) in err and reason in err
+    captured = capsys.readouterr()
+    assert code == 2 and str(bad) in captured.err and reason in captured.err
+    assert json.loads(captured.out)["status"] == "error" and json.loads(captured.out)["exit_code"] == 2
     assert dir_snapshot(installed) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.bin", "good.txt", "installed"]
 

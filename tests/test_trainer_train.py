@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
+import time
 
 import pytest
 import torch
@@ -9,7 +12,7 @@ import torch
 from tests.test_trainer_support import tiny_cfg, tiny_data, tiny_vocab, train_tiny
 from trainer.errors import ManifestMismatchError
 from trainer.model import MODEL_PRESETS, CharLM
-from trainer.train import lr_at, load_weights, train
+from trainer.train import _sigterm_as_interrupt, lr_at, load_weights, train
 from trainer.vocab import build_small_vocab
 from trainer.export import save_weights
 
@@ -58,6 +61,14 @@ def test_weights_with_other_vocab_are_rejected(tmp_path):
     assert load_weights(tmp_path / "weights.pt", vocab).cfg == model.cfg
     with pytest.raises(ManifestMismatchError, match="vocab sha1"):
         load_weights(tmp_path / "weights.pt", build_small_vocab("我去银行"))
+
+
+def test_sigterm_becomes_keyboard_interrupt():
+    with pytest.raises(KeyboardInterrupt):
+        with _sigterm_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler raises before this ends
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 
 
 def test_lr_schedule():

@@ -109,20 +109,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
+    """Entry point; returns the process exit code. Failures also end with one JSON line on
+    stdout ({"status": "error" | "interrupted", "message": ...}) for the GUI."""
     args, extra = build_parser().parse_known_args(argv)
     try:
         return args.func(args, extra)
     except (ConfigError, InputFileError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail("error", f"error: {e}", EXIT_USAGE)
     except TrainerError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_ERROR
+        return _fail("error", f"error: {e}", EXIT_ERROR)
     except KeyboardInterrupt:
-        print("interrupted: a resumable checkpoint was saved; run the same command again to resume",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _fail("interrupted", "interrupted: a resumable checkpoint was saved (if training had started); "
+                     "run the same command again to resume", EXIT_INTERRUPTED)
+
+
+def _fail(status: str, message: str, code: int) -> int:
+    print(message, file=sys.stderr)
+    print(json.dumps({"status": status, "message": message, "exit_code": code}, ensure_ascii=False))
+    return code
 
 
 if __name__ == "__main__":
