@@ -84,10 +84,13 @@ def test_prepare_shards_round_trip(tmp_path):
 
 def test_window_sampler_shapes_and_alignment():
     tokens = np.array(([BOS] + list(range(4, 20))) * 20, dtype=np.uint16)
-    s = WindowSampler(tokens, seq_len=8, seed=0, bos_align=1.0)
-    x, y = s.batch(5)
-    assert x.shape == y.shape == (5, 8) and x.dtype == np.int64
-    assert (x[:, 0] == BOS).all() and (x[:, 1:] == y[:, :-1]).all()
+    for align, first in [(1.0, False), (0.0, True)]:  # <bos>-aligned, or a random cut after <bos>
+        s = WindowSampler(tokens, seq_len=8, seed=0, bos_align=align, bos_first=first)
+        x, y = s.batch(5)
+        assert x.shape == y.shape == (5, 8) and x.dtype == np.int64
+        assert (x[:, 0] == BOS).all() and (x[:, 1:] == y[:, :-1]).all()
+    x, _ = WindowSampler(tokens, seq_len=8, seed=0, bos_align=0.0, bos_first=False).batch(20)
+    assert (x[:, 0] != BOS).any()
 
 
 def test_clause_set(tmp_path):

@@ -182,29 +182,35 @@ class WindowSampler:
     """Random (input, target) windows of `seq_len` tokens from one token array.
 
     A fraction `bos_align` of the windows start at a <bos> (start of a text), so the model
-    sees position 0 = <bos> the way the engine feeds it; the rest start anywhere.
+    sees position 0 = <bos> the way the engine feeds it; the rest start anywhere, and with
+    `bos_first` their first token is replaced by <bos>: the engine keeps only the last
+    characters of the context, so its <bos> is often followed by a mid-sentence cut.
     """
 
-    def __init__(self, tokens: np.ndarray, seq_len: int, seed: int, bos_align: float = 0.5):
+    def __init__(self, tokens: np.ndarray, seq_len: int, seed: int, bos_align: float = 0.5,
+                 bos_first: bool = True):
         if len(tokens) < seq_len + 2:
             raise DataError(f"only {len(tokens)} tokens: need at least {seq_len + 2}")
-        self.tokens, self.seq_len, self.bos_align = tokens, seq_len, bos_align
+        self.tokens, self.seq_len, self.bos_align, self.bos_first = tokens, seq_len, bos_align, bos_first
         self.rng = np.random.default_rng(seed)
         limit = len(tokens) - seq_len - 1
         bos = np.flatnonzero(tokens[:limit] == BOS)
         self.bos_starts = bos if len(bos) else np.arange(1)
         self.limit = limit
 
-    def starts(self, n: int) -> np.ndarray:
-        """`n` window start offsets."""
+    def starts(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """`n` window start offsets, and which of them are <bos>-aligned."""
         anywhere = self.rng.integers(0, self.limit + 1, size=n)
-        aligned = self.bos_starts[self.rng.integers(0, len(self.bos_starts), size=n)]
-        return np.where(self.rng.random(n) < self.bos_align, aligned, anywhere)
+        aligned_at = self.bos_starts[self.rng.integers(0, len(self.bos_starts), size=n)]
+        aligned = self.rng.random(n) < self.bos_align
+        return np.where(aligned, aligned_at, anywhere), aligned
 
     def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """x, y int64 [n, seq_len]: y is x shifted left by one token."""
-        idx = self.starts(n)[:, None] + np.arange(self.seq_len + 1)[None, :]
-        w = self.tokens[idx].astype(np.int64)  # (n, seq_len + 1)
+        starts, aligned = self.starts(n)
+        w = self.tokens[starts[:, None] + np.arange(self.seq_len + 1)[None, :]].astype(np.int64)  # (n, seq_len + 1)
+        if self.bos_first:
+            w[~aligned, 0] = BOS
         return w[:, :-1], w[:, 1:]
 
 

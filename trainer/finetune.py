@@ -76,7 +76,7 @@ def replay_sampler(shard_dir: Path, vocab: Vocab, cfg: TrainConfig, log) -> tupl
     if shard_vocab.sha1 != vocab.sha1:
         log(f"warning: shards in {shard_dir} use another vocabulary: fine-tuning without replay")
         return None, empty
-    sampler = WindowSampler(load_shards(shard_dir, "train"), cfg.seq_len, cfg.seed + 1, cfg.bos_align)
+    sampler = WindowSampler(load_shards(shard_dir, "train"), cfg.seq_len, cfg.seed + 1, cfg.bos_align, cfg.bos_first)
     held = heldout_windows(load_shards(shard_dir, "heldout"), cfg.seq_len, cfg.eval_windows)
     return sampler, held
 
@@ -132,7 +132,7 @@ def finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None
     replay, general_held = replay_sampler(Path(shards) if shards else DEFAULT_SHARDS, vocab, cfg, log)
     cfg = _cap_steps(cfg, len(user_train), replay is not None, log)
     _prepare_work_dir(work, _job_id(texts, manifest, cfg), log)
-    main = WindowSampler(user_train, cfg.seq_len, cfg.seed, cfg.bos_align)
+    main = WindowSampler(user_train, cfg.seq_len, cfg.seed, cfg.bos_align, cfg.bos_first)
     evals = {"user": heldout_windows(user_held, cfg.seq_len, cfg.eval_windows)}
     if replay is not None:
         evals["general"] = general_held

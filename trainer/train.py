@@ -49,6 +49,7 @@ class TrainConfig:
     shard_dir: str = "build/trainer/shards"
     seq_len: int = 128  # training window (<= max_len)
     bos_align: float = 0.5  # fraction of windows that start at a <bos>
+    bos_first: bool = True  # other windows get <bos> as first token (like the engine's cut context)
     # optimisation
     batch_size: int = 32
     lr: float = 2e-3
@@ -117,7 +118,8 @@ class TrainData:
 
 def shard_data(cfg: TrainConfig) -> TrainData:
     """Pretraining data: random windows of the train shards; held-out windows."""
-    sampler = WindowSampler(load_shards(Path(cfg.shard_dir), "train"), cfg.seq_len, cfg.seed, cfg.bos_align)
+    sampler = WindowSampler(load_shards(Path(cfg.shard_dir), "train"), cfg.seq_len, cfg.seed, cfg.bos_align,
+                            cfg.bos_first)
     held = heldout_windows(load_shards(Path(cfg.shard_dir), "heldout"), cfg.seq_len, cfg.eval_windows)
     return TrainData(sampler.batch, {"heldout": held}, [sampler], f"shards {cfg.shard_dir}")
 
