@@ -17,7 +17,7 @@ from trainer.errors import InputFileError
 from trainer.vocab import Vocab
 
 FAST = ["--max_steps=6", "--batch_size=4", "--seq_len=32", "--eval_windows=4", "--warmup_steps=2",
-        "--eval_every=3", "--threads=1"]
+        "--eval_every=3"]  # threads: the preset's adaptive default
 
 
 @pytest.fixture

@@ -47,6 +47,7 @@ def score_tokens(model_dir: Path, tokens: np.ndarray, batch: int = 16) -> dict:
 
 def score_text(model_dir: Path, text: str, max_chars: int = 200_000) -> dict:
     """score_tokens of the first `max_chars` chars of `text` (each line starts with <bos>)."""
+    load_manifest(model_dir)  # a clear error for a dir that is not a model
     vocab = Vocab.load(Path(model_dir) / VOCAB_NAME)
     lines = [normalise_text(line) for line in text[:max_chars].splitlines()]
     tokens = vocab.encode("\n".join(line for line in lines if line))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -173,7 +174,7 @@ def _eval_base(weights: Path, vocab: Vocab, evals: dict, cfg: TrainConfig) -> di
 
     from .train import evaluate_windows, load_weights, pick_device
 
-    torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     model = load_weights(weights, vocab)
     return {f"{k}_loss": round(evaluate_windows(model, w, cfg, pick_device()), 4) for k, w in evals.items()}
 
