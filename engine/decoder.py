@@ -46,7 +46,6 @@ class ScoreWeights:
     uncommon: float = -4.0  # words with characters outside GB2312 (traditional or rare forms)
     history: float = 1.5  # user history boost (log count)
     neural: float = 0.0  # neural char LM log P(chars | history); set when a model is loaded
-    prefix_entries: int = 0  # unused placeholder for symmetry with options
 
 
 @dataclass(frozen=True)
