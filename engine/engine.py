@@ -68,6 +68,7 @@ class Engine:
         if options.use_neural:
             neural, name, status = _load_neural(options, lexicon)
         ngram, status = _with_user_layer(options, lexicon, ngram, status)
+        _release_freed_memory()
         return cls(options, lexicon, ngram, history, neural, status, name, (time.perf_counter() - t0) * 1000)
 
     @property
@@ -114,6 +115,21 @@ class Engine:
 
     def clear_history(self) -> None:
         self.history.clear()
+
+
+def _release_freed_memory() -> None:
+    """Hand heap pages freed while loading (file buffers, ONNX protobuf) back to the OS, and keep
+    large buffers (the model's per-keystroke caches) in their own mappings so that freeing them
+    returns the memory instead of fragmenting the heap (glibc only; elsewhere a no-op)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD: fixed, not raised by each free
+        libc.mallopt(-1, 1024 * 1024)  # M_TRIM_THRESHOLD
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _with_user_layer(options: EngineOptions, lexicon: Lexicon, ngram: NgramModel, status: str):
