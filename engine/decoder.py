@@ -199,9 +199,19 @@ class Decoder:
             return PositionState(prev.frontiers, prev.edges, prev.beam)
         segs = [s for s in self.lattice.segments_to[j] if (s.kind == SegmentKind.PARTIAL) == final]
         frontiers, edges = self._extend(segs)
-        if final:
-            edges += self.states[j].edges if j < len(self.states) else []
+        if final:  # the cached state at j plus what the unfinished last syllable adds
+            interior = self.states[j]
+            beam = self._merge(self._beam(edges), interior.beam, len(edges))
+            return PositionState(frontiers, edges + interior.edges, beam)
         return PositionState(frontiers, edges, self._beam(edges))
+
+    def _merge(self, a: Beam, b: Beam, b_edge_offset: int) -> Beam:
+        """The best ``beam_width`` of two beams at one position (b's edges listed after a's)."""
+        cat = {name: np.concatenate([getattr(a, name), getattr(b, name) + (b_edge_offset if name == "edge" else 0)])
+               for name in ("score", "w1", "w2", "prev_pos", "prev_idx", "edge", "entry")}
+        order = np.argsort(-cat["score"], kind="stable")[: self.opt.beam_width]
+        extra = (a.extra + b.extra) if self.scorer is not None else []
+        return Beam(**{k: v[order] for k, v in cat.items()}, extra=[extra[i] for i in order] if extra else [])
 
     # -- lexicon matching ---------------------------------------------------------------
     def _extend(self, segs: list[Segment]) -> tuple[list[tuple], list[Edge]]:
