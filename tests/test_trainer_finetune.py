@@ -78,6 +78,7 @@ def test_gb18030_file_finetunes_with_replay(installed, tmp_path, capsys):
     assert "(gb18030)" in captured.err and "step 3" not in captured.out  # progress on stderr only
     m = load_manifest(out)
     assert m["training"]["replay"] is True and (out / "weights.pt").is_file()
+    assert (out / "user_lm.npz").is_file()  # the user's text layer is swapped in with the model
     assert dir_snapshot(installed) == before
     assert not (tmp_path / ".personal-finetune").exists()  # work dir removed once done
 

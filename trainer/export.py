@@ -164,7 +164,7 @@ def replace_dir(new: Path, dest: Path) -> None:
 
 
 def write_model_dir(model: CharLM, vocab: Vocab, out: Path, training: dict, metrics: dict,
-                    int8: bool = False) -> dict:
+                    int8: bool = False, extra_files=None) -> dict:
     """Export into a temp dir beside `out`, verify it, then swap it into place.
     Returns the manifest. The model card (README.md) of an existing `out` is kept."""
     out = Path(out)
@@ -187,6 +187,8 @@ def write_model_dir(model: CharLM, vocab: Vocab, out: Path, training: dict, metr
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         if (out / CARD_NAME).is_file():
             shutil.copy2(out / CARD_NAME, tmp / CARD_NAME)
+        if extra_files is not None:  # e.g. the user's text layer: swapped in together with the model
+            extra_files(tmp)
         load_manifest(tmp)  # what a reader will check
         os.chmod(tmp, 0o755)
         replace_dir(tmp, out)

@@ -34,6 +34,7 @@ from .vocab import Vocab
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 INSTALLED_MODEL = REPO_ROOT / "assets" / "model"
+ENGINE_ASSETS = REPO_ROOT / "assets"
 DEFAULT_SHARDS = REPO_ROOT / "build" / "trainer" / "shards"
 USER_HELDOUT_EVERY = 20  # every 20th line of the user's text measures, never trains
 
@@ -148,12 +149,25 @@ def finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None
                 "config": {k: getattr(cfg, k) for k in ("lr", "batch_size", "seq_len", "replay_fraction",
                                                         "freeze_embeddings", "freeze_layers", "max_minutes")}}
     metrics = {"before": before, "after": result["eval"]}
-    write_model_dir(model, vocab, out, training, metrics, int8=manifest.get("quantized", False))
+    write_model_dir(model, vocab, out, training, metrics, int8=manifest.get("quantized", False),
+                    extra_files=lambda folder: write_user_layer(texts, texts_paths, folder, log))
     shutil.rmtree(work, ignore_errors=True)  # the job is done; its checkpoint is no longer needed
     summary = {"status": "ok", "out": str(out), "minutes": round((time.time() - t0) / 60, 2),
                "steps": result["steps"], "before": before, "after": result["eval"]}
     log(f"personal model written to {out}")
     return summary
+
+
+def write_user_layer(texts: list[str], paths: list[Path], folder: Path, log) -> None:
+    """The statistical side of personalisation: the user's word n-grams (engine.userlm), which
+    the engine mixes into its trigram whenever this model folder is in use."""
+    from engine.lexicon import Lexicon
+    from engine.userlm import FILE_NAME, count_text, save_user_lm
+
+    lexicon = Lexicon.load(ENGINE_ASSETS / "lexicon.npz")
+    uni, bi = count_text((line for t in texts for line in t.splitlines()), lexicon)
+    meta = save_user_lm(folder / FILE_NAME, uni, bi, lexicon, [Path(p).name for p in paths])
+    log(f"user text layer: {meta['tokens']} words, {meta['bigrams']} word pairs")
 
 
 def _cap_steps(cfg: TrainConfig, n_user_tokens: int, has_replay: bool, log) -> TrainConfig:
