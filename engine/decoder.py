@@ -46,6 +46,7 @@ class ScoreWeights:
     uncommon: float = -4.0  # words with characters outside GB2312 (traditional or rare forms)
     history: float = 1.5  # user history boost (log count)
     neural: float = 0.0  # neural char LM log P(chars | history); set when a model is loaded
+    neural_abbrev: float = 0.0  # the same for words typed as abbreviations (the LM has less to go on)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,11 @@ class Edge:
     entries: np.ndarray  # (E,) entry ids, or [LITERAL_ENTRY]
     tokens: np.ndarray  # (E,) token ids
     channel: np.ndarray  # (E,) pinyin-match logprob
+
+    @property
+    def abbreviated(self) -> bool:
+        """Some syllable of this span was typed as an initial."""
+        return any(s.kind == SegmentKind.INITIAL for s in self.segs)
 
 
 @dataclass
@@ -350,12 +356,14 @@ class Decoder:
         next states and the exact log-probability of the rest of each word."""
         texts = [self._entry_text(int(e), edges[int(ei)]) for e, ei in zip(beam.entry, beam.edge)]
         parents = [self.states[int(p)].beam.extra[int(i)] for p, i in zip(beam.prev_pos, beam.prev_idx)]
-        beam.score = beam.score + self.w.neural * self.scorer.first_logprob(parents, texts)
+        abbreviated = np.array([edges[int(ei)].abbreviated for ei in beam.edge], dtype=bool)
+        weight = np.where(abbreviated, self.w.neural_abbrev, self.w.neural)
+        beam.score = beam.score + weight * self.scorer.first_logprob(parents, texts)
         order = np.argsort(-beam.score, kind="stable")[: self.opt.beam_width]
         for name in ("score", "w1", "w2", "prev_pos", "prev_idx", "edge", "entry"):
             setattr(beam, name, getattr(beam, name)[order])
         beam.extra, rest = self.scorer.advance_scored([parents[i] for i in order], [texts[i] for i in order])
-        beam.score = beam.score + self.w.neural * rest
+        beam.score = beam.score + weight[order] * rest
 
     # -- candidates ---------------------------------------------------------------------
     def _final_state(self) -> PositionState:

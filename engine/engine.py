@@ -19,7 +19,7 @@ ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 
 # Log-linear weights tuned on the dev sets (README "Tuning"): without and with the neural LM.
 STATISTICAL_WEIGHTS = ScoreWeights()
-NEURAL_WEIGHTS = ScoreWeights(neural=0.5)
+NEURAL_WEIGHTS = ScoreWeights(neural=0.5, neural_abbrev=0.3)
 
 
 @dataclass(frozen=True)
