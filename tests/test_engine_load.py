@@ -50,34 +50,27 @@ def test_corrupt_lexicon_is_a_clear_error(assets_copy):
         load(assets_copy)
 
 
-def test_wrong_format_version_is_rejected(assets_copy, tmp_path):
+def rewrite_meta(path, **changes):
+    """Replace an asset file (a symlink in assets_copy) by a copy whose manifest has ``changes``."""
     import json
 
     import numpy as np
 
-    with np.load(assets_copy / "lexicon.npz") as z:
+    with np.load(path) as z:
         arrays = {k: z[k] for k in z.files}
-    meta = json.loads(str(arrays["meta"]))
-    meta["version"] = 999
-    arrays["meta"] = np.array(json.dumps(meta))
-    (assets_copy / "lexicon.npz").unlink()
-    np.savez(assets_copy / "lexicon.npz", **arrays)
+    arrays["meta"] = np.array(json.dumps({**json.loads(str(arrays["meta"])), **changes}))
+    path.unlink()
+    np.savez(path, **arrays)
+
+
+def test_wrong_format_version_is_rejected(assets_copy):
+    rewrite_meta(assets_copy / "lexicon.npz", version=999)
     with pytest.raises(FormatVersionError, match="version 999"):
         load(assets_copy)
 
 
 def test_ngram_built_for_another_lexicon_is_rejected(assets_copy):
-    import json
-
-    import numpy as np
-
-    with np.load(assets_copy / "ngram.npz") as z:
-        arrays = {k: z[k] for k in z.files}
-    meta = json.loads(str(arrays["meta"]))
-    meta["token_hash"] = "0" * 16
-    arrays["meta"] = np.array(json.dumps(meta))
-    (assets_copy / "ngram.npz").unlink()
-    np.savez(assets_copy / "ngram.npz", **arrays)
+    rewrite_meta(assets_copy / "ngram.npz", token_hash="0" * 16)
     with pytest.raises(AssetError, match="another lexicon"):
         load(assets_copy)
 
