@@ -134,7 +134,7 @@ def cmd_bench(args) -> int:
     report = {"inputs": len(rows), "keystrokes": len(key_ms), "key_ms_p50": percentile(key_ms, 0.5),
               "key_ms_p95": percentile(key_ms, 0.95), "key_ms_max": max(key_ms),
               "cold_start_ms": cold, "load_ms": engine.load_ms, "peak_rss_mb": round(rss_mb, 1),
-              "status": engine.status, "beam": args.beam, "wall_s": round(time.perf_counter() - t0, 1)}
+              "status": engine.status, "beam": engine.beam_width, "wall_s": round(time.perf_counter() - t0, 1)}
     print(json.dumps(report, ensure_ascii=False, indent=1))
     return 0
 
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def common(p):
         p.add_argument("--no-neural", action="store_true", help="statistical scorers only")
-        p.add_argument("--beam", type=int, default=16, help="beam width")
+        p.add_argument("--beam", type=int, help="beam width (default: 8 with the neural model, else 16)")
         p.add_argument("--model", help="neural model folder (default: installed)")
 
     p = sub.add_parser("convert", help="stdin pinyin -> JSON candidate lines")

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 LITERAL_ENTRY = -1
 NEG_INF = -1e30
+# Scorer states this many letters behind the end are released (recomputed on demand): few
+# words that can still grow start further back.
+RELEASE_AFTER = 16
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,14 @@ class ContextScorer(Protocol):
 
     def advance_scored(self, states: list[object], texts: list[str]) -> tuple[list[object], np.ndarray]:
         """States after each text and log P(rest of text | state, its first character)."""
+        ...
+
+    def rest_logprob(self, states: list[object], texts: list[str]) -> np.ndarray:
+        """log P(rest of text | state, its first character), keeping no states (no run for 1-char texts)."""
+        ...
+
+    def release(self, states: list[object]) -> None:
+        """Free what can be recomputed on demand (states far behind the end of the input)."""
         ...
 
 
@@ -148,6 +159,7 @@ class Decoder:
         self._allowed: dict[frozenset, np.ndarray] = {}
         self._memo: tuple[str | None, list[Conversion]] = (None, [])
         self._final_memo: tuple[str | None, PositionState | None] = (None, None)
+        self._released = 1  # positions below this had their scorer states released (0 = start: kept)
 
     # -- public -------------------------------------------------------------------------
     def decode(self, text: str) -> list[Conversion]:
@@ -171,10 +183,22 @@ class Decoder:
                 break
             common += 1
         del self.states[common + 1:]
+        self._released = max(1, min(self._released, common + 1))
         self.text = text
         self.lattice = parse(text, self.lattice_options)
         for j in range(common + 1, len(text) + 1):
             self.states.append(self._state_at(j))
+        self._release_old_states()
+
+    def _release_old_states(self) -> None:
+        """Let the scorer free hypotheses more than RELEASE_AFTER letters behind the end: only
+        long words start there, and the scorer recomputes what they need, so a long input
+        costs bounded memory."""
+        if self.scorer is None:
+            return
+        while self._released < len(self.states) - RELEASE_AFTER:
+            self.scorer.release(self.states[self._released].beam.extra)
+            self._released += 1
 
     def _start_state(self, context: str) -> PositionState:
         w1, w2 = self._context_tokens(context)
@@ -207,7 +231,7 @@ class Decoder:
         frontiers, edges = self._extend(segs)
         if final:  # the cached state at j plus what the unfinished last syllable adds
             interior = self.states[j]
-            beam = self._merge(self._beam(edges), interior.beam, len(edges))
+            beam = self._merge(self._beam(edges, final=True), interior.beam, len(edges))
             return PositionState(frontiers, edges + interior.edges, beam)
         return PositionState(frontiers, edges, self._beam(edges))
 
@@ -269,7 +293,7 @@ class Decoder:
         if multi:
             lo, hi = ini_range
             e = self.lex.initials.order[lo: min(hi, lo + self.opt.scan_limit)]
-            syl = self.lex.entry_syllables[e, :depth]
+            syl = self.lex.entry_syllables(e, depth)
             ok = np.ones(len(e), dtype=bool)
             penalty = np.zeros(len(e), dtype=np.float32)
             all_exact = np.ones(len(e), dtype=bool)
@@ -302,7 +326,8 @@ class Decoder:
         return m
 
     # -- beam ---------------------------------------------------------------------------
-    def _beam(self, edges: list[Edge]) -> Beam:
+    def _beam(self, edges: list[Edge], final: bool = False) -> Beam:
+        """The best hypotheses ending at one position; ``final`` ones are never extended."""
         parts = []
         for ei, edge in enumerate(edges):
             src = self.states[edge.start].beam
@@ -332,7 +357,7 @@ class Decoder:
         keep = self._select(score, w1, tok)
         beam = Beam(score[keep], w1[keep], tok[keep], prev_pos[keep], prev_idx[keep], edge_id[keep], entry[keep])
         if self.scorer is not None:
-            self._rescore_neural(beam, edges)
+            self._rescore_neural(beam, edges, keep_states=not final)
         return beam
 
     def _select(self, score: np.ndarray, w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
@@ -348,12 +373,14 @@ class Decoder:
         first.sort()
         return order[first[:K]]
 
-    def _rescore_neural(self, beam: Beam, edges: list[Edge]) -> None:
+    def _rescore_neural(self, beam: Beam, edges: list[Edge], keep_states: bool = True) -> None:
         """Add the neural LM to the n-gram survivors and keep the best ``beam_width``.
 
         Selection uses log P(first character | history), which every hypothesis already
         holds (no model run); the one model run then reads the survivors' words, giving their
-        next states and the exact log-probability of the rest of each word."""
+        next states and the exact log-probability of the rest of each word. Hypotheses that
+        end in the unfinished last syllable are never extended (the next key re-parses it),
+        so they keep no states and single characters cost no model run at all."""
         texts = [self._entry_text(int(e), edges[int(ei)]) for e, ei in zip(beam.entry, beam.edge)]
         parents = [self.states[int(p)].beam.extra[int(i)] for p, i in zip(beam.prev_pos, beam.prev_idx)]
         abbreviated = np.array([edges[int(ei)].abbreviated for ei in beam.edge], dtype=bool)
@@ -362,7 +389,11 @@ class Decoder:
         order = np.argsort(-beam.score, kind="stable")[: self.opt.beam_width]
         for name in ("score", "w1", "w2", "prev_pos", "prev_idx", "edge", "entry"):
             setattr(beam, name, getattr(beam, name)[order])
-        beam.extra, rest = self.scorer.advance_scored([parents[i] for i in order], [texts[i] for i in order])
+        parents, texts = [parents[i] for i in order], [texts[i] for i in order]
+        if keep_states:
+            beam.extra, rest = self.scorer.advance_scored(parents, texts)
+        else:
+            beam.extra, rest = [None] * len(texts), self.scorer.rest_logprob(parents, texts)
         beam.score = beam.score + weight[order] * rest
 
     # -- candidates ---------------------------------------------------------------------

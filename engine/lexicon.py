@@ -77,7 +77,10 @@ class Lexicon:
         self._blob = arrays["token_blob"].tobytes()
         self._offsets = arrays["token_offsets"]
         self.entry_token = arrays["entry_token"]
-        self.entry_syllables = arrays["entry_syllables"]
+        # entry -> its row in the full-syllable index; syllables are read back from the packed
+        # key there (saves the 3.4 MB `entry_syllables` table at run time)
+        self._full_row = np.empty(len(self.entry_token), dtype=np.int32)
+        self._full_row[arrays["full_order"]] = np.arange(len(self.entry_token), dtype=np.int32)
         self.entry_length = arrays["entry_length"]
         self.entry_logp = arrays["entry_logp"]
         self.full = _Index(arrays["full_keys"], arrays["full_order"], 9)
@@ -91,12 +94,18 @@ class Lexicon:
         flags = arrays.get("token_flags")
         self.token_uncommon = (flags & 1).astype(bool) if flags is not None else np.zeros(self.n_tokens, bool)
 
+    def entry_syllables(self, entries: np.ndarray, depth: int) -> np.ndarray:
+        """(N, depth) syllable ids of the first ``depth`` syllables of each entry (-1 = none)."""
+        keys = self.full.keys[self._full_row[entries]]
+        shifts = SYLLABLE_BITS * (MAX_WORD_SYLLABLES - 1 - np.arange(depth))
+        return ((keys[:, None] >> shifts) & ((1 << SYLLABLE_BITS) - 1)) - 1
+
     @classmethod
     def load(cls, path: Path) -> "Lexicon":
         """Load and check a compiled lexicon; raises :class:`AssetError` with a clear message."""
         try:
             with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
+                arrays = {k: z[k] for k in z.files if k != "entry_syllables"}
         except FileNotFoundError:
             raise AssetError(f"lexicon not found at {path}: run `python -m engine.build lexicon`") from None
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:

@@ -65,7 +65,8 @@ class NeuralState:
     k: np.ndarray  # (L, H, t, Dh) float16 keys of the tokens this state added
     v: np.ndarray
     length: int  # tokens read in total (= next position)
-    next_logprobs: np.ndarray  # (V,) float16 log P(next token)
+    next_logprobs: np.ndarray | None  # (V,) float16 log P(next token); None once released
+    last_token: int = BOS  # the token read last (to recompute next_logprobs after a release)
 
 
 class NeuralScorer:
@@ -127,14 +128,7 @@ class NeuralScorer:
 
     def score(self, states: list[NeuralState], texts: list[str]) -> np.ndarray:
         """log P(text | state) without keeping states: single characters cost no model run."""
-        ids = [self.encode(t) or [UNK] for t in texts]
-        out = self._first(states, ids)
-        multi = [k for k, i in enumerate(ids) if len(i) > 1]
-        if multi:
-            _, inner = self._run([states[k] for k in multi], [ids[k][:-1] for k in multi],
-                                 targets=[ids[k][1:] for k in multi])
-            out[multi] += inner
-        return out
+        return self.first_logprob(states, texts) + self.rest_logprob(states, texts)
 
     def advance(self, states: list[NeuralState], texts: list[str]) -> list[NeuralState]:
         """The states after reading each text (one batched model run per text length)."""
@@ -144,13 +138,46 @@ class NeuralScorer:
         """log P(first character of text | state): free, read from the state's cached distribution."""
         return self._first(states, [self.encode(t[:1]) or [UNK] for t in texts])
 
+    def release(self, states: list[NeuralState]) -> None:
+        """Drop the states' next-token distributions (15 KB each); they are recomputed if needed.
+
+        The decoder releases hypotheses far behind the end of a long input, which new words
+        rarely start from, so memory stays bounded however long the input grows."""
+        for s in states:
+            if s is not None and s.length:
+                s.next_logprobs = None
+
     def advance_scored(self, states: list[NeuralState], texts: list[str]) -> tuple[list[NeuralState], np.ndarray]:
         """States after each text, and log P(text[1:] | state, text[0]) from the same model run."""
         return self._run(states, [self.encode(t) or [UNK] for t in texts])
 
-    @staticmethod
-    def _first(states: list[NeuralState], ids: list[list[int]]) -> np.ndarray:
+    def rest_logprob(self, states: list[NeuralState], texts: list[str]) -> np.ndarray:
+        """log P(text[1:] | state, text[0]) without keeping states: 1-character texts cost nothing."""
+        ids = [self.encode(t) or [UNK] for t in texts]
+        out = np.zeros(len(ids))
+        multi = [k for k, i in enumerate(ids) if len(i) > 1]
+        if multi:
+            _, inner = self._run([states[k] for k in multi], [ids[k][:-1] for k in multi],
+                                 targets=[ids[k][1:] for k in multi])
+            out[multi] = inner
+        return out
+
+    def _first(self, states: list[NeuralState], ids: list[list[int]]) -> np.ndarray:
+        self._restore([s for s in states if s.next_logprobs is None])
         return np.array([float(s.next_logprobs[i[0]]) for s, i in zip(states, ids)], dtype=np.float64)
+
+    def _restore(self, states: list[NeuralState]) -> None:
+        """Recompute released next-token distributions: re-read each state's last token."""
+        states = list({id(s): s for s in states}.values())
+        if not states:
+            return
+        before = []
+        for s in states:  # the state minus its last token, as one cache delta
+            k, v = _full_cache(s)
+            before.append(NeuralState(None, k[:, :, :-1], v[:, :, :-1], s.length - 1, None))
+        logprobs, *_ = self._forward(before, [[s.last_token] for s in states], {})
+        for b, s in enumerate(states):
+            s.next_logprobs = logprobs[b, 0].astype(np.float16)
 
     def encode(self, text: str) -> list[int]:
         """Characters -> token ids (runs of non-Han characters become one <p>)."""
@@ -187,7 +214,7 @@ class NeuralScorer:
                 # float16 halves what hundreds of live hypotheses hold; scores need no more precision
                 out[k] = NeuralState(s if s.length else None, pk[:, b, :, P:].astype(np.float16),
                                      pv[:, b, :, P:].astype(np.float16), s.length + n,
-                                     logprobs[b, n - 1].astype(np.float16))
+                                     logprobs[b, n - 1].astype(np.float16), row[-1])
         return out, inner
 
     def _forward(self, states, ids, caches):

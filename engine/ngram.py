@@ -25,13 +25,15 @@ class NgramModel:
 
     def __init__(self, arrays: dict[str, np.ndarray], meta: dict):
         self.meta = meta
-        self.uni_logp = arrays["uni_logp"]
-        self.uni_backoff = arrays["uni_backoff"]
+        self.uni_logp = arrays["uni_logp"].astype(np.float16)  # keeps -inf (never predicted: <s>)
+        self.uni_backoff = Codebook.of(arrays["uni_backoff"])
         self.bi_keys = arrays["bi_keys"]
-        self.bi_logp = arrays["bi_logp"]  # float16 on purpose: half the memory, ample precision
-        self.bi_backoff = arrays["bi_backoff"]
+        # Scores live in memory as 8-bit codes into 256-value codebooks (as KenLM's -q 8):
+        # a quarter of float32, mean error ~0.01 nat, dev-set accuracy unchanged (README).
+        self.bi_logp = Codebook.of(arrays["bi_logp"])
+        self.bi_backoff = Codebook.of(arrays["bi_backoff"])
         self.tri_keys = arrays["tri_keys"]
-        self.tri_logp = arrays["tri_logp"]
+        self.tri_logp = Codebook.of(arrays["tri_logp"])
 
     @classmethod
     def load(cls, path: Path, token_hash: str | None = None) -> "NgramModel":
@@ -66,11 +68,56 @@ class NgramModel:
         return np.where(hit3, lp3, ctx_bo + lower)
 
 
-def _find(keys: np.ndarray, query: np.ndarray, values: np.ndarray):
+class Codebook:
+    """An array of scores stored as uint8 codes; ``book[idx]`` decodes entries."""
+
+    LEVELS = 256
+
+    def __init__(self, codes: np.ndarray, centers: np.ndarray):
+        self.codes, self.centers = codes, centers
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> "Codebook":
+        """Half the levels at equal-mass quantiles, half evenly spaced over the range (bounding
+        the error of rare extreme scores), then one Lloyd step (centers = bin means).
+
+        Works on the float16 bit patterns (65536 possible values), so building the codes
+        for millions of scores is a histogram and a table lookup (~20 ms), not a search."""
+        bits = np.asarray(values, dtype=np.float16).view(np.uint16)
+        if len(bits) == 0:
+            return cls(np.zeros(0, np.uint8), np.zeros(1, np.float32))
+        value_of = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
+        count = np.zeros(1 << 16, dtype=np.int64)
+        for i in range(0, len(bits), 1 << 18):  # bincount and indexing copy to int64: go in chunks
+            count += np.bincount(bits[i: i + (1 << 18)], minlength=1 << 16)
+        present = np.flatnonzero(count)
+        present = present[np.argsort(value_of[present], kind="stable")]
+        cum = np.cumsum(count[present])
+        half = cls.LEVELS // 2
+        targets = (np.arange(half) + 0.5) / half * cum[-1]
+        picks = present[np.minimum(np.searchsorted(cum, targets), len(present) - 1)]
+        lo, hi = value_of[present[0]], value_of[present[-1]]
+        centers = np.unique(np.concatenate([value_of[picks], np.linspace(lo, hi, cls.LEVELS - half)]))
+        table = np.searchsorted((centers[1:] + centers[:-1]) / 2, value_of).astype(np.uint8)
+        table[~np.isfinite(value_of)] = 0
+        codes = np.concatenate([table[bits[i: i + (1 << 18)]] for i in range(0, len(bits), 1 << 18)])
+        sums = np.bincount(table[present], weights=value_of[present] * count[present], minlength=len(centers))
+        counts = np.bincount(table[present], weights=count[present], minlength=len(centers))
+        centers = np.where(counts > 0, sums / np.maximum(counts, 1), centers).astype(np.float32)
+        return cls(codes, centers)
+
+    def __getitem__(self, idx) -> np.ndarray:
+        return self.centers[self.codes[idx]]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+def _find(keys: np.ndarray, query: np.ndarray, values: Codebook):
     """Values at ``query`` keys (0 where absent) and a hit mask."""
     if len(keys) == 0:
         return np.zeros(len(query), dtype=np.float32), np.zeros(len(query), dtype=bool)
     idx = np.searchsorted(keys, query)
     idx = np.minimum(idx, len(keys) - 1)
     hit = keys[idx] == query
-    return np.where(hit, values[idx].astype(np.float32), np.float32(0.0)), hit
+    return np.where(hit, values[idx], np.float32(0.0)), hit

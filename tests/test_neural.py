@@ -109,3 +109,5 @@ def test_first_plus_rest_equals_whole(tiny_model):
     whole, _ = scorer.extend(states, texts)
     _, rest = scorer.advance_scored(states, texts)
     assert np.allclose(scorer.first_logprob(states, texts) + rest, whole, atol=1e-4)
+    # the score-only path (hypotheses ending in the unfinished last syllable) agrees
+    assert np.allclose(scorer.rest_logprob(states, texts), rest, atol=1e-4)
