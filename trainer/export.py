@@ -308,7 +308,7 @@ def training_info(ck: dict, run_dir: Path) -> dict:
     info = {"run_dir": str(run_dir), "steps": st["step"], "tokens": st["tokens"],
             "hours": round(st["elapsed_s"] / 3600, 3),
             "hardware": f"{_cpu_name()}, {os.cpu_count()} cores, threads={cfg.get('threads')} (0 = adaptive), "
-                        f"bf16 autocast={cfg.get('autocast_bf16')}",
+                        f"bf16 autocast={bool(cfg.get('autocast_bf16')) and _cpu_has_bf16()}",
             "optimizer": {k: cfg.get(k) for k in ("batch_size", "seq_len", "lr", "min_lr", "warmup_steps",
                                                    "weight_decay", "grad_clip", "max_minutes")},
             "init_from": cfg.get("init_from") or None}
@@ -320,7 +320,19 @@ def training_info(ck: dict, run_dir: Path) -> dict:
                                   "translations_classical_to_modern keep 25% of lines, others 100%",
                         "train_tokens": m.get("train_tokens"), "heldout_tokens": m.get("heldout_tokens"),
                         "tokens_per_source": {k: v["train"] for k, v in m.get("tokens_per_source", {}).items()}}
+    base = Path(cfg.get("init_from") or "").parent / MANIFEST_NAME
+    if cfg.get("init_from") and base.is_file():  # continued training / fine-tuning: keep the base's story
+        try:
+            info["base_training"] = json.loads(base.read_text(encoding="utf-8")).get("training")
+        except (OSError, ValueError):
+            pass
     return info
+
+
+def _cpu_has_bf16() -> bool:
+    from .train import cpu_has_bf16
+
+    return cpu_has_bf16()
 
 
 def _cpu_name() -> str:
