@@ -191,14 +191,31 @@ class Decoder:
         self._release_old_states()
 
     def _release_old_states(self) -> None:
-        """Let the scorer free hypotheses more than RELEASE_AFTER letters behind the end: only
-        long words start there, and the scorer recomputes what they need, so a long input
-        costs bounded memory."""
+        """Drop the scorer states of hypotheses more than RELEASE_AFTER letters behind the end.
+
+        Only long words (or Backspace) start there again; :meth:`_scorer_states` rebuilds
+        what they need from the hypothesis' text. Hypotheses that live on keep their
+        ancestors' caches, minus the next-token distributions. A long input costs bounded memory."""
         if self.scorer is None:
             return
         while self._released < len(self.states) - RELEASE_AFTER:
-            self.scorer.release(self.states[self._released].beam.extra)
+            beam = self.states[self._released].beam
+            self.scorer.release(beam.extra)
+            beam.extra = [None] * len(beam.extra)
             self._released += 1
+
+    def _scorer_states(self, positions: np.ndarray, indices: np.ndarray) -> list:
+        """The scorer states of hypotheses (position, index), rebuilding released ones."""
+        out = [self.states[int(p)].beam.extra[int(i)] for p, i in zip(positions, indices)]
+        missing = {(int(p), int(i)) for (p, i), st in zip(zip(positions, indices), out) if st is None}
+        if missing:
+            keys = sorted(missing)
+            texts = ["".join(w[0] for w in self._backtrace(self.states[p], p, i)) for p, i in keys]
+            start = self.states[0].beam.extra[0]
+            for (p, i), st in zip(keys, self.scorer.advance_scored([start] * len(keys), texts)[0]):
+                self.states[p].beam.extra[i] = st
+            out = [self.states[int(p)].beam.extra[int(i)] for p, i in zip(positions, indices)]
+        return out
 
     def _start_state(self, context: str) -> PositionState:
         w1, w2 = self._context_tokens(context)
@@ -382,7 +399,7 @@ class Decoder:
         end in the unfinished last syllable are never extended (the next key re-parses it),
         so they keep no states and single characters cost no model run at all."""
         texts = [self._entry_text(int(e), edges[int(ei)]) for e, ei in zip(beam.entry, beam.edge)]
-        parents = [self.states[int(p)].beam.extra[int(i)] for p, i in zip(beam.prev_pos, beam.prev_idx)]
+        parents = self._scorer_states(beam.prev_pos, beam.prev_idx)
         abbreviated = np.array([edges[int(ei)].abbreviated for ei in beam.edge], dtype=bool)
         weight = np.where(abbreviated, self.w.neural_abbrev, self.w.neural)
         beam.score = beam.score + weight * self.scorer.first_logprob(parents, texts)

@@ -111,3 +111,35 @@ def test_first_plus_rest_equals_whole(tiny_model):
     assert np.allclose(scorer.first_logprob(states, texts) + rest, whole, atol=1e-4)
     # the score-only path (hypotheses ending in the unfinished last syllable) agrees
     assert np.allclose(scorer.rest_logprob(states, texts), rest, atol=1e-4)
+
+
+def test_released_states_are_recomputed_on_demand(tiny_model):
+    _, _, path = tiny_model
+    scorer = NeuralScorer.load(path)
+    states = scorer.advance([scorer.start("你好"), scorer.start("")], ["北京大学", "我想回家"])
+    texts = ["中", "今"]
+    before = scorer.first_logprob(states, texts)
+    scorer.release(states)
+    assert all(s.next_logprobs is None for s in states)
+    assert np.allclose(scorer.first_logprob(states, texts), before, atol=1e-2)  # float16 caches
+
+
+@pytest.mark.parametrize("edits", [
+    "woxianghuijiawoxianghuijiabeijingdaxue",  # typing on, far past the release window
+    "woxianghuijiawoxianghuijia" + "\b" * 14 + "zhongguoren",  # backspacing into released positions
+])
+def test_long_input_decodes_the_same_with_states_released(tiny_model, monkeypatch, edits):
+    import engine.decoder as decoder
+
+    _, _, path = tiny_model
+    engine = Engine.load(EngineOptions(model_dir=path, learning=False))
+
+    def typed(release_after):
+        monkeypatch.setattr(decoder, "RELEASE_AFTER", release_after)
+        s, seen = engine.new_session(), []
+        for ch in edits:
+            s.backspace() if ch == "\b" else s.insert(ch)
+            seen.append([c.text for c in s.candidates()[:3]])
+        return seen
+
+    assert typed(2) == typed(10**6)
