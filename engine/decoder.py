@@ -57,6 +57,8 @@ class DecoderOptions:
     """Search breadth. Wider is slower and (up to a point) more accurate."""
 
     beam_width: int = 16  # hypotheses kept per position
+    # for abbreviated input (bjdx): its top-5 needs more distinct whole-input hypotheses
+    abbrev_beam_width: int = 16
     nbest: int = 5  # whole-input conversions listed first
     entries_per_edge: int = 32  # lexicon entries proposed per matched span, best prior first
     scan_limit: int = 4000  # entries examined per abbreviated span before filtering
@@ -155,6 +157,7 @@ class Decoder:
         self.context = context
         self.text = ""
         self.lattice: SyllableLattice = parse("", lattice_options)
+        self._width = options.beam_width  # this input's beam (wider when it reads as abbreviations)
         self.states: list[PositionState] = [self._start_state(context)]
         self._allowed: dict[frozenset, np.ndarray] = {}
         self._memo: tuple[str | None, list[Conversion]] = (None, [])
@@ -186,6 +189,7 @@ class Decoder:
         self._released = max(1, min(self._released, common + 1))
         self.text = text
         self.lattice = parse(text, self.lattice_options)
+        self._width = max(self.opt.beam_width, self.opt.abbrev_beam_width if self.lattice.abbreviated() else 0)
         for j in range(common + 1, len(text) + 1):
             self.states.append(self._state_at(j))
         self._release_old_states()
@@ -256,7 +260,7 @@ class Decoder:
         """The best ``beam_width`` of two beams at one position (b's edges listed after a's)."""
         cat = {name: np.concatenate([getattr(a, name), getattr(b, name) + (b_edge_offset if name == "edge" else 0)])
                for name in ("score", "w1", "w2", "prev_pos", "prev_idx", "edge", "entry")}
-        order = np.argsort(-cat["score"], kind="stable")[: self.opt.beam_width]
+        order = np.argsort(-cat["score"], kind="stable")[: self._width]
         extra = (a.extra + b.extra) if self.scorer is not None else []
         return Beam(**{k: v[order] for k, v in cat.items()}, extra=[extra[i] for i in order] if extra else [])
 
@@ -379,7 +383,7 @@ class Decoder:
 
     def _select(self, score: np.ndarray, w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
         """Indices of the best hypothesis per n-gram state, top ``beam_width`` of them."""
-        K = self.opt.beam_width * (2 if self.scorer is not None else 1)
+        K = self._width * (2 if self.scorer is not None else 1)
         if len(score) > 8 * K:
             pre = np.argpartition(-score, 8 * K)[: 8 * K]
         else:
@@ -403,7 +407,7 @@ class Decoder:
         abbreviated = np.array([edges[int(ei)].abbreviated for ei in beam.edge], dtype=bool)
         weight = np.where(abbreviated, self.w.neural_abbrev, self.w.neural)
         beam.score = beam.score + weight * self.scorer.first_logprob(parents, texts)
-        order = np.argsort(-beam.score, kind="stable")[: self.opt.beam_width]
+        order = np.argsort(-beam.score, kind="stable")[: self._width]
         for name in ("score", "w1", "w2", "prev_pos", "prev_idx", "edge", "entry"):
             setattr(beam, name, getattr(beam, name)[order])
         parents, texts = [parents[i] for i in order], [texts[i] for i in order]

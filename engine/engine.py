@@ -22,7 +22,8 @@ STATISTICAL_WEIGHTS = ScoreWeights()
 NEURAL_WEIGHTS = ScoreWeights(neural=0.5, neural_abbrev=0.3)
 # Beam widths (README "Speed and size trade-off"): with the neural LM, the n-gram keeps
 # 2 x 8 survivors per position and the model reranks them to 8; on 1000 dev clauses that
-# matched beam 16 in top-1 (64.8 vs 64.5) at half the model work per keystroke.
+# matched beam 16 in top-1 (64.6 vs 64.2) at 60% of the time per keystroke. Abbreviated
+# input (short, many readings) keeps 16: its top-5 needs the distinct whole-input hypotheses.
 STATISTICAL_BEAM, NEURAL_BEAM = 16, 8
 
 
@@ -33,7 +34,7 @@ class EngineOptions:
     assets_dir: Path = ASSETS_DIR
     model_dir: Path | None = None  # None: the personal model if present (and `personal`), else assets/model
     personal: bool = True  # use the user's fine-tuned model and text layer when present
-    beam_width: int | None = None  # None: NEURAL_BEAM with the neural scorer, else STATISTICAL_BEAM
+    beam_width: int | None = None  # None: NEURAL_BEAM with the neural scorer (abbreviations: 16), else STATISTICAL_BEAM
     nbest: int = 5
     use_neural: bool = True
     fuzzy_pairs: frozenset[str] = frozenset()
@@ -116,7 +117,8 @@ class Engine:
         o = self.options
         return Decoder(
             self.lexicon, self.ngram, weights=self.weights,
-            options=DecoderOptions(beam_width=self.beam_width, nbest=o.nbest, entries_per_edge=o.entries_per_edge),
+            options=DecoderOptions(beam_width=self.beam_width, nbest=o.nbest, entries_per_edge=o.entries_per_edge,
+                                   abbrev_beam_width=o.beam_width or STATISTICAL_BEAM),
             lattice_options=LatticeOptions(fuzzy_pairs=frozenset(o.fuzzy_pairs)),
             history=self.history if o.learning else None, context=context, scorer=self.neural)
 

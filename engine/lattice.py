@@ -103,6 +103,11 @@ class SyllableLattice:
         return best[n][1] if best[n] else []
 
 
+    def abbreviated(self) -> bool:
+        """The input reads best as abbreviations: an initial before its last segment (bjdx, beijdx)."""
+        return any(seg.kind == SegmentKind.INITIAL for seg in self.best_cut()[:-1])
+
+
 def _relax(best, j, cost, path):
     if best[j] is None or cost < best[j][0]:
         best[j] = (cost, path)

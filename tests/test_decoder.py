@@ -97,3 +97,12 @@ def test_beam_width_is_an_option(engine):
 @pytest.mark.parametrize("pinyin, expected", [("sp", "视频"), ("ssm", "是什么"), ("zhhuikaiche", "只会开车")])
 def test_first_letter_abbreviations(engine, pinyin, expected):
     assert expected in texts(engine, pinyin)[:10]
+
+
+@pytest.mark.parametrize("pinyin, width", [("woxianghuijia", 8), ("bjdx", 16), ("beijdx", 16)])
+def test_abbreviated_input_gets_the_wider_beam(engine, pinyin, width):
+    from engine.decoder import Decoder, DecoderOptions
+
+    d = Decoder(engine.lexicon, engine.ngram, options=DecoderOptions(beam_width=8, abbrev_beam_width=16))
+    d.decode(pinyin)
+    assert d._width == width

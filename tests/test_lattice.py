@@ -115,3 +115,12 @@ def test_single_letter_abbreviation_is_the_first_letter_of_the_syllable(letter, 
     """视频 is abbreviated sp: a lone s stands for sh- syllables too (and c/ch, z/zh)."""
     seg = next(s for s in parse(letter).segments_from[0] if s.text == letter)
     assert SYLLABLE_ID[syllable] in seg.syllables
+
+
+@pytest.mark.parametrize("text, abbreviated", [
+    ("bjdx", True), ("beijdx", True), ("wxhj", True),
+    ("woxianghuijia", False), ("woxiangh", False), ("zhongguor", False), ("nih", False), ("b", False),
+])
+def test_abbreviated_input_is_recognised(text, abbreviated):
+    # the decoder widens its beam for these (their top-5 needs more whole-input hypotheses)
+    assert parse(text).abbreviated() is abbreviated
