@@ -21,7 +21,9 @@ ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 STATISTICAL_WEIGHTS = ScoreWeights()
 # neural_abbrev (words typed as initials, also inside full-pinyin input): 0.15 gave abbreviated top-5
 # +1.0 without context but -0.5 with it and -0.6 full-pinyin top-1 (200 clauses per set), so 0.3 stays.
-NEURAL_WEIGHTS = ScoreWeights(neural=0.5, neural_abbrev=0.3)
+# neural 0.5 -> 0.35 with the int8 model at beam 8: mean top-1 +0.6 / +0.7 on two 200-clause slices
+# per set (0.25 and 0.75 were worse).
+NEURAL_WEIGHTS = ScoreWeights(neural=0.35, neural_abbrev=0.3)
 # Beam widths (README "Speed and size trade-off"): with the neural LM, the n-gram keeps
 # 2 x 8 survivors per position and the model reranks them to 8; on 1000 dev clauses that
 # matched beam 16 in top-1 (64.6 vs 64.2) at 60% of the time per keystroke. Abbreviated
