@@ -210,16 +210,15 @@ class Decoder:
 
     def _scorer_states(self, positions: np.ndarray, indices: np.ndarray) -> list:
         """The scorer states of hypotheses (position, index), rebuilding released ones."""
-        out = [self.states[int(p)].beam.extra[int(i)] for p, i in zip(positions, indices)]
-        missing = {(int(p), int(i)) for (p, i), st in zip(zip(positions, indices), out) if st is None}
+        keys = [(int(p), int(i)) for p, i in zip(positions, indices)]
+        missing = sorted({(p, i) for p, i in keys if self.states[p].beam.extra[i] is None})
         if missing:
-            keys = sorted(missing)
-            texts = ["".join(w[0] for w in self._backtrace(self.states[p], p, i)) for p, i in keys]
+            texts = ["".join(w[0] for w in self._backtrace(self.states[p], p, i)) for p, i in missing]
             start = self.states[0].beam.extra[0]
-            for (p, i), st in zip(keys, self.scorer.advance_scored([start] * len(keys), texts)[0]):
+            rebuilt, _ = self.scorer.advance_scored([start] * len(missing), texts)
+            for (p, i), st in zip(missing, rebuilt):
                 self.states[p].beam.extra[i] = st
-            out = [self.states[int(p)].beam.extra[int(i)] for p, i in zip(positions, indices)]
-        return out
+        return [self.states[p].beam.extra[i] for p, i in keys]
 
     def _start_state(self, context: str) -> PositionState:
         w1, w2 = self._context_tokens(context)

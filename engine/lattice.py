@@ -102,7 +102,6 @@ class SyllableLattice:
                 _relax(best, seg.end, cost + step, path + [seg])
         return best[n][1] if best[n] else []
 
-
     def abbreviated(self) -> bool:
         """The input reads best as abbreviations: an initial before its last segment (bjdx, beijdx)."""
         return any(seg.kind == SegmentKind.INITIAL for seg in self.best_cut()[:-1])
