@@ -139,8 +139,9 @@ class AdaptedNgram:
     def logprob(self, w1: np.ndarray, w2: np.ndarray, w3: np.ndarray) -> np.ndarray:
         base = np.exp(self.base.logprob(w1, w2, w3).astype(np.float64))
         c, total = self.user.counts_of(w2, w3)
-        # The start of a clause says little about the user's domain and is shared by all text.
-        p_user = np.where(np.asarray(w2) == BOS, 0.0, c / np.maximum(total, 1.0))
+        # Clause starts count too: how a user's clauses open is part of their style (law: 适用本条例,
+        # 第三节). On 300 law clauses +1.0 top-1; the general sets (100 each) -0.4.
+        p_user = c / np.maximum(total, 1.0)
         mixed = (1.0 - self.weight) * base + self.weight * p_user
         return np.log(np.maximum(mixed, 1e-30)).astype(np.float32)
 

@@ -49,3 +49,12 @@ def test_user_layer_for_another_lexicon_is_ignored_with_a_message(engine, user_d
         UserLM.load(path, engine.lexicon)
     e = Engine.load(EngineOptions(model_dir=user_dir, use_neural=False, learning=False))
     assert not isinstance(e.ngram, AdaptedNgram) and "ignored" in e.status
+
+
+def test_how_the_user_opens_a_clause_counts_too(engine, user_dir):
+    from engine.lexicon import BOS
+
+    adapted = Engine.load(EngineOptions(model_dir=user_dir, use_neural=False, learning=False))
+    first = engine.lexicon.token_id("当事人")  # opens many of the user's clauses
+    args = (np.array([BOS]), np.array([BOS]), np.array([first]))
+    assert adapted.ngram.logprob(*args)[0] > engine.ngram.logprob(*args)[0]
