@@ -58,3 +58,45 @@ def test_how_the_user_opens_a_clause_counts_too(engine, user_dir):
     first = engine.lexicon.token_id("当事人")  # opens many of the user's clauses
     args = (np.array([BOS]), np.array([BOS]), np.array([first]))
     assert adapted.ngram.logprob(*args)[0] > engine.ngram.logprob(*args)[0]
+
+
+def _layer(engine, tmp_path, triples, version=None):
+    """A user layer counted from word triples (each clause: <s> <s> a b c </s>)."""
+    from collections import Counter
+
+    from engine.lexicon import BOS, EOS
+    from engine.userlm import save_user_lm
+
+    ids = {w: engine.lexicon.token_id(w) for t in triples for w in t}
+    uni, bi, tri = Counter(), Counter(), Counter()
+    for t in triples:
+        toks = [BOS, BOS] + [ids[w] for w in t] + [EOS]
+        uni.update(toks[2:])
+        bi.update(zip(toks[1:-1], toks[2:]))
+        tri.update(zip(toks[:-2], toks[1:-1], toks[2:]))
+    path = tmp_path / FILE_NAME
+    save_user_lm(path, uni, bi, engine.lexicon, ["t.txt"], tri if version is None else None)
+    if version is not None:  # rewrite as an older layer without trigram arrays
+        import json
+
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in ("meta", "unigram", "bigram_keys", "bigram_counts")}
+        meta = json.loads(str(arrays["meta"]))
+        meta["version"] = version
+        arrays["meta"] = np.array(json.dumps(meta))
+        path.unlink()
+        np.savez(path, **arrays)
+    return UserLM.load(path, engine.lexicon), ids
+
+
+def test_trigrams_tell_apart_what_follows_a_pair(engine, tmp_path):
+    user, ids = _layer(engine, tmp_path, [("我们", "喜欢", "苹果")] * 3 + [("他们", "喜欢", "香蕉")] * 3)
+    p = lambda u, v, w: user.adapt_prob(np.array([ids[u]]), np.array([ids[v]]), np.array([ids[w]]))[0]
+    assert p("我们", "喜欢", "苹果") > 0.7 > 0.3 > p("他们", "喜欢", "苹果") > 0  # bigram alone: 0.5 each
+    assert p("我们", "苹果", "香蕉") == 0  # a pair the user never wrote gains nothing
+
+
+def test_a_version_1_layer_still_loads_with_bigrams_only(engine, tmp_path):
+    user, ids = _layer(engine, tmp_path, [("我们", "喜欢", "苹果")] * 3 + [("他们", "喜欢", "香蕉")] * 3, version=1)
+    p = user.adapt_prob(np.array([ids["我们"]]), np.array([ids["喜欢"]]), np.array([ids["苹果"]]))[0]
+    assert p == pytest.approx(0.5)

@@ -165,9 +165,9 @@ def write_user_layer(texts: list[str], paths: list[Path], folder: Path, log) -> 
     from engine.userlm import FILE_NAME, count_text, save_user_lm
 
     lexicon = Lexicon.load(ENGINE_ASSETS / "lexicon.npz")
-    uni, bi = count_text((line for t in texts for line in t.splitlines()), lexicon)
-    meta = save_user_lm(folder / FILE_NAME, uni, bi, lexicon, [Path(p).name for p in paths])
-    log(f"user text layer: {meta['tokens']} words, {meta['bigrams']} word pairs")
+    uni, bi, tri = count_text((line for t in texts for line in t.splitlines()), lexicon)
+    meta = save_user_lm(folder / FILE_NAME, uni, bi, lexicon, [Path(p).name for p in paths], tri)
+    log(f"user text layer: {meta['tokens']} words, {meta['bigrams']} word pairs, {meta['trigrams']} triples")
 
 
 def _cap_steps(cfg: TrainConfig, n_user_tokens: int, has_replay: bool, log) -> TrainConfig:
