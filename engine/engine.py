@@ -24,9 +24,9 @@ STATISTICAL_WEIGHTS = ScoreWeights()
 # neural 0.5 -> 0.35 with the int8 model at beam 8: mean top-1 +0.6 / +0.7 on two 200-clause slices
 # per set (0.25 and 0.75 were worse).
 NEURAL_WEIGHTS = ScoreWeights(neural=0.35, neural_abbrev=0.3)
-# A model fine-tuned on the user's own text earns more weight: on law text (300 clauses) 0.5 gave
-# 91.3 vs 88.7 at 0.35, and the general sets (100 each) 65.8 vs 65.2.
-PERSONAL_WEIGHTS = replace(NEURAL_WEIGHTS, neural=0.5)
+# A model fine-tuned on the user's own text gets the same weight: with the 856-step fine-tune
+# (2 threads) law-dev (600) scored 92.8 at 0.35, 93.0 at 0.4, 92.8 at 0.5 and 0.65, while the general
+# sets (100 each) fell from 66.0 at 0.35 to 64.6 at 0.5 and 63.8 at 0.65.
 # Beam widths (README "Speed and size trade-off"): with the neural LM, the n-gram keeps
 # 2 x 8 survivors per position and the model reranks them to 8; on 1000 dev clauses that
 # matched beam 16 in top-1 (64.6 vs 64.2) at 60% of the time per keystroke. Abbreviated
@@ -89,7 +89,7 @@ class Engine:
             return self.options.weights
         if self.neural is None:
             return STATISTICAL_WEIGHTS
-        return PERSONAL_WEIGHTS if self.neural.fine_tuned else NEURAL_WEIGHTS
+        return NEURAL_WEIGHTS
 
     @property
     def model_dir(self):

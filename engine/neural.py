@@ -84,11 +84,6 @@ class NeuralScorer:
         self.head_dim = int(cfg["d_model"]) // self.n_head
         self.max_context = 32
 
-    @property
-    def fine_tuned(self) -> bool:
-        """A personal model (``trainer finetune`` records the model it started from)."""
-        return "base_model" in (self.manifest.get("training") or {})
-
     # -- loading ------------------------------------------------------------------------
     @classmethod
     def load(cls, model_dir: Path, threads: int = int(os.environ.get("SHURU_ORT_THREADS", "1"))) -> "NeuralScorer":

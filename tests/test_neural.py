@@ -143,21 +143,3 @@ def test_long_input_decodes_the_same_with_states_released(tiny_model, monkeypatc
         return seen
 
     assert typed(2) == typed(10**6)
-
-
-def test_a_fine_tuned_model_gets_more_weight(tiny_model, tmp_path):
-    import json
-    import shutil
-
-    from engine.engine import NEURAL_WEIGHTS, PERSONAL_WEIGHTS
-
-    _, _, path = tiny_model
-    assert Engine.load(EngineOptions(model_dir=path, learning=False)).weights == NEURAL_WEIGHTS
-    tuned = tmp_path / "personal"
-    shutil.copytree(path, tuned)
-    manifest = json.loads((tuned / "manifest.json").read_text(encoding="utf-8"))
-    manifest["training"] = {"base_model": str(path)}  # what `trainer finetune` records
-    (tuned / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    engine = Engine.load(EngineOptions(model_dir=tuned, learning=False))
-    assert engine.neural.fine_tuned and engine.weights == PERSONAL_WEIGHTS
-    assert PERSONAL_WEIGHTS.neural > NEURAL_WEIGHTS.neural
