@@ -87,9 +87,7 @@ class Engine:
     def weights(self) -> ScoreWeights:
         if self.options.weights is not None:
             return self.options.weights
-        if self.neural is None:
-            return STATISTICAL_WEIGHTS
-        return NEURAL_WEIGHTS
+        return NEURAL_WEIGHTS if self.neural is not None else STATISTICAL_WEIGHTS
 
     @property
     def model_dir(self):

@@ -99,26 +99,19 @@ def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarr
 
 
 class UserLM:
-    """The user's n-gram counts; ``prob`` is an absolute-discounting bigram over their tokens."""
+    """The user's bigram and trigram counts, with their context totals for lookups."""
 
     def __init__(self, unigram: np.ndarray, keys: np.ndarray, counts: np.ndarray, meta: dict,
-                 discount: float = 0.7, tri_keys: np.ndarray | None = None, tri_counts: np.ndarray | None = None):
+                 tri_keys: np.ndarray | None = None, tri_counts: np.ndarray | None = None):
         self.meta = meta
-        n = max(1, int(unigram.sum()))
-        V = len(unigram)
-        self.p_uni = ((unigram + 0.01) / (n + 0.01 * V)).astype(np.float64)
         self.keys = keys
         self.counts = counts.astype(np.float64)
-        self.D = discount
-        ctx = keys >> BITS
-        self.ctx_total = np.bincount(ctx, weights=self.counts, minlength=V)
-        self.ctx_types = np.bincount(ctx, minlength=V).astype(np.float64)
-        # trigrams: counts, and c(u v .) per distinct (u v) context
+        self.ctx_total = np.bincount(keys >> BITS, weights=self.counts, minlength=len(unigram))
+        # trigrams: counts, and c(u v .) per distinct (u v) context (keys are sorted, so each
+        # context's trigrams are one run)
         self.tri_keys = tri_keys if tri_keys is not None else np.zeros(0, dtype=np.int64)
         self.tri_counts = (tri_counts if tri_counts is not None else np.zeros(0)).astype(np.float64)
-        tri_ctx = self.tri_keys >> BITS
-        starts = np.flatnonzero(np.r_[True, tri_ctx[1:] != tri_ctx[:-1]]) if len(tri_ctx) else np.zeros(0, int)
-        self.tri_ctx_keys = tri_ctx[starts]
+        self.tri_ctx_keys, starts = np.unique(self.tri_keys >> BITS, return_index=True)
         self.tri_ctx_total = np.add.reduceat(self.tri_counts, starts) if len(starts) else np.zeros(0)
 
     @classmethod
@@ -156,21 +149,6 @@ class UserLM:
         p_bi = c2 / np.maximum(t2, 1.0)
         c3, t3 = self.trigram_counts_of(u, v, w)
         return (c3 + prior * p_bi) / (t3 + prior)
-
-    def prob(self, v: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """P_user(w | v) for arrays of token ids."""
-        v = np.asarray(v, dtype=np.int64)
-        w = np.asarray(w, dtype=np.int64)
-        key = (v << BITS) | w
-        c = np.zeros(len(key))
-        if len(self.keys):
-            idx = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
-            c = np.where(self.keys[idx] == key, self.counts[idx], 0.0)
-        total, types = self.ctx_total[v], self.ctx_types[v]
-        seen = total > 0
-        safe = np.where(seen, total, 1.0)
-        p_bi = (np.maximum(c - self.D, 0.0) + self.D * types * self.p_uni[w]) / safe
-        return np.where(seen, p_bi, self.p_uni[w])
 
 
 class AdaptedNgram:
