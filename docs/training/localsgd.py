@@ -1,31 +1,41 @@
-"""Local SGD over two single-thread training processes: every PERIOD seconds, SIGTERM both
-(they checkpoint), average their model weights into both checkpoints, resume both."""
-import os, signal, subprocess, sys, time
+"""Local SGD over single-thread training processes: every PERIOD seconds, SIGTERM them all
+(each writes its resumable checkpoint), average their model weights into every checkpoint,
+resume them. Stops syncing when one run finishes.
+
+    python docs/training/localsgd.py RUNS.json [PERIOD_SECONDS]
+
+RUNS.json maps a run name to its `python -m trainer train` arguments; the run's directory
+must be `--run_dir=runs/NAME` and its log `runs/NAME.log`. Start the runs yourself first
+with exactly those arguments (see README.md beside this file)."""
+import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import torch
 
 PY = ".venv/bin/python"
-COMMON = ["-m", "trainer", "train", "--preset=base", "--init_from=assets/model/weights.pt", "--lr=6e-4",
-          "--min_lr=3e-5", "--warmup_steps=200", "--eval_every=500", "--threads=1"]
-RUNS = {"cont": COMMON + ["--run_dir=runs/cont", "--max_minutes=115", "--seed=2026"],
-        "contB": COMMON + ["--run_dir=runs/contB", "--max_minutes=104", "--seed=7"]}
-PERIOD = float(sys.argv[1]) if len(sys.argv) > 1 else 1200
+RUNS: dict[str, list[str]] = json.loads(Path(sys.argv[1]).read_text())
+PERIOD = float(sys.argv[2]) if len(sys.argv) > 2 else 600
+
 
 def log(msg):
     print(time.strftime("[%H:%M:%S] "), msg, flush=True)
+
 
 def pids(name):
     out = subprocess.run(["pgrep", "-f", f"run_dir=runs/{name} "], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
 
+
 def done(name):
     text = Path(f"runs/{name}.log").read_text(errors="replace")
     return "done at step" in text.splitlines()[-1] if text.strip() else False
 
+
 def average():
     cks = {n: torch.load(f"runs/{n}/ckpt.pt", map_location="cpu", weights_only=False) for n in RUNS}
-    a, b = (cks[n]["model"] for n in RUNS)
-    avg = {k: (a[k].float() + b[k].float()).div(2).to(a[k].dtype) if a[k].is_floating_point() else a[k] for k in a}
+    models = [ck["model"] for ck in cks.values()]
+    first = models[0]
+    avg = {k: (sum(m[k].float() for m in models) / len(models)).to(first[k].dtype)
+           if first[k].is_floating_point() else first[k] for k in first}
     for n, ck in cks.items():
         ck["model"] = avg
         tmp = f"runs/{n}/ckpt.pt.tmp"
@@ -33,9 +43,12 @@ def average():
         os.replace(tmp, f"runs/{n}/ckpt.pt")
     log("averaged: " + ", ".join(f"{n} step {ck['state']['step']}" for n, ck in cks.items()))
 
+
 def launch(name):
     with open(f"runs/{name}.log", "a") as f:
-        subprocess.Popen([PY] + RUNS[name], stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+        subprocess.Popen([PY, "-m", "trainer", "train"] + RUNS[name], stdout=f, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+
 
 while True:
     time.sleep(PERIOD)

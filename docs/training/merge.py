@@ -1,6 +1,10 @@
-"""Average the final weights of runs/cont and runs/contB into runs/merged/ckpt.pt and compare
-held-out loss of A, B, their average and the shipped model on N held-out windows."""
-import json, shutil, sys, math
+"""Average the final weights of runs/A, runs/B, ... into runs/merged/ckpt.pt and compare the
+held-out loss of each run, their average and the shipped model on N held-out windows.
+
+    python docs/training/merge.py N A B [...]
+
+Then: python -m trainer export --run runs/merged --out assets/model --int8"""
+import json, math, shutil, sys
 from pathlib import Path
 import torch
 sys.path.insert(0, ".")
@@ -9,30 +13,39 @@ from trainer.data import heldout_windows, load_shards
 from trainer.model import CharLM, ModelConfig
 from trainer.vocab import Vocab
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
-A = torch.load("runs/cont/ckpt.pt", map_location="cpu", weights_only=False)
-B = torch.load("runs/contB/ckpt.pt", map_location="cpu", weights_only=False)
-avg = {k: (A["model"][k].float() + B["model"][k].float()).div(2).to(A["model"][k].dtype) for k in A["model"]}
+N, names = int(sys.argv[1]), sys.argv[2:]
+cks = {n: torch.load(f"runs/{n}/ckpt.pt", map_location="cpu", weights_only=False) for n in names}
+first = cks[names[0]]
+avg = {k: sum(ck["model"][k].float() for ck in cks.values()) / len(cks) for k in first["model"]}
+avg = {k: v.to(first["model"][k].dtype) for k, v in avg.items()}
 cfg = TrainConfig()
 held = heldout_windows(load_shards(Path(cfg.shard_dir), "heldout"), cfg.seq_len, N)
-mc = ModelConfig.from_dict(A["model_config"])
+mc = ModelConfig.from_dict(first["model_config"])
+
+
 def loss_of(sd):
-    m = CharLM(mc); m.load_state_dict(sd); return evaluate_windows(m, held, cfg, torch.device("cpu"))
-vocab = Vocab.load(Path("runs/cont/vocab.txt"))
+    m = CharLM(mc)
+    m.load_state_dict(sd)
+    return evaluate_windows(m, held, cfg, torch.device("cpu"))
+
+
+vocab = Vocab.load(Path(f"runs/{names[0]}/vocab.txt"))
 shipped = load_weights(Path("assets/model/weights.pt"), vocab)
-res = {"A": loss_of(A["model"]), "B": loss_of(B["model"]), "avg": loss_of(avg), "shipped": loss_of(shipped.state_dict())}
+res = {n: loss_of(ck["model"]) for n, ck in cks.items()}
+res.update(avg=loss_of(avg), shipped=loss_of(shipped.state_dict()))
 print(json.dumps({k: round(v, 4) for k, v in res.items()}), flush=True)
-out = Path("runs/merged"); out.mkdir(exist_ok=True)
-shutil.copy("runs/cont/vocab.txt", out / "vocab.txt")
-M = dict(A)
+out = Path("runs/merged")
+out.mkdir(exist_ok=True)
+shutil.copy(f"runs/{names[0]}/vocab.txt", out / "vocab.txt")
+M = dict(first)
 M["model"] = avg
-st = dict(A["state"])
-st["step"] = A["state"]["step"] + B["state"]["step"]
-st["tokens"] = A["state"]["tokens"] + B["state"]["tokens"]
-st["elapsed_s"] = max(A["state"]["elapsed_s"], B["state"]["elapsed_s"])
+st = dict(first["state"])
+st["step"] = sum(ck["state"]["step"] for ck in cks.values())
+st["tokens"] = sum(ck["state"]["tokens"] for ck in cks.values())
+st["elapsed_s"] = max(ck["state"]["elapsed_s"] for ck in cks.values())
 rec = {"step": st["step"], "tokens": st["tokens"], "elapsed_s": round(st["elapsed_s"], 1),
        "heldout_loss": round(res["avg"], 4), "heldout_ppl": round(math.exp(res["avg"]), 2), "windows": N}
-st["history"] = list(A["state"].get("history") or []) + [rec]
+st["history"] = list(first["state"].get("history") or []) + [rec]
 M["state"] = st
 M.pop("optimizer", None)
 torch.save(M, out / "ckpt.pt")
