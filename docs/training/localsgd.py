@@ -12,8 +12,7 @@ from pathlib import Path
 import torch
 
 PY = ".venv/bin/python"
-RUNS: dict[str, list[str]] = json.loads(Path(sys.argv[1]).read_text())
-PERIOD = float(sys.argv[2]) if len(sys.argv) > 2 else 600
+RUNS: dict[str, list[str]] = {}
 
 
 def log(msg):
@@ -30,12 +29,16 @@ def done(name):
     return "done at step" in text.splitlines()[-1] if text.strip() else False
 
 
+def average_states(models: list[dict]) -> dict:
+    """The element-wise mean of model state_dicts (non-float entries taken from the first)."""
+    first = models[0]
+    return {k: (sum(m[k].float() for m in models) / len(models)).to(first[k].dtype)
+            if first[k].is_floating_point() else first[k] for k in first}
+
+
 def average():
     cks = {n: torch.load(f"runs/{n}/ckpt.pt", map_location="cpu", weights_only=False) for n in RUNS}
-    models = [ck["model"] for ck in cks.values()]
-    first = models[0]
-    avg = {k: (sum(m[k].float() for m in models) / len(models)).to(first[k].dtype)
-           if first[k].is_floating_point() else first[k] for k in first}
+    avg = average_states([ck["model"] for ck in cks.values()])
     for n, ck in cks.items():
         ck["model"] = avg
         tmp = f"runs/{n}/ckpt.pt.tmp"
@@ -50,17 +53,23 @@ def launch(name):
                          start_new_session=True)
 
 
-while True:
-    time.sleep(PERIOD)
-    if any(done(n) for n in RUNS) or not all(pids(n) for n in RUNS):
-        log("a run has finished or stopped: no more syncing")
-        break
-    for n in RUNS:
-        for p in pids(n):
-            os.kill(p, signal.SIGTERM)
-    while any(pids(n) for n in RUNS):
-        time.sleep(1)
-    average()
-    for n in RUNS:
-        launch(n)
-    log("relaunched")
+def main(period: float) -> None:
+    while True:
+        time.sleep(period)
+        if any(done(n) for n in RUNS) or not all(pids(n) for n in RUNS):
+            log("a run has finished or stopped: no more syncing")
+            break
+        for n in RUNS:
+            for p in pids(n):
+                os.kill(p, signal.SIGTERM)
+        while any(pids(n) for n in RUNS):
+            time.sleep(1)
+        average()
+        for n in RUNS:
+            launch(n)
+        log("relaunched")
+
+
+if __name__ == "__main__":
+    RUNS.update(json.loads(Path(sys.argv[1]).read_text()))
+    main(float(sys.argv[2]) if len(sys.argv) > 2 else 600)

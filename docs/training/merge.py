@@ -8,6 +8,8 @@ import json, math, shutil, sys
 from pathlib import Path
 import torch
 sys.path.insert(0, ".")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from localsgd import average_states
 from trainer.train import TrainConfig, evaluate_windows, load_weights
 from trainer.data import heldout_windows, load_shards
 from trainer.model import CharLM, ModelConfig
@@ -16,8 +18,7 @@ from trainer.vocab import Vocab
 N, names = int(sys.argv[1]), sys.argv[2:]
 cks = {n: torch.load(f"runs/{n}/ckpt.pt", map_location="cpu", weights_only=False) for n in names}
 first = cks[names[0]]
-avg = {k: sum(ck["model"][k].float() for ck in cks.values()) / len(cks) for k in first["model"]}
-avg = {k: v.to(first["model"][k].dtype) for k, v in avg.items()}
+avg = average_states([ck["model"] for ck in cks.values()])
 cfg = TrainConfig()
 held = heldout_windows(load_shards(Path(cfg.shard_dir), "heldout"), cfg.seq_len, N)
 mc = ModelConfig.from_dict(first["model_config"])
