@@ -19,6 +19,11 @@ from pathlib import Path
 from .engine import Engine, EngineOptions
 
 DEV_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
+# Pinyin of corpus clauses shipped with the engine (python -m engine.build bench-inputs), so the
+# benchmark runs where the dev sets are not (an installed Shuru, a fresh clone).
+BENCH_INPUTS = Path(__file__).resolve().parent / "data" / "bench-inputs.txt"
+LONG_INPUT_LETTERS = 200
+AFTER_PICK_LETTERS = "hao"  # typed on after a partial selection
 
 
 def make_engine(args) -> Engine:
@@ -104,13 +109,69 @@ def evaluate(engine: Engine, rows: list[dict], use_context: bool, limit: int | N
             "ms_p50": percentile(ms, 0.5), "ms_p95": percentile(ms, 0.95)}
 
 
+def read_sets(paths: list[str]) -> dict[str, list[dict]]:
+    """Dev-set rows by set name; a missing or unreadable file is a clear error (exit 2), not a traceback."""
+    out = {}
+    for path in paths:
+        p = Path(path)
+        try:
+            out[p.stem] = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except FileNotFoundError:
+            hint = " (the dev sets live in ../shared/data/dev beside a development checkout)" if "*" in path or \
+                not p.parent.exists() else ""
+            raise SystemExit(f"eval: no such dev set: {path}{hint}")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise SystemExit(f"eval: cannot read {path}: {e}")
+    return out
+
+
+def attach_history(engine: Engine, args) -> None:
+    """Decode with a given history (a user.db or version-1 history.json) and/or junk commits,
+    held in memory: the files are only read."""
+    if not (args.history or args.junk):
+        return
+    from .history import UserHistory
+    from .userdb import MEMORY
+
+    history = UserHistory(engine.lexicon, MEMORY)
+    if args.history:
+        history.import_file(Path(args.history))
+    engine.use_history(history)
+    if args.junk:
+        junk_commits(engine, args.junk, args.seed)
+    print(f"history: {history.word_count} words learned", file=sys.stderr)
+
+
+def junk_commits(engine: Engine, n: int, seed: int = 0) -> None:
+    """``n`` hasty commits: random letters (or random syllables), a random candidate picked until done."""
+    import random
+
+    from .syllables import SYLLABLES
+
+    rng = random.Random(seed)
+    session = engine.new_session(page_size=5)
+    for _ in range(n):
+        if rng.random() < 0.5:
+            letters = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(1, 8)))
+        else:
+            letters = "".join(SYLLABLES[rng.randrange(len(SYLLABLES))] for _ in range(rng.randint(1, 3)))
+        session.insert(letters)
+        for _ in range(len(letters)):
+            view = session.view()
+            if not view.composing or not view.candidates:
+                break
+            if session.select_on_page(rng.randrange(len(view.candidates))) is not None:
+                break
+        session.cancel()
+
+
 def cmd_eval(args) -> int:
+    sets = read_sets(args.sets)
     engine = make_engine(args)
+    attach_history(engine, args)
     full = []
-    for path in args.sets:
-        rows = [json.loads(line) for line in open(path, encoding="utf-8")]
+    for name, rows in sets.items():
         r = evaluate(engine, rows, args.context, args.limit)
-        name = Path(path).stem
         if "abbrev" not in name:
             full.append(r["top1"])
         print(f"{name:24s} n={r['n']:4d} top1={r['top1']:.3f} top5={r['top5']:.3f} char={r['char_acc']:.3f} "
@@ -120,21 +181,93 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def bench_inputs(paths: list[str]) -> tuple[list[str], str]:
+    """Pinyin strings to type: the given sets, else the dev sets beside a checkout, else the shipped inputs."""
+    if paths:
+        files = [Path(p) for p in paths]
+    else:
+        files = sorted(DEV_DIR.glob("dev-*.jsonl"))
+        if not files:
+            return BENCH_INPUTS.read_text(encoding="utf-8").split(), f"{BENCH_INPUTS.name} (shipped corpus clauses)"
+    rows = []
+    for f in files:
+        if "abbrev" in f.name:
+            continue
+        try:
+            rows += [json.loads(line)["pinyin"] for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except FileNotFoundError:
+            raise SystemExit(f"bench: no such input file: {f}")
+    return rows, ", ".join(f.name for f in files if "abbrev" not in f.name)
+
+
+def type_keys(session, letters: str) -> list[float]:
+    """Type ``letters`` key by key; ms from each key to its candidate list."""
+    out = []
+    for ch in letters:
+        t0 = time.perf_counter()
+        session.insert(ch)
+        session.view()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1000
+
+
+def partial_pick_keys(engine: Engine, pinyin: str) -> list[float]:
+    """The keys around a partial selection: pick the first word, type 3 letters, then undo the pick."""
+    session = engine.new_session(page_size=9)
+    type_keys(session, pinyin)
+    index = next((i for i, c in enumerate(session.candidates()) if c.kind == "word" and c.consumed < len(pinyin)), None)
+    if index is None:
+        return []
+    out = [timed(lambda: (session.select(index), session.view()))]
+    out += type_keys(session, AFTER_PICK_LETTERS)
+    session.set_cursor(0)
+    out.append(timed(lambda: (session.backspace(), session.view())))
+    return out
+
+
+def long_input_keys(engine: Engine, rows: list[str], n_inputs: int = 8) -> list[float]:
+    """Keys 150-200 of inputs of LONG_INPUT_LETTERS letters (clauses typed without a break)."""
+    text = "".join(rows)
+    out = []
+    for k in range(n_inputs):
+        letters = text[k * LONG_INPUT_LETTERS: (k + 1) * LONG_INPUT_LETTERS]
+        if len(letters) < LONG_INPUT_LETTERS:
+            break
+        session = engine.new_session()
+        out += type_keys(session, letters)[150:]
+    return out
+
+
+def latency(ms: list[float]) -> dict:
+    return {"keys": len(ms), "p50": round(percentile(ms, 0.5), 2), "p95": round(percentile(ms, 0.95), 2),
+            "max": round(max(ms), 2) if ms else None}
+
+
 def cmd_bench(args) -> int:
     t0 = time.perf_counter()
     cold = _cold_start(args)
-    sets = sorted(DEV_DIR.glob("dev-*.jsonl")) if not args.sets else [Path(s) for s in args.sets]
     # only the pinyin strings, read before the engine loads: the harness should not inflate the RSS
-    rows = [json.loads(line)["pinyin"] for s in sets if "abbrev" not in s.name for line in open(s, encoding="utf-8")]
+    rows, source = bench_inputs(args.sets)
     rows = rows[:: max(1, len(rows) // args.inputs)][: args.inputs]
     engine = make_engine(args)
     key_ms = []
     for pinyin in rows:
         key_ms += convert_one(engine, pinyin, "", 10, True)["key_ms"]
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    report = {"inputs": len(rows), "keystrokes": len(key_ms), "key_ms_p50": percentile(key_ms, 0.5),
-              "key_ms_p95": percentile(key_ms, 0.95), "key_ms_max": max(key_ms),
+    pick_ms = [ms for pinyin in rows for ms in partial_pick_keys(engine, pinyin)]
+    long_ms = long_input_keys(engine, rows)
+    report = {"inputs": len(rows), "source": source, "keystrokes": len(key_ms),
+              "key_ms_p50": percentile(key_ms, 0.5), "key_ms_p95": percentile(key_ms, 0.95),
+              "key_ms_max": max(key_ms), "partial_pick_ms": latency(pick_ms),
+              f"long_{LONG_INPUT_LETTERS}_letters_ms": latency(long_ms),
               "cold_start_ms": cold, "load_ms": engine.load_ms, "peak_rss_mb": round(rss_mb, 1),
+              "peak_rss_mb_with_long_inputs": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
               "status": engine.status, "beam": engine.beam_width, "wall_s": round(time.perf_counter() - t0, 1)}
     print(json.dumps(report, ensure_ascii=False, indent=1))
     return 0
@@ -174,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("sets", nargs="+")
     p.add_argument("--context", action="store_true")
     p.add_argument("--limit", type=int, help="first N rows of each set")
+    p.add_argument("--history", help="decode with this learned history (user.db or history.json; read only)")
+    p.add_argument("--junk", type=int, default=0, help="first make N random hasty commits (in memory)")
+    p.add_argument("--seed", type=int, default=0, help="seed of --junk")
     common(p)
     p.set_defaults(fn=cmd_eval)
     p = sub.add_parser("bench", help="latency, cold start, memory")

@@ -13,8 +13,9 @@ Backspace just forgets the last state.
 
 Every conversion is scored log-linearly (see :class:`ScoreWeights`): the n-gram model's
 log P(word | two previous words), the pinyin match (reading prior, abbreviation and
-fuzzy penalties), a per-word constant, the user's history and, when present, the neural
-character LM. Scores are natural-log.
+fuzzy penalties), a per-word constant and, when present, the neural character LM; the
+user's history is mixed into the n-gram probability (:mod:`engine.history`). Scores are
+natural-log.
 """
 from __future__ import annotations
 
@@ -32,10 +33,11 @@ from .syllables import SYLLABLE_INITIAL, SYLLABLES
 log = logging.getLogger(__name__)
 
 LITERAL_ENTRY = -1
-NEG_INF = -1e30
 # Scorer states this many letters behind the end are released (recomputed on demand): few
 # words that can still grow start further back.
 RELEASE_AFTER = 16
+REBUILD_CHARS = 32  # characters re-read to rebuild a released scorer state
+MIN_ADOPT_SHARE = 4  # after a partial selection, keep old states that hold >= 1/4 of a beam of continuations (2 of 8)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,6 @@ class ScoreWeights:
     word: float = 0.0  # added per word; > 0 favours more, shorter words
     literal: float = -14.0  # cost of keeping letters as Latin text
     uncommon: float = -4.0  # words with characters outside GB2312 (traditional or rare forms)
-    history: float = 1.5  # user history boost (log count)
     neural: float = 0.0  # neural char LM log P(chars | history); set when a model is loaded
     neural_abbrev: float = 0.0  # the same for words typed as abbreviations (the LM has less to go on)
 
@@ -146,7 +147,10 @@ class Decoder:
 
     def __init__(self, lexicon: Lexicon, ngram: NgramModel, *, weights: ScoreWeights = ScoreWeights(),
                  options: DecoderOptions = DecoderOptions(), lattice_options: LatticeOptions = LatticeOptions(),
-                 history=None, context: str = "", scorer: ContextScorer | None = None):
+                 history=None, context: str = "", scorer: ContextScorer | None = None,
+                 start: tuple[int, int, object] | None = None):
+        """``start``: (w1, w2, scorer state) to start from instead of those of ``context``
+        (the words of a partial selection)."""
         self.lex = lexicon
         self.ngram = ngram
         self.w = weights
@@ -158,7 +162,7 @@ class Decoder:
         self.text = ""
         self.lattice: SyllableLattice = parse("", lattice_options)
         self._width = options.beam_width  # this input's beam (wider when it reads as abbreviations)
-        self.states: list[PositionState] = [self._start_state(context)]
+        self.states: list[PositionState] = [self._start_state(context, start)]
         self._allowed: dict[frozenset, np.ndarray] = {}
         self._memo: tuple[str | None, list[Conversion]] = (None, [])
         self._final_memo: tuple[str | None, PositionState | None] = (None, None)
@@ -178,6 +182,84 @@ class Decoder:
         sentences = self._sentences() if self.text else []
         return list(sentences[0].segments) if sentences else self.lattice.best_cut()
 
+    def after_selection(self, conv: "Conversion", rest_start: int, context: str) -> "Decoder":
+        """A decoder for ``text[rest_start:]`` after ``conv`` (a prefix of the input) was chosen.
+
+        The letters after the choice were already decoded: the hypotheses that continue the
+        chosen words are kept (shifted, with the chosen words' score taken off), as long as
+        they fill at least half the beam at each position; the positions after the first one
+        that does not are decoded afresh. A choice that is not in the beam starts afresh."""
+        anchor = self._selection_hypotheses(conv, rest_start)
+        beam = self.states[rest_start].beam if anchor else None
+        start = None
+        if anchor:
+            i = anchor[0]
+            start = (int(beam.w1[i]), int(beam.w2[i]),
+                     self._scorer_states(np.array([rest_start]), np.array([i]))[0] if self.scorer else None)
+        new = Decoder(self.lex, self.ngram, weights=self.w, options=self.opt, lattice_options=self.lattice_options,
+                      history=self.history, context=context, scorer=self.scorer,
+                      start=start or (*_last_two(conv.tokens, self._context_tokens(context)), None))
+        if not anchor:
+            return new
+        new._adopt(self, rest_start, anchor)
+        return new
+
+    def _selection_hypotheses(self, conv: "Conversion", pos: int) -> list[int]:
+        """Indices of the hypotheses at ``pos`` whose words are exactly ``conv``'s."""
+        if not conv.tokens or pos >= len(self.text) or pos >= len(self.states):
+            return []
+        beam = self.states[pos].beam
+        want = tuple(conv.tokens)
+        return [i for i in range(len(beam))
+                if int(beam.w2[i]) == want[-1] and tuple(t for _, t, _ in self._backtrace(self.states[pos], pos, i)) == want]
+
+    def _adopt(self, old: "Decoder", r: int, anchor: list[int]) -> None:
+        """Take over ``old``'s states after position ``r`` for the hypotheses descending from ``anchor``."""
+        text = old.text[r:]
+        self.text = text
+        self.lattice = parse(text, self.lattice_options)
+        self._width = max(self.opt.beam_width, self.opt.abbrev_beam_width if self.lattice.abbreviated() else 0)
+        shift = _SegmentShift(self.lattice, r)
+        index: dict[int, np.ndarray] = {r: np.full(len(old.states[r].beam), -1)}
+        index[r][anchor] = 0  # the choice becomes the new start (position 0, hypothesis 0)
+        offset = {r: old.states[r].beam.score}  # each hypothesis' score where the choice ends
+        for j in range(r + 1, len(old.text) + 1):
+            st = old.states[j]
+            if j - 1 >= r and old.text[j - 1] == SEPARATOR:
+                prev = self.states[-1]
+                self.states.append(PositionState(prev.frontiers, prev.edges, prev.beam))
+                index[j], offset[j] = index[j - 1], offset[j - 1]
+                continue
+            edges_keep = [k for k, e in enumerate(st.edges) if e.start >= r]
+            edge_map = np.full(len(st.edges) + 1, -1)
+            edge_map[edges_keep] = np.arange(len(edges_keep))
+            b = st.beam
+            ok = (b.prev_pos >= r) & (b.edge >= 0)
+            new_prev = np.full(len(b), -1)
+            anc = np.zeros(len(b))
+            for i in np.flatnonzero(ok):
+                pp, pi = int(b.prev_pos[i]), int(b.prev_idx[i])
+                if pp in index:
+                    new_prev[i], anc[i] = index[pp][pi], offset[pp][pi]
+            ok &= new_prev >= 0
+            ok &= edge_map[np.where(b.edge >= 0, b.edge, len(st.edges))] >= 0
+            keep = np.flatnonzero(ok)[: self._width]
+            if len(keep) < max(1, min(len(b), self._width) // MIN_ADOPT_SHARE):
+                break  # too few continue the choice here: decode the rest afresh
+            edges = [shift.edge(st.edges[k]) for k in edges_keep]
+            frontiers = [shift.frontier(f) for f in st.frontiers if f[0] >= r]
+            beam = Beam(b.score[keep] - anc[keep], b.w1[keep], b.w2[keep], b.prev_pos[keep] - r, new_prev[keep],
+                        edge_map[b.edge[keep]], b.entry[keep], [b.extra[i] for i in keep] if b.extra else [])
+            self.states.append(PositionState(frontiers, edges, beam))
+            idx = np.full(len(b), -1)
+            idx[keep] = np.arange(len(keep))
+            index[j], offset[j] = idx, anc
+        adopted = len(self.states) - 1
+        for j in range(adopted + 1, len(text) + 1):
+            self.states.append(self._state_at(j))
+        self._released = max(1, min(old._released - r, adopted + 1))
+        self._release_old_states()
+
     # -- incremental state ----------------------------------------------------------------
     def _advance(self, text: str) -> None:
         common = 0
@@ -188,7 +270,7 @@ class Decoder:
         del self.states[common + 1:]
         self._released = max(1, min(self._released, common + 1))
         self.text = text
-        self.lattice = parse(text, self.lattice_options)
+        self.lattice = parse(text, self.lattice_options, previous=self.lattice)
         self._width = max(self.opt.beam_width, self.opt.abbrev_beam_width if self.lattice.abbreviated() else 0)
         for j in range(common + 1, len(text) + 1):
             self.states.append(self._state_at(j))
@@ -213,35 +295,34 @@ class Decoder:
         keys = [(int(p), int(i)) for p, i in zip(positions, indices)]
         missing = sorted({(p, i) for p, i in keys if self.states[p].beam.extra[i] is None})
         if missing:
-            texts = ["".join(w[0] for w in self._backtrace(self.states[p], p, i)) for p, i in missing]
+            # the last characters suffice: the model reads a bounded window anyway (neural.WINDOW)
+            texts = ["".join(w[0] for w in self._backtrace(self.states[p], p, i))[-REBUILD_CHARS:] for p, i in missing]
             start = self.states[0].beam.extra[0]
             rebuilt, _ = self.scorer.advance_scored([start] * len(missing), texts)
             for (p, i), st in zip(missing, rebuilt):
                 self.states[p].beam.extra[i] = st
         return [self.states[p].beam.extra[i] for p, i in keys]
 
-    def _start_state(self, context: str) -> PositionState:
-        w1, w2 = self._context_tokens(context)
-        extra = [self.scorer.start(context)] if self.scorer else []
+    def _start_state(self, context: str, start: tuple[int, int, object] | None = None) -> PositionState:
+        if start is not None:
+            w1, w2, state = start
+            extra = [state if state is not None else self.scorer.start(context)] if self.scorer else []
+        else:
+            w1, w2 = self._context_tokens(context)
+            extra = [self.scorer.start(context)] if self.scorer else []
         beam = Beam(np.zeros(1), np.array([w1]), np.array([w2]), np.array([-1]), np.array([-1]),
                     np.array([-1]), np.array([-1]), extra)
         return PositionState([], [], beam)
 
     def _context_tokens(self, context: str) -> tuple[int, int]:
-        """The last two lexicon tokens of the context (backward longest match), or <s>."""
-        toks: list[int] = []
-        ctx = context[-12:]
-        while ctx and len(toks) < 2:
-            for k in range(min(MAX_WORD_SYLLABLES, len(ctx)), 0, -1):
-                t = self.lex.token_id(ctx[-k:])
-                if t is not None and t > EOS:
-                    toks.insert(0, t)
-                    ctx = ctx[:-k]
-                    break
-            else:
-                break
-        toks = [BOS] * (2 - len(toks)) + toks
-        return toks[0], toks[1]
+        return context_tokens(self.lex, context)
+
+    def _lm(self, w0: np.ndarray, w1: np.ndarray, tok: np.ndarray) -> np.ndarray:
+        """log P(tok | w0 w1): the n-gram model, with the user's history mixed in when there is one."""
+        lm = self.ngram.logprob(w0, w1, tok)
+        if self.history is not None and not self.history.empty:
+            lm = self.history.mix(lm, w1, tok)
+        return lm
 
     def _state_at(self, j: int, final: bool = False) -> PositionState:
         if self.text[j - 1] == SEPARATOR:
@@ -368,12 +449,10 @@ class Decoder:
         prev_pos = np.concatenate([np.full(len(p[2]), p[0]) for p in parts])
         prev_idx = np.concatenate([p[2] for p in parts])
         edge_id = np.concatenate([np.full(len(p[2]), p[1]) for p in parts])
-        lm = self.ngram.logprob(w0, w1, tok)
+        lm = self._lm(w0, w1, tok)
         literal = entry == LITERAL_ENTRY
         lm = np.where(literal, self.w.literal, lm)
         score = base + self.w.ngram * lm + self.w.channel * channel + self.w.word
-        if self.history is not None:
-            score += self.w.history * self.history.boost(w1, tok)
         keep = self._select(score, w1, tok)
         beam = Beam(score[keep], w1[keep], tok[keep], prev_pos[keep], prev_idx[keep], edge_id[keep], entry[keep])
         if self.scorer is not None:
@@ -496,12 +575,9 @@ class Decoder:
                     continue
                 if any(s.end not in cuts for s in edge.segs):
                     continue
-                lm = self.ngram.logprob(np.full(len(edge.tokens), start.w1[0]),
-                                        np.full(len(edge.tokens), start.w2[0]), edge.tokens)
+                lm = self._lm(np.full(len(edge.tokens), start.w1[0]), np.full(len(edge.tokens), start.w2[0]),
+                              edge.tokens)
                 score = self.w.ngram * lm + self.w.channel * edge.channel
-                if self.history is not None:
-                    score = score + self.w.history * self.history.boost(
-                        np.full(len(edge.tokens), start.w2[0]), edge.tokens)
                 for e, sc in zip(edge.entries, score):
                     text = self.lex.text(int(self.lex.entry_token[e]))
                     kind = "char" if len(text) == 1 else "word"
@@ -511,6 +587,52 @@ class Decoder:
         words = [c for c in out if c.kind == "word"]
         chars = [c for c in out if c.kind == "char"]
         return words + chars
+
+
+class _SegmentShift:
+    """Old edges and frontiers moved ``r`` letters left, onto the segments of the new lattice."""
+
+    def __init__(self, lattice: SyllableLattice, r: int):
+        self.r = r
+        self.segs = {(s.start + r, s.end + r): s for segs in lattice.segments_from for s in segs}
+        self._edges: dict[int, Edge] = {}
+
+    def seg(self, s: Segment) -> Segment:
+        return self.segs.get((s.start, s.end)) or Segment(s.start - self.r, s.end - self.r, s.text, s.kind,
+                                                         s.syllables, s.exact, s.penalty_logprob)
+
+    def edge(self, e: Edge) -> Edge:
+        out = self._edges.get(id(e))
+        if out is None:
+            out = self._edges[id(e)] = Edge(e.start - self.r, e.end - self.r, tuple(self.seg(s) for s in e.segs),
+                                            e.entries, e.tokens, e.channel)
+        return out
+
+    def frontier(self, f: tuple) -> tuple:
+        start, depth, fkey, ikey, segs, multi = f
+        return (start - self.r, depth, fkey, ikey, tuple(self.seg(s) for s in segs), multi)
+
+
+def _last_two(tokens: tuple[int, ...], fallback: tuple[int, int]) -> tuple[int, int]:
+    toks = (fallback[0], fallback[1]) + tuple(int(t) for t in tokens)
+    return toks[-2], toks[-1]
+
+
+def context_tokens(lex: Lexicon, context: str) -> tuple[int, int]:
+    """The last two lexicon tokens of ``context`` (backward longest match), padded with <s>."""
+    toks: list[int] = []
+    ctx = context[-12:]
+    while ctx and len(toks) < 2:
+        for k in range(min(MAX_WORD_SYLLABLES, len(ctx)), 0, -1):
+            t = lex.token_id(ctx[-k:])
+            if t is not None and t > EOS:
+                toks.insert(0, t)
+                ctx = ctx[:-k]
+                break
+        else:
+            break
+    toks = [BOS] * (2 - len(toks)) + toks
+    return toks[0], toks[1]
 
 
 def _dedupe(convs: list[Conversion]) -> list[Conversion]:

@@ -6,12 +6,13 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .decoder import Decoder, DecoderOptions, ScoreWeights
+from .decoder import Decoder, DecoderOptions, ScoreWeights, context_tokens
 from .history import UserHistory, default_history_path
 from .lattice import LatticeOptions
 from .lexicon import Lexicon
 from .ngram import NgramModel
 from .session import Session
+from .userdb import MEMORY
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class EngineOptions:
     use_neural: bool = True
     fuzzy_pairs: frozenset[str] = frozenset()
     learning: bool = True
-    history_path: Path | None = None  # None: platformdirs user data dir / history.json
+    history_path: Path | None = None  # None: platformdirs user data dir / user.db (SQLite)
     weights: ScoreWeights | None = None  # None: the tuned defaults for the loaded scorers
     entries_per_edge: int = 32
     # Share of the user's own word n-grams (written by fine-tuning), 0 = off. On the 600 law-dev clauses
@@ -77,9 +78,7 @@ class Engine:
         t0 = time.perf_counter()
         lexicon = Lexicon.load(options.assets_dir / "lexicon.npz")
         ngram = NgramModel.load(options.assets_dir / "ngram.npz", token_hash=lexicon.token_hash())
-        # Without learning the history is neither read nor written (benchmarks, CLI).
-        history_path = (options.history_path or default_history_path()) if options.learning else None
-        history = UserHistory(lexicon, history_path, enabled=options.learning)
+        history = _open_history(options, lexicon)
         neural, name, status = None, "none", "statistical scorers only (neural model disabled)"
         if options.use_neural:
             neural, name, status = _load_neural(options, lexicon)
@@ -110,7 +109,10 @@ class Engine:
 
     def configure(self, **changes) -> None:
         """Change options that need no reload (fuzzy_pairs, learning, beam_width, nbest, weights)."""
+        was_learning = self.options.learning
         self.options = replace(self.options, **changes)
+        if self.options.learning and not was_learning:
+            self.history = _open_history(self.options, self.lexicon)
         self.history.enabled = self.options.learning
 
     @property
@@ -126,6 +128,8 @@ class Engine:
     def decoder(self, context: str = "") -> Decoder:
         """A fresh incremental decoder conditioned on ``context``."""
         o = self.options
+        if o.learning:
+            self.history.refresh()  # another process (window / IBus engine) may have learned
         return Decoder(
             self.lexicon, self.ngram, weights=self.weights,
             options=DecoderOptions(beam_width=self.beam_width, nbest=o.nbest, entries_per_edge=o.entries_per_edge,
@@ -133,12 +137,45 @@ class Engine:
             lattice_options=LatticeOptions(fuzzy_pairs=frozenset(o.fuzzy_pairs)),
             history=self.history if o.learning else None, context=context, scorer=self.neural)
 
-    def learn(self, tokens: list[int]) -> None:
+    def learn(self, tokens: list[int], context: str = "") -> None:
+        """Learn one committed conversion (its tokens), typed after ``context``."""
         if self.options.learning:
-            self.history.learn(tokens)
+            self.history.learn(tokens, context_tokens(self.lexicon, context)[1])
+
+    def forget(self, text: str) -> int:
+        """Forget a learned word, or the words of a learned phrase; returns how many were learned."""
+        return self.history.forget(self.learned_parts(text))
+
+    def learned_parts(self, text: str) -> list[str]:
+        """The learned words ``text`` consists of (itself if learned, else a longest-match split)."""
+        learned = {w for w, _, _ in self.history.words()}
+        if text in learned:
+            return [text]
+        parts, i = [], 0
+        while i < len(text):
+            for k in range(min(len(text) - i, 16), 0, -1):
+                if text[i:i + k] in learned:
+                    parts.append(text[i:i + k])
+                    i += k
+                    break
+            else:
+                i += 1
+        return parts
 
     def clear_history(self) -> None:
         self.history.clear()
+
+    def use_history(self, history: UserHistory) -> None:
+        """Decode with ``history`` and learn into it (evaluation with a given history)."""
+        self.history = history
+        self.options = replace(self.options, learning=True)
+
+
+def _open_history(options: EngineOptions, lexicon: Lexicon) -> UserHistory:
+    """The user's learned words; without learning nothing is read or written (benchmarks, CLI)."""
+    if not options.learning:
+        return UserHistory(lexicon, MEMORY, enabled=False)
+    return UserHistory(lexicon, options.history_path or default_history_path())
 
 
 def _release_freed_memory() -> None:

@@ -15,3 +15,7 @@ class FormatVersionError(AssetError):
 
 class HistoryError(ShuruError):
     """The user history file cannot be read or written."""
+
+
+class UserDataError(ShuruError):
+    """The user's data (learned words, user dictionary) cannot be read or written."""

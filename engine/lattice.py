@@ -88,28 +88,40 @@ class SyllableLattice:
     def best_cut(self) -> list[Segment]:
         """One segmentation preferring full syllables, then fewest segments (for display)."""
         n = len(self.text)
-        best: list[tuple[float, list[Segment]] | None] = [None] * (n + 1)
-        best[0] = (0.0, [])
+        cost: list[float | None] = [None] * (n + 1)
+        back: list[Segment | None] = [None] * (n + 1)  # the segment ending here on the best path
+        cost[0] = 0.0
         for i in range(n):
-            if best[i] is None:
+            if cost[i] is None:
                 continue
-            cost, path = best[i]
             if self.is_separator(i):
-                _relax(best, i + 1, cost, path)
+                _relax(cost, back, i + 1, cost[i], None)
                 continue
             for seg in self.segments_from[i]:
-                step = {SegmentKind.FULL: 1.0, SegmentKind.PARTIAL: 1.2}.get(seg.kind, 1.5)
-                _relax(best, seg.end, cost + step, path + [seg])
-        return best[n][1] if best[n] else []
+                _relax(cost, back, seg.end, cost[i] + CUT_COST.get(seg.kind, 1.5), seg)
+        if cost[n] is None:
+            return []
+        path, j = [], n
+        while j > 0:
+            seg = back[j]
+            if seg is None:  # a separator
+                j -= 1
+                continue
+            path.append(seg)
+            j = seg.start
+        return path[::-1]
 
     def abbreviated(self) -> bool:
         """The input reads best as abbreviations: an initial before its last segment (bjdx, beijdx)."""
         return any(seg.kind == SegmentKind.INITIAL for seg in self.best_cut()[:-1])
 
 
-def _relax(best, j, cost, path):
-    if best[j] is None or cost < best[j][0]:
-        best[j] = (cost, path)
+CUT_COST = {SegmentKind.FULL: 1.0, SegmentKind.PARTIAL: 1.2}  # others 1.5
+
+
+def _relax(cost, back, j, c, seg):
+    if cost[j] is None or c < cost[j]:
+        cost[j], back[j] = c, seg
 
 
 def normalise(text: str) -> str:
@@ -117,19 +129,39 @@ def normalise(text: str) -> str:
     return text.lower()
 
 
-def parse(text: str, options: LatticeOptions = LatticeOptions()) -> SyllableLattice:
-    """Cut typed pinyin into a :class:`SyllableLattice`. Never fails: junk becomes literal."""
+def parse(text: str, options: LatticeOptions = LatticeOptions(),
+          previous: SyllableLattice | None = None) -> SyllableLattice:
+    """Cut typed pinyin into a :class:`SyllableLattice`. Never fails: junk becomes literal.
+
+    ``previous``: the lattice of an earlier text (parsed with the same options); the
+    segments of the prefix both texts share are reused, so a keystroke costs O(1) parsing."""
     text = normalise(text)
     n = len(text)
     lattice = SyllableLattice(text, [[] for _ in range(n + 1)], [[] for _ in range(n + 1)])
+    reuse = _reusable(previous, text) if previous is not None else 0
     for i in range(n):
-        if text[i] == SEPARATOR:
+        if i < reuse:
+            segs = previous.segments_from[i]
+        elif text[i] == SEPARATOR:
             continue
-        segs = segments_at(text[i : i + MAX_SYLLABLE_LEN], i, i + MAX_SYLLABLE_LEN >= n, options)
+        else:
+            segs = segments_at(text[i : i + MAX_SYLLABLE_LEN], i, i + MAX_SYLLABLE_LEN >= n, options)
+        lattice.segments_from[i] = segs
         for seg in segs:
-            lattice.segments_from[i].append(seg)
             lattice.segments_to[seg.end].append(seg)
     return lattice
+
+
+def _reusable(previous: SyllableLattice, text: str) -> int:
+    """Positions whose segments are the same in ``previous`` and in a lattice of ``text``: their
+    6-letter window lies inside the common prefix and reaches the end of neither text."""
+    old = previous.text
+    common = 0
+    for a, b in zip(old, text):
+        if a != b:
+            break
+        common += 1
+    return max(0, min(common, len(old) - 1, len(text) - 1) - MAX_SYLLABLE_LEN + 1)
 
 
 def segments_at(window: str, start: int, at_end: bool, options: LatticeOptions) -> list[Segment]:

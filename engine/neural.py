@@ -38,6 +38,9 @@ PAD, UNK, BOS, PUNCT = 0, 1, 2, 3
 INPUTS = ("tokens", "positions", "past_k", "past_v", "past_mask")
 OUTPUTS = ("logprobs", "present_k", "present_v")
 MODEL_FILES = ("model.int8.onnx", "model.onnx")
+# Attention window of a hypothesis: past WINDOW tokens it re-reads its last KEEP. Sentences
+# with their 32-character context stay inside it; only inputs of 30+ characters are cut.
+WINDOW, KEEP = 64, 32
 
 
 def personal_model_dir() -> Path:
@@ -67,6 +70,17 @@ class NeuralState:
     length: int  # tokens read in total (= next position)
     next_logprobs: np.ndarray | None  # (V,) float16 log P(next token); None once released
     last_token: int = BOS  # the token read last (to recompute next_logprobs after a release)
+    tokens: tuple[int, ...] = ()  # the tokens this state added (to re-read a window of them)
+    windowed: "NeuralState | None" = None  # the same history cut to the last KEEP tokens, once made
+
+    def history(self, n: int) -> list[int]:
+        """The last ``n`` tokens read (oldest first)."""
+        out: list[int] = []
+        s = self
+        while s is not None and len(out) < n:
+            out[:0] = s.tokens
+            s = s.parent
+        return out[-n:]
 
 
 class NeuralScorer:
@@ -196,7 +210,7 @@ class NeuralScorer:
 
         Without ``targets``: returns the new states and log P(ids[1:] | state, ids[0]) per row.
         With ``targets`` (the token after each read token): no states, log P(targets | ...)."""
-        states = [self._fit(s, len(i)) for s, i in zip(states, ids)]
+        states = self._fit(states, [len(i) for i in ids])
         out: list[NeuralState | None] = [None] * len(ids)
         inner = np.zeros(len(ids))
         caches: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -214,7 +228,7 @@ class NeuralScorer:
                 # float16 halves what hundreds of live hypotheses hold; scores need no more precision
                 out[k] = NeuralState(s if s.length else None, pk[:, b, :, P:].astype(np.float16),
                                      pv[:, b, :, P:].astype(np.float16), s.length + n,
-                                     logprobs[b, n - 1].astype(np.float16), row[-1])
+                                     logprobs[b, n - 1].astype(np.float16), row[-1], tuple(row))
         return out, inner
 
     def _forward(self, states, ids, caches):
@@ -240,11 +254,23 @@ class NeuralScorer:
                             "past_mask": mask})
         return logprobs, pk, pv, P
 
-    def _fit(self, state: NeuralState, n_new: int) -> NeuralState:
-        """Keep positions under max_len: restart from the last characters if a history grows too long."""
-        if state.length + n_new <= self.max_len:
-            return state
-        return self._empty()  # rare (inputs of 60+ characters); the n-gram still scores them
+    def _fit(self, states: list[NeuralState], n_new: list[int]) -> list[NeuralState]:
+        """Bound the attention window: a state that would read past WINDOW tokens is replaced by
+        one that re-reads its last KEEP tokens, so a keystroke in a very long input costs
+        what one in a sentence does (one batched run per KEEP tokens of growth)."""
+        limit = min(WINDOW, self.max_len)
+        long = [k for k, (s, n) in enumerate(zip(states, n_new)) if s.length + n > limit]
+        if not long:
+            return states
+        todo = list({id(states[k]): states[k] for k in long if states[k].windowed is None}.values())
+        if todo:
+            fresh, _ = self._run([self._empty()] * len(todo), [[BOS] + s.history(KEEP) for s in todo])
+            for s, w in zip(todo, fresh):
+                s.windowed = w  # kept: later words from the same hypothesis re-use it
+        out = list(states)
+        for k in long:
+            out[k] = states[k].windowed
+        return out
 
     def _empty(self) -> NeuralState:
         L, H, D = self.n_layer, self.n_head, self.head_dim

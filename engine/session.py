@@ -69,6 +69,7 @@ class Session:
         self._selected: list[_Selection] = []
         self._decoder: Decoder | None = None
         self._cands: list[Conversion] | None = None
+        self._undo: list[Decoder | None] = []  # the decoder before each partial selection
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -87,6 +88,7 @@ class Session:
         if ctx != self._context:
             self._context = ctx
             self._decoder = None
+            self._undo = []
             self._cands = None
 
     # -- editing ------------------------------------------------------------------------
@@ -108,7 +110,7 @@ class Session:
             sel = self._selected.pop()
             self.letters = sel.letters + self.letters
             self.cursor = len(sel.letters)
-            self._decoder = None
+            self._decoder = self._undo.pop() if self._undo else None  # its states still fit the letters
         self._changed()
 
     def delete(self) -> None:
@@ -163,10 +165,14 @@ class Session:
         if not rest:
             self._selected.append(_Selection(c.text, self.letters, c.tokens))
             return self._finish("")
-        self._selected.append(_Selection(c.text, self.letters[: len(self.letters) - len(rest)], c.tokens))
+        consumed = len(self.letters) - len(rest)
+        self._selected.append(_Selection(c.text, self.letters[:consumed], c.tokens))
+        old = self._decoder_for_input()
+        self._undo.append(old)
         self.letters = rest
         self.cursor = len(rest)
-        self._decoder = None
+        # the letters after the choice were decoded already: continue from that work
+        self._decoder = old.after_selection(c, consumed, self._decoder_context())
         self._changed()
         return None
 
@@ -206,9 +212,11 @@ class Session:
 
     def _decoder_for_input(self) -> Decoder:
         if self._decoder is None:
-            context = self._context + "".join(s.text for s in self._selected)
-            self._decoder = self.engine.decoder(context[-MAX_CONTEXT_CHARS:])
+            self._decoder = self.engine.decoder(self._decoder_context())
         return self._decoder
+
+    def _decoder_context(self) -> str:
+        return (self._context + "".join(s.text for s in self._selected))[-MAX_CONTEXT_CHARS:]
 
     def _candidates(self) -> list[Conversion]:
         if self._cands is None:
@@ -235,7 +243,7 @@ class Session:
     def _finish(self, tail: str, learn: bool = True) -> str:
         text = "".join(s.text for s in self._selected) + tail
         if learn and self._selected:
-            self.engine.learn([t for s in self._selected for t in s.tokens])
+            self.engine.learn([t for s in self._selected for t in s.tokens], self._context)
         self._reset()
         self._context = (self._context + text)[-MAX_CONTEXT_CHARS:]  # what was just typed conditions what follows
         return text
@@ -245,4 +253,5 @@ class Session:
         self.cursor = 0
         self._selected = []
         self._decoder = None
+        self._undo = []
         self._changed()

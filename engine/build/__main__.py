@@ -1,4 +1,4 @@
-"""python -m engine.build {counts,lexicon,ngram,all}: compile assets from ../shared/data."""
+"""python -m engine.build {counts,lexicon,ngram,all,bench-inputs}: compile assets from ../shared/data."""
 from __future__ import annotations
 
 import argparse
@@ -12,13 +12,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m engine.build", description=__doc__)
-    ap.add_argument("step", choices=["counts", "lexicon", "ngram", "all"])
+    ap.add_argument("step", choices=["counts", "lexicon", "ngram", "all", "bench-inputs"])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="shared data folder")
     ap.add_argument("--work", type=Path, default=ROOT / "build", help="scratch folder (not in git)")
     ap.add_argument("--assets", type=Path, default=ROOT / "assets", help="output folder")
     ap.add_argument("--procs", type=int, default=2)
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.step == "bench-inputs":
+        from .bench_inputs import build_bench_inputs
+
+        print(build_bench_inputs(args.data))
+        return 0
     steps = ["counts", "lexicon", "ngram"] if args.step == "all" else [args.step]
     for step in steps:
         if step == "counts":
