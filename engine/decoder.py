@@ -36,6 +36,9 @@ LITERAL_ENTRY = -1
 # Scorer states this many letters behind the end are released (recomputed on demand): few
 # words that can still grow start further back.
 RELEASE_AFTER = 16
+# Whole-input conversions listed before the prefix words (我想 for wo'xiang'hui'jia): more of them
+# are mostly near-copies of the first, differing in one character.
+WHOLE_INPUT_FIRST = 3
 REBUILD_CHARS = 32  # characters re-read to rebuild a released scorer state
 MIN_ADOPT_SHARE = 4  # after a partial selection, keep old states that hold >= 1/4 of a beam of continuations (2 of 8)
 
@@ -170,12 +173,25 @@ class Decoder:
 
     # -- public -------------------------------------------------------------------------
     def decode(self, text: str) -> list[Conversion]:
-        """Ranked conversions of ``text``: whole-input ones first, then prefix words and chars."""
+        """Ranked conversions of ``text``, in the order an input method lists them:
+
+        the best WHOLE_INPUT_FIRST whole-input conversions, then words and prefixes that follow
+        the best one's segmentation (longest first), the other whole-input conversions, single
+        characters, and last anything written with characters outside GB2312 (traditional or
+        rare forms), unless nothing else matches."""
         self._advance(text)
         if not self.text:
             return []
         sentences = self._sentences()
-        return _dedupe(sentences + self._prefix_words(sentences))
+        prefixes = self._prefix_words(sentences)
+        words = [c for c in prefixes if c.kind != "char"]
+        chars = [c for c in prefixes if c.kind == "char"]
+        ranked = _dedupe(sentences[:WHOLE_INPUT_FIRST] + words + sentences[WHOLE_INPUT_FIRST:] + chars)
+        common = [c for c in ranked if not self._uncommon(c)]
+        return common + [c for c in ranked if self._uncommon(c)]
+
+    def _uncommon(self, conv: Conversion) -> bool:
+        return any(t > EOS and self.lex.token_uncommon[t] for t in conv.tokens)
 
     def best_segments(self) -> list[Segment]:
         """Segments of the best whole-input conversion (for the preedit display)."""

@@ -144,7 +144,15 @@ class Engine:
 
     def forget(self, text: str) -> int:
         """Forget a learned word, or the words of a learned phrase; returns how many were learned."""
-        return self.history.forget(self.learned_parts(text))
+        return self.forget_words(self.learned_parts(text))
+
+    def forget_words(self, words: list[str]) -> int:
+        """Forget these learned words (and the pairs they are in)."""
+        return self.history.forget(list(words)) if words else 0
+
+    def learned_words(self) -> list[tuple[str, float, float]]:
+        """(word, weight, last used as a Unix time), most weight first."""
+        return self.history.words()
 
     def learned_parts(self, text: str) -> list[str]:
         """The learned words ``text`` consists of (itself if learned, else a longest-match split)."""

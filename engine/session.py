@@ -176,6 +176,22 @@ class Session:
         self._changed()
         return None
 
+    def forget_highlighted(self) -> list[str]:
+        """Forget what was learned of the highlighted candidate (Ctrl+Delete); returns the words forgotten.
+
+        The candidates are ranked again without them; the input stays as it is."""
+        cands = self._candidates()
+        index = self.page * self.page_size + self.highlight
+        if not 0 <= index < len(cands):
+            return []
+        parts = self.engine.learned_parts(cands[index].text)
+        if parts:
+            self.engine.forget_words(parts)
+            self._decoder = None  # its beams were scored with the forgotten words
+            self._undo = []
+            self._cands = None
+        return parts
+
     def commit_raw(self) -> str:
         """Enter: chosen hanzi plus the raw letters, unconverted."""
         return self._finish(self.letters, learn=False)

@@ -262,3 +262,17 @@ def test_another_process_commits_are_seen(tmp_path):
     b.new_session()  # a new input refreshes
     b.decoder()
     assert [w for w, _, _ in b.history.words()] == ["誓言"] and not b.history.empty
+
+
+def test_ctrl_delete_forgets_the_highlighted_candidate(tmp_path):
+    e = learning(tmp_path)
+    for _ in range(3):
+        type_and_pick(e.new_session(), "shiyan", "誓言")
+    s = e.new_session()
+    s.insert("shiyan")
+    assert s.view().candidates[0].text == "誓言"
+    assert s.forget_highlighted() == ["誓言"]
+    view = s.view()
+    assert view.letters == "shiyan" and view.candidates[0].text != "誓言"
+    assert s.forget_highlighted() == []  # nothing learned about the new first candidate
+    assert e.learned_words() == []
