@@ -69,8 +69,8 @@ class InputController(QObject):
         editor.handler = self
         editor.shift_tapped.connect(self.shift_tapped)
         editor.cursorPositionChanged.connect(self._cursor_moved)
-        candidates.picked.connect(lambda k: self._send(("select_on_page", k)))
-        candidates.page_requested.connect(lambda d: self._send(("page_down",) if d > 0 else ("page_up",)))
+        candidates.picked.connect(self._pick)
+        candidates.page_requested.connect(self._turn_page)
 
     @property
     def composing(self) -> bool:
@@ -124,6 +124,14 @@ class InputController(QObject):
 
     def on_problem(self, text: str) -> None:
         self.message.emit(text)
+
+    # Candidate window signals ----------------------------------------------------------
+
+    def _pick(self, index: int) -> None:
+        self._send(("select_on_page", index))
+
+    def _turn_page(self, direction: int) -> None:
+        self._send(("page_down",) if direction > 0 else ("page_up",))
 
     # Keys ----------------------------------------------------------------------------
 

@@ -136,19 +136,32 @@ class MainWindow(QMainWindow):
         for w in (self.mode_label, self.punct_label, self.model_label, self.latency_label):
             bar.addPermanentWidget(w)
         self.controller.latency_changed.connect(self._show_latency)
-        self.controller.message.connect(lambda text: bar.showMessage(text, 6000))
+        self.controller.message.connect(self._show_message)
         self._show_mode(self.controller.chinese)
         self._show_punct(self.controller.fullwidth)
 
     def _connect_worker(self) -> None:
+        """Wire the worker thread to the GUI.
+
+        Every worker signal goes to a bound method of a QObject living on the GUI thread,
+        queued: a lambda has no thread affinity, so Qt would run it on the worker thread,
+        and a widget touched there crashes the window later.
+        """
         w, c = self.engine.worker, self.controller
-        c.request.connect(w.submit)
-        w.snapshot.connect(c.on_snapshot)
-        w.committed.connect(c.on_committed)
-        w.problem.connect(c.on_problem)
-        w.loaded.connect(self._engine_loaded)
-        w.load_failed.connect(self._engine_failed)
-        w.history_cleared.connect(lambda: self.statusBar().showMessage("Learned history cleared", 6000))
+        queued = Qt.ConnectionType.QueuedConnection
+        c.request.connect(w.submit, queued)
+        w.snapshot.connect(c.on_snapshot, queued)
+        w.committed.connect(c.on_committed, queued)
+        w.problem.connect(c.on_problem, queued)
+        w.loaded.connect(self._engine_loaded, queued)
+        w.load_failed.connect(self._engine_failed, queued)
+        w.history_cleared.connect(self._history_cleared, queued)
+
+    def _show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 6000)
+
+    def _history_cleared(self) -> None:
+        self._show_message("Learned history cleared")
 
     # Engine state ---------------------------------------------------------------------
 
@@ -329,10 +342,13 @@ class MainWindow(QMainWindow):
         if not files:
             return
         self.finetune = FinetuneRun(files, self)
-        self.finetune.progress.connect(lambda line: self.statusBar().showMessage(f"Training: {line}"))
+        self.finetune.progress.connect(self._training_progress)
         self.finetune.finished.connect(self._training_finished)
         self.finetune.start()
         self.statusBar().showMessage("Training started…")
+
+    def _training_progress(self, line: str) -> None:
+        self.statusBar().showMessage(f"Training: {line}")
 
     def _training_finished(self, ok: bool, summary: str) -> None:
         self.finetune = None

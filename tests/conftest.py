@@ -1,18 +1,85 @@
-"""Shared fixtures: one real Engine per test run (the shipped assets), never touching user dirs."""
+"""Shared fixtures: one real Engine per test run (the shipped assets), never touching user dirs.
+
+Every test also runs under a Qt message guard: a Qt warning about threads or QObject
+ownership (what precedes a crash when a widget is touched from the engine's thread)
+fails the test that caused it.
+"""
 from __future__ import annotations
 
 import os
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
-
-import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Never read or write the real user's data, config or personal model during tests.
 _HOME = tempfile.mkdtemp(prefix="shuru-test-home-")
 os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")
+
+# Substrings of Qt messages that mean an object was used from the wrong thread.
+THREAD_WARNINGS = ("QObject::", "QObject:", "Cannot create children", "different thread",
+                   "another thread", "outside the GUI thread", "QBasicTimer")
+
+
+class QtMessageGuard:
+    """A Qt message handler that records thread and QObject warnings (from any thread).
+
+    It forwards every message to the handler it replaced (pytest-qt's capture), so the
+    ``qtlog`` fixture and the report of captured Qt messages keep working.
+    """
+
+    def __init__(self):
+        self.bad: list[str] = []
+        self.forward = None
+        self._lock = threading.Lock()
+
+    def __call__(self, msg_type, context, message) -> None:
+        text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+        if any(pattern in text for pattern in THREAD_WARNINGS):
+            with self._lock:
+                self.bad.append(f"{text} (on thread {threading.current_thread().name})")
+        if self.forward is not None:
+            self.forward(msg_type, context, message)
+
+    def install(self) -> None:
+        """Put the guard in front of whatever handler is installed now."""
+        from PySide6.QtCore import qInstallMessageHandler
+
+        previous = qInstallMessageHandler(self)
+        self.forward = previous if callable(previous) and previous is not self else None
+
+    def take(self) -> list[str]:
+        with self._lock:
+            bad, self.bad = self.bad, []
+        return bad
+
+
+QT_GUARD = QtMessageGuard()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _qt_message_guard_session():
+    """The guard stays installed for the whole run (between tests too)."""
+    QT_GUARD.install()
+    yield QT_GUARD
+
+
+@pytest.fixture(autouse=True)
+def qt_messages(_qt_message_guard_session):
+    """Fails a test during which Qt printed a thread or QObject warning."""
+    QT_GUARD.take()  # left over from before this test
+    QT_GUARD.install()  # in front of pytest-qt's per-test capture
+    yield QT_GUARD
+    from PySide6.QtCore import QCoreApplication
+
+    if QCoreApplication.instance() is not None:
+        QCoreApplication.processEvents()
+    QT_GUARD.forward = None  # pytest-qt's capture ends with the test
+    bad = QT_GUARD.take()
+    assert not bad, "Qt warned about threads or QObject ownership:\n" + "\n".join(bad)
 
 
 @pytest.fixture(scope="session")

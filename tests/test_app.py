@@ -7,6 +7,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import json
 import shutil
 import subprocess
 import sys
@@ -323,11 +324,26 @@ def test_settings_dialog_edits_a_copy(qtbot):
     assert (got.geometry, got.recent_files) == ("abc", ["/x.txt"]) and base.page_size == 5
 
 
-def test_clear_history(qtbot, window, tmp_path):
+def test_clear_history(qtbot, window, tmp_path, monkeypatch):
+    """The worker clears the history; the GUI thread says so; the window keeps working."""
+    from PySide6.QtWidgets import QStatusBar
+
+    shown = []
+    real_show = QStatusBar.showMessage
+    monkeypatch.setattr(QStatusBar, "showMessage", lambda bar, text, timeout=0: (
+        shown.append((text, threading.get_ident())), real_show(bar, text, timeout)))
     typed(qtbot, window, "nihao")
     press(qtbot, window, Qt.Key.Key_2)
-    with qtbot.waitSignal(window.engine.worker.history_cleared, timeout=TIMEOUT_MS):
-        window.controller.clear_history()
+    history = window.engine.worker._engine.history
+    assert history.unigrams, "the pick was learned"
+    window.controller.clear_history()
+    qtbot.waitUntil(lambda: ("Learned history cleared", threading.get_ident()) in shown, timeout=TIMEOUT_MS)
+    assert window.statusBar().currentMessage() == "Learned history cleared"
+    assert not history.unigrams and not history.bigrams
+    assert json.loads((tmp_path / "history.json").read_text())["unigrams"] == {}
+    qtbot.wait(500)  # the crash came a while after the message
+    typed(qtbot, window, "nihao ")
+    assert text(window).endswith("你好") and window.isVisible()
 
 
 def test_missing_assets_leave_an_english_editor(qtbot, make_window, tmp_path):
