@@ -82,6 +82,48 @@ def qt_messages(_qt_message_guard_session):
     assert not bad, "Qt warned about threads or QObject ownership:\n" + "\n".join(bad)
 
 
+TIMEOUT_MS = 10_000  # for waits on the engine thread
+
+
+@pytest.fixture
+def config_dir(tmp_path, monkeypatch):
+    d = tmp_path / "config"
+    monkeypatch.setenv("SHURU_CONFIG_DIR", str(d))
+    return d
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, config_dir):
+    """Open windows (closed at the end); the engine's history and settings are in tmp_path."""
+    from engine import EngineOptions
+    from ime_app.config import Settings, SettingsStore
+    from ime_app.window import MainWindow
+
+    windows = []
+
+    def make(settings: Settings | None = None, **options) -> MainWindow:
+        store = SettingsStore(config_dir)
+        if settings is not None:
+            store.save(settings)
+        options.setdefault("history_path", tmp_path / "history.json")
+        options.setdefault("use_neural", False)  # deterministic rankings, whatever model is shipped
+        w = MainWindow(EngineOptions(**options), store)
+        qtbot.addWidget(w, before_close_func=lambda w: w.editor.document().setModified(False))
+        windows.append(w)
+        w.show()
+        return w
+
+    yield make
+    for w in windows:
+        close(w)
+
+
+def close(w) -> None:
+    """Close a window without the unsaved-changes question."""
+    w.editor.document().setModified(False)
+    w.close()
+
+
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory):
     """The shipped lexicon + n-gram (no neural model, no learning): deterministic answers."""

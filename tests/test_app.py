@@ -24,43 +24,9 @@ from engine import EngineOptions
 from engine.session import Session
 from ime_app.config import Settings, SettingsStore
 from ime_app.window import MainWindow
+from tests.conftest import TIMEOUT_MS, close
 
 REPO = Path(__file__).resolve().parent.parent
-TIMEOUT_MS = 10_000
-
-
-@pytest.fixture
-def config_dir(tmp_path, monkeypatch):
-    d = tmp_path / "config"
-    monkeypatch.setenv("SHURU_CONFIG_DIR", str(d))
-    return d
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path, config_dir):
-    """Open windows (closed at the end); the engine's history and settings are in tmp_path."""
-    windows = []
-
-    def make(settings: Settings | None = None, **options) -> MainWindow:
-        store = SettingsStore(config_dir)
-        if settings is not None:
-            store.save(settings)
-        options.setdefault("history_path", tmp_path / "history.json")
-        options.setdefault("use_neural", False)  # deterministic rankings, whatever model is shipped
-        w = MainWindow(EngineOptions(**options), store)
-        qtbot.addWidget(w, before_close_func=lambda w: w.editor.document().setModified(False))
-        windows.append(w)
-        w.show()
-        return w
-
-    yield make
-    for w in windows:
-        close(w)
-
-
-def close(w: MainWindow) -> None:
-    w.editor.document().setModified(False)
-    w.close()
 
 
 @pytest.fixture
@@ -410,22 +376,35 @@ def test_entry_points(tmp_path):
 
 
 def test_main_starts_the_window(qtbot, tmp_path, config_dir):
+    from PySide6.QtCore import QElapsedTimer
     from PySide6.QtWidgets import QApplication
 
     from ime_app.__main__ import main
 
+    app = QApplication.instance()
     seen = []
 
     def close_all():
         for w in QApplication.topLevelWidgets():
-            if isinstance(w, MainWindow):
+            if isinstance(w, MainWindow) and w.isVisible():
                 seen.append(w)
                 close(w)
-        QApplication.instance().quit()
+        app.quit()
 
-    QTimer.singleShot(300, close_all)
-    assert main(["--history", str(tmp_path / "h.json")]) == 0
-    assert seen
+    # Closing the last window would post a second Quit event that outlives exec(); handled
+    # later, it makes every nested event loop (qtbot.wait) of the following tests return at once.
+    app.setQuitOnLastWindowClosed(False)
+    try:
+        QTimer.singleShot(300, close_all)
+        assert main(["--history", str(tmp_path / "h.json")]) == 0
+    finally:
+        app.setQuitOnLastWindowClosed(True)
+    assert len(seen) == 1
+    clock = QElapsedTimer()
+    clock.start()
+    app.processEvents()  # deliver what exec() left in the queue
+    qtbot.wait(50)
+    assert clock.elapsed() >= 40, "the application was left quitting"
 
 
 @pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb not installed (./dev.sh screenshot installs it)")
