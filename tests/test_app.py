@@ -359,11 +359,24 @@ def test_files_copy_and_about(qtbot, window, tmp_path):
     assert "Shuru" in about and window.model_name in about
 
 
-def test_candidate_window_stays_on_screen(qtbot, window):
-    typed(qtbot, window, "nihao")
-    area = QGuiApplication.primaryScreen().availableGeometry()
-    window.candidates.place_at(QRect(area.right() - 5, area.bottom() - 5, 1, 18))
-    assert area.contains(window.candidates.geometry())
+LONG_PINYIN = "woxiangqugongyuansanburanhouzaihubiandechangyishangzuoleyihuier"
+
+
+@pytest.mark.parametrize("size,keys", [
+    ((900, 600), "nihao"),
+    ((900, 600), LONG_PINYIN),  # whole-input sentences: long candidates
+    ((400, 200), LONG_PINYIN * 3),  # a preedit that wraps past the editor's last visible line
+])
+def test_candidate_window_stays_on_screen(qtbot, window, size, keys):
+    window.resize(*size)
+    typed(qtbot, window, keys)
+    bar, area = window.candidates, QGuiApplication.primaryScreen().availableGeometry()
+    assert bar.isVisible() and area.contains(bar.geometry()), (bar.geometry(), area)
+    assert all(bar.rect().contains(r) for r in bar.item_rects() + bar.indicator_rects())
+    editor = window.editor
+    assert editor.viewport().rect().contains(editor.cursorRect()), "the caret scrolled out of view"
+    bar.place_at(QRect(area.right() - 5, area.bottom() - 5, 1, 18))
+    assert area.contains(bar.geometry())
 
 
 def test_entry_points(tmp_path):

@@ -88,12 +88,10 @@ def clear_history_then_ok(answers: ModalAnswers):
 
 @pytest.fixture
 def file_dialogs(monkeypatch, tmp_path):
-    """QFileDialog's static functions answer from ``replies[name]`` (a path, or "" for Cancel)."""
+    """QFileDialog's static functions answer from ``replies[name]`` (a path or paths; empty: Cancel)."""
     replies = {}
-    for name in ("getOpenFileName", "getSaveFileName"):
-        monkeypatch.setattr(QFileDialog, name, staticmethod(lambda *a, _n=name, **k: (replies[_n], "")))
-    monkeypatch.setattr(QFileDialog, "getOpenFileNames",
-                        staticmethod(lambda *a, **k: (replies["getOpenFileNames"], "")))
+    for name in ("getOpenFileName", "getSaveFileName", "getOpenFileNames"):
+        monkeypatch.setattr(QFileDialog, name, staticmethod(lambda *a, _name=name, **k: (replies[_name], "")))
     return replies
 
 
