@@ -47,10 +47,12 @@ class InputController(QObject):
     latency_changed = Signal(float, float)  # decode_ms of the newest snapshot, key-to-screen ms
     message = Signal(str)  # a short status bar message
 
-    def __init__(self, editor: ImeEditor, candidates: CandidateWindow, *, chinese: bool, fullwidth: bool):
+    def __init__(self, editor: ImeEditor, candidates: CandidateWindow, *, chinese: bool, fullwidth: bool,
+                 comma_period_paging: bool = False):
         super().__init__(editor)
         self.editor, self.candidates = editor, candidates
         self.chinese, self.fullwidth = chinese, fullwidth
+        self.comma_period_paging = comma_period_paging  # , and . turn pages while composing
         self.ready = False  # engine loaded
         self.failed = False  # engine could not load: English only
         self.punctuator = Punctuator()
@@ -157,7 +159,8 @@ class InputController(QObject):
         """Whether the key must wait for the worker to keep the text in typing order."""
         ctrl_alt = bool(event.modifiers() & CTRL_ALT)
         if self._composing is None and depends_on_composing(event.key(), event.text(), ctrl_alt=ctrl_alt,
-                                                            chinese=self._chinese_active()):
+                                                            chinese=self._chinese_active(),
+                                                            comma_period_paging=self.comma_period_paging):
             return True  # its meaning depends on the answer
         if self.answered_seq < self._text_seq:  # converted text is on its way to the editor
             route = self._route(event)
@@ -166,7 +169,8 @@ class InputController(QObject):
 
     def _route(self, event: QKeyEvent) -> Route:
         return route_key(event.key(), event.text(), ctrl_alt=bool(event.modifiers() & CTRL_ALT),
-                         chinese=self._chinese_active(), composing=self.composing)
+                         chinese=self._chinese_active(), composing=self.composing,
+                         comma_period_paging=self.comma_period_paging)
 
     def _chinese_active(self) -> bool:
         return self.chinese and not self.failed

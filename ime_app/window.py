@@ -42,7 +42,7 @@ class MainWindow(QMainWindow):
         self.candidates = CandidateWindow(self)
         s = self.settings
         self.controller = InputController(self.editor, self.candidates, chinese=s.chinese_mode,
-                                          fullwidth=s.fullwidth_punct)
+                                          fullwidth=s.fullwidth_punct, comma_period_paging=s.comma_period_paging)
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -216,6 +216,7 @@ class MainWindow(QMainWindow):
             self.controller.configure(new.page_size, new.fuzzy_pairs, new.learning)
         if old.fullwidth_punct != new.fullwidth_punct:
             self.controller.set_fullwidth(new.fullwidth_punct)
+        self.controller.comma_period_paging = new.comma_period_paging
         self._apply_view_settings()
         self.store.save(self.settings)
 

@@ -84,8 +84,14 @@ def test_arrows_move_the_highlight(qtbot, window):
     assert text(window) == view.candidates[1].text
 
 
-@pytest.mark.parametrize("down,up", [("=", "-"), (Qt.Key.Key_PageDown, Qt.Key.Key_PageUp), (".", ",")])
-def test_paging(qtbot, window, down, up):
+@pytest.mark.parametrize("down,up,comma_period_paging", [
+    ("=", "-", False),
+    (Qt.Key.Key_PageDown, Qt.Key.Key_PageUp, False),
+    (".", ",", True),  # only with the setting on
+])
+def test_paging(qtbot, make_window, down, up, comma_period_paging):
+    window = make_window(Settings(comma_period_paging=comma_period_paging))
+    qtbot.waitUntil(lambda: window.controller.ready, timeout=TIMEOUT_MS)
     first = typed(qtbot, window, "shi")
     assert first.page == 0 and first.page_count > 2
     turn = (lambda k: typed(qtbot, window, k)) if isinstance(down, str) else (lambda k: press(qtbot, window, k))
@@ -188,14 +194,27 @@ def test_fullwidth_punctuation(qtbot, window):
     assert text(window).endswith("3.5,")
 
 
-def test_punctuation_while_composing_commits_first(qtbot, window):
-    typed(qtbot, window, "nihao!")
-    assert text(window) == "你好！"
+@pytest.mark.parametrize("keys,fullwidth,want", [
+    ("nihao!", True, "你好！"),
+    ("nihao,", True, "你好，"),  # , and . commit the highlighted candidate too
+    ("wohenhao.", True, "我很好。"),
+    ("nihao,wohenhao.", True, "你好，我很好。"),
+    ("nihao,", False, "你好,"),
+    ("wohenhao.", False, "我很好."),
+])
+def test_punctuation_while_composing_commits_first(qtbot, make_window, keys, fullwidth, want):
+    window = make_window(Settings(fullwidth_punct=fullwidth))
+    qtbot.waitUntil(lambda: window.controller.ready, timeout=TIMEOUT_MS)
+    view = typed(qtbot, window, keys)
+    assert text(window) == want and not view.composing
+
+
+def test_comma_period_paging_can_be_switched_on(qtbot, window):
+    window.apply_settings(Settings(comma_period_paging=True))
     typed(qtbot, window, "nihao")
-    view = typed(qtbot, window, ",")  # while composing , pages instead
-    assert view.composing and view.page == 0 and text(window) == "你好！"  # first page: nothing before
-    view = typed(qtbot, window, ".")
-    assert view.page == 1
+    view = typed(qtbot, window, ",")  # first page: nothing before
+    assert view.composing and view.page == 0 and text(window) == ""
+    assert typed(qtbot, window, ".").page == 1
 
 
 def test_ctrl_shortcuts_reach_the_editor(qtbot, window):
@@ -285,8 +304,10 @@ def test_settings_dialog_edits_a_copy(qtbot):
     d.orientation.setCurrentIndex(1)
     d.fuzzy["an/ang"].setChecked(True)
     d.learning.setChecked(False)
+    d.comma_period_paging.setChecked(True)
     got = d.values()
     assert (got.page_size, got.orientation, got.fuzzy_pairs, got.learning) == (3, "vertical", ["an/ang"], False)
+    assert got.comma_period_paging and not base.comma_period_paging
     assert (got.geometry, got.recent_files) == ("abc", ["/x.txt"]) and base.page_size == 5
 
 
