@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QToolBar
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QPushButton, QToolBar
 
 from . import __version__
 from .candidates import CandidateWindow
@@ -23,6 +24,8 @@ TEXT_FILTER = "Text files (*.txt);;All files (*)"
 CARD_SUMMARY_LINES = 12
 WARN_STYLE = "color: #9a5b00;"
 ERROR_STYLE = "color: #b42318; font-weight: bold;"
+MAX_STATUS_CHARS = 60  # longer status texts are shortened; the whole text is behind "Details…"
+LONG_ASIDE = re.compile(r" \([^()]{16,}\)")  # a long "(reason)" inside a status line
 
 
 class MainWindow(QMainWindow):
@@ -34,6 +37,8 @@ class MainWindow(QMainWindow):
         self.settings: Settings = self.store.load()
         self.path: Path | None = None
         self.engine_status = "loading…"
+        self.status_details = ""  # the whole status text (the status bar may show it shortened)
+        self.details_box: QMessageBox | None = None
         self.model_name = "none"
         self.model_card = ""
         self.finetune = None
@@ -132,7 +137,13 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel("model: –")
         self.latency_label = QLabel("– ms")
         self.latency_label.setToolTip("Decode time of the last keystroke")
+        self.details_button = QPushButton("Details…")
+        self.details_button.setFlat(True)
+        self.details_button.setToolTip("Show the whole message")
+        self.details_button.clicked.connect(self.show_status_details)
+        self.details_button.hide()
         bar.addWidget(self.status_label, 1)
+        bar.addWidget(self.details_button)
         for w in (self.mode_label, self.punct_label, self.model_label, self.latency_label):
             bar.addPermanentWidget(w)
         self.controller.latency_changed.connect(self._show_latency)
@@ -170,19 +181,37 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"model: {model_name}")
         fallback = model_name == "none" or status.startswith("statistical")
         text = f"Fallback scorer in use: {status}" if fallback else f"Engine: {status}"
-        self.status_label.setText(f"{text} — {self.font_warning}" if self.font_warning else text)
-        self.status_label.setStyleSheet(WARN_STYLE if fallback or self.font_warning else "")
+        short = shorten_status(text)
+        if self.font_warning:
+            text, short = f"{text}\n\n{self.font_warning}", f"{short} — no Chinese font"
+        self.set_status(text, short, WARN_STYLE if fallback or self.font_warning else "")
         self.controller.engine_loaded()
 
     def _engine_failed(self, message: str) -> None:
         self.engine_status = f"failed to load: {message}"
-        self.status_label.setText(f"Engine failed to load — English only. {message}")
-        self.status_label.setStyleSheet(ERROR_STYLE)
+        self.set_status(message, "Engine failed to load — English only", ERROR_STYLE)
         self.model_label.setText("model: none")
         self.controller.engine_failed()
         box = QMessageBox(QMessageBox.Icon.Critical, "Shuru: engine failed to load",
                           f"Chinese input is unavailable.\n\n{message}", parent=self)
         box.open()  # not exec(): the window keeps working (English typing, files)
+
+    def set_status(self, text: str, short: str = "", style: str = "") -> None:
+        """Show ``short`` (default: ``text`` shortened) in the status bar; the whole ``text`` is
+        its tooltip and, when it does not show in full, opens from the "Details…" button."""
+        short = short or shorten_status(text)
+        self.status_details = text
+        self.status_label.setText(short)
+        self.status_label.setToolTip(text)
+        self.status_label.setStyleSheet(style)
+        self.details_button.setVisible(short != text)
+
+    def show_status_details(self) -> None:
+        """The whole status message in a box (not modal: the window keeps working)."""
+        box = QMessageBox(QMessageBox.Icon.Information, "Shuru: status", self.status_details, parent=self)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()
+        self.details_box = box
 
     def _show_latency(self, decode_ms: float, screen_ms: float) -> None:
         self.latency_label.setText(f"{decode_ms:.1f} ms")
@@ -227,8 +256,7 @@ class MainWindow(QMainWindow):
         self.candidates.set_vertical(self.settings.orientation == "vertical")
         self.font_warning = "" if found else INSTALL_HINT
         if not found:
-            self.status_label.setText(INSTALL_HINT)
-            self.status_label.setStyleSheet(ERROR_STYLE)
+            self.set_status(INSTALL_HINT, "No Chinese font found", ERROR_STYLE)
 
     def _restore_geometry(self) -> None:
         if self.settings.geometry:
@@ -413,6 +441,12 @@ def summarize_card(card: str, max_lines: int = CARD_SUMMARY_LINES) -> str:
     """The first non-empty lines of a model card."""
     lines = [ln.rstrip() for ln in card.splitlines() if ln.strip()]
     return "\n".join(lines[:max_lines])
+
+
+def shorten_status(text: str, max_chars: int = MAX_STATUS_CHARS) -> str:
+    """The first line of ``text`` without long parenthesised reasons, cut to ``max_chars``."""
+    line = LONG_ASIDE.sub("", text.split("\n", 1)[0])
+    return line if len(line) <= max_chars else line[:max_chars - 1].rstrip() + "…"
 
 
 def html_escape(text: str) -> str:

@@ -345,11 +345,50 @@ def test_missing_assets_leave_an_english_editor(qtbot, make_window, tmp_path):
 def test_statistical_fallback_is_shown(qtbot, make_window, tmp_path):
     (tmp_path / "broken-model").mkdir()
     (tmp_path / "broken-model" / "manifest.json").write_text("not json")
-    w = make_window(model_dir=tmp_path / "broken-model")
+    w = make_window(model_dir=tmp_path / "broken-model", use_neural=True)
     qtbot.waitUntil(lambda: w.controller.ready, timeout=TIMEOUT_MS)
-    assert "Fallback scorer in use: statistical" in w.status_label.text()
+    assert w.status_label.text() == "Fallback scorer in use: statistical scorers only"
+    assert "manifest" in w.status_label.toolTip() and w.details_button.isVisibleTo(w)
     assert w.model_label.text() == "model: none"
     assert typed(qtbot, w, "nihao").candidates[0].text == "你好"
+
+
+@pytest.mark.parametrize("damage", [
+    lambda real: os.urandom(4096),  # numpy's own message would suggest allow_pickle
+    lambda real: real[: len(real) // 2],  # truncated
+])
+def test_a_damaged_ngram_model_is_explained_in_the_window(qtbot, make_window, assets_copy, damage):
+    path = assets_copy / "ngram.npz"
+    real = path.read_bytes()
+    path.unlink()
+    path.write_bytes(damage(real))
+    w = make_window(assets_dir=assets_copy)
+    qtbot.waitUntil(lambda: w.controller.failed, timeout=TIMEOUT_MS)
+    message = w.status_details
+    assert "ngram.npz" in message and "English" in message and "git checkout assets/" in message
+    assert "allow_pickle" not in message and "rebuild" not in message.lower()
+    assert w.status_label.text() == "Engine failed to load — English only"  # short: the bar does not cut it
+    assert w.status_label.toolTip() == message and w.details_button.isVisibleTo(w)
+    w.details_button.click()
+    assert w.details_box.isVisible() and w.details_box.text() == message
+    w.details_box.close()
+    QTest.keyClicks(w.editor, "hello")
+    assert text(w) == "hello"
+
+
+@pytest.mark.parametrize("status,short", [
+    ("Engine: neural (base) + n-gram", "Engine: neural (base) + n-gram"),
+    ("Fallback scorer in use: statistical scorers only (neural model disabled)",
+     "Fallback scorer in use: statistical scorers only"),
+    ("Fallback scorer in use: statistical scorers only (neural model: The neural model file /a/b is damaged.)",
+     "Fallback scorer in use: statistical scorers only"),
+    ("x" * 80, "x" * 59 + "…"),
+    ("first line\n\nsecond", "first line"),
+])
+def test_status_texts_are_shortened(status, short):
+    from ime_app.window import shorten_status
+
+    assert shorten_status(status) == short
 
 
 def test_shipped_configuration(qtbot, make_window):
