@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtCore import Qt
 
@@ -79,7 +79,7 @@ class InputController(QObject):
         """Whether input is pending (or may be: an action in flight decides)."""
         return self._composing is not False
 
-    # Worker signals ------------------------------------------------------------------
+    # Worker signals (slots: Qt delivers them on the GUI thread) -------------------------
 
     def engine_loaded(self) -> None:
         self.ready = True
@@ -99,6 +99,7 @@ class InputController(QObject):
             if item is not TOGGLE:
                 self.editor.default_key(item)
 
+    @Slot(int, object)
     def on_snapshot(self, seq: int, view) -> None:
         """A worker snapshot: draw it unless a newer action was sent since."""
         self.answered_seq = max(self.answered_seq, seq)
@@ -116,6 +117,7 @@ class InputController(QObject):
             self.latency_changed.emit(float(view.decode_ms), (time.perf_counter() - sent_at) * 1000)
         self._replay_deferred()
 
+    @Slot(int, str)
     def on_committed(self, seq: int, text: str) -> None:
         """Text converted by the worker: insert it at the caret, keep echoing later letters."""
         echo = "".join(ch for s, ch in self._inserts if s > seq)
@@ -124,6 +126,7 @@ class InputController(QObject):
         if not echo:
             self.candidates.hide()
 
+    @Slot(str)
     def on_problem(self, text: str) -> None:
         self.message.emit(text)
 

@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QPushButton, QToolBar
 
@@ -154,7 +154,7 @@ class MainWindow(QMainWindow):
     def _connect_worker(self) -> None:
         """Wire the worker thread to the GUI.
 
-        Every worker signal goes to a bound method of a QObject living on the GUI thread,
+        Every worker signal goes to a slot (``@Slot``) of a QObject living on the GUI thread,
         queued: a lambda has no thread affinity, so Qt would run it on the worker thread,
         and a widget touched there crashes the window later.
         """
@@ -168,14 +168,17 @@ class MainWindow(QMainWindow):
         w.load_failed.connect(self._engine_failed, queued)
         w.history_cleared.connect(self._history_cleared, queued)
 
+    @Slot(str)
     def _show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 6000)
 
+    @Slot()
     def _history_cleared(self) -> None:
         self._show_message("Learned history cleared")
 
     # Engine state ---------------------------------------------------------------------
 
+    @Slot(str, str, str)
     def _engine_loaded(self, status: str, model_name: str, card: str) -> None:
         self.engine_status, self.model_name, self.model_card = status, model_name, card
         self.model_label.setText(f"model: {model_name}")
@@ -187,6 +190,7 @@ class MainWindow(QMainWindow):
         self.set_status(text, short, WARN_STYLE if fallback or self.font_warning else "")
         self.controller.engine_loaded()
 
+    @Slot(str)
     def _engine_failed(self, message: str) -> None:
         self.engine_status = f"failed to load: {message}"
         self.set_status(message, "Engine failed to load — English only", ERROR_STYLE)
@@ -376,9 +380,11 @@ class MainWindow(QMainWindow):
         self.finetune.start()
         self.statusBar().showMessage("Training started…")
 
+    @Slot(str)
     def _training_progress(self, line: str) -> None:
         self.statusBar().showMessage(f"Training: {line}")
 
+    @Slot(bool, str)
     def _training_finished(self, ok: bool, summary: str) -> None:
         self.finetune = None
         if ok:

@@ -12,12 +12,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import json
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox, QPushButton
 
 from ime_app.training import FinetuneRun, trainer_available
-from ime_app.window import MainWindow
 from tests.conftest import TIMEOUT_MS
 from tests.test_app import text, typed
 
@@ -109,17 +108,27 @@ def quick_trainer(monkeypatch):
     monkeypatch.setattr(FinetuneRun, "start", start)
 
 
+class LoadRecorder(QObject):
+    """Records the worker's ``loaded`` signals, received (as a slot) on the GUI thread."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    @Slot(str, str, str)
+    def record(self, *args) -> None:
+        self.calls.append(args)
+
+
 def wait_idle(qtbot, w) -> None:
     c = w.controller
     qtbot.waitUntil(lambda: c.shown_seq == c.sent_seq and not c._deferred, timeout=TIMEOUT_MS)
 
 
-def test_every_menu_action_and_dialog(qtbot, make_window, tmp_path, file_dialogs, quick_trainer, qt_messages,
-                                     monkeypatch):
-    loads = []  # engine loads reported to the window (a reload follows training)
-    real_loaded = MainWindow._engine_loaded
-    monkeypatch.setattr(MainWindow, "_engine_loaded", lambda self, *a: (loads.append(a), real_loaded(self, *a)))
+def test_every_menu_action_and_dialog(qtbot, make_window, tmp_path, file_dialogs, quick_trainer, qt_messages):
     w = make_window()
+    loads = LoadRecorder()  # engine loads reported to the GUI thread (a reload follows training)
+    w.engine.worker.loaded.connect(loads.record)
     qtbot.waitUntil(lambda: w.controller.ready, timeout=TIMEOUT_MS)
     answers = ModalAnswers()
     used = set()
@@ -184,7 +193,7 @@ def test_every_menu_action_and_dialog(qtbot, make_window, tmp_path, file_dialogs
         assert w.finetune is None
         file_dialogs["getOpenFileNames"] = [str(tmp_path / "note.txt")]
         run("Tools/Train on My Text…")
-        qtbot.waitUntil(lambda: len(loads) == 2, timeout=TIMEOUT_MS)  # trained, then reloaded
+        qtbot.waitUntil(lambda: len(loads.calls) == 2, timeout=TIMEOUT_MS)  # trained, then reloaded
         assert w.finetune is None and w.statusBar().currentMessage().startswith("Personal model ready")
 
     # Help
