@@ -155,9 +155,6 @@ class Lexicon:
             i += 1
         return None
 
-    def is_char_token(self, token: int) -> bool:
-        return 3 <= token < 3 + self.n_chars
-
 
 def token_hash_table(blob: bytes, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(sorted hashes, token ids) for :meth:`Lexicon.token_id`."""
