@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QPushButton, QToolBar
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QPushButton, QToolBar, QWidget
 
 from . import __version__
 from .candidates import CandidateWindow
@@ -142,8 +142,9 @@ class MainWindow(QMainWindow):
         self.details_button.setToolTip("Show the whole message")
         self.details_button.clicked.connect(self.show_status_details)
         self.details_button.hide()
-        bar.addWidget(self.status_label, 1)
+        bar.addWidget(self.status_label)
         bar.addWidget(self.details_button)
+        bar.addWidget(QWidget(), 1)  # keeps "Details…" next to the text it explains
         for w in (self.mode_label, self.punct_label, self.model_label, self.latency_label):
             bar.addPermanentWidget(w)
         self.controller.latency_changed.connect(self._show_latency)

@@ -3,7 +3,7 @@
 File dialogs are answered by replacing ``QFileDialog``'s static functions; message boxes and
 the Settings dialog really open (modal) and are answered by a timer that clicks their
 buttons. The Qt message guard (``tests/conftest.py``) fails the test on any thread or
-QObject warning, which is what preceded the crash after clearing the history.
+QObject warning (a widget touched from the engine thread crashes the window a while later).
 """
 import os
 
@@ -120,9 +120,105 @@ class LoadRecorder(QObject):
         self.calls.append(args)
 
 
-def wait_idle(qtbot, w) -> None:
-    c = w.controller
-    qtbot.waitUntil(lambda: c.shown_seq == c.sent_seq and not c._deferred, timeout=TIMEOUT_MS)
+class Driver:
+    """One window, its dialogs' answers and the menu entries triggered so far."""
+
+    def __init__(self, qtbot, window, tmp_path, file_dialogs):
+        self.qtbot, self.w, self.tmp, self.files = qtbot, window, tmp_path, file_dialogs
+        self.answers = ModalAnswers()
+        self.used: set[str] = set()
+
+    def run(self, name: str) -> None:
+        """Trigger a menu entry and wait until the engine has answered what it sent."""
+        self.used.add(name)
+        trigger(self.w, name)
+        c = self.w.controller
+        self.qtbot.waitUntil(lambda: c.shown_seq == c.sent_seq and not c._deferred, timeout=TIMEOUT_MS)
+
+
+def file_menu(d: Driver) -> None:
+    w, tmp = d.w, d.tmp
+    d.run("File/New")
+    typed(d.qtbot, w, "nihao ")
+    d.answers.then(click(Button.Discard))
+    d.run("File/New")  # unsaved changes: Discard
+    assert text(w) == "" and d.answers.seen == ["Unsaved changes"]
+    typed(d.qtbot, w, "nihao ")
+    d.files["getSaveFileName"] = str(tmp / "note")
+    d.run("File/Save")  # no path yet: asks for one, adds .txt
+    assert (tmp / "note.txt").read_text(encoding="utf-8") == "你好"
+    d.files["getSaveFileName"] = str(tmp / "copy.txt")
+    d.run("File/Save As…")
+    assert w.path == tmp / "copy.txt" and not w.isWindowModified()
+    d.run("File/New")
+    d.files["getOpenFileName"] = str(tmp / "note.txt")
+    d.run("File/Open…")
+    assert text(w) == "你好" and w.path == tmp / "note.txt"
+    for name in ("note.txt", "copy.txt"):
+        d.run(f"File/Open Recent/{(tmp / name).resolve()}")
+        assert w.path == (tmp / name).resolve()
+
+
+def edit_menu(d: Driver) -> None:
+    w = d.w
+    typed(d.qtbot, w, "shijie ")
+    assert text(w) == "你好世界"
+    d.run("Edit/Undo")
+    assert text(w) == "你好"
+    d.run("Edit/Redo")
+    assert text(w) == "你好世界"
+    d.run("Edit/Copy All")
+    assert QGuiApplication.clipboard().text() == "你好世界"
+    d.run("Edit/Select All")
+    assert w.editor.textCursor().selectedText() == "你好世界"
+
+
+def tools_menu(d: Driver, loads: LoadRecorder) -> None:
+    w = d.w
+    d.run("Tools/中")
+    assert not w.controller.chinese and w.mode_label.text() == "English"
+    d.run("Tools/英")
+    assert w.controller.chinese
+    d.run("Tools/，。")
+    assert not w.controller.fullwidth
+    d.run("Tools/,.")
+    assert w.controller.fullwidth
+    settings_clear_history(d)
+    if trainer_available():
+        d.files["getOpenFileNames"] = []
+        d.run("Tools/Train on My Text…")  # cancelled: nothing starts
+        assert w.finetune is None
+        d.files["getOpenFileNames"] = [str(d.tmp / "note.txt")]
+        d.run("Tools/Train on My Text…")
+        d.qtbot.waitUntil(lambda: len(loads.calls) == 2, timeout=TIMEOUT_MS)  # trained, then reloaded
+        assert w.finetune is None and w.statusBar().currentMessage().startswith("Personal model ready")
+
+
+def settings_clear_history(d: Driver) -> None:
+    """Settings → Clear learned history… → Yes, then OK: the history is gone, the GUI says so."""
+    history = d.w.engine.worker._engine.history
+    assert history.unigrams  # learned from the conversions before
+    d.answers.then(clear_history_then_ok(d.answers))
+    d.run("Tools/Settings…")
+    d.qtbot.waitUntil(lambda: d.w.statusBar().currentMessage() == "Learned history cleared", timeout=TIMEOUT_MS)
+    assert d.answers.seen[-2:] == ["Shuru Settings", "Clear learned history"]
+    assert not history.unigrams and json.loads((d.tmp / "history.json").read_text())["unigrams"] == {}
+
+
+def help_menu(d: Driver) -> None:
+    d.answers.then(lambda box: box.accept())
+    d.run("Help/About Shuru")
+    assert d.answers.seen[-1] == "About Shuru"
+
+
+def quit_menu(d: Driver) -> None:
+    """File/Quit with unsaved text: Cancel keeps the window, Discard closes it."""
+    d.answers.then(click(Button.Cancel))
+    d.run("File/Quit")
+    assert d.w.isVisible()
+    d.answers.then(click(Button.Discard))
+    trigger(d.w, "File/Quit")
+    d.qtbot.waitUntil(lambda: not d.w.isVisible(), timeout=TIMEOUT_MS)
 
 
 def test_every_menu_action_and_dialog(qtbot, make_window, tmp_path, file_dialogs, quick_trainer, qt_messages):
@@ -130,90 +226,15 @@ def test_every_menu_action_and_dialog(qtbot, make_window, tmp_path, file_dialogs
     loads = LoadRecorder()  # engine loads reported to the GUI thread (a reload follows training)
     w.engine.worker.loaded.connect(loads.record)
     qtbot.waitUntil(lambda: w.controller.ready, timeout=TIMEOUT_MS)
-    answers = ModalAnswers()
-    used = set()
-
-    def run(name: str) -> None:
-        used.add(name)
-        trigger(w, name)
-        wait_idle(qtbot, w)
-
-    # File
-    run("File/New")
-    typed(qtbot, w, "nihao ")
-    answers.then(click(Button.Discard))
-    run("File/New")  # unsaved changes: Discard
-    assert text(w) == "" and answers.seen == ["Unsaved changes"]
-    typed(qtbot, w, "nihao ")
-    file_dialogs["getSaveFileName"] = str(tmp_path / "note")
-    run("File/Save")  # no path yet: asks for one, adds .txt
-    assert (tmp_path / "note.txt").read_text(encoding="utf-8") == "你好"
-    file_dialogs["getSaveFileName"] = str(tmp_path / "copy.txt")
-    run("File/Save As…")
-    assert w.path == tmp_path / "copy.txt" and not w.isWindowModified()
-    run("File/New")
-    file_dialogs["getOpenFileName"] = str(tmp_path / "note.txt")
-    run("File/Open…")
-    assert text(w) == "你好" and w.path == tmp_path / "note.txt"
-    for name in ("note.txt", "copy.txt"):
-        run(f"File/Open Recent/{(tmp_path / name).resolve()}")
-        assert w.path == (tmp_path / name).resolve()
-
-    # Edit
-    typed(qtbot, w, "shijie ")
-    assert text(w) == "你好世界"
-    run("Edit/Undo")
-    assert text(w) == "你好"
-    run("Edit/Redo")
-    assert text(w) == "你好世界"
-    run("Edit/Copy All")
-    assert QGuiApplication.clipboard().text() == "你好世界"
-    run("Edit/Select All")
-    assert w.editor.textCursor().selectedText() == "你好世界"
-
-    # Tools
-    run("Tools/中")
-    assert not w.controller.chinese and w.mode_label.text() == "English"
-    run("Tools/英")
-    assert w.controller.chinese
-    run("Tools/，。")
-    assert not w.controller.fullwidth
-    run("Tools/,.")
-    assert w.controller.fullwidth
-    history = w.engine.worker._engine.history
-    assert history.unigrams  # learned from the conversions above
-    answers.then(clear_history_then_ok(answers))
-    run("Tools/Settings…")
-    qtbot.waitUntil(lambda: w.statusBar().currentMessage() == "Learned history cleared", timeout=TIMEOUT_MS)
-    assert answers.seen[-2:] == ["Shuru Settings", "Clear learned history"]
-    assert not history.unigrams and json.loads((tmp_path / "history.json").read_text())["unigrams"] == {}
-    if trainer_available():
-        file_dialogs["getOpenFileNames"] = []
-        run("Tools/Train on My Text…")  # cancelled: nothing starts
-        assert w.finetune is None
-        file_dialogs["getOpenFileNames"] = [str(tmp_path / "note.txt")]
-        run("Tools/Train on My Text…")
-        qtbot.waitUntil(lambda: len(loads.calls) == 2, timeout=TIMEOUT_MS)  # trained, then reloaded
-        assert w.finetune is None and w.statusBar().currentMessage().startswith("Personal model ready")
-
-    # Help
-    answers.then(lambda box: box.accept())
-    run("Help/About Shuru")
-    assert answers.seen[-1] == "About Shuru"
-
-    qtbot.wait(300)  # the crash after clearing the history came later
+    d = Driver(qtbot, w, tmp_path, file_dialogs)
+    file_menu(d)
+    edit_menu(d)
+    tools_menu(d, loads)
+    help_menu(d)
+    qtbot.wait(300)  # a widget touched from the engine thread would crash the window only later
     w.editor.moveCursor(w.editor.textCursor().MoveOperation.End)
     typed(qtbot, w, "nihao ")
     assert text(w).endswith("你好")
-
-    # File/Quit last: Cancel keeps the window, Discard closes it
-    answers.then(click(Button.Cancel))
-    run("File/Quit")
-    assert w.isVisible()
-    answers.then(click(Button.Discard))
-    used.add("File/Quit")
-    trigger(w, "File/Quit")
-    qtbot.waitUntil(lambda: not w.isVisible(), timeout=TIMEOUT_MS)
-
-    assert set(menu_actions(w)) <= used, "a menu entry this test does not drive"
+    quit_menu(d)
+    assert set(menu_actions(w)) <= d.used, "a menu entry this test does not drive"
     assert not qt_messages.take(), "Qt warned about threads or QObject ownership"
