@@ -124,14 +124,14 @@ def _run(installed, tmp_path, overrides, shards=None):
     return result, logs, load_manifest(out)["training"]
 
 
-@pytest.mark.parametrize("overrides,max_epochs", [
-    (["--max_epochs=0.2", "--warmup_steps=20", "--max_steps=4000"], 0.2),  # the cap binds below the warm-up
-    (["--max_epochs=0.3", "--max_steps=4000"], 0.3),
-    (["--max_epochs=0", "--max_steps=5"], None),  # no epoch cap: max_steps
-    (["--max_epochs=50", "--max_steps=5"], None),  # the cap is above max_steps
+@pytest.mark.parametrize("overrides,shards,max_epochs", [
+    (["--max_epochs=0.2", "--warmup_steps=20", "--max_steps=4000"], False, 0.2),  # the cap binds below the warm-up
+    (["--max_epochs=0.1", "--max_steps=4000"], True, 0.1),  # half of each batch replays: twice the steps
+    (["--max_epochs=0", "--max_steps=5"], False, None),  # no epoch cap: max_steps
+    (["--max_epochs=50", "--max_steps=5"], False, None),  # the cap is above max_steps
 ])
-def test_the_announced_steps_are_the_steps_run(installed, tmp_path, overrides, max_epochs):
-    result, logs, training = _run(installed, tmp_path, overrides)
+def test_the_announced_steps_are_the_steps_run(installed, tmp_path, overrides, shards, max_epochs):
+    result, logs, training = _run(installed, tmp_path, overrides, _shards(tmp_path, installed) if shards else None)
     plan = [re.search(r"user tokens: (\d+) steps = ([\d.]+) epochs", line) for line in logs]
     (steps, epochs), = [(int(m.group(1)), float(m.group(2))) for m in plan if m]
     assert steps == result["steps"] == training["steps"]
