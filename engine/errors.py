@@ -8,6 +8,16 @@ STATISTICAL_INSTEAD = "Chinese input goes on with the simpler statistical model.
 REPAIR_ASSETS = "To fix it, reinstall Shuru, or repair the checkout with `git checkout assets/`."
 
 
+def asset_problem(what: str, path: Path, problem: str, consequence: str = ENGLISH_STILL_WORKS,
+                  remedy: str = REPAIR_ASSETS) -> str:
+    """A message a user can act on: which file is broken and how, what still works, what to do.
+
+    ``what`` names the file in plain words ("n-gram model"); technical details (the
+    exception text) belong in the log, not here.
+    """
+    return f"The {what} file {path} {problem}. {consequence} {remedy}"
+
+
 class ShuruError(Exception):
     """Root of every error Shuru raises on purpose."""
 
@@ -18,13 +28,3 @@ class AssetError(ShuruError):
 
 class FormatVersionError(AssetError):
     """An asset was written by another format version than this code reads."""
-
-
-def asset_problem(what: str, path: Path, problem: str, consequence: str = ENGLISH_STILL_WORKS,
-                  remedy: str = REPAIR_ASSETS) -> str:
-    """A message a user can act on: which file is broken and how, what still works, what to do.
-
-    ``what`` names the file in plain words ("n-gram model"); technical details (the
-    exception text) belong in the log, not here.
-    """
-    return f"The {what} file {path} {problem}. {consequence} {remedy}"

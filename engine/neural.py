@@ -38,9 +38,6 @@ PAD, UNK, BOS, PUNCT = 0, 1, 2, 3
 INPUTS = ("tokens", "positions", "past_k", "past_v", "past_mask")
 OUTPUTS = ("logprobs", "present_k", "present_v")
 MODEL_FILES = ("model.int8.onnx", "model.onnx")
-MANIFEST, VOCABULARY = "neural model manifest", "neural model vocabulary"  # file kinds in messages
-REPAIR_MODEL = ("To fix it, reinstall Shuru, or repair the checkout with `git checkout assets/`; "
-                "a personal model can be trained again with Train on My Text in the Tools menu.")
 
 
 def personal_model_dir() -> Path:
@@ -273,6 +270,11 @@ def _full_cache(state: NeuralState) -> tuple[np.ndarray, np.ndarray]:
 def _is_han(ch: str) -> bool:
     o = ord(ch)
     return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or o == 0x3007
+
+
+MANIFEST, VOCABULARY = "neural model manifest", "neural model vocabulary"  # file kinds in messages
+REPAIR_MODEL = ("To fix it, reinstall Shuru, or repair the checkout with `git checkout assets/`; "
+                "a personal model can be trained again with Train on My Text in the Tools menu.")
 
 
 def _read_manifest(model_dir: Path) -> dict:
