@@ -118,6 +118,19 @@ def make_window(qtbot, tmp_path, config_dir):
         close(w)
 
 
+def learned_word_count(history) -> int:
+    """How many words a UserHistory has learned."""
+    count = getattr(history, "word_count", None)
+    return int(count) if count is not None else len(history.unigrams)
+
+
+def reloaded_word_count(history_path: Path) -> int:
+    """Words learned into ``history_path``, as a freshly loaded engine sees them."""
+    from engine import Engine, EngineOptions
+
+    return learned_word_count(Engine.load(EngineOptions(use_neural=False, history_path=history_path)).history)
+
+
 def close(w) -> None:
     """Close a window without the unsaved-changes question."""
     w.editor.document().setModified(False)
