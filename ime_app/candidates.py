@@ -110,11 +110,14 @@ class CandidateWindow(QWidget):
             budget = self.max_width - self._layout([0] * len(widths), False)[-1].width()
             cap = fair_cap(widths, budget)
             if cap >= min(max(widths, default=0), fm.horizontalAdvance("中" * MIN_TEXT_CHARS + "…")):
-                return [fm.elidedText(t, ELIDE, cap) if w > cap else t for t, w in zip(self.texts, widths)], False
+                return self._elided(fm, widths, cap), False
         small = QFontMetrics(self._small)
         chrome = max((self._item_width(small, i, 0) for i in range(len(widths))), default=0)
-        cap = max(0, self.max_width - 2 * PAD - chrome)
-        return [fm.elidedText(t, ELIDE, cap) if w > cap else t for t, w in zip(self.texts, widths)], True
+        return self._elided(fm, widths, max(0, self.max_width - 2 * PAD - chrome)), True
+
+    def _elided(self, fm: QFontMetrics, widths: list[int], cap: int) -> list[str]:
+        """The texts, each wider than ``cap`` px cut in the middle to fit it."""
+        return [fm.elidedText(t, ELIDE, cap) if w > cap else t for t, w in zip(self.texts, widths)]
 
     def _item_width(self, small: QFontMetrics, i: int, text_width: int) -> int:
         return small.horizontalAdvance(f"{i + 1}") + 4 + text_width + 12

@@ -197,8 +197,7 @@ class MainWindow(QMainWindow):
         self.set_status(message, "Engine failed to load — English only", ERROR_STYLE)
         self.model_label.setText("model: none")
         self.controller.engine_failed()
-        box = QMessageBox(QMessageBox.Icon.Critical, "Shuru: engine failed to load",
-                          f"Chinese input is unavailable.\n\n{message}", parent=self)
+        box = QMessageBox(QMessageBox.Icon.Critical, "Shuru: engine failed to load", message, parent=self)
         box.open()  # not exec(): the window keeps working (English typing, files)
 
     def set_status(self, text: str, short: str = "", style: str = "") -> None:
