@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from .syllables import (
     ALIASES, INITIAL_ID, INITIALS, MAX_SYLLABLE_LEN, PARTIALS, SYLLABLE_ID, SYLLABLE_INITIAL,
-    SYLLABLES, SYLLABLES_OF_INITIAL, fuzzy_initials, fuzzy_variants,
+    SYLLABLES_OF_INITIAL, fuzzy_initials, fuzzy_variants,
 )
 
 SEPARATOR = "'"
@@ -213,15 +213,6 @@ def _segment(t: str, is_last: bool, options: LatticeOptions) -> Segment | None:
     if is_last and t in PARTIALS:
         return Segment(0, len(t), t, SegmentKind.PARTIAL, PARTIALS[t], -1, options.completion_logprob)
     return None
-
-
-def segment_label(seg: Segment) -> str:
-    """How a segment shows in the preedit: the letters as typed."""
-    return seg.text
-
-
-def syllable_names(ids) -> list[str]:
-    return [SYLLABLES[i] for i in ids]
 
 
 __all__ = [

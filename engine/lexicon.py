@@ -14,12 +14,13 @@ import hashlib
 import json
 import logging
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import AssetError, FormatVersionError
+from .errors import AssetError, FormatVersionError, asset_problem
 
 log = logging.getLogger(__name__)
 
@@ -105,23 +106,28 @@ class Lexicon:
     @classmethod
     def load(cls, path: Path) -> "Lexicon":
         """Load and check a compiled lexicon; raises :class:`AssetError` with a clear message."""
+        what = "lexicon"
         try:
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files if k != "entry_syllables"}
         except FileNotFoundError:
-            raise AssetError(f"lexicon not found at {path}: run `python -m engine.build lexicon`") from None
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-            raise AssetError(f"lexicon {path} is corrupt ({e}); reinstall assets or rebuild it") from None
+            log.warning("lexicon not found at %s (developers: `python -m engine.build lexicon`)", path)
+            raise AssetError(asset_problem(what, path, "is missing")) from None
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as e:
+            log.warning("lexicon %s unreadable: %s: %s", path, type(e).__name__, e)
+            raise AssetError(asset_problem(what, path, "is damaged or unreadable")) from None
         try:
             meta = json.loads(str(arrays["meta"]))
-        except (KeyError, ValueError):
-            raise AssetError(f"{path} is not a Shuru lexicon (no manifest)") from None
+        except (KeyError, ValueError) as e:
+            log.warning("lexicon %s has no readable manifest: %s: %s", path, type(e).__name__, e)
+            raise AssetError(asset_problem(what, path, "is damaged: its manifest is missing")) from None
         if meta.get("format") != FORMAT:
-            raise AssetError(f"{path} is not a Shuru lexicon (format {meta.get('format')!r})")
+            log.warning("%s has format %r, not %r", path, meta.get("format"), FORMAT)
+            raise AssetError(asset_problem(what, path, "is not a Shuru lexicon"))
         if meta.get("version") != FORMAT_VERSION:
-            raise FormatVersionError(
-                f"{path} has lexicon format version {meta.get('version')}, this Shuru reads {FORMAT_VERSION}; "
-                "rebuild it with `python -m engine.build lexicon`")
+            raise FormatVersionError(asset_problem(
+                what, path, f"is from another version of Shuru: format version {meta.get('version')}, "
+                            f"this Shuru reads version {FORMAT_VERSION}"))
         return cls(arrays, meta)
 
     def token_hash(self) -> str:
@@ -148,9 +154,6 @@ class Lexicon:
                 return tid
             i += 1
         return None
-
-    def is_char_token(self, token: int) -> bool:
-        return 3 <= token < 3 + self.n_chars
 
 
 def token_hash_table(blob: bytes, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AssetError, FormatVersionError
+from .errors import STATISTICAL_INSTEAD, AssetError, FormatVersionError, asset_problem
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class NeuralScorer:
         vocab = _read_vocab(model_dir, manifest)
         path = next((model_dir / f for f in MODEL_FILES if (model_dir / f).exists()), None)
         if path is None:
-            raise AssetError(f"no model.onnx in {model_dir}")
+            raise AssetError(model_problem(model_dir / MODEL_FILES[-1], "is missing"))
         import onnxruntime as ort
 
         so = ort.SessionOptions()
@@ -119,11 +119,13 @@ class NeuralScorer:
         try:
             sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         except Exception as e:
-            raise AssetError(f"{path} is not a loadable ONNX model: {e}") from None
+            log.warning("%s is not a loadable ONNX model: %s", path, e)
+            raise AssetError(model_problem(path, "is damaged or unreadable")) from None
         names_in = tuple(i.name for i in sess.get_inputs())
         names_out = tuple(o.name for o in sess.get_outputs())
         if set(names_in) != set(INPUTS) or not set(OUTPUTS) <= set(names_out):
-            raise AssetError(f"{path} has inputs {names_in} / outputs {names_out}, expected {INPUTS} / {OUTPUTS}")
+            log.warning("%s has inputs %s / outputs %s, expected %s / %s", path, names_in, names_out, INPUTS, OUTPUTS)
+            raise AssetError(model_problem(path, "is from another version of Shuru: its inputs and outputs differ"))
         scorer = cls(sess, manifest, vocab, model_dir)
         scorer.start("")  # one real step: fails now, not on the first keystroke
         return scorer
@@ -296,22 +298,29 @@ def _is_han(ch: str) -> bool:
     return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or o == 0x3007
 
 
+MANIFEST, VOCABULARY = "neural model manifest", "neural model vocabulary"  # file kinds in messages
+REPAIR_MODEL = ("To fix it, reinstall Shuru, or repair the checkout with `git checkout assets/`; "
+                "a personal model can be trained again with Train on My Text in the Tools menu.")
+
+
 def _read_manifest(model_dir: Path) -> dict:
     path = model_dir / "manifest.json"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AssetError(f"no manifest.json in {model_dir}") from None
+        raise AssetError(model_problem(path, "is missing", MANIFEST)) from None
     except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise AssetError(f"{path} is corrupt: {e}") from None
+        log.warning("neural model manifest %s unreadable: %s: %s", path, type(e).__name__, e)
+        raise AssetError(model_problem(path, "is damaged or unreadable", MANIFEST)) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise AssetError(f"{path} is not a Shuru neural model manifest")
+        raise AssetError(model_problem(path, "is not a Shuru model manifest", MANIFEST))
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise FormatVersionError(f"{path} has model format version {manifest.get('format_version')}, "
-                                 f"this Shuru reads {FORMAT_VERSION}; re-export the model")
+        raise FormatVersionError(model_problem(
+            path, f"is from another version of Shuru: format version {manifest.get('format_version')}, "
+                  f"this Shuru reads version {FORMAT_VERSION}", MANIFEST))
     for key in ("config", "vocab_size", "vocab_sha1"):
         if key not in manifest:
-            raise AssetError(f"{path} lacks {key!r}")
+            raise AssetError(model_problem(path, f"is damaged: it lacks {key!r}", MANIFEST))
     return manifest
 
 
@@ -320,12 +329,19 @@ def _read_vocab(model_dir: Path, manifest: dict) -> list[str]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise AssetError(f"no vocab.txt in {model_dir}") from None
+        raise AssetError(model_problem(path, "is missing", VOCABULARY)) from None
     if hashlib.sha1(raw).hexdigest() != manifest["vocab_sha1"]:
-        raise AssetError(f"{path} does not match the model (vocabulary hash differs); reinstall the model")
+        raise AssetError(model_problem(path, "does not match the model beside it: they come from different exports",
+                                       VOCABULARY))
     vocab = raw.decode("utf-8").split("\n")
     if vocab and vocab[-1] == "":
         vocab.pop()
     if len(vocab) != int(manifest["vocab_size"]):
-        raise AssetError(f"{path} has {len(vocab)} tokens, the manifest says {manifest['vocab_size']}")
+        log.warning("%s has %d tokens, the manifest says %s", path, len(vocab), manifest["vocab_size"])
+        raise AssetError(model_problem(path, "is damaged or from another export of the model", VOCABULARY))
     return vocab
+
+
+def model_problem(path: Path, problem: str, what: str = "neural model") -> str:
+    """A user message about one file of a neural model (Chinese input goes on without it)."""
+    return asset_problem(what, path, problem, STATISTICAL_INSTEAD, REPAIR_MODEL)

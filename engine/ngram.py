@@ -8,12 +8,16 @@ probabilities.
 from __future__ import annotations
 
 import json
+import logging
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .errors import AssetError, FormatVersionError
+from .errors import AssetError, FormatVersionError, asset_problem
+
+log = logging.getLogger(__name__)
 
 FORMAT = "shuru-ngram"
 FORMAT_VERSION = 1
@@ -38,22 +42,28 @@ class NgramModel:
     @classmethod
     def load(cls, path: Path, token_hash: str | None = None) -> "NgramModel":
         """Load and check a compiled model; ``token_hash`` must match the lexicon's."""
+        what = "n-gram model"
         try:
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
             meta = json.loads(str(arrays["meta"]))
         except FileNotFoundError:
-            raise AssetError(f"n-gram model not found at {path}: run `python -m engine.build ngram`") from None
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
-            raise AssetError(f"n-gram model {path} is corrupt ({e}); rebuild it") from None
+            log.warning("n-gram model not found at %s (developers: `python -m engine.build ngram`)", path)
+            raise AssetError(asset_problem(what, path, "is missing")) from None
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, zlib.error) as e:
+            log.warning("n-gram model %s unreadable: %s: %s", path, type(e).__name__, e)
+            raise AssetError(asset_problem(what, path, "is damaged or unreadable")) from None
         if meta.get("format") != FORMAT:
-            raise AssetError(f"{path} is not a Shuru n-gram model")
+            log.warning("%s has format %r, not %r", path, meta.get("format"), FORMAT)
+            raise AssetError(asset_problem(what, path, "is not a Shuru n-gram model"))
         if meta.get("version") != FORMAT_VERSION:
-            raise FormatVersionError(f"{path} has n-gram format version {meta.get('version')}, "
-                                     f"this Shuru reads {FORMAT_VERSION}; rebuild it")
+            raise FormatVersionError(asset_problem(
+                what, path, f"is from another version of Shuru: format version {meta.get('version')}, "
+                            f"this Shuru reads version {FORMAT_VERSION}"))
         if token_hash is not None and meta.get("token_hash") != token_hash:
-            raise AssetError(f"{path} was built for another lexicon (token hash {meta.get('token_hash')} "
-                             f"!= {token_hash}); rebuild the n-gram model")
+            log.warning("%s: token hash %s != the lexicon's %s", path, meta.get("token_hash"), token_hash)
+            raise AssetError(asset_problem(
+                what, path, "was built for another lexicon: the two files come from different versions of Shuru"))
         return cls(arrays, meta)
 
     def logprob(self, w1: np.ndarray, w2: np.ndarray, w3: np.ndarray) -> np.ndarray:

@@ -14,8 +14,3 @@ def _version() -> str:
 
 
 __version__ = _version()
-
-# Before any window exists: see pyside_compat (PySide6 6.12.0 on CPython 3.11).
-from .pyside_compat import protect_singletons  # noqa: E402
-
-protect_singletons()

@@ -34,6 +34,7 @@ class Settings:
     fullwidth_punct: bool = True  # punctuation width when the window opens
     chinese_mode: bool = True  # input mode when the window opens
     learning: bool = True  # let the engine learn from what is chosen
+    comma_period_paging: bool = False  # "," and "." turn pages while composing (else they type ，。)
     geometry: str = ""  # QMainWindow.saveGeometry(), base64
     recent_files: list[str] = field(default_factory=list)  # newest first
 

@@ -78,12 +78,23 @@ class ImeEditor(QPlainTextEdit):
             event.setCommitString(commit)
         self.preedit_text, self.preedit_cursor = text, cursor
         QCoreApplication.sendEvent(self, event)
+        self._scroll_to_preedit_caret()
+
+    def _scroll_to_preedit_caret(self) -> None:
+        """Scroll down when a long, wrapped preedit put the caret below the visible lines
+        (``ensureCursorVisible`` ignores the preedit); the candidate window follows the caret."""
+        below = self.cursorRect().bottom() - self.viewport().height()
+        if below > 0:
+            bar = self.verticalScrollBar()  # in lines
+            bar.setValue(bar.value() + -(-below // max(1, self.fontMetrics().lineSpacing())))
 
     def caret_rect(self) -> QRect:
-        """The caret rectangle in global coordinates (where the candidate window goes)."""
-        r = self.cursorRect()
-        top_left = self.viewport().mapToGlobal(r.topLeft())
-        return QRect(top_left, r.size())
+        """The caret rectangle in global coordinates (where the candidate window goes), moved
+        into the visible part of the editor when it is scrolled out of view."""
+        r, view = self.cursorRect(), self.viewport().rect()
+        r.moveTop(max(view.top(), min(r.top(), view.bottom() + 1 - r.height())))
+        r.moveLeft(max(view.left(), min(r.left(), view.right())))
+        return QRect(self.viewport().mapToGlobal(r.topLeft()), r.size())
 
     def text_before_cursor(self, max_chars: int) -> str:
         """Up to ``max_chars`` characters of committed text before the caret."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtCore import Qt
 
@@ -47,10 +47,12 @@ class InputController(QObject):
     latency_changed = Signal(float, float)  # decode_ms of the newest snapshot, key-to-screen ms
     message = Signal(str)  # a short status bar message
 
-    def __init__(self, editor: ImeEditor, candidates: CandidateWindow, *, chinese: bool, fullwidth: bool):
+    def __init__(self, editor: ImeEditor, candidates: CandidateWindow, *, chinese: bool, fullwidth: bool,
+                 comma_period_paging: bool = False):
         super().__init__(editor)
         self.editor, self.candidates = editor, candidates
         self.chinese, self.fullwidth = chinese, fullwidth
+        self.comma_period_paging = comma_period_paging  # , and . turn pages while composing
         self.ready = False  # engine loaded
         self.failed = False  # engine could not load: English only
         self.punctuator = Punctuator()
@@ -69,15 +71,15 @@ class InputController(QObject):
         editor.handler = self
         editor.shift_tapped.connect(self.shift_tapped)
         editor.cursorPositionChanged.connect(self._cursor_moved)
-        candidates.picked.connect(lambda k: self._send(("select_on_page", k)))
-        candidates.page_requested.connect(lambda d: self._send(("page_down",) if d > 0 else ("page_up",)))
+        candidates.picked.connect(self._pick)
+        candidates.page_requested.connect(self._turn_page)
 
     @property
     def composing(self) -> bool:
         """Whether input is pending (or may be: an action in flight decides)."""
         return self._composing is not False
 
-    # Worker signals ------------------------------------------------------------------
+    # Worker signals (slots: Qt delivers them on the GUI thread) -------------------------
 
     def engine_loaded(self) -> None:
         self.ready = True
@@ -97,6 +99,7 @@ class InputController(QObject):
             if item is not TOGGLE:
                 self.editor.default_key(item)
 
+    @Slot(int, object)
     def on_snapshot(self, seq: int, view) -> None:
         """A worker snapshot: draw it unless a newer action was sent since."""
         self.answered_seq = max(self.answered_seq, seq)
@@ -114,6 +117,7 @@ class InputController(QObject):
             self.latency_changed.emit(float(view.decode_ms), (time.perf_counter() - sent_at) * 1000)
         self._replay_deferred()
 
+    @Slot(int, str)
     def on_committed(self, seq: int, text: str) -> None:
         """Text converted by the worker: insert it at the caret, keep echoing later letters."""
         echo = "".join(ch for s, ch in self._inserts if s > seq)
@@ -122,8 +126,17 @@ class InputController(QObject):
         if not echo:
             self.candidates.hide()
 
+    @Slot(str)
     def on_problem(self, text: str) -> None:
         self.message.emit(text)
+
+    # Candidate window signals ----------------------------------------------------------
+
+    def _pick(self, index: int) -> None:
+        self._send(("select_on_page", index))
+
+    def _turn_page(self, direction: int) -> None:
+        self._send(("page_down",) if direction > 0 else ("page_up",))
 
     # Keys ----------------------------------------------------------------------------
 
@@ -149,7 +162,8 @@ class InputController(QObject):
         """Whether the key must wait for the worker to keep the text in typing order."""
         ctrl_alt = bool(event.modifiers() & CTRL_ALT)
         if self._composing is None and depends_on_composing(event.key(), event.text(), ctrl_alt=ctrl_alt,
-                                                            chinese=self._chinese_active()):
+                                                            chinese=self._chinese_active(),
+                                                            comma_period_paging=self.comma_period_paging):
             return True  # its meaning depends on the answer
         if self.answered_seq < self._text_seq:  # converted text is on its way to the editor
             route = self._route(event)
@@ -158,7 +172,8 @@ class InputController(QObject):
 
     def _route(self, event: QKeyEvent) -> Route:
         return route_key(event.key(), event.text(), ctrl_alt=bool(event.modifiers() & CTRL_ALT),
-                         chinese=self._chinese_active(), composing=self.composing)
+                         chinese=self._chinese_active(), composing=self.composing,
+                         comma_period_paging=self.comma_period_paging)
 
     def _chinese_active(self) -> bool:
         return self.chinese and not self.failed

@@ -8,7 +8,8 @@ A route says where the key goes:
 * ``session``: an engine :class:`~engine.session.Session` action, as a tuple
   ``(method_name, *args)`` applied by the worker;
 * ``punct``: an ASCII punctuation key typed in Chinese mode; the caller translates it
-  (full-width or not) and, while composing, first commits the highlighted candidate;
+  (full-width or not) and, while composing, first commits the highlighted candidate
+  (``,`` and ``.`` too, unless the comma/period paging setting makes them turn pages);
 * ``swallow``: the key is eaten (a key with no meaning while composing).
 """
 from __future__ import annotations
@@ -34,8 +35,9 @@ COMPOSING_KEYS: dict[int, tuple] = {
     K.Key_Tab: ("move_highlight", 1), K.Key_Backtab: ("move_highlight", -1),
     K.Key_PageUp: ("page_up",), K.Key_PageDown: ("page_down",),
     K.Key_Minus: ("page_up",), K.Key_Equal: ("page_down",),
-    K.Key_Comma: ("page_up",), K.Key_Period: ("page_down",),
 }
+# With the comma/period paging setting on, these turn pages while composing instead of typing ，。
+PUNCT_PAGING_KEYS: dict[int, tuple] = {K.Key_Comma: ("page_up",), K.Key_Period: ("page_down",)}
 MODIFIER_KEYS = frozenset({K.Key_Shift, K.Key_Control, K.Key_Alt, K.Key_Meta, K.Key_AltGr,
                            K.Key_CapsLock, K.Key_Super_L, K.Key_Super_R})
 
@@ -50,17 +52,21 @@ EDITOR = Route("editor")
 SWALLOW = Route("swallow")
 
 
-def route_key(key: int, text: str, *, ctrl_alt: bool, chinese: bool, composing: bool) -> Route:
+def route_key(key: int, text: str, *, ctrl_alt: bool, chinese: bool, composing: bool,
+              comma_period_paging: bool = False) -> Route:
     """Route one key press.
 
     ``text`` is what the key types (``QKeyEvent.text()``), ``ctrl_alt`` whether Ctrl, Alt or
     Meta is held, ``chinese`` the input mode and ``composing`` whether the session has
-    pending input.
+    pending input. ``comma_period_paging``: ``,`` and ``.`` turn pages while composing
+    (otherwise they commit and type punctuation, like every other punctuation key).
     """
     if ctrl_alt or not chinese:
         return EDITOR
     ch = text if len(text) == 1 else ""
     if composing:
+        if comma_period_paging and key in PUNCT_PAGING_KEYS:
+            return Route("session", PUNCT_PAGING_KEYS[key])
         return _route_composing(key, ch)
     if "a" <= ch <= "z":  # Shift+letter (uppercase) goes to the editor as typed
         return Route("session", ("insert", ch))
@@ -81,11 +87,12 @@ def _route_composing(key: int, ch: str) -> Route:
     return SWALLOW
 
 
-def depends_on_composing(key: int, text: str, *, ctrl_alt: bool, chinese: bool) -> bool:
+def depends_on_composing(key: int, text: str, *, ctrl_alt: bool, chinese: bool,
+                         comma_period_paging: bool = False) -> bool:
     """Whether the route of this key differs between composing and idle.
 
     While an action that may end the composition is still on its way to the worker,
     such keys wait for the worker's answer; all others are routed at once.
     """
-    kw = dict(ctrl_alt=ctrl_alt, chinese=chinese)
+    kw = dict(ctrl_alt=ctrl_alt, chinese=chinese, comma_period_paging=comma_period_paging)
     return route_key(key, text, composing=True, **kw) != route_key(key, text, composing=False, **kw)

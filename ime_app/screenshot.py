@@ -27,13 +27,13 @@ COMPOSING_KEYS = "sanbuba"
 TIMEOUT_S = 60
 
 
-def start_xvfb() -> subprocess.Popen:
-    """Start Xvfb on a free display and point DISPLAY at it."""
+def start_xvfb(screen: str = SCREEN) -> subprocess.Popen:
+    """Start Xvfb with one ``screen`` (``WIDTHxHEIGHTxDEPTH``) on a free display and point DISPLAY at it."""
     if shutil.which("Xvfb") is None:
         sys.exit("Xvfb is not installed (Debian/Ubuntu: apt-get install xvfb), or set DISPLAY")
     for n in range(99, 160):
         if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists():
-            proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", SCREEN, "-nolisten", "tcp"],
+            proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", screen, "-nolisten", "tcp"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for _ in range(100):
                 if Path(f"/tmp/.X11-unix/X{n}").exists():
@@ -86,14 +86,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--xdotool", action="store_true", help="type real X key events with xdotool")
     p.add_argument("--orientation", choices=("horizontal", "vertical"), default="horizontal",
                    help="candidate window layout")
+    p.add_argument("--compose", default=COMPOSING_KEYS, metavar="PINYIN",
+                   help=f"pinyin left composing in the picture (default: {COMPOSING_KEYS})")
+    p.add_argument("--screen", default=SCREEN, metavar="WxHxD", help=f"Xvfb screen (default: {SCREEN})")
     args = p.parse_args(argv)
-    xvfb = start_xvfb() if not os.environ.get("DISPLAY") else None
+    xvfb = start_xvfb(args.screen) if not os.environ.get("DISPLAY") else None
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     tmp = tempfile.TemporaryDirectory(prefix="shuru-screenshot-")
     os.environ["SHURU_CONFIG_DIR"] = tmp.name
     try:
         SettingsStore(Path(tmp.name)).save(Settings(orientation=args.orientation))
-        return shoot(args.out, Path(tmp.name), args.xdotool)
+        return shoot(args.out, Path(tmp.name), args.xdotool, args.compose)
     finally:
         tmp.cleanup()
         if xvfb is not None:
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             xvfb.wait(5)
 
 
-def shoot(out: Path, tmp: Path, use_xdotool: bool) -> int:
+def shoot(out: Path, tmp: Path, use_xdotool: bool, composing: str = COMPOSING_KEYS) -> int:
     from PySide6.QtGui import QGuiApplication
 
     from engine import EngineOptions
@@ -121,7 +124,7 @@ def shoot(out: Path, tmp: Path, use_xdotool: bool) -> int:
         sys.exit(f"engine failed to load: {window.engine_status}")
     for keys in COMMITTED_KEYS:
         type_keys(app, window, keys, use_xdotool)
-    type_keys(app, window, COMPOSING_KEYS, use_xdotool)
+    type_keys(app, window, composing, use_xdotool)
     wait_until(app, lambda: window.candidates.isVisible())
     pump(app, 0.3)  # let both windows repaint
     area = window.frameGeometry().united(window.candidates.geometry()).adjusted(-12, -12, 12, 12)
@@ -129,11 +132,18 @@ def shoot(out: Path, tmp: Path, use_xdotool: bool) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     if not shot.save(str(out), "PNG"):
         sys.exit(f"could not write {out}")
+    screen = QGuiApplication.primaryScreen().availableGeometry()
     print(f"wrote {out} ({shot.width()}x{shot.height()}); editor: {window.editor.toPlainText()!r}, "
-          f"candidates: {window.candidates.texts}")
+          f"candidates: {window.candidates.texts}, shown as {window.candidates.shown_texts}; "
+          f"candidate window {rect_text(window.candidates.geometry())} on screen {rect_text(screen)}: "
+          f"{'inside' if screen.contains(window.candidates.geometry()) else 'OUTSIDE'}")
     window.editor.document().setModified(False)
     window.close()
     return 0
+
+
+def rect_text(r) -> str:
+    return f"{r.width()}x{r.height()}+{r.x()}+{r.y()}"
 
 
 if __name__ == "__main__":

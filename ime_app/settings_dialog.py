@@ -77,6 +77,9 @@ class SettingsDialog(QDialog):
         self.fullwidth = QCheckBox("Full-width punctuation in Chinese mode (，。？)")
         self.fullwidth.setChecked(s.fullwidth_punct)
         form.addRow(self.fullwidth)
+        self.comma_period_paging = QCheckBox("Comma and period turn pages while typing pinyin (instead of ，。)")
+        self.comma_period_paging.setChecked(s.comma_period_paging)
+        form.addRow(self.comma_period_paging)
         self.learning = QCheckBox("Learn from the words I choose")
         self.learning.setChecked(s.learning)
         form.addRow(self.learning)
@@ -103,4 +106,5 @@ class SettingsDialog(QDialog):
             fullwidth_punct=self.fullwidth.isChecked(),
             chinese_mode=self.chinese_mode.isChecked(),
             learning=self.learning.isChecked(),
+            comma_period_paging=self.comma_period_paging.isChecked(),
         ).normalized()

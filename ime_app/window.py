@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QToolBar
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QPushButton, QToolBar, QWidget
 
 from . import __version__
 from .candidates import CandidateWindow
@@ -23,6 +24,8 @@ TEXT_FILTER = "Text files (*.txt);;All files (*)"
 CARD_SUMMARY_LINES = 12
 WARN_STYLE = "color: #9a5b00;"
 ERROR_STYLE = "color: #b42318; font-weight: bold;"
+MAX_STATUS_CHARS = 60  # longer status texts are shortened; the whole text is behind "Details…"
+LONG_ASIDE = re.compile(r" \([^()]{16,}\)")  # a long "(reason)" inside a status line
 
 
 class MainWindow(QMainWindow):
@@ -34,6 +37,8 @@ class MainWindow(QMainWindow):
         self.settings: Settings = self.store.load()
         self.path: Path | None = None
         self.engine_status = "loading…"
+        self.status_details = ""  # the whole status text (the status bar may show it shortened)
+        self.details_box: QMessageBox | None = None
         self.model_name = "none"
         self.model_card = ""
         self.finetune = None
@@ -42,7 +47,7 @@ class MainWindow(QMainWindow):
         self.candidates = CandidateWindow(self)
         s = self.settings
         self.controller = InputController(self.editor, self.candidates, chinese=s.chinese_mode,
-                                          fullwidth=s.fullwidth_punct)
+                                          fullwidth=s.fullwidth_punct, comma_period_paging=s.comma_period_paging)
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -132,44 +137,85 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel("model: –")
         self.latency_label = QLabel("– ms")
         self.latency_label.setToolTip("Decode time of the last keystroke")
-        bar.addWidget(self.status_label, 1)
+        self.details_button = QPushButton("Details…")
+        self.details_button.setFlat(True)
+        self.details_button.setToolTip("Show the whole message")
+        self.details_button.clicked.connect(self.show_status_details)
+        self.details_button.hide()
+        bar.addWidget(self.status_label)
+        bar.addWidget(self.details_button)
+        bar.addWidget(QWidget(), 1)  # keeps "Details…" next to the text it explains
         for w in (self.mode_label, self.punct_label, self.model_label, self.latency_label):
             bar.addPermanentWidget(w)
         self.controller.latency_changed.connect(self._show_latency)
-        self.controller.message.connect(lambda text: bar.showMessage(text, 6000))
+        self.controller.message.connect(self._show_message)
         self._show_mode(self.controller.chinese)
         self._show_punct(self.controller.fullwidth)
 
     def _connect_worker(self) -> None:
+        """Wire the worker thread to the GUI.
+
+        Every worker signal goes to a slot (``@Slot``) of a QObject living on the GUI thread,
+        queued: a lambda has no thread affinity, so Qt would run it on the worker thread,
+        and a widget touched there crashes the window later.
+        """
         w, c = self.engine.worker, self.controller
-        c.request.connect(w.submit)
-        w.snapshot.connect(c.on_snapshot)
-        w.committed.connect(c.on_committed)
-        w.problem.connect(c.on_problem)
-        w.loaded.connect(self._engine_loaded)
-        w.load_failed.connect(self._engine_failed)
-        w.history_cleared.connect(lambda: self.statusBar().showMessage("Learned history cleared", 6000))
+        queued = Qt.ConnectionType.QueuedConnection
+        c.request.connect(w.submit, queued)
+        w.snapshot.connect(c.on_snapshot, queued)
+        w.committed.connect(c.on_committed, queued)
+        w.problem.connect(c.on_problem, queued)
+        w.loaded.connect(self._engine_loaded, queued)
+        w.load_failed.connect(self._engine_failed, queued)
+        w.history_cleared.connect(self._history_cleared, queued)
+
+    @Slot(str)
+    def _show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 6000)
+
+    @Slot()
+    def _history_cleared(self) -> None:
+        self._show_message("Learned history cleared")
 
     # Engine state ---------------------------------------------------------------------
 
+    @Slot(str, str, str)
     def _engine_loaded(self, status: str, model_name: str, card: str) -> None:
         self.engine_status, self.model_name, self.model_card = status, model_name, card
         self.model_label.setText(f"model: {model_name}")
         fallback = model_name == "none" or status.startswith("statistical")
         text = f"Fallback scorer in use: {status}" if fallback else f"Engine: {status}"
-        self.status_label.setText(f"{text} — {self.font_warning}" if self.font_warning else text)
-        self.status_label.setStyleSheet(WARN_STYLE if fallback or self.font_warning else "")
+        short = shorten_status(text)
+        if self.font_warning:
+            text, short = f"{text}\n\n{self.font_warning}", f"{short} — no Chinese font"
+        self.set_status(text, short, WARN_STYLE if fallback or self.font_warning else "")
         self.controller.engine_loaded()
 
+    @Slot(str)
     def _engine_failed(self, message: str) -> None:
         self.engine_status = f"failed to load: {message}"
-        self.status_label.setText(f"Engine failed to load — English only. {message}")
-        self.status_label.setStyleSheet(ERROR_STYLE)
+        self.set_status(message, "Engine failed to load — English only", ERROR_STYLE)
         self.model_label.setText("model: none")
         self.controller.engine_failed()
-        box = QMessageBox(QMessageBox.Icon.Critical, "Shuru: engine failed to load",
-                          f"Chinese input is unavailable.\n\n{message}", parent=self)
+        box = QMessageBox(QMessageBox.Icon.Critical, "Shuru: engine failed to load", message, parent=self)
         box.open()  # not exec(): the window keeps working (English typing, files)
+
+    def set_status(self, text: str, short: str = "", style: str = "") -> None:
+        """Show ``short`` (default: ``text`` shortened) in the status bar; the whole ``text`` is
+        its tooltip and, when it does not show in full, opens from the "Details…" button."""
+        short = short or shorten_status(text)
+        self.status_details = text
+        self.status_label.setText(short)
+        self.status_label.setToolTip(text)
+        self.status_label.setStyleSheet(style)
+        self.details_button.setVisible(short != text)
+
+    def show_status_details(self) -> None:
+        """The whole status message in a box (not modal: the window keeps working)."""
+        box = QMessageBox(QMessageBox.Icon.Information, "Shuru: status", self.status_details, parent=self)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()
+        self.details_box = box
 
     def _show_latency(self, decode_ms: float, screen_ms: float) -> None:
         self.latency_label.setText(f"{decode_ms:.1f} ms")
@@ -203,6 +249,7 @@ class MainWindow(QMainWindow):
             self.controller.configure(new.page_size, new.fuzzy_pairs, new.learning)
         if old.fullwidth_punct != new.fullwidth_punct:
             self.controller.set_fullwidth(new.fullwidth_punct)
+        self.controller.comma_period_paging = new.comma_period_paging
         self._apply_view_settings()
         self.store.save(self.settings)
 
@@ -213,8 +260,7 @@ class MainWindow(QMainWindow):
         self.candidates.set_vertical(self.settings.orientation == "vertical")
         self.font_warning = "" if found else INSTALL_HINT
         if not found:
-            self.status_label.setText(INSTALL_HINT)
-            self.status_label.setStyleSheet(ERROR_STYLE)
+            self.set_status(INSTALL_HINT, "No Chinese font found", ERROR_STYLE)
 
     def _restore_geometry(self) -> None:
         if self.settings.geometry:
@@ -329,11 +375,16 @@ class MainWindow(QMainWindow):
         if not files:
             return
         self.finetune = FinetuneRun(files, self)
-        self.finetune.progress.connect(lambda line: self.statusBar().showMessage(f"Training: {line}"))
+        self.finetune.progress.connect(self._training_progress)
         self.finetune.finished.connect(self._training_finished)
         self.finetune.start()
         self.statusBar().showMessage("Training started…")
 
+    @Slot(str)
+    def _training_progress(self, line: str) -> None:
+        self.statusBar().showMessage(f"Training: {line}")
+
+    @Slot(bool, str)
     def _training_finished(self, ok: bool, summary: str) -> None:
         self.finetune = None
         if ok:
@@ -396,6 +447,12 @@ def summarize_card(card: str, max_lines: int = CARD_SUMMARY_LINES) -> str:
     """The first non-empty lines of a model card."""
     lines = [ln.rstrip() for ln in card.splitlines() if ln.strip()]
     return "\n".join(lines[:max_lines])
+
+
+def shorten_status(text: str, max_chars: int = MAX_STATUS_CHARS) -> str:
+    """The first line of ``text`` without long parenthesised reasons, cut to ``max_chars``."""
+    line = LONG_ASIDE.sub("", text.split("\n", 1)[0])
+    return line if len(line) <= max_chars else line[:max_chars - 1].rstrip() + "…"
 
 
 def html_escape(text: str) -> str:

@@ -30,6 +30,9 @@ SESSION_METHODS = frozenset({
     "page_up", "page_down", "select_on_page", "select", "commit", "commit_raw", "cancel",
 })
 MODEL_CARD_NAMES = ("MODEL_CARD.md", "model_card.md", "README.md")
+INTERNAL_LOAD_ERROR = ("The engine could not start because of an internal error; the details are in the log "
+                       "on the terminal that started Shuru. Chinese input is unavailable; typing in English still "
+                       "works. Reinstalling Shuru may help; otherwise please report the problem with the log.")
 
 
 class EngineWorker(QObject):
@@ -72,9 +75,9 @@ class EngineWorker(QObject):
             log.error("engine failed to load: %s", e)
             self.load_failed.emit(str(e))
             return
-        except Exception as e:  # an engine bug must not take the window down
+        except Exception:  # an engine bug must not take the window down
             log.exception("engine failed to load")
-            self.load_failed.emit(f"{type(e).__name__}: {e}")
+            self.load_failed.emit(INTERNAL_LOAD_ERROR)
             return
         log.info("engine loaded in %.2f s: %s", time.perf_counter() - t0, self._engine.status)
         self.loaded.emit(self._engine.status, self._engine.model_name, self._model_card())

@@ -19,47 +19,12 @@ from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 
-from engine import EngineOptions
 from engine.session import Session
-from ime_app.config import Settings, SettingsStore
+from ime_app.config import Settings
 from ime_app.window import MainWindow
+from tests.conftest import TIMEOUT_MS, close, learned_word_count, reloaded_word_count
 
 REPO = Path(__file__).resolve().parent.parent
-TIMEOUT_MS = 10_000
-
-
-@pytest.fixture
-def config_dir(tmp_path, monkeypatch):
-    d = tmp_path / "config"
-    monkeypatch.setenv("SHURU_CONFIG_DIR", str(d))
-    return d
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path, config_dir):
-    """Open windows (closed at the end); the engine's history and settings are in tmp_path."""
-    windows = []
-
-    def make(settings: Settings | None = None, **options) -> MainWindow:
-        store = SettingsStore(config_dir)
-        if settings is not None:
-            store.save(settings)
-        options.setdefault("history_path", tmp_path / "history.json")
-        options.setdefault("use_neural", False)  # deterministic rankings, whatever model is shipped
-        w = MainWindow(EngineOptions(**options), store)
-        qtbot.addWidget(w, before_close_func=lambda w: w.editor.document().setModified(False))
-        windows.append(w)
-        w.show()
-        return w
-
-    yield make
-    for w in windows:
-        close(w)
-
-
-def close(w: MainWindow) -> None:
-    w.editor.document().setModified(False)
-    w.close()
 
 
 @pytest.fixture
@@ -117,8 +82,14 @@ def test_arrows_move_the_highlight(qtbot, window):
     assert text(window) == view.candidates[1].text
 
 
-@pytest.mark.parametrize("down,up", [("=", "-"), (Qt.Key.Key_PageDown, Qt.Key.Key_PageUp), (".", ",")])
-def test_paging(qtbot, window, down, up):
+@pytest.mark.parametrize("down,up,comma_period_paging", [
+    ("=", "-", False),
+    (Qt.Key.Key_PageDown, Qt.Key.Key_PageUp, False),
+    (".", ",", True),  # only with the setting on
+])
+def test_paging(qtbot, make_window, down, up, comma_period_paging):
+    window = make_window(Settings(comma_period_paging=comma_period_paging))
+    qtbot.waitUntil(lambda: window.controller.ready, timeout=TIMEOUT_MS)
     first = typed(qtbot, window, "shi")
     assert first.page == 0 and first.page_count > 2
     turn = (lambda k: typed(qtbot, window, k)) if isinstance(down, str) else (lambda k: press(qtbot, window, k))
@@ -221,14 +192,27 @@ def test_fullwidth_punctuation(qtbot, window):
     assert text(window).endswith("3.5,")
 
 
-def test_punctuation_while_composing_commits_first(qtbot, window):
-    typed(qtbot, window, "nihao!")
-    assert text(window) == "你好！"
+@pytest.mark.parametrize("keys,fullwidth,want", [
+    ("nihao!", True, "你好！"),
+    ("nihao,", True, "你好，"),  # , and . commit the highlighted candidate too
+    ("wohenhao.", True, "我很好。"),
+    ("nihao,wohenhao.", True, "你好，我很好。"),
+    ("nihao,", False, "你好,"),
+    ("wohenhao.", False, "我很好."),
+])
+def test_punctuation_while_composing_commits_first(qtbot, make_window, keys, fullwidth, want):
+    window = make_window(Settings(fullwidth_punct=fullwidth))
+    qtbot.waitUntil(lambda: window.controller.ready, timeout=TIMEOUT_MS)
+    view = typed(qtbot, window, keys)
+    assert text(window) == want and not view.composing
+
+
+def test_comma_period_paging_can_be_switched_on(qtbot, window):
+    window.apply_settings(Settings(comma_period_paging=True))
     typed(qtbot, window, "nihao")
-    view = typed(qtbot, window, ",")  # while composing , pages instead
-    assert view.composing and view.page == 0 and text(window) == "你好！"  # first page: nothing before
-    view = typed(qtbot, window, ".")
-    assert view.page == 1
+    view = typed(qtbot, window, ",")  # first page: nothing before
+    assert view.composing and view.page == 0 and text(window) == ""
+    assert typed(qtbot, window, ".").page == 1
 
 
 def test_ctrl_shortcuts_reach_the_editor(qtbot, window):
@@ -243,15 +227,6 @@ def test_fast_typing_keeps_typing_order(qtbot, window):
     QTest.keyClicks(window.editor, "nihao woxianghuijia1, nihao  ,3.5\"")
     settle(qtbot, window)
     assert text(window) == "你好我想回家， 你好 ，3.5“"
-
-
-def test_pyside_refcount_guard():
-    """PySide6 6.12.0 on CPython 3.11 drops a reference to None per void call; the guard holds."""
-    from ime_app import pyside_compat
-
-    if sys.version_info < (3, 12) and pyside_compat._drops_none_references():
-        assert sys.getrefcount(None) > pyside_compat.HEADROOM // 2
-        assert sys.getrefcount(True) > pyside_compat.HEADROOM // 2
 
 
 def test_ui_thread_is_not_blocked_while_the_worker_decodes(qtbot, window, monkeypatch):
@@ -318,16 +293,32 @@ def test_settings_dialog_edits_a_copy(qtbot):
     d.orientation.setCurrentIndex(1)
     d.fuzzy["an/ang"].setChecked(True)
     d.learning.setChecked(False)
+    d.comma_period_paging.setChecked(True)
     got = d.values()
     assert (got.page_size, got.orientation, got.fuzzy_pairs, got.learning) == (3, "vertical", ["an/ang"], False)
+    assert got.comma_period_paging and not base.comma_period_paging
     assert (got.geometry, got.recent_files) == ("abc", ["/x.txt"]) and base.page_size == 5
 
 
-def test_clear_history(qtbot, window, tmp_path):
+def test_clear_history(qtbot, window, tmp_path, monkeypatch):
+    """The worker clears the history; the GUI thread says so; the window keeps working."""
+    from PySide6.QtWidgets import QStatusBar
+
+    shown = []
+    real_show = QStatusBar.showMessage
+    monkeypatch.setattr(QStatusBar, "showMessage", lambda bar, text, timeout=0: (
+        shown.append((text, threading.get_ident())), real_show(bar, text, timeout)))
     typed(qtbot, window, "nihao")
     press(qtbot, window, Qt.Key.Key_2)
-    with qtbot.waitSignal(window.engine.worker.history_cleared, timeout=TIMEOUT_MS):
-        window.controller.clear_history()
+    history = window.engine.worker._engine.history
+    assert learned_word_count(history) > 0, "the pick was learned"
+    window.controller.clear_history()
+    qtbot.waitUntil(lambda: ("Learned history cleared", threading.get_ident()) in shown, timeout=TIMEOUT_MS)
+    assert window.statusBar().currentMessage() == "Learned history cleared"
+    assert learned_word_count(history) == 0 and reloaded_word_count(tmp_path / "history.json") == 0
+    qtbot.wait(500)  # a widget touched from the engine thread would crash the window only later
+    typed(qtbot, window, "nihao ")
+    assert text(window).endswith("你好") and window.isVisible()
 
 
 def test_missing_assets_leave_an_english_editor(qtbot, make_window, tmp_path):
@@ -342,11 +333,50 @@ def test_missing_assets_leave_an_english_editor(qtbot, make_window, tmp_path):
 def test_statistical_fallback_is_shown(qtbot, make_window, tmp_path):
     (tmp_path / "broken-model").mkdir()
     (tmp_path / "broken-model" / "manifest.json").write_text("not json")
-    w = make_window(model_dir=tmp_path / "broken-model")
+    w = make_window(model_dir=tmp_path / "broken-model", use_neural=True)
     qtbot.waitUntil(lambda: w.controller.ready, timeout=TIMEOUT_MS)
-    assert "Fallback scorer in use: statistical" in w.status_label.text()
+    assert w.status_label.text() == "Fallback scorer in use: statistical scorers only"
+    assert "manifest" in w.status_label.toolTip() and w.details_button.isVisibleTo(w)
     assert w.model_label.text() == "model: none"
     assert typed(qtbot, w, "nihao").candidates[0].text == "你好"
+
+
+@pytest.mark.parametrize("damage", [
+    lambda real: os.urandom(4096),  # numpy's own message would suggest allow_pickle
+    lambda real: real[: len(real) // 2],  # truncated
+])
+def test_a_damaged_ngram_model_is_explained_in_the_window(qtbot, make_window, assets_copy, damage):
+    path = assets_copy / "ngram.npz"
+    real = path.read_bytes()
+    path.unlink()
+    path.write_bytes(damage(real))
+    w = make_window(assets_dir=assets_copy)
+    qtbot.waitUntil(lambda: w.controller.failed, timeout=TIMEOUT_MS)
+    message = w.status_details
+    assert "ngram.npz" in message and "English" in message and "git checkout assets/" in message
+    assert "allow_pickle" not in message and "rebuild" not in message.lower()
+    assert w.status_label.text() == "Engine failed to load — English only"  # short: the bar does not cut it
+    assert w.status_label.toolTip() == message and w.details_button.isVisibleTo(w)
+    w.details_button.click()
+    assert w.details_box.isVisible() and w.details_box.text() == message
+    w.details_box.close()
+    QTest.keyClicks(w.editor, "hello")
+    assert text(w) == "hello"
+
+
+@pytest.mark.parametrize("status,short", [
+    ("Engine: neural (base) + n-gram", "Engine: neural (base) + n-gram"),
+    ("Fallback scorer in use: statistical scorers only (neural model disabled)",
+     "Fallback scorer in use: statistical scorers only"),
+    ("Fallback scorer in use: statistical scorers only (neural model: The neural model file /a/b is damaged.)",
+     "Fallback scorer in use: statistical scorers only"),
+    ("x" * 80, "x" * 59 + "…"),
+    ("first line\n\nsecond", "first line"),
+])
+def test_status_texts_are_shortened(status, short):
+    from ime_app.window import shorten_status
+
+    assert shorten_status(status) == short
 
 
 def test_shipped_configuration(qtbot, make_window):
@@ -377,11 +407,24 @@ def test_files_copy_and_about(qtbot, window, tmp_path):
     assert "Shuru" in about and window.model_name in about
 
 
-def test_candidate_window_stays_on_screen(qtbot, window):
-    typed(qtbot, window, "nihao")
-    area = QGuiApplication.primaryScreen().availableGeometry()
-    window.candidates.place_at(QRect(area.right() - 5, area.bottom() - 5, 1, 18))
-    assert area.contains(window.candidates.geometry())
+LONG_PINYIN = "woxiangqugongyuansanburanhouzaihubiandechangyishangzuoleyihuier"
+
+
+@pytest.mark.parametrize("size,keys", [
+    ((900, 600), "nihao"),
+    ((900, 600), LONG_PINYIN),  # whole-input sentences: long candidates
+    ((400, 200), LONG_PINYIN * 3),  # a preedit that wraps past the editor's last visible line
+])
+def test_candidate_window_stays_on_screen(qtbot, window, size, keys):
+    window.resize(*size)
+    typed(qtbot, window, keys)
+    bar, area = window.candidates, QGuiApplication.primaryScreen().availableGeometry()
+    assert bar.isVisible() and area.contains(bar.geometry()), (bar.geometry(), area)
+    assert all(bar.rect().contains(r) for r in bar.item_rects() + bar.indicator_rects())
+    editor = window.editor
+    assert editor.viewport().rect().contains(editor.cursorRect()), "the caret scrolled out of view"
+    bar.place_at(QRect(area.right() - 5, area.bottom() - 5, 1, 18))
+    assert area.contains(bar.geometry())
 
 
 def test_entry_points(tmp_path):
@@ -394,22 +437,35 @@ def test_entry_points(tmp_path):
 
 
 def test_main_starts_the_window(qtbot, tmp_path, config_dir):
+    from PySide6.QtCore import QElapsedTimer
     from PySide6.QtWidgets import QApplication
 
     from ime_app.__main__ import main
 
+    app = QApplication.instance()
     seen = []
 
     def close_all():
         for w in QApplication.topLevelWidgets():
-            if isinstance(w, MainWindow):
+            if isinstance(w, MainWindow) and w.isVisible():
                 seen.append(w)
                 close(w)
-        QApplication.instance().quit()
+        app.quit()
 
-    QTimer.singleShot(300, close_all)
-    assert main(["--history", str(tmp_path / "h.json")]) == 0
-    assert seen
+    # Closing the last window would post a second Quit event that outlives exec(); handled
+    # later, it makes every nested event loop (qtbot.wait) of the following tests return at once.
+    app.setQuitOnLastWindowClosed(False)
+    try:
+        QTimer.singleShot(300, close_all)
+        assert main(["--history", str(tmp_path / "h.json")]) == 0
+    finally:
+        app.setQuitOnLastWindowClosed(True)
+    assert len(seen) == 1
+    clock = QElapsedTimer()
+    clock.start()
+    app.processEvents()  # deliver what exec() left in the queue
+    qtbot.wait(50)
+    assert clock.elapsed() >= 40, "the application was left quitting"
 
 
 @pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb not installed (./dev.sh screenshot installs it)")

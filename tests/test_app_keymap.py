@@ -13,8 +13,9 @@ from ime_app.punctuation import Punctuator
 K = Qt.Key
 
 
-def check(key, text, want, *, composing, chinese=True, ctrl_alt=False):
-    assert route_key(key, text, ctrl_alt=ctrl_alt, chinese=chinese, composing=composing) == want
+def check(key, text, want, *, composing, chinese=True, ctrl_alt=False, paging=False):
+    assert route_key(key, text, ctrl_alt=ctrl_alt, chinese=chinese, composing=composing,
+                     comma_period_paging=paging) == want
 
 
 @pytest.mark.parametrize("key,text,want", [
@@ -27,8 +28,8 @@ def check(key, text, want, *, composing, chinese=True, ctrl_alt=False):
     (K.Key_0, "0", SWALLOW),
     (K.Key_Minus, "-", Route("session", ("page_up",))),
     (K.Key_Equal, "=", Route("session", ("page_down",))),
-    (K.Key_Comma, ",", Route("session", ("page_up",))),
-    (K.Key_Period, ".", Route("session", ("page_down",))),
+    (K.Key_Comma, ",", Route("punct", char=",")),  # commits, then ， (paging is a setting)
+    (K.Key_Period, ".", Route("punct", char=".")),
     (K.Key_PageUp, "", Route("session", ("page_up",))),
     (K.Key_PageDown, "", Route("session", ("page_down",))),
     (K.Key_Up, "", Route("session", ("move_highlight", -1))),
@@ -45,6 +46,18 @@ def check(key, text, want, *, composing, chinese=True, ctrl_alt=False):
 ])
 def test_composing_keys(key, text, want):
     check(key, text, want, composing=True)
+
+
+@pytest.mark.parametrize("key,text,composing,want", [
+    (K.Key_Comma, ",", True, Route("session", ("page_up",))),
+    (K.Key_Period, ".", True, Route("session", ("page_down",))),
+    (K.Key_Minus, "-", True, Route("session", ("page_up",))),
+    (K.Key_Question, "?", True, Route("punct", char="?")),
+    (K.Key_Comma, ",", False, Route("punct", char=",")),  # idle: still punctuation
+    (K.Key_Period, ".", False, Route("punct", char=".")),
+])
+def test_comma_period_paging_setting(key, text, composing, want):
+    check(key, text, want, composing=composing, paging=True)
 
 
 @pytest.mark.parametrize("key,text,want", [
@@ -74,7 +87,8 @@ def test_which_keys_wait_for_the_worker():
     assert not depends_on_composing(K.Key_N, "n", **kw)  # a letter composes either way
     assert depends_on_composing(K.Key_Space, " ", **kw)
     assert depends_on_composing(K.Key_2, "2", **kw)
-    assert depends_on_composing(K.Key_Comma, ",", **kw)
+    assert not depends_on_composing(K.Key_Comma, ",", **kw)  # punctuation either way
+    assert depends_on_composing(K.Key_Comma, ",", comma_period_paging=True, **kw)
     assert not depends_on_composing(K.Key_Space, " ", ctrl_alt=False, chinese=False)
 
 

@@ -1,5 +1,6 @@
 """Loading: clear errors for broken statistical assets, graceful fallback for the neural model."""
 import logging
+import os
 
 import pytest
 
@@ -39,15 +40,37 @@ def test_no_neural_option(engine):
 
 
 def test_missing_lexicon_is_a_clear_error(tmp_path):
-    with pytest.raises(AssetError, match="lexicon not found"):
+    with pytest.raises(AssetError, match="lexicon file .*lexicon.npz is missing"):
         load(tmp_path)
 
 
 def test_corrupt_lexicon_is_a_clear_error(assets_copy):
     (assets_copy / "lexicon.npz").unlink()
     (assets_copy / "lexicon.npz").write_bytes(b"garbage")
-    with pytest.raises(AssetError, match="corrupt"):
+    with pytest.raises(AssetError, match="lexicon file .* is damaged or unreadable"):
         load(assets_copy)
+
+
+@pytest.mark.parametrize("name,damage", [
+    ("ngram.npz", lambda real: os.urandom(4096)),  # numpy would suggest allow_pickle
+    ("ngram.npz", lambda real: real[: len(real) // 2]),  # truncated
+    ("ngram.npz", lambda real: real[:100] + os.urandom(len(real) - 200) + real[-100:]),  # scrambled inside
+    ("ngram.npz", lambda real: b""),
+    ("lexicon.npz", lambda real: os.urandom(4096)),
+    ("lexicon.npz", lambda real: real[: len(real) // 3]),
+])
+def test_a_damaged_asset_says_what_is_broken_and_what_to_do(assets_copy, caplog, name, damage):
+    path = assets_copy / name
+    real = path.read_bytes()
+    path.unlink()
+    path.write_bytes(damage(real))
+    with caplog.at_level(logging.WARNING), pytest.raises(AssetError) as raised:
+        load(assets_copy)
+    message = str(raised.value)
+    assert str(path) in message and "damaged" in message
+    assert "typing in English still works" in message and "git checkout assets/" in message
+    assert "allow_pickle" not in message and "rebuild" not in message.lower()
+    assert any(name in r.getMessage() for r in caplog.records)  # the technical detail is in the log
 
 
 def rewrite_meta(path, **changes):
@@ -65,7 +88,7 @@ def rewrite_meta(path, **changes):
 
 def test_wrong_format_version_is_rejected(assets_copy):
     rewrite_meta(assets_copy / "lexicon.npz", version=999)
-    with pytest.raises(FormatVersionError, match="version 999"):
+    with pytest.raises(FormatVersionError, match="another version of Shuru: format version 999"):
         load(assets_copy)
 
 

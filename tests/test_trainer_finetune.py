@@ -3,6 +3,7 @@ text, and an interrupt leaves the installed model untouched and a resumable chec
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -111,3 +112,40 @@ def test_cli_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
     assert info.value.code == 0 and "usage: python -m trainer " + command in capsys.readouterr().out
+
+
+def _run(installed, tmp_path, overrides, shards=None):
+    """Fine-tune the tiny model on tiny.txt; returns (summary, log lines, manifest training record)."""
+    text = tmp_path / "mine.txt"
+    text.write_text(TINY_TEXT.read_text(encoding="utf-8"), encoding="utf-8")
+    out, logs = tmp_path / "personal", []
+    result = finetune([text], out=out, base=installed, shards=shards or tmp_path / "no-shards",
+                      work=tmp_path / "work", overrides=FAST + overrides, log=logs.append)
+    return result, logs, load_manifest(out)["training"]
+
+
+@pytest.mark.parametrize("overrides,shards,max_epochs", [
+    (["--max_epochs=0.2", "--warmup_steps=20", "--max_steps=4000"], False, 0.2),  # the cap binds below the warm-up
+    (["--max_epochs=0.1", "--max_steps=4000"], True, 0.1),  # half of each batch replays: twice the steps
+    (["--max_epochs=0", "--max_steps=5"], False, None),  # no epoch cap: max_steps
+    (["--max_epochs=50", "--max_steps=5"], False, None),  # the cap is above max_steps
+])
+def test_the_announced_steps_are_the_steps_run(installed, tmp_path, overrides, shards, max_epochs):
+    result, logs, training = _run(installed, tmp_path, overrides, _shards(tmp_path, installed) if shards else None)
+    plan = [re.search(r"user tokens: (\d+) steps = ([\d.]+) epochs", line) for line in logs]
+    (steps, epochs), = [(int(m.group(1)), float(m.group(2))) for m in plan if m]
+    assert steps == result["steps"] == training["steps"]
+    if max_epochs is not None:
+        assert max_epochs <= epochs < max_epochs + 0.1  # rounded up to whole steps
+
+
+@pytest.mark.parametrize("shards,overrides,replay", [
+    (True, [], True),
+    (False, [], False),  # no shards: said in a warning, and not claimed afterwards
+    (True, ["--replay_fraction=0"], False),
+])
+def test_replay_is_reported_only_when_used(installed, tmp_path, shards, overrides, replay):
+    result, logs, training = _run(installed, tmp_path, overrides, _shards(tmp_path, installed) if shards else None)
+    start = next(line for line in logs if line.startswith("starting"))
+    assert ("+ replay" in start) == replay and ("no replay" in start) == (not replay)
+    assert training["replay"] is replay and (training["config"]["replay_fraction"] > 0) == replay

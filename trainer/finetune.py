@@ -29,7 +29,7 @@ from .errors import DataError, ManifestError
 from .export import VOCAB_NAME, WEIGHTS_NAME, load_manifest, write_model_dir
 from .model import CharLM, ModelConfig
 from .textfile import read_text_file
-from .train import PRESETS, TrainConfig, TrainData, mixed_sampler, train
+from .train import PRESETS, TrainConfig, TrainData, mixed_sampler, replay_rows, train
 from .vocab import Vocab
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -132,14 +132,16 @@ def finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None
     if len(user_train) < cfg.seq_len + 2:
         raise DataError(f"too little text to learn from ({len(user_train)} tokens); give at least a few pages")
     replay, general_held = replay_sampler(Path(shards) if shards else DEFAULT_SHARDS, vocab, cfg, log)
-    cfg = _cap_steps(cfg, len(user_train), replay is not None, log)
+    if replay is None or replay_rows(cfg.batch_size, cfg.replay_fraction) == 0:
+        replay, cfg.replay_fraction = None, 0.0  # every row is the user's text, and the manifest says so
+    cfg = _cap_steps(cfg, len(user_train), log)
     _prepare_work_dir(work, _job_id(texts, manifest, cfg), log)
     main = WindowSampler(user_train, cfg.seq_len, cfg.seed, cfg.bos_align, cfg.bos_first)
     evals = {"user": heldout_windows(user_held, cfg.seq_len, cfg.eval_windows)}
-    if replay is not None:
+    if len(general_held):
         evals["general"] = general_held
     data = TrainData(mixed_sampler(main, replay, cfg.replay_fraction), evals,
-                     [main] + ([replay] if replay else []), f"{len(user_train)} user tokens + replay")
+                     [main] + ([replay] if replay else []), data_description(cfg, len(user_train)))
     before = _eval_base(base / WEIGHTS_NAME, vocab, evals, cfg)
     result = train(cfg, data, vocab, log=log, on_step=on_step)
     model = _load_final(work, vocab)
@@ -170,15 +172,31 @@ def write_user_layer(texts: list[str], paths: list[Path], folder: Path, log) -> 
     log(f"user text layer: {meta['tokens']} words, {meta['bigrams']} word pairs, {meta['trigrams']} triples")
 
 
-def _cap_steps(cfg: TrainConfig, n_user_tokens: int, has_replay: bool, log) -> TrainConfig:
-    """Limit steps to cfg.max_epochs passes over the user's text (small texts overfit)."""
-    if cfg.max_epochs <= 0:
-        return cfg
-    user_rows = cfg.batch_size * (1 - (cfg.replay_fraction if has_replay else 0.0))
-    steps = math.ceil(cfg.max_epochs * n_user_tokens / max(user_rows * cfg.seq_len, 1))
-    if steps < cfg.max_steps:
-        log(f"{n_user_tokens} user tokens: {steps} steps = {cfg.max_epochs} epochs")
-        cfg.max_steps = max(steps, cfg.warmup_steps + 1)
+def user_rows(cfg: TrainConfig) -> int:
+    """Rows of the user's text in each batch (the rest replays general text)."""
+    return cfg.batch_size - replay_rows(cfg.batch_size, cfg.replay_fraction)
+
+
+def data_description(cfg: TrainConfig, n_user_tokens: int) -> str:
+    """What the batches hold, for the progress log."""
+    k = replay_rows(cfg.batch_size, cfg.replay_fraction)
+    if k == 0:
+        return f"{n_user_tokens} user tokens, no replay"
+    return f"{n_user_tokens} user tokens + replay of general text ({k} of {cfg.batch_size} rows per batch)"
+
+
+def _cap_steps(cfg: TrainConfig, n_user_tokens: int, log) -> TrainConfig:
+    """Limit steps to cfg.max_epochs passes over the user's text (small texts overfit) and log
+    the plan: the steps announced are the steps run (unless the time budget ends it first)."""
+    tokens_per_step = max(user_rows(cfg) * cfg.seq_len, 1)
+    if cfg.max_epochs > 0:
+        cfg.max_steps = min(cfg.max_steps, max(1, math.ceil(cfg.max_epochs * n_user_tokens / tokens_per_step)))
+    epochs = cfg.max_steps * tokens_per_step / max(n_user_tokens, 1)
+    budget = f" (fewer if the {cfg.max_minutes:g}-minute budget runs out first)" if cfg.max_minutes > 0 else ""
+    log(f"{n_user_tokens} user tokens: {cfg.max_steps} steps = {epochs:.1f} epochs{budget}")
+    if cfg.warmup_steps >= cfg.max_steps:  # the warm-up must end before the run does
+        cfg.warmup_steps = max(1, cfg.max_steps // 2)
+        log(f"warm-up shortened to {cfg.warmup_steps} steps to fit the run")
     return cfg
 
 

@@ -129,11 +129,16 @@ def shard_data(cfg: TrainConfig) -> TrainData:
     return TrainData(sampler.batch, {"heldout": held}, [sampler], f"shards {cfg.shard_dir}")
 
 
+def replay_rows(n: int, fraction: float) -> int:
+    """How many of a batch's `n` rows replay general text."""
+    return int(round(n * fraction))
+
+
 def mixed_sampler(main: WindowSampler, replay: WindowSampler | None, fraction: float):
-    """Batches whose first round(n * fraction) rows come from `replay`."""
+    """Batches whose first replay_rows(n, fraction) rows come from `replay`."""
 
     def sample(n: int) -> tuple[np.ndarray, np.ndarray]:
-        k = int(round(n * fraction)) if replay is not None else 0
+        k = replay_rows(n, fraction) if replay is not None else 0
         x, y = main.batch(n - k)
         if k:
             rx, ry = replay.batch(k)

@@ -1,0 +1,115 @@
+"""dev.sh's set-up detection, with fake system tools: what is installed is never reported missing.
+
+The fakes (``fc-list``, ``ldconfig``, ``Xvfb``, ``xdotool``, ``apt-get`` and the venv's
+``python``) sit alone on PATH, next to links to the few real tools dev.sh runs, so the test
+does not depend on what this machine has installed. dev.sh runs under ``set -euo pipefail``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEV_SH = REPO / "dev.sh"
+LIBS = ("libxkbcommon-x11.so.0 libxcb-cursor.so.0 libEGL.so.1 libxcb-icccm.so.4 libxcb-keysyms.so.1 "
+        "libxcb-image.so.0 libxcb-render-util.so.0 libxcb-shape.so.0 libxcb-randr.so.0 libxcb-xkb.so.1").split()
+CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc: Noto Sans CJK SC:style=Regular"
+REAL_TOOLS = ("dirname", "id", "cat")
+FILLER_LINES = 50_000  # several MB: far more than a pipe holds once grep -q has stopped reading
+
+
+def font_list(fonts: list[str], filler: int) -> str:
+    """fc-list output: the given fonts first, then ``filler`` other lines."""
+    return "\n".join(fonts + [f"/usr/share/fonts/truetype/dejavu/DejaVuSans-{i}.ttf: DejaVu Sans:style=Book"
+                              for i in range(filler)]) + "\n"
+
+
+def lib_list(libs: list[str], filler: int) -> str:
+    """``ldconfig -p`` output: the given libraries first, then ``filler`` others."""
+    lines = [f"\t{lib} (libc6,x86-64) => /lib/x86_64-linux-gnu/{lib}" for lib in libs]
+    lines += [f"\tlibfiller{i}.so.1 (libc6,x86-64) => /lib/x86_64-linux-gnu/libfiller{i}.so.1" for i in range(filler)]
+    return f"{len(lines)} libs found in cache `/etc/ld.so.cache'\n" + "\n".join(lines) + "\n"
+
+
+class FakeSystem:
+    """A bin folder of fake tools; each records its calls in ``calls.log``."""
+
+    def __init__(self, root: Path):
+        self.root, self.bin = root, root / "bin"
+        self.bin.mkdir(parents=True)
+        self.calls = root / "calls.log"
+        for tool in REAL_TOOLS:
+            (self.bin / tool).symlink_to(shutil.which(tool))
+
+    def tool(self, name: str, output: str = "", folder: Path | None = None) -> None:
+        """A fake ``name`` that records its arguments and prints ``output``."""
+        data = self.root / f"{name}.out"
+        data.write_text(output)
+        path = (folder or self.bin) / name
+        path.write_text(f'#!/bin/bash\necho "{name} $*" >> "{self.calls}"\ncat "{data}"\n')
+        path.chmod(0o755)
+
+    def run(self, *args: str, venv: Path | None = None) -> subprocess.CompletedProcess:
+        env = {"PATH": str(self.bin), "HOME": str(self.root), "SHURU_VENV": str(venv or self.root / "no-venv")}
+        return subprocess.run(["/bin/bash", str(DEV_SH), *args], env=env, capture_output=True, text=True, timeout=60)
+
+    def recorded(self) -> list[str]:
+        return self.calls.read_text().splitlines() if self.calls.exists() else []
+
+
+@pytest.fixture
+def system(tmp_path):
+    return FakeSystem(tmp_path / "system")
+
+
+def install(system: FakeSystem, fonts=(CJK_FONT,), libs=LIBS, tools=("Xvfb", "xdotool"), filler=FILLER_LINES):
+    system.tool("fc-list", font_list(list(fonts), filler))
+    system.tool("ldconfig", lib_list(list(libs), filler))
+    for name in tools:
+        system.tool(name)
+    system.tool("apt-get")
+
+
+@pytest.mark.parametrize("filler", [0, 10, FILLER_LINES])
+@pytest.mark.parametrize("mode", ["", "test", "screenshot"])
+def test_nothing_is_missing_when_everything_is_installed(system, filler, mode):
+    install(system, filler=filler)
+    run = system.run("missing-system-packages", *([mode] if mode else []))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == ""
+
+
+@pytest.mark.parametrize("change,mode,want", [
+    (dict(fonts=["/usr/share/fonts/DejaVuSans.ttf: DejaVu Sans:style=Book"]), "", ["fonts-noto-cjk"]),
+    (dict(fonts=["/usr/share/fonts/wqy-microhei.ttc: WenQuanYi Micro Hei:style=Regular"]), "", []),
+    (dict(libs=[lib for lib in LIBS if lib != "libxcb-cursor.so.0"]), "", ["libxcb-cursor0"]),
+    (dict(libs=[]), "", ["libxkbcommon-x11-0", "libxcb-cursor0", "libegl1", "libxcb-icccm4", "libxcb-keysyms1",
+                         "libxcb-image0", "libxcb-render-util0", "libxcb-shape0", "libxcb-randr0", "libxcb-xkb1"]),
+    (dict(tools=()), "", []),  # the window itself needs no X server of its own
+    (dict(tools=()), "test", ["xvfb", "xdotool"]),
+    (dict(tools=("Xvfb",)), "screenshot", ["xdotool"]),
+])
+def test_what_is_missing_is_reported(system, change, mode, want):
+    install(system, **change)
+    run = system.run("missing-system-packages", *([mode] if mode else []))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == want
+
+
+def test_a_second_launch_does_no_set_up_work(system):
+    """Set up already (a venv stamped after pyproject.toml), everything installed: the app just starts."""
+    install(system)
+    venv = system.root / "venv"
+    (venv / "bin").mkdir(parents=True)
+    system.tool("python", folder=venv / "bin")
+    (venv / ".shuru-setup").touch()
+    os.utime(venv / ".shuru-setup", (os.stat(REPO / "pyproject.toml").st_mtime + 60,) * 2)
+    run = system.run("app", "--help", venv=venv)
+    assert run.returncode == 0, run.stderr
+    assert "installing" not in run.stdout and run.stderr == ""
+    calls = [c for c in system.recorded() if not c.startswith(("fc-list", "ldconfig"))]
+    assert calls == ["python -m ime_app --help"]  # no pip, no apt-get
