@@ -31,17 +31,23 @@ def test_both_readings_of_an_ambiguous_cut_are_offered(engine):
     assert "西安" in cands[:10] and "先" in cands[:10]
 
 
-def test_list_order_sentences_then_prefix_words_then_chars(engine):
+def test_list_order_three_sentences_then_prefix_words_then_chars(engine):
+    """The first page is not filled with near-copies: three whole-input conversions, then 我想."""
     convs = engine.decoder().decode("woxianghuijia")
     kinds = [c.kind for c in convs]
-    assert kinds[0] == "sentence"
-    first_word = kinds.index("word")
+    assert kinds[:3] == ["sentence"] * 3 and kinds[3] == "word"
+    assert convs[3].text == "我想" and convs[3].consumed == len("woxiang")
     first_char = kinds.index("char")
-    assert "sentence" not in kinds[first_word:] and first_word < first_char
-    assert "word" not in kinds[first_char:]
+    assert "word" not in kinds[first_char:] and "sentence" not in kinds[first_char:]
     assert all(c.consumed == 13 for c in convs if c.kind == "sentence")
-    wo_xiang = next(c for c in convs if c.text == "我想")
-    assert wo_xiang.consumed == len("woxiang")
+
+
+@pytest.mark.parametrize("letters", ["daxue", "xiadaxue", "xuexi", "guojia"])
+def test_non_gb2312_forms_are_off_the_first_page(engine, letters):
+    convs = engine.decoder().decode(letters)
+    uncommon = [i for i, c in enumerate(convs) if any(engine.lexicon.token_uncommon[t] for t in c.tokens if t > 2)]
+    assert uncommon and min(uncommon) >= 9  # 大學, 學習, 國家 come after every common form
+    assert all(i >= len(convs) - len(uncommon) for i in uncommon)
 
 
 def test_no_duplicate_candidates(engine):
