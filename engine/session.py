@@ -187,10 +187,14 @@ class Session:
         parts = self.engine.learned_parts(cands[index].text)
         if parts:
             self.engine.forget_words(parts)
-            self._decoder = None  # its beams were scored with the forgotten words
-            self._undo = []
-            self._cands = None
+            self.rerank()
         return parts
+
+    def rerank(self) -> None:
+        """Rank the input again from scratch (what the engine learned changed); keeps the input."""
+        self._decoder = None  # its beams were scored with the old learned words
+        self._undo = []
+        self._cands = None
 
     def commit_raw(self) -> str:
         """Enter: chosen hanzi plus the raw letters, unconverted."""

@@ -261,6 +261,13 @@ class InputController(QObject):
     def clear_history(self) -> None:
         self._send(("clear_history",))
 
+    def request_learned_words(self) -> None:
+        """Ask the worker for the learned words (answered by its ``learned_words`` signal)."""
+        self._send(("list_learned",))
+
+    def forget_words(self, words: list) -> None:
+        self._send(("forget_words", list(words)))
+
     def reset_document(self) -> None:
         """A new or opened document: drop pending input and open quotes."""
         if self.composing:

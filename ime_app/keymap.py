@@ -50,6 +50,7 @@ class Route(NamedTuple):
 
 EDITOR = Route("editor")
 SWALLOW = Route("swallow")
+FORGET = Route("session", ("forget_highlighted",))
 
 
 def route_key(key: int, text: str, *, ctrl_alt: bool, chinese: bool, composing: bool,
@@ -61,6 +62,8 @@ def route_key(key: int, text: str, *, ctrl_alt: bool, chinese: bool, composing: 
     pending input. ``comma_period_paging``: ``,`` and ``.`` turn pages while composing
     (otherwise they commit and type punctuation, like every other punctuation key).
     """
+    if ctrl_alt and composing and chinese and key == K.Key_Delete:
+        return FORGET  # Ctrl+Delete: forget the highlighted candidate, as fcitx5 does
     if ctrl_alt or not chinese:
         return EDITOR
     ch = text if len(text) == 1 else ""

@@ -56,7 +56,8 @@ class LearnedWordsDialog(QDialog):
     def show_words(self, words) -> None:
         """The learned words as (text, weight, last used Unix time), most weight first."""
         self.words = list(words)
-        self.summary.setText(f"{len(self.words)} words learned from your typing")
+        n = len(self.words)
+        self.summary.setText(f"{n} {'word' if n == 1 else 'words'} learned from your typing")
         self._fill()
 
     def _fill(self) -> None:

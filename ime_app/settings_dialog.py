@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFontComboBox, QFormLayout,
-                               QGridLayout, QGroupBox, QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                               QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
 
 from .config import ORIENTATIONS, Settings
 from .fonts import cjk_families
@@ -18,6 +19,7 @@ class SettingsDialog(QDialog):
     """``values()`` returns the edited settings; ``clear_history_requested`` fires after confirmation."""
 
     clear_history_requested = Signal()
+    view_learned_requested = Signal()  # the learned-words list was asked for
 
     def __init__(self, settings: Settings, fuzzy_pair_names: tuple[str, ...], parent: QWidget | None = None):
         super().__init__(parent)
@@ -83,10 +85,22 @@ class SettingsDialog(QDialog):
         self.learning = QCheckBox("Learn from the words I choose")
         self.learning.setChecked(s.learning)
         form.addRow(self.learning)
+        self.learned_label = QLabel("Learned words: …")
+        view = QPushButton("View and remove…")
+        view.clicked.connect(self.view_learned_requested)
         clear = QPushButton("Clear learned history…")
         clear.clicked.connect(self._confirm_clear)
-        form.addRow(clear)
+        row = QHBoxLayout()
+        row.addWidget(self.learned_label, 1)
+        row.addWidget(view)
+        row.addWidget(clear)
+        form.addRow(row)
         return box
+
+    @Slot(object)
+    def show_learned(self, words) -> None:
+        """The engine's learned words (from the worker): shows how many there are."""
+        self.learned_label.setText(f"Learned words: {len(words)}")
 
     def _confirm_clear(self) -> None:
         answer = QMessageBox.question(self, "Clear learned history",

@@ -168,6 +168,7 @@ class MainWindow(QMainWindow):
         w.loaded.connect(self._engine_loaded, queued)
         w.load_failed.connect(self._engine_failed, queued)
         w.history_cleared.connect(self._history_cleared, queued)
+        w.forgotten.connect(self._words_forgotten, queued)
 
     @Slot(str)
     def _show_message(self, text: str) -> None:
@@ -176,6 +177,10 @@ class MainWindow(QMainWindow):
     @Slot()
     def _history_cleared(self) -> None:
         self._show_message("Learned history cleared")
+
+    @Slot(object)
+    def _words_forgotten(self, words) -> None:
+        self._show_message(f"Forgot {'、'.join(words)} (Ctrl+Delete)")
 
     # Engine state ---------------------------------------------------------------------
 
@@ -239,8 +244,22 @@ class MainWindow(QMainWindow):
         self.controller.commit_pending()
         dialog = SettingsDialog(self.settings, FUZZY_PAIR_NAMES, self)
         dialog.clear_history_requested.connect(self.controller.clear_history)
+        dialog.view_learned_requested.connect(lambda: self.open_learned_words(dialog))
+        self.engine.worker.learned_words.connect(dialog.show_learned, Qt.ConnectionType.QueuedConnection)
+        self.controller.request_learned_words()
         if dialog.exec():
             self.apply_settings(dialog.values())
+
+    def open_learned_words(self, parent=None):
+        """The learned-words list (Settings → View and remove…); returns the dialog, shown non-modal."""
+        from .learned_words import LearnedWordsDialog
+
+        dialog = LearnedWordsDialog(parent or self)
+        dialog.refresh_requested.connect(self.controller.request_learned_words)
+        dialog.forget_requested.connect(self.controller.forget_words)
+        self.engine.worker.learned_words.connect(dialog.show_words, Qt.ConnectionType.QueuedConnection)
+        dialog.open()
+        return dialog
 
     def apply_settings(self, new: Settings) -> None:
         """Use and persist ``new``; the engine is reconfigured only when its part changed."""

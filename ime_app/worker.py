@@ -27,7 +27,7 @@ CONTEXT_CHARS = 64  # committed text kept as context (the engine reads the last 
 MAX_COMMIT_STEPS = 64  # bound on partial selections when committing everything
 SESSION_METHODS = frozenset({
     "insert", "backspace", "delete", "move_cursor", "set_cursor", "move_highlight",
-    "page_up", "page_down", "select_on_page", "select", "commit", "commit_raw", "cancel",
+    "page_up", "page_down", "select_on_page", "select", "commit", "commit_raw", "cancel", "forget_highlighted",
 })
 MODEL_CARD_NAMES = ("MODEL_CARD.md", "model_card.md", "README.md")
 INTERNAL_LOAD_ERROR = ("The engine could not start because of an internal error; the details are in the log "
@@ -44,6 +44,8 @@ class EngineWorker(QObject):
     committed = Signal(int, str)  # seq, text to insert into the editor
     problem = Signal(str)  # a handled per-keystroke failure, for the status bar
     history_cleared = Signal()
+    learned_words = Signal(object)  # [(word, weight, last used Unix time)], most weight first
+    forgotten = Signal(object)  # words forgotten with Ctrl+Delete
     _drain_requested = Signal()
 
     def __init__(self, options, page_size: int, overrides: dict | None = None):
@@ -111,6 +113,8 @@ class EngineWorker(QObject):
                 result = getattr(self._session, name)(*args)
                 if name in ("select_on_page", "select", "commit", "commit_raw") and result:
                     self._emit_commit(seq, result)
+                elif name == "forget_highlighted" and result:
+                    self.forgotten.emit(result)
             else:
                 getattr(self, "_do_" + name)(seq, *args)
         except Exception as e:  # never raise on the keystroke path: log, tell, go on
@@ -187,6 +191,16 @@ class EngineWorker(QObject):
     def _do_clear_history(self, seq: int) -> None:
         self._engine.clear_history()
         self.history_cleared.emit()
+        self.learned_words.emit([])
+
+    def _do_list_learned(self, seq: int) -> None:
+        self.learned_words.emit(self._engine.learned_words())
+
+    def _do_forget_words(self, seq: int, words: list) -> None:
+        """Forget words chosen in the learned-words list; the input in progress is ranked again."""
+        self._engine.forget_words(list(words))
+        self._session.rerank()
+        self.learned_words.emit(self._engine.learned_words())
 
     # -------------------------------------------------------------------------------------
 

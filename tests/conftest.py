@@ -120,8 +120,7 @@ def make_window(qtbot, tmp_path, config_dir):
 
 def learned_word_count(history) -> int:
     """How many words a UserHistory has learned."""
-    count = getattr(history, "word_count", None)
-    return int(count) if count is not None else len(history.unigrams)
+    return history.word_count
 
 
 def reloaded_word_count(history_path: Path) -> int:

@@ -479,3 +479,49 @@ def test_screenshot_script_under_xvfb(tmp_path):
         pytest.skip("Qt's xcb platform plugin cannot load here (missing X libraries)")
     assert run.returncode == 0, run.stderr
     assert out.stat().st_size > 10_000 and "candidates: ['" in run.stdout
+
+
+def learn_word(qtbot, w, letters: str, word: str, times: int = 3) -> None:
+    """Type ``letters`` and pick ``word`` from the candidate pages, ``times`` times."""
+    for _ in range(times):
+        view = typed(qtbot, w, letters)
+        while word not in [c.text for c in view.candidates]:
+            view = press(qtbot, w, Qt.Key.Key_PageDown)
+        index = [c.text for c in view.candidates].index(word)
+        press(qtbot, w, getattr(Qt.Key, f"Key_{index + 1}"))
+
+
+def test_ctrl_delete_forgets_the_highlighted_candidate(qtbot, window):
+    learn_word(qtbot, window, "shiyan", "誓言")
+    assert typed(qtbot, window, "shiyan").candidates[0].text == "誓言"
+    view = press(qtbot, window, Qt.Key.Key_Delete, Qt.KeyboardModifier.ControlModifier)
+    assert view.composing and view.letters == "shiyan" and view.candidates[0].text != "誓言"
+    assert "Forgot 誓言" in window.statusBar().currentMessage()
+    assert window.engine.worker._engine.learned_words() == []
+
+
+def test_settings_show_learned_words_and_remove_one(qtbot, window):
+    from ime_app.settings_dialog import SettingsDialog
+
+    learn_word(qtbot, window, "shiyan", "誓言", times=1)
+    learn_word(qtbot, window, "nihao", "你好", times=1)
+    opened = []
+
+    def inspect():
+        dialog = next(d for d in window.findChildren(SettingsDialog) if d.isVisible())
+        qtbot.waitUntil(lambda: dialog.learned_label.text() == "Learned words: 2", timeout=TIMEOUT_MS)
+        words = window.open_learned_words(dialog)
+        opened.append(words)
+        qtbot.waitUntil(lambda: words.table.rowCount() == 2, timeout=TIMEOUT_MS)
+        row = [words.table.item(r, 0).text() for r in range(2)].index("誓言")
+        words.table.selectRow(row)
+        words.remove_selected()
+        qtbot.waitUntil(lambda: words.table.rowCount() == 1, timeout=TIMEOUT_MS)
+        assert words.table.item(0, 0).text() == "你好" and words.summary.text().startswith("1 word learned")
+        words.close()
+        dialog.reject()
+
+    QTimer.singleShot(0, inspect)
+    window.open_settings()
+    assert opened
+    assert [w for w, _, _ in window.engine.worker._engine.learned_words()] == ["你好"]

@@ -80,6 +80,8 @@ def test_english_mode_and_shortcuts_go_to_the_editor():
     check(K.Key_N, "n", EDITOR, composing=False, chinese=False)
     check(K.Key_Comma, ",", EDITOR, composing=False, chinese=False)
     check(K.Key_C, "\x03", EDITOR, composing=True, ctrl_alt=True)
+    check(K.Key_Delete, "\x7f", Route("session", ("forget_highlighted",)), composing=True, ctrl_alt=True)
+    check(K.Key_Delete, "\x7f", EDITOR, composing=False, ctrl_alt=True)  # idle: the editor's own
 
 
 def test_which_keys_wait_for_the_worker():
