@@ -38,3 +38,32 @@ def test_eval_prints_accuracy(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "top1=1.000" in p.stdout
+
+
+def test_eval_without_dev_sets_says_so(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "engine", "eval", str(tmp_path / "dev" / "dev-*.jsonl"), "--no-neural"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode != 0 and "Traceback" not in p.stderr
+    assert "no such dev set" in p.stderr and "../shared/data/dev" in p.stderr
+
+
+def test_eval_with_a_history_and_junk_commits(tmp_path):
+    rows = tmp_path / "dev-tiny.jsonl"
+    rows.write_text("\n".join(json.dumps({"pinyin": p, "hanzi": h}, ensure_ascii=False)
+                              for p, h in [("nihao", "你好"), ("woxianghuijia", "我想回家")]) + "\n", encoding="utf-8")
+    history = ROOT / "tests" / "fixtures" / "history-skewed.json"
+    before = history.read_bytes()
+    p = subprocess.run([sys.executable, "-m", "engine", "eval", str(rows), "--no-neural", "--history", str(history),
+                        "--junk", "50"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "top1=1.000" in p.stdout and "words learned" in p.stderr
+    assert history.read_bytes() == before and not history.with_suffix(".db").exists()  # only read
+
+
+def test_bench_inputs_ship_with_the_engine(monkeypatch, tmp_path):
+    import engine.__main__ as cli
+
+    monkeypatch.setattr(cli, "DEV_DIR", tmp_path / "no-dev-sets")
+    rows, source = cli.bench_inputs([])
+    assert len(rows) == 300 and "shipped" in source
+    assert all(r.isascii() and r.isalpha() for r in rows)
