@@ -13,7 +13,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assets", type=Path, help="assets folder (lexicon.npz, ngram.npz, model/)")
     p.add_argument("--model", type=Path, help="neural model folder (default: personal model, else assets/model)")
     p.add_argument("--no-neural", action="store_true", help="use the statistical scorers only")
-    p.add_argument("--history", type=Path, help="learned-history file (default: user data dir)")
+    p.add_argument("--history", type=Path, help="learned-words database, user.db (default: user data dir)")
     p.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
     return p
 

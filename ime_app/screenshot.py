@@ -111,7 +111,7 @@ def shoot(out: Path, tmp: Path, use_xdotool: bool, composing: str = COMPOSING_KE
     from ime_app.app import create_app, create_window
 
     app = create_app([sys.argv[0]])
-    window = create_window(EngineOptions(history_path=tmp / "history.json"))
+    window = create_window(EngineOptions(history_path=tmp / "user.db"))
     window.resize(760, 420)
     window.move(24, 24)
     window.show()
