@@ -20,7 +20,8 @@ from PySide6.QtCore import Qt
 
 from .candidates import CandidateWindow
 from .editor import ImeEditor
-from .keymap import MODIFIER_KEYS, Route, depends_on_composing, route_key
+from .keymap import MODIFIER_KEYS, key_name
+from .keytable import Route, depends_on_composing, route_key
 from .punctuation import Punctuator
 from .worker import CONTEXT_CHARS
 
@@ -161,7 +162,7 @@ class InputController(QObject):
     def _must_wait(self, event: QKeyEvent) -> bool:
         """Whether the key must wait for the worker to keep the text in typing order."""
         ctrl_alt = bool(event.modifiers() & CTRL_ALT)
-        if self._composing is None and depends_on_composing(event.key(), event.text(), ctrl_alt=ctrl_alt,
+        if self._composing is None and depends_on_composing(key_name(event.key()), event.text(), ctrl_alt=ctrl_alt,
                                                             chinese=self._chinese_active(),
                                                             comma_period_paging=self.comma_period_paging):
             return True  # its meaning depends on the answer
@@ -171,7 +172,7 @@ class InputController(QObject):
         return False
 
     def _route(self, event: QKeyEvent) -> Route:
-        return route_key(event.key(), event.text(), ctrl_alt=bool(event.modifiers() & CTRL_ALT),
+        return route_key(key_name(event.key()), event.text(), ctrl_alt=bool(event.modifiers() & CTRL_ALT),
                          chinese=self._chinese_active(), composing=self.composing,
                          comma_period_paging=self.comma_period_paging)
 

@@ -1,0 +1,101 @@
+"""Which key does what: a pure function from a key press and the input state to a route.
+
+The one key table of every front end (the window, the IBus engine). It knows no toolkit:
+keys are symbolic names (``"space"``, ``"page_down"``; see :data:`KEY_NAMES`), and each
+front end only translates its own key events into them (``ime_app/keymap.py`` for Qt).
+The whole table is tested on its own (``tests/test_keytable.py``).
+A route says where the key goes:
+
+* ``editor``: the editor handles the key as usual (English mode, shortcuts, keys that
+  mean nothing to an idle IME);
+* ``session``: an engine :class:`~engine.session.Session` action, as a tuple
+  ``(method_name, *args)`` applied by the worker;
+* ``punct``: an ASCII punctuation key typed in Chinese mode; the caller translates it
+  (full-width or not) and, while composing, first commits the highlighted candidate
+  (``,`` and ``.`` too, unless the comma/period paging setting makes them turn pages);
+* ``swallow``: the key is eaten (a key with no meaning while composing).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .punctuation import is_punctuation
+
+CURSOR_END = 1 << 16  # move_cursor delta that reaches either end (the engine clamps)
+
+# Keys with a fixed meaning while composing (Chinese mode, no Ctrl/Alt).
+COMPOSING_KEYS: dict[str, tuple] = {
+    "space": ("commit",),
+    "return": ("commit_raw",), "enter": ("commit_raw",),
+    "escape": ("cancel",),
+    "backspace": ("backspace",), "delete": ("delete",),
+    "left": ("move_cursor", -1), "right": ("move_cursor", 1),
+    "home": ("move_cursor", -CURSOR_END), "end": ("move_cursor", CURSOR_END),
+    "up": ("move_highlight", -1), "down": ("move_highlight", 1),
+    "tab": ("move_highlight", 1), "backtab": ("move_highlight", -1),
+    "page_up": ("page_up",), "page_down": ("page_down",),
+    "minus": ("page_up",), "equal": ("page_down",),
+}
+# With the comma/period paging setting on, these turn pages while composing instead of typing ，。
+PUNCT_PAGING_KEYS: dict[str, tuple] = {"comma": ("page_up",), "period": ("page_down",)}
+# Every name a front end may pass; any other key is "" (it routes by the text it types).
+KEY_NAMES = frozenset(COMPOSING_KEYS) | frozenset(PUNCT_PAGING_KEYS)
+
+
+class Route(NamedTuple):
+    kind: str  # "editor" | "session" | "punct" | "swallow"
+    action: tuple = ()  # for "session": (Session method name, *args)
+    char: str = ""  # for "punct": the ASCII key
+
+
+EDITOR = Route("editor")
+SWALLOW = Route("swallow")
+FORGET = Route("session", ("forget_highlighted",))
+
+
+def route_key(key: str, text: str, *, ctrl_alt: bool, chinese: bool, composing: bool,
+              comma_period_paging: bool = False) -> Route:
+    """Route one key press.
+
+    ``key`` is the key's symbolic name (or ""), ``text`` what it types, ``ctrl_alt`` whether Ctrl, Alt or
+    Meta is held, ``chinese`` the input mode and ``composing`` whether the session has
+    pending input. ``comma_period_paging``: ``,`` and ``.`` turn pages while composing
+    (otherwise they commit and type punctuation, like every other punctuation key).
+    """
+    if ctrl_alt and composing and chinese and key == "delete":
+        return FORGET  # Ctrl+Delete: forget the highlighted candidate, as fcitx5 does
+    if ctrl_alt or not chinese:
+        return EDITOR
+    ch = text if len(text) == 1 else ""
+    if composing:
+        if comma_period_paging and key in PUNCT_PAGING_KEYS:
+            return Route("session", PUNCT_PAGING_KEYS[key])
+        return _route_composing(key, ch)
+    if "a" <= ch <= "z":  # Shift+letter (uppercase) goes to the editor as typed
+        return Route("session", ("insert", ch))
+    if is_punctuation(ch):
+        return Route("punct", char=ch)
+    return EDITOR
+
+
+def _route_composing(key: str, ch: str) -> Route:
+    if ch.isascii() and (ch.isalpha() or ch == "'"):
+        return Route("session", ("insert", ch.lower()))
+    if "1" <= ch <= "9":
+        return Route("session", ("select_on_page", int(ch) - 1))
+    if key in COMPOSING_KEYS:
+        return Route("session", COMPOSING_KEYS[key])
+    if is_punctuation(ch):
+        return Route("punct", char=ch)
+    return SWALLOW
+
+
+def depends_on_composing(key: str, text: str, *, ctrl_alt: bool, chinese: bool,
+                         comma_period_paging: bool = False) -> bool:
+    """Whether the route of this key differs between composing and idle.
+
+    While an action that may end the composition is still on its way to the worker,
+    such keys wait for the worker's answer; all others are routed at once.
+    """
+    kw = dict(ctrl_alt=ctrl_alt, chinese=chinese, comma_period_paging=comma_period_paging)
+    return route_key(key, text, composing=True, **kw) != route_key(key, text, composing=False, **kw)

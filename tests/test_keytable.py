@@ -1,0 +1,165 @@
+"""The key table and punctuation as specs: pure functions, no window, no engine."""
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+from PySide6.QtCore import Qt
+
+from ime_app.config import Settings, SettingsStore, add_recent
+from ime_app.keytable import CURSOR_END, EDITOR, KEY_NAMES, SWALLOW, Route, depends_on_composing, route_key
+from ime_app.punctuation import Punctuator
+
+K = Qt.Key
+
+
+@pytest.mark.parametrize("qt_key,name", [(K.Key_Space, "space"), (K.Key_Enter, "enter"), (K.Key_PageDown, "page_down"),
+                                         (K.Key_Comma, "comma"), (K.Key_A, ""), (K.Key_F5, "")])
+def test_qt_keys_translate_to_the_table_names(qt_key, name):
+    from ime_app.keymap import QT_KEY_NAMES, key_name
+
+    assert key_name(qt_key) == name
+    assert set(QT_KEY_NAMES.values()) == KEY_NAMES
+
+
+def test_the_key_table_knows_no_toolkit():
+    import ast
+    from pathlib import Path
+
+    import ime_app.keytable as table
+    import ime_app.punctuation as punct
+
+    for module in (table, punct):
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not imported & {"PySide6", "gi", "PyQt5", "PyQt6"}, module.__name__
+
+
+def check(key, text, want, *, composing, chinese=True, ctrl_alt=False, paging=False):
+    assert route_key(key, text, ctrl_alt=ctrl_alt, chinese=chinese, composing=composing,
+                     comma_period_paging=paging) == want
+
+
+@pytest.mark.parametrize("key,text,want", [
+    ("", "n", Route("session", ("insert", "n"))),
+    ("", "A", Route("session", ("insert", "a"))),  # Shift+letter while composing: lower-cased
+    ("", "'", Route("session", ("insert", "'"))),
+    ("space", " ", Route("session", ("commit",))),
+    ("", "1", Route("session", ("select_on_page", 0))),
+    ("", "9", Route("session", ("select_on_page", 8))),
+    ("", "0", SWALLOW),
+    ("minus", "-", Route("session", ("page_up",))),
+    ("equal", "=", Route("session", ("page_down",))),
+    ("comma", ",", Route("punct", char=",")),  # commits, then ， (paging is a setting)
+    ("period", ".", Route("punct", char=".")),
+    ("page_up", "", Route("session", ("page_up",))),
+    ("page_down", "", Route("session", ("page_down",))),
+    ("up", "", Route("session", ("move_highlight", -1))),
+    ("down", "", Route("session", ("move_highlight", 1))),
+    ("left", "", Route("session", ("move_cursor", -1))),
+    ("right", "", Route("session", ("move_cursor", 1))),
+    ("home", "", Route("session", ("move_cursor", -CURSOR_END))),
+    ("return", "\r", Route("session", ("commit_raw",))),
+    ("escape", "\x1b", Route("session", ("cancel",))),
+    ("backspace", "\x08", Route("session", ("backspace",))),
+    ("delete", "\x7f", Route("session", ("delete",))),
+    ("", "?", Route("punct", char="?")),
+    ("", "", SWALLOW),
+])
+def test_composing_keys(key, text, want):
+    check(key, text, want, composing=True)
+
+
+@pytest.mark.parametrize("key,text,composing,want", [
+    ("comma", ",", True, Route("session", ("page_up",))),
+    ("period", ".", True, Route("session", ("page_down",))),
+    ("minus", "-", True, Route("session", ("page_up",))),
+    ("", "?", True, Route("punct", char="?")),
+    ("comma", ",", False, Route("punct", char=",")),  # idle: still punctuation
+    ("period", ".", False, Route("punct", char=".")),
+])
+def test_comma_period_paging_setting(key, text, composing, want):
+    check(key, text, want, composing=composing, paging=True)
+
+
+@pytest.mark.parametrize("key,text,want", [
+    ("", "n", Route("session", ("insert", "n"))),
+    ("", "A", EDITOR),  # Shift+letter types the capital letter
+    ("space", " ", EDITOR),
+    ("", "1", EDITOR),
+    ("return", "\r", EDITOR),
+    ("backspace", "\x08", EDITOR),
+    ("left", "", EDITOR),
+    ("comma", ",", Route("punct", char=",")),
+    ("", "'", Route("punct", char="'")),
+    ("minus", "-", EDITOR),
+])
+def test_idle_keys(key, text, want):
+    check(key, text, want, composing=False)
+
+
+def test_english_mode_and_shortcuts_go_to_the_editor():
+    check("", "n", EDITOR, composing=False, chinese=False)
+    check("comma", ",", EDITOR, composing=False, chinese=False)
+    check("", "\x03", EDITOR, composing=True, ctrl_alt=True)
+    check("delete", "\x7f", Route("session", ("forget_highlighted",)), composing=True, ctrl_alt=True)
+    check("delete", "\x7f", EDITOR, composing=False, ctrl_alt=True)  # idle: the editor's own
+
+
+def test_which_keys_wait_for_the_worker():
+    kw = dict(ctrl_alt=False, chinese=True)
+    assert not depends_on_composing("", "n", **kw)  # a letter composes either way
+    assert depends_on_composing("space", " ", **kw)
+    assert depends_on_composing("", "2", **kw)
+    assert not depends_on_composing("comma", ",", **kw)  # punctuation either way
+    assert depends_on_composing("comma", ",", comma_period_paging=True, **kw)
+    assert not depends_on_composing("space", " ", ctrl_alt=False, chinese=False)
+
+
+@pytest.mark.parametrize("keys,before,want", [
+    (",.?!:;", "", "，。？！：；"),
+    ("\\^_<>()", "", "、……——《》（）"),
+    ('""""', "", "“”“”"),
+    ("''", "", "‘’"),
+    (".", "3", "."),  # 3.14
+    (",", "1", ","),  # 1,000
+    (".", "三", "。"),
+    ("@#", "", "@#"),  # no full-width form: unchanged
+])
+def test_fullwidth_punctuation(keys, before, want):
+    p = Punctuator()
+    assert "".join(p.translate(k, True, before) for k in keys) == want
+
+
+def test_halfwidth_punctuation_is_ascii():
+    p = Punctuator()
+    assert "".join(p.translate(k, False) for k in ',."') == ',."'
+
+
+def test_settings_roundtrip_and_bad_files(tmp_path):
+    store = SettingsStore(tmp_path)
+    assert store.load() == Settings()
+    s = Settings(page_size=7, orientation="vertical", fuzzy_pairs=["z/zh", "an/ang"], learning=False)
+    store.save(s)
+    assert store.load() == s.normalized()
+    assert not list(tmp_path.glob("*.tmp"))
+    store.path.write_text('{"page_size": 42, "orientation": "diagonal", "unknown": 1}')
+    loaded = store.load()
+    assert (loaded.page_size, loaded.orientation) == (9, "horizontal")
+    store.path.write_text("not json")
+    assert store.load() == Settings()
+
+
+def test_recent_files_are_newest_first_and_unique():
+    assert add_recent(["a", "b", "c"], "b") == ["b", "a", "c"]
+    assert len(add_recent([str(i) for i in range(20)], "x")) == 8
+
+
+def test_model_card_summary_from_a_manifest(tmp_path):
+    from ime_app.worker import manifest_summary
+
+    text = manifest_summary({"config": {"n_layer": 4, "d_model": 256, "n_head": 4, "max_len": 128},
+                             "vocab_size": 6000, "exported_at": "2026-11-22", "quantized": True}, tmp_path)
+    assert "4 layers, d_model 256, 4 heads, vocabulary 6000, context 128" in text
+    assert "(int8)" in text and str(tmp_path) in text
