@@ -5,6 +5,7 @@ convert   stdin lines (pinyin, or JSON {"pinyin", "context"} with --context) -> 
           through a Session). Model loading is excluded from ms. Nothing is learned.
 eval      top-1 / top-5 / character accuracy / latency on dev-set JSONL files.
 bench     per-keystroke latency (p50/p95/max), cold start to first candidates, peak RSS.
+fuzz      random Session actions with invariant checks and view() latency.
 """
 from __future__ import annotations
 
@@ -287,6 +288,14 @@ def _cold_start(args) -> float:
         return float("nan")
 
 
+def cmd_fuzz(args) -> int:
+    from .fuzz import fuzz
+
+    report = fuzz(make_engine(args), args.actions, args.seed).summary()
+    print(json.dumps(report, ensure_ascii=False, indent=1))
+    return 0 if not report["exceptions"] and not report["broken_invariants"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m engine", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -317,6 +326,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("sets", nargs="*")
     common(p)
     p.set_defaults(fn=cmd_bench)
+    p = sub.add_parser("fuzz", help="random Session actions with invariant checks")
+    p.add_argument("--actions", type=int, default=5000)
+    p.add_argument("--seed", type=int, default=0)
+    common(p)
+    p.set_defaults(fn=cmd_fuzz)
     args = ap.parse_args(argv)
     return args.fn(args)
 

@@ -574,6 +574,8 @@ class Decoder:
         out = []
         for idx in np.argsort(-total, kind="stable")[: self.opt.nbest * 2]:
             words = self._backtrace(final, len(self.text), int(idx))
+            if not words:
+                continue  # only apostrophes: nothing to convert
             text = "".join(t for t, _, _ in words)
             segs = tuple(s for _, _, edge in words for s in edge.segs)
             kind = "literal" if any(e.entries[0] == LITERAL_ENTRY for _, _, e in words) else "sentence"
@@ -589,7 +591,9 @@ class Decoder:
         Paths are cached per state, so a keystroke traces back only its new words, not the
         whole of a long input."""
         todo = []
-        while pos > 0:
+        known = None
+        # separators share the beam before them, so the start hypothesis (edge -1) can sit at pos > 0
+        while pos > 0 and state.beam.edge[idx] >= 0:
             known = state.paths.get(idx)
             if known is not None:
                 break
@@ -597,7 +601,7 @@ class Decoder:
             beam = state.beam
             pos, idx = int(beam.prev_pos[idx]), int(beam.prev_idx[idx])
             state = self.states[pos]
-        path = known if pos > 0 else ()
+        path = known or ()
         for st, i in reversed(todo):
             beam = st.beam
             edge = st.edges[int(beam.edge[i])]
