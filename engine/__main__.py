@@ -41,13 +41,8 @@ def convert_one(engine: Engine, pinyin: str, context: str, topk: int, keystrokes
     out: dict = {"input": pinyin}
     if keystrokes:
         session = engine.new_session(page_size=topk, context=context)
-        key_ms = []
         t_all = time.perf_counter()
-        for ch in pinyin:
-            t0 = time.perf_counter()
-            session.insert(ch)
-            session.view()
-            key_ms.append(round((time.perf_counter() - t0) * 1000, 3))
+        key_ms = [round(ms, 3) for ms in type_keys(session, pinyin)]
         cands = [c.text for c in session.candidates()[:topk]]
         out.update(candidates=cands, ms=round((time.perf_counter() - t_all) * 1000, 3), key_ms=key_ms)
     else:

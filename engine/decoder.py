@@ -39,9 +39,9 @@ RELEASE_AFTER = 16
 # Whole-input conversions listed before the prefix words (我想 for wo'xiang'hui'jia): more of them
 # are mostly near-copies of the first, differing in one character.
 WHOLE_INPUT_FIRST = 3
-REBUILD_CHARS = 32
-MAX_PREFIXES = 8
-MAX_WORD_LETTERS = MAX_WORD_SYLLABLES * 7  # the longest a lexicon word can be typed (zhuang'... with apostrophes)  # characters re-read to rebuild a released scorer state
+REBUILD_CHARS = 32  # characters re-read to rebuild a released scorer state
+MAX_PREFIXES = 8  # prefixes of the best conversion offered (a long input has one per word)
+MAX_WORD_LETTERS = MAX_WORD_SYLLABLES * 7  # the longest a lexicon word can be typed (zhuang'... with apostrophes)
 # After a partial selection the old states are kept where they hold >= 1/8 of a beam of continuations
 # of the choice; up to MAX_RECOMPUTED positions with fewer are searched again (merged with what was
 # kept), then the rest is decoded afresh. Picking the first word of 153 dev inputs, the first
@@ -200,8 +200,8 @@ class Decoder:
         # abbreviations (bjdx) have no near-copies: their whole-input readings are all different words
         k = len(sentences) if self._abbreviated else WHOLE_INPUT_FIRST
         ranked = _dedupe(sentences[:k] + words + sentences[k:] + chars)
-        common = [c for c in ranked if not self._uncommon(c)]
-        return common + [c for c in ranked if self._uncommon(c)]
+        uncommon = [self._uncommon(c) for c in ranked]
+        return [c for c, u in zip(ranked, uncommon) if not u] + [c for c, u in zip(ranked, uncommon) if u]
 
     def _uncommon(self, conv: Conversion) -> bool:
         return any(t > EOS and self.lex.token_uncommon[t] for t in conv.tokens)
@@ -215,9 +215,9 @@ class Decoder:
         """A decoder for ``text[rest_start:]`` after ``conv`` (a prefix of the input) was chosen.
 
         The letters after the choice were already decoded: the hypotheses that continue the
-        chosen words are kept (shifted, with the chosen words' score taken off), as long as
-        they fill at least half the beam at each position; the positions after the first one
-        that does not are decoded afresh. A choice that is not in the beam starts afresh."""
+        chosen words are kept (shifted, with the chosen words' score taken off); where too few
+        do, the position is searched again or the rest decoded afresh (MIN_ADOPT_SHARE,
+        MAX_RECOMPUTED). A choice that is not in the beam starts afresh."""
         anchor = self._selection_hypotheses(conv, rest_start)
         beam = self.states[rest_start].beam if anchor else None
         start = None
@@ -357,12 +357,8 @@ class Decoder:
         return [self.states[p].beam.extra[i] for p, i in keys]
 
     def _start_state(self, context: str, start: tuple[int, int, object] | None = None) -> PositionState:
-        if start is not None:
-            w1, w2, state = start
-            extra = [state if state is not None else self.scorer.start(context)] if self.scorer else []
-        else:
-            w1, w2 = self._context_tokens(context)
-            extra = [self.scorer.start(context)] if self.scorer else []
+        w1, w2, state = start if start is not None else (*self._context_tokens(context), None)
+        extra = [state if state is not None else self.scorer.start(context)] if self.scorer else []
         beam = Beam(np.zeros(1), np.array([w1]), np.array([w2]), np.array([-1]), np.array([-1]),
                     np.array([-1]), np.array([-1]), extra)
         return PositionState([], [], beam)
@@ -635,7 +631,7 @@ class Decoder:
         final = self._final_state()
         # Follow the best conversion's syllable boundaries, as users read them in the preedit.
         cuts = {s.end for s in best[0].segments} if best else set(range(n + 1))
-        # the longest MAX_PREFIXES prefixes of the best conversion (a long input has one per word)
+        # where the best conversion's words end -> their index, for its longest MAX_PREFIXES prefixes
         ends = dict(list((e, k) for k, e in enumerate(best[0].word_ends))[:-1][-MAX_PREFIXES:]) if best else {}
         for j in range(n, 0, -1):
             if j not in cuts or (j > MAX_WORD_LETTERS and j not in ends):

@@ -175,7 +175,7 @@ class UserHistory:
         if not toks:
             return
         words = [self.lex.text(t) for t in toks]
-        seq = [int(prev) if int(prev) > EOS or int(prev) == BOS else BOS] + toks
+        seq = [int(prev)] + toks  # prev: <s> or the word before (Engine.learn)
         pairs = [(self.lex.text(a), self.lex.text(b)) for a, b in zip(seq, seq[1:])]
         try:
             elsewhere = self.store.changed_elsewhere()
@@ -207,10 +207,6 @@ class UserHistory:
         self._reload()
         return n
 
-    def forget_pairs(self, pairs: list[tuple[str, str]]) -> None:
-        self.store.remove_pairs(pairs)
-        self._reload()
-
     def clear(self) -> None:
         """Forget everything learned."""
         self.store.clear()
@@ -237,7 +233,7 @@ class UserHistory:
                 self._uni_w[t] += c
         keys, vals = [], []
         for (a, b), c in snap.bigrams.items():
-            ta = BOS if a == self.lex.text(BOS) else self.lex.token_id(a)
+            ta = self.lex.token_id(a)  # "<s>" included
             tb = self.lex.token_id(b)
             if ta is not None and tb is not None:
                 keys.append((ta << BITS) | tb)

@@ -69,7 +69,7 @@ class Session:
         self._selected: list[_Selection] = []
         self._decoder: Decoder | None = None
         self._cands: list[Conversion] | None = None
-        self._undo: list[Decoder | None] = []  # the decoder before each partial selection
+        self._undo: list[Decoder] = []  # the decoder before each partial selection
 
     # -- state --------------------------------------------------------------------------
     @property

@@ -135,10 +135,6 @@ class UserStore:
                 self._db.execute("DELETE FROM bigram WHERE prev = ? OR word = ?", (w, w))
         return n
 
-    def remove_pairs(self, pairs: list[tuple[str, str]]) -> None:
-        with _transaction(self._db):
-            self._db.executemany("DELETE FROM bigram WHERE prev = ? AND word = ?", pairs)
-
     def clear(self) -> None:
         """Forget everything (the clock keeps running)."""
         with _transaction(self._db):

@@ -249,12 +249,14 @@ class MainWindow(QMainWindow):
         self.controller.request_learned_words()
         if dialog.exec():
             self.apply_settings(dialog.values())
+        dialog.deleteLater()  # a child of the window: without this every opening would stay alive
 
     def open_learned_words(self, parent=None):
         """The learned-words list (Settings → View and remove…); returns the dialog, shown non-modal."""
         from .learned_words import LearnedWordsDialog
 
         dialog = LearnedWordsDialog(parent or self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.refresh_requested.connect(self.controller.request_learned_words)
         dialog.forget_requested.connect(self.controller.forget_words)
         self.engine.worker.learned_words.connect(dialog.show_words, Qt.ConnectionType.QueuedConnection)
