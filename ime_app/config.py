@@ -50,6 +50,11 @@ class Settings:
         return s
 
 
+def engine_overrides(settings: Settings) -> dict:
+    """The EngineOptions fields that come from the user's settings (every front end loads with them)."""
+    return {"fuzzy_pairs": frozenset(settings.fuzzy_pairs), "learning": settings.learning}
+
+
 def config_dir() -> Path:
     """Where settings live: ``$SHURU_CONFIG_DIR`` or the platform's user config dir."""
     env = os.environ.get(CONFIG_ENV)

@@ -12,10 +12,13 @@ from PySide6.QtCore import QCoreApplication, QRect, Qt, Signal
 from PySide6.QtGui import QInputMethodEvent, QKeyEvent, QTextCharFormat
 from PySide6.QtWidgets import QPlainTextEdit
 
+from .keytable import ShiftTap
+
 
 Attr = QInputMethodEvent.Attribute
 AttrType = QInputMethodEvent.AttributeType
 SHIFT_KEYS = (Qt.Key.Key_Shift,)
+SHIFT_ALONE = (Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.NoModifier)
 
 
 class KeyHandler(Protocol):
@@ -33,32 +36,26 @@ class ImeEditor(QPlainTextEdit):
         # Our own IME handles the keys: keep a system input method (ibus, fcitx) out of this widget.
         self.setAttribute(Qt.WidgetAttribute.WA_InputMethodEnabled, False)
         self.handler: KeyHandler | None = None
-        self._shift_alone = False
+        self._shift_tap = ShiftTap()
         self.preedit_text = ""
         self.preedit_cursor = 0
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in SHIFT_KEYS:
-            if not event.isAutoRepeat():
-                self._shift_alone = event.modifiers() in (Qt.KeyboardModifier.ShiftModifier,
-                                                          Qt.KeyboardModifier.NoModifier)
-        else:
-            self._shift_alone = False
+        self._shift_tap.press(event.key() in SHIFT_KEYS, other_modifiers=event.modifiers() not in SHIFT_ALONE,
+                              auto_repeat=event.isAutoRepeat())
         if self.handler is None:
             super().keyPressEvent(event)
         else:
             self.handler.handle_key(event)
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
-        if event.key() in SHIFT_KEYS and not event.isAutoRepeat():
-            tapped, self._shift_alone = self._shift_alone, False
-            if tapped:
-                self.shift_tapped.emit()
-                return
+        if self._shift_tap.release(event.key() in SHIFT_KEYS, auto_repeat=event.isAutoRepeat()):
+            self.shift_tapped.emit()
+            return
         super().keyReleaseEvent(event)
 
     def mousePressEvent(self, event) -> None:
-        self._shift_alone = False
+        self._shift_tap.interrupt()
         if self.handler is not None and self.handler.handle_click():
             return  # composing: the caret stays where the pinyin is
         super().mousePressEvent(event)

@@ -23,7 +23,7 @@ from .editor import ImeEditor
 from .keymap import MODIFIER_KEYS, key_name
 from .keytable import Route, depends_on_composing, route_key
 from .punctuation import Punctuator
-from .worker import CONTEXT_CHARS
+from .session_runner import CONTEXT_CHARS, punctuation_action
 
 CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier
 # After these actions the session may or may not still be composing (None = ask the worker).
@@ -189,11 +189,13 @@ class InputController(QObject):
             self.editor.default_key(event)
 
     def _punctuation(self, route: Route) -> None:
-        if self.composing:  # commit the highlighted candidate first, as fcitx5 does
-            self._send(("commit_all_then", self.punctuator.translate(route.char, self.fullwidth)))
-            return
-        before = self.editor.text_before_cursor(1)
-        self.editor.insertPlainText(self.punctuator.translate(route.char, self.fullwidth, before))
+        before = "" if self.composing else self.editor.text_before_cursor(1)
+        action = punctuation_action(self.punctuator, route.char, fullwidth=self.fullwidth,
+                                    composing=self.composing, before=before)
+        if action[0] == "type":
+            self.editor.insertPlainText(action[1])
+        else:
+            self._send(action)
 
     def _replay_deferred(self) -> None:
         while self._deferred:

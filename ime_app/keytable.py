@@ -14,6 +14,9 @@ A route says where the key goes:
   (full-width or not) and, while composing, first commits the highlighted candidate
   (``,`` and ``.`` too, unless the comma/period paging setting makes them turn pages);
 * ``swallow``: the key is eaten (a key with no meaning while composing).
+
+Tapping Shift alone toggles Chinese/English (:class:`ShiftTap`), and Ctrl+Space and Ctrl+.
+toggle the mode and the punctuation width (:data:`CTRL_TOGGLES`), in every front end.
 """
 from __future__ import annotations
 
@@ -40,6 +43,8 @@ COMPOSING_KEYS: dict[str, tuple] = {
 PUNCT_PAGING_KEYS: dict[str, tuple] = {"comma": ("page_up",), "period": ("page_down",)}
 # Every name a front end may pass; any other key is "" (it routes by the text it types).
 KEY_NAMES = frozenset(COMPOSING_KEYS) | frozenset(PUNCT_PAGING_KEYS)
+# Ctrl+key -> what it toggles (the window binds them as menu shortcuts, the IBus engine routes them).
+CTRL_TOGGLES: dict[str, str] = {"space": "mode", "period": "punctuation"}
 
 
 class Route(NamedTuple):
@@ -99,3 +104,29 @@ def depends_on_composing(key: str, text: str, *, ctrl_alt: bool, chinese: bool,
     """
     kw = dict(ctrl_alt=ctrl_alt, chinese=chinese, comma_period_paging=comma_period_paging)
     return route_key(key, text, composing=True, **kw) != route_key(key, text, composing=False, **kw)
+
+
+class ShiftTap:
+    """Detects a tap of Shift alone: pressed and released with no other key, modifier or click
+    in between (a tap toggles Chinese/English). Front ends feed it every key press and release."""
+
+    def __init__(self) -> None:
+        self._alone = False
+
+    def press(self, is_shift: bool, *, other_modifiers: bool = False, auto_repeat: bool = False) -> None:
+        """A key went down; ``other_modifiers``: Ctrl, Alt or Meta was held with it."""
+        if not is_shift:
+            self._alone = False
+        elif not auto_repeat:
+            self._alone = not other_modifiers
+
+    def release(self, is_shift: bool, *, auto_repeat: bool = False) -> bool:
+        """A key went up: whether this was the release of a Shift tap."""
+        if not is_shift or auto_repeat:
+            return False
+        tapped, self._alone = self._alone, False
+        return tapped
+
+    def interrupt(self) -> None:
+        """A click (or anything else that is not typing) ends a tap in progress."""
+        self._alone = False

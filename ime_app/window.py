@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QPu
 
 from . import __version__
 from .candidates import CandidateWindow
-from .config import Settings, SettingsStore, add_recent
+from .config import Settings, SettingsStore, add_recent, engine_overrides
 from .editor import ImeEditor
 from .fonts import INSTALL_HINT, pick_cjk_font
 from .input_controller import InputController
@@ -57,8 +57,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.editor.document().modificationChanged.connect(self.setWindowModified)
         QGuiApplication.instance().applicationStateChanged.connect(self._app_state_changed)
-        self.engine = EngineThread(engine_options, s.page_size,
-                                   {"fuzzy_pairs": frozenset(s.fuzzy_pairs), "learning": s.learning})
+        self.engine = EngineThread(engine_options, s.page_size, engine_overrides(s))
         self._connect_worker()
         self.engine.start()
         self.editor.setFocus()

@@ -1,9 +1,10 @@
 """The worker thread that owns the Engine and the Session: the GUI thread never decodes.
 
 The UI sends actions as ``(seq, action)`` through a queued signal to :meth:`EngineWorker.submit`.
-Each action is a tuple ``(name, *args)``: a :class:`~engine.session.Session` method in
-:data:`SESSION_METHODS`, or one of the worker's own (``commit_all_then``, ``set_context``,
-``configure``, ``clear_history``). The worker applies them in order and, once its queue is
+Each action is a tuple ``(name, *args)``: one a :class:`~ime_app.session_runner.SessionRunner`
+applies (a :class:`~engine.session.Session` method in :data:`SESSION_METHODS`,
+``commit_all_then``, ``set_context``), or one of the worker's own (``configure``, ``reload``,
+``clear_history``...). The worker applies them in order and, once its queue is
 drained, computes one :class:`~engine.session.SessionView` (the beam search) and emits it
 with the sequence number of the last action applied; the UI drops snapshots older than
 the newest action it sent. Typing faster than the decoder therefore costs one decode per
@@ -20,15 +21,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
 
+from .session_runner import CONTEXT_CHARS, RUNNER_ACTIONS, SESSION_METHODS, Outcome, SessionRunner
+
+__all__ = ["CONTEXT_CHARS", "SESSION_METHODS", "EngineThread", "EngineWorker", "manifest_summary"]
 
 log = logging.getLogger(__name__)
 
-CONTEXT_CHARS = 64  # committed text kept as context (the engine reads the last 32)
-MAX_COMMIT_STEPS = 64  # bound on partial selections when committing everything
-SESSION_METHODS = frozenset({
-    "insert", "backspace", "delete", "move_cursor", "set_cursor", "move_highlight",
-    "page_up", "page_down", "select_on_page", "select", "commit", "commit_raw", "cancel", "forget_highlighted",
-})
 MODEL_CARD_NAMES = ("MODEL_CARD.md", "model_card.md", "README.md")
 INTERNAL_LOAD_ERROR = ("The engine could not start because of an internal error; the details are in the log "
                        "on the terminal that started Shuru. Chinese input is unavailable; typing in English still "
@@ -56,8 +54,7 @@ class EngineWorker(QObject):
         self._overrides = overrides or {}
         self._page_size = page_size
         self._engine = None
-        self._session = None
-        self._context = ""
+        self._runner: SessionRunner | None = None
         self._pending: deque[tuple[int, tuple]] = deque()
         self._drain_scheduled = False
         self._drain_requested.connect(self._drain, Qt.ConnectionType.QueuedConnection)
@@ -72,7 +69,7 @@ class EngineWorker(QObject):
         self._options = replace(self._options or EngineOptions(), **self._overrides)
         try:
             self._engine = Engine.load(self._options)
-            self._session = self._engine.new_session(page_size=self._page_size)
+            self._runner = SessionRunner(self._engine, self._page_size)
         except ShuruError as e:
             log.error("engine failed to load: %s", e)
             self.load_failed.emit(str(e))
@@ -97,7 +94,7 @@ class EngineWorker(QObject):
         self._drain_scheduled = False
         if not self._pending:
             return
-        if self._session is None:  # the engine failed to load; the UI is in English mode
+        if self._runner is None:  # the engine failed to load; the UI is in English mode
             self._pending.clear()
             return
         seq = 0
@@ -107,65 +104,31 @@ class EngineWorker(QObject):
         self._emit_view(seq)
 
     def _apply(self, seq: int, action: tuple) -> None:
-        name, args = action[0], action[1:]
+        name = action[0]
+        if name in SESSION_METHODS or name in RUNNER_ACTIONS:
+            self._report(seq, self._runner.apply(action))
+            return
         try:
-            if name in SESSION_METHODS:
-                result = getattr(self._session, name)(*args)
-                if name in ("select_on_page", "select", "commit", "commit_raw") and result:
-                    self._emit_commit(seq, result)
-                elif name == "forget_highlighted" and result:
-                    self.forgotten.emit(result)
-            else:
-                getattr(self, "_do_" + name)(seq, *args)
+            getattr(self, "_do_" + name)(seq, *action[1:])
         except Exception as e:  # never raise on the keystroke path: log, tell, go on
             log.exception("action %r failed", action)
             self.problem.emit(f"{name} failed: {e}")
 
-    def _emit_commit(self, seq: int, text: str) -> None:
-        self._context = (self._context + text)[-CONTEXT_CHARS:]
-        self._session.set_context(self._context)
-        self.committed.emit(seq, text)
+    def _report(self, seq: int, outcome: Outcome) -> None:
+        """Emit what an action or decode produced: text to insert, forgotten words, a problem."""
+        if outcome.committed:
+            self.committed.emit(seq, outcome.committed)
+        if outcome.forgotten:
+            self.forgotten.emit(list(outcome.forgotten))
+        if outcome.error:
+            self.problem.emit(outcome.error)
 
     def _emit_view(self, seq: int) -> None:
-        try:
-            view = self._session.view()
-        except Exception as e:
-            log.exception("decoding failed")
-            self.problem.emit(f"decoding failed ({e}); letters committed as typed")
-            view = self._salvage(seq)
+        view, outcome = self._runner.view()
+        self._report(seq, outcome)
         self.snapshot.emit(seq, view)
 
-    def _salvage(self, seq: int):
-        """After a failed decode: commit the raw letters so no input is lost."""
-        try:
-            text = self._session.commit_raw()
-            if text:
-                self._emit_commit(seq, text)
-            return self._session.view()
-        except Exception:
-            log.exception("decoding failed again after commit_raw; new session")
-            self._session = self._engine.new_session(page_size=self._page_size)
-            return None
-
-    # Worker actions (besides Session methods) -------------------------------------------
-
-    def _do_commit_all_then(self, seq: int, suffix: str) -> None:
-        """Commit the highlighted candidate, and the rest until the input is converted, then ``suffix``."""
-        text = ""
-        for _ in range(MAX_COMMIT_STEPS):
-            if not self._session.composing:
-                break
-            text = self._session.commit() or ""
-            if text:
-                break
-        if self._session.composing:  # should not happen; keep the letters rather than lose them
-            text = self._session.commit_raw()
-        if text or suffix:
-            self._emit_commit(seq, text + suffix)
-
-    def _do_set_context(self, seq: int, text: str) -> None:
-        self._context = text[-CONTEXT_CHARS:]
-        self._session.set_context(self._context)
+    # Worker actions (besides the runner's) ---------------------------------------------
 
     def _do_configure(self, seq: int, page_size: int, fuzzy_pairs: frozenset, learning: bool) -> None:
         """Apply new settings: fuzzy pairs, learning, page size (a new, empty session)."""
@@ -176,16 +139,14 @@ class EngineWorker(QObject):
         else:
             from engine import Engine
             self._engine = Engine.load(self._options)
-        self._session = self._engine.new_session(page_size=page_size)
-        self._session.set_context(self._context)
+        self._runner.use_engine(self._engine, page_size)
 
     def _do_reload(self, seq: int) -> None:
         """Load the engine again (a personal model was just trained); the old one stays on failure."""
         from engine import Engine
 
         self._engine = Engine.load(self._options)
-        self._session = self._engine.new_session(page_size=self._page_size)
-        self._session.set_context(self._context)
+        self._runner.use_engine(self._engine)
         self.loaded.emit(self._engine.status, self._engine.model_name, self._model_card())
 
     def _do_clear_history(self, seq: int) -> None:
@@ -199,7 +160,7 @@ class EngineWorker(QObject):
     def _do_forget_words(self, seq: int, words: list) -> None:
         """Forget words chosen in the learned-words list; the input in progress is ranked again."""
         self._engine.forget_words(list(words))
-        self._session.rerank()
+        self._runner.session.rerank()
         self.learned_words.emit(self._engine.learned_words())
 
     # -------------------------------------------------------------------------------------

@@ -1,0 +1,155 @@
+"""Applying actions to an engine Session: the toolkit-free half of every front end's glue.
+
+An action is a tuple ``(name, *args)``: what :func:`~ime_app.keytable.route_key` returns for
+a key (a :class:`~engine.session.Session` method in :data:`SESSION_METHODS`), or
+``("commit_all_then", suffix)`` for punctuation typed while composing, or
+``("set_context", text)``. A :class:`SessionRunner` applies it to its Session, keeps the text
+committed so far as the session's context, and returns an :class:`Outcome` that says what
+to insert into the text. The window's worker thread and the IBus engine each drive one;
+neither holds a copy of this logic.
+
+On the keystroke path nothing raises: a failed action or decode is logged and reported in
+``Outcome.error``, and a failed decode commits the letters as typed so no input is lost.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from .punctuation import Punctuator
+
+log = logging.getLogger(__name__)
+
+CONTEXT_CHARS = 64  # committed text kept as context (the engine reads the last 32)
+MAX_COMMIT_STEPS = 64  # bound on partial selections when committing everything
+SESSION_METHODS = frozenset({
+    "insert", "backspace", "delete", "move_cursor", "set_cursor", "move_highlight",
+    "page_up", "page_down", "select_on_page", "select", "commit", "commit_raw", "cancel", "forget_highlighted",
+})
+COMMITTING_METHODS = frozenset({"select_on_page", "select", "commit", "commit_raw"})
+RUNNER_ACTIONS = frozenset({"commit_all_then", "set_context"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one action (or decode) produced besides the new session state."""
+
+    committed: str = ""  # text to insert into the document
+    forgotten: tuple[str, ...] = ()  # words forgotten (Ctrl+Delete)
+    error: str = ""  # a handled failure, for the status line
+
+
+NOTHING = Outcome()
+
+
+def punctuation_action(punctuator: Punctuator, char: str, *, fullwidth: bool, composing: bool,
+                       before: str = "") -> tuple:
+    """What an ASCII punctuation key typed in Chinese mode does.
+
+    While composing it commits the highlighted candidate (and the rest of the input) first, as
+    fcitx5 does: ``("commit_all_then", text)``. Idle it types at once: ``("type", text)``;
+    ``before`` is the character before the caret ("" if unknown), so ``3.14`` stays ASCII.
+    """
+    if composing:
+        return ("commit_all_then", punctuator.translate(char, fullwidth))
+    return ("type", punctuator.translate(char, fullwidth, before))
+
+
+class SessionRunner:
+    """One Session of ``engine`` plus the committed text before the caret (its context).
+
+    Not thread-safe, like the Session: call it from one thread.
+    """
+
+    def __init__(self, engine, page_size: int, context: str = ""):
+        self.engine = engine
+        self.page_size = page_size
+        self.context = context[-CONTEXT_CHARS:]
+        self.session = engine.new_session(page_size=page_size)
+        self.session.set_context(self.context)
+
+    @property
+    def composing(self) -> bool:
+        return self.session.composing
+
+    def apply(self, action: tuple) -> Outcome:
+        """Apply one action; a failure is logged and returned as ``Outcome.error``.
+
+        An unknown action name is a programming error and raises ValueError."""
+        name, args = action[0], action[1:]
+        if name not in SESSION_METHODS and name not in RUNNER_ACTIONS:
+            raise ValueError(f"unknown session action {name!r}")
+        try:
+            if name == "commit_all_then":
+                return self._committed(self.commit_all_then(*args))
+            if name == "set_context":
+                self.set_context(*args)
+                return NOTHING
+            result = getattr(self.session, name)(*args)
+        except Exception as e:  # never raise on the keystroke path: log, tell, go on
+            log.exception("action %r failed", action)
+            return Outcome(error=f"{name} failed: {e}")
+        if name in COMMITTING_METHODS and result:
+            return self._committed(result)
+        if name == "forget_highlighted" and result:
+            return Outcome(forgotten=tuple(result))
+        return NOTHING
+
+    def commit_all_then(self, suffix: str) -> str:
+        """Commit the highlighted candidate, and the rest until the input is converted, then ``suffix``."""
+        text = ""
+        for _ in range(MAX_COMMIT_STEPS):
+            if not self.session.composing:
+                break
+            text = self.session.commit() or ""
+            if text:
+                break
+        if self.session.composing:  # should not happen; keep the letters rather than lose them
+            text = self.session.commit_raw()
+        return text + suffix
+
+    def view(self):
+        """``(SessionView or None, Outcome)``: decode; after a failure the letters are committed as typed."""
+        try:
+            return self.session.view(), NOTHING
+        except Exception as e:
+            log.exception("decoding failed")
+            return self._salvage(f"decoding failed ({e}); letters committed as typed")
+
+    def set_context(self, text: str) -> None:
+        """The committed text before the caret (the front end knows it after the user moved)."""
+        self.context = text[-CONTEXT_CHARS:]
+        self.session.set_context(self.context)
+
+    def note_typed(self, text: str) -> None:
+        """Text the front end inserted itself (idle punctuation): it is context too."""
+        if text:
+            self.set_context(self.context + text)
+
+    def use_engine(self, engine, page_size: int | None = None) -> None:
+        """Continue with ``engine`` (reloaded or reconfigured): a new, empty session, same context."""
+        self.engine = engine
+        if page_size is not None:
+            self.page_size = page_size
+        self.session = engine.new_session(page_size=self.page_size)
+        self.session.set_context(self.context)
+
+    def _committed(self, text: str) -> Outcome:
+        if not text:
+            return NOTHING
+        self.context = (self.context + text)[-CONTEXT_CHARS:]
+        self.session.set_context(self.context)
+        return Outcome(committed=text)
+
+    def _salvage(self, error: str):
+        """After a failed decode: commit the raw letters so no input is lost."""
+        committed = ""
+        try:
+            committed = self.session.commit_raw()
+            if committed:
+                self._committed(committed)
+            return self.session.view(), Outcome(committed=committed, error=error)
+        except Exception:
+            log.exception("decoding failed again after commit_raw; new session")
+            self.session = self.engine.new_session(page_size=self.page_size)
+            return None, Outcome(committed=committed, error=error)
