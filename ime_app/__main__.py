@@ -14,6 +14,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, help="neural model folder (default: personal model, else assets/model)")
     p.add_argument("--no-neural", action="store_true", help="use the statistical scorers only")
     p.add_argument("--history", type=Path, help="learned-words database, user.db (default: user data dir)")
+    p.add_argument("--settings", action="store_true",
+                   help="open only the Settings dialog (what the IBus engine's menu runs), then quit")
     p.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
     return p
 
@@ -48,10 +50,19 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or create_app(sys.argv[:1])
     window = create_window(engine_options(args))
+    if args.settings:
+        return settings_only(window)
     if args.file:
         window.open_file(args.file)
     window.show()
     return app.exec()
+
+
+def settings_only(window) -> int:
+    """Show the window's Settings dialog without the window; saving it updates every front end."""
+    window.open_settings()  # modal; the learned-words list still talks to the window's engine
+    window.engine.stop()
+    return 0
 
 
 if __name__ == "__main__":

@@ -126,6 +126,11 @@ class SessionRunner:
         if text:
             self.set_context(self.context + text)
 
+    def set_page_size(self, page_size: int) -> None:
+        """Candidates per page; the input in progress stays."""
+        self.page_size = page_size
+        self.session.set_page_size(page_size)
+
     def use_engine(self, engine, page_size: int | None = None) -> None:
         """Continue with ``engine`` (reloaded or reconfigured): a new, empty session, same context."""
         self.engine = engine

@@ -1,0 +1,90 @@
+"""``ibus-engine-shuru`` / ``python -m ime_app.ibus``: the IBus engine, its component file, its benchmark.
+
+    python -m ime_app.ibus --ibus                      # what ibus-daemon runs (from shuru.xml)
+    python -m ime_app.ibus                             # from a terminal: registers itself with a running IBus
+    python -m ime_app.ibus --write-component DIR       # DIR/shuru.xml running this checkout's engine
+    python -m ime_app.ibus --print-component           # the same XML on stdout
+    python -m ime_app.ibus --bench [--inputs 300]      # key-to-lookup-table latency through a private ibus-daemon
+
+Engine options (``--no-neural``, ``--assets``, ``--model``, ``--history``) apply to the engine, and with
+``--write-component`` and ``--bench`` to the engine the component starts.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+STARTED_AT = time.perf_counter()
+LOG_NAME = "ibus-engine.log"  # in the user cache folder (~/.cache/shuru)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ibus-engine-shuru", description="Shuru as an IBus input method engine.")
+    p.add_argument("--ibus", action="store_true", help="started by ibus-daemon: claim the component's bus name")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--write-component", type=Path, metavar="DIR",
+                      help="write DIR/shuru.xml, whose <exec> runs this checkout's engine, and exit")
+    what.add_argument("--print-component", action="store_true", help="print that component XML and exit")
+    what.add_argument("--bench", action="store_true",
+                      help="measure key-to-lookup-table latency through a private ibus-daemon and exit")
+    p.add_argument("--inputs", type=int, default=300, help="--bench: how many bench inputs to type (default 300)")
+    p.add_argument("--json", type=Path, help="--bench: also write the figures to this JSON file")
+    p.add_argument("--assets", type=Path, help="assets folder (lexicon.npz, ngram.npz, model/)")
+    p.add_argument("--model", type=Path, help="neural model folder (default: personal model, else assets/model)")
+    p.add_argument("--no-neural", action="store_true", help="use the statistical scorers only")
+    p.add_argument("--history", type=Path, help="learned-words database, user.db (default: user data dir)")
+    p.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
+    return p
+
+
+def engine_args(args: argparse.Namespace) -> list[str]:
+    """The engine options of ``args`` as command-line arguments (paths made absolute)."""
+    out = []
+    for flag, value in (("--assets", args.assets), ("--model", args.model), ("--history", args.history)):
+        if value is not None:
+            out += [flag, str(value.absolute())]
+    if args.no_neural:
+        out.append("--no-neural")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    handlers = [logging.StreamHandler()]
+    if not (args.write_component or args.print_component or args.bench):
+        handlers.append(_log_file())
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=handlers,
+                        format="%(asctime)s shuru-ibus %(levelname)s %(name)s: %(message)s")
+    if args.write_component or args.print_component:
+        from .component import checkout_command, render_component, settings_command, write_component
+
+        if args.print_component:
+            sys.stdout.write(render_component(checkout_command(*engine_args(args)), setup_argv=settings_command()))
+        else:
+            print(write_component(args.write_component, checkout_command(*engine_args(args))))
+        return 0
+    if args.bench:
+        from .bench import run_bench
+
+        return run_bench(engine_args(args), inputs=args.inputs, json_path=args.json)
+    from ..__main__ import engine_options
+    from .service import serve
+
+    return serve(engine_options(args), exec_by_ibus=args.ibus, started_at=STARTED_AT)
+
+
+def _log_file() -> logging.Handler:
+    """The engine's log, started afresh by each engine process: ibus-daemon drops its output."""
+    import platformdirs
+
+    folder = Path(platformdirs.user_cache_dir("shuru"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return logging.FileHandler(folder / LOG_NAME, mode="w", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The ``IBus.Engine`` subclass: IBus callbacks -> :class:`~ime_app.ibus.composer.Composer`.
+
+One object per input context (ibus-daemon asks the factory for them); all share the
+service's Engine. :class:`IBusDisplay` implements the composer's Display with IBus calls.
+"""
+from __future__ import annotations
+
+import logging
+
+import gi
+
+gi.require_version("IBus", "1.0")
+from gi.repository import IBus  # noqa: E402
+
+from .composer import Composer  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+ORIENTATIONS = {"horizontal": IBus.Orientation.HORIZONTAL, "vertical": IBus.Orientation.VERTICAL}
+MODE_LABELS = {True: ("中", "Chinese (tap Shift or Ctrl+Space for English)"),
+               False: ("英", "English (tap Shift or Ctrl+Space for Chinese)")}
+PUNCT_LABELS = {True: ("，。", "Full-width punctuation (Ctrl+. for half-width)"),
+                False: (",.", "Half-width punctuation (Ctrl+. for full-width)")}
+
+
+def _text(s: str) -> IBus.Text:
+    return IBus.Text.new_from_string(s)
+
+
+class IBusDisplay:
+    """The composer's Display on an IBus.Engine: preedit, lookup table, properties."""
+
+    def __init__(self, engine: IBus.Engine, orientation: str):
+        self.engine = engine
+        self.orientation = ORIENTATIONS.get(orientation, IBus.Orientation.HORIZONTAL)
+        self.mode = self._property("mode", *MODE_LABELS[True])
+        self.punct = self._property("punctuation", *PUNCT_LABELS[True])
+        self.settings = self._property("settings", "Settings…", "Open Shuru's settings")
+        self.properties = IBus.PropList()
+        for prop in (self.mode, self.punct, self.settings):
+            self.properties.append(prop)
+
+    def commit(self, text: str) -> None:
+        self.engine.commit_text(_text(text))
+
+    def show_preedit(self, text: str, cursor: int) -> None:
+        t = _text(text)
+        attrs = IBus.AttrList()
+        attrs.append(IBus.attr_underline_new(IBus.AttrUnderline.SINGLE, 0, len(text)))
+        t.set_attributes(attrs)
+        # COMMIT: if the application loses focus or resets, it keeps what is shown
+        self.engine.update_preedit_text_with_mode(t, cursor, True, IBus.PreeditFocusMode.COMMIT)
+
+    def hide_preedit(self) -> None:
+        self.engine.update_preedit_text_with_mode(_text(""), 0, False, IBus.PreeditFocusMode.CLEAR)
+
+    def show_candidates(self, texts: list[str], cursor: int, page_size: int) -> None:
+        table = IBus.LookupTable.new(page_size, 0, True, False)
+        table.set_orientation(self.orientation)
+        for i in range(page_size):
+            table.set_label(i, _text(str(i + 1)))
+        for t in texts:
+            table.append_candidate(_text(t))
+        table.set_cursor_pos(cursor)
+        self.engine.update_lookup_table(table, True)
+
+    def hide_candidates(self) -> None:
+        self.engine.hide_lookup_table()
+
+    def modes_changed(self, chinese: bool, fullwidth: bool) -> None:
+        self._relabel(self.mode, *MODE_LABELS[chinese])
+        self._relabel(self.punct, *PUNCT_LABELS[fullwidth])
+
+    def problem(self, text: str) -> None:
+        log.warning("%s", text)
+        self.mode.set_tooltip(_text(text))
+        self.engine.update_property(self.mode)
+
+    def set_orientation(self, orientation: str) -> None:
+        self.orientation = ORIENTATIONS.get(orientation, IBus.Orientation.HORIZONTAL)
+
+    def _property(self, key: str, label: str, tooltip: str) -> IBus.Property:
+        prop = IBus.Property.new(key, IBus.PropType.NORMAL, _text(label), None, _text(tooltip), True, True,
+                                 IBus.PropState.UNCHECKED, None)
+        prop.set_symbol(_text(label[:2]))
+        return prop
+
+    def _relabel(self, prop: IBus.Property, label: str, tooltip: str) -> None:
+        prop.set_label(_text(label))
+        prop.set_symbol(_text(label[:2]))
+        prop.set_tooltip(_text(tooltip))
+        self.engine.update_property(prop)
+
+
+class ShuruEngine(IBus.Engine):
+    """Created by the IBus factory for each input context; ``service`` is set before that."""
+
+    __gtype_name__ = "ShuruEngine"
+    service = None  # the running Service (shared engine, settings)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        service = type(self).service
+        self.display = IBusDisplay(self, service.settings.orientation)
+        self.composer = Composer(self.display, service.defer, service.settings)
+        service.attach(self)
+
+    def do_process_key_event(self, keyval: int, keycode: int, state: int) -> bool:
+        try:
+            return self.composer.process_key(keyval, state)
+        except Exception:  # a bug must not eat the user's keys: log, let the application have it
+            log.exception("key %#x (state %#x) failed", keyval, state)
+            return False
+
+    def do_focus_in(self) -> None:
+        self.register_properties(self.display.properties)
+        self.display.modes_changed(self.composer.chinese_active, self.composer.fullwidth)
+        type(self).service.check_for_changes()
+
+    def do_focus_out(self) -> None:
+        self.composer.reset()
+
+    def do_reset(self) -> None:
+        self.composer.reset()
+
+    def do_disable(self) -> None:
+        self.composer.reset()
+
+    def do_page_up(self) -> None:
+        self.composer.act(("page_up",))
+
+    def do_page_down(self) -> None:
+        self.composer.act(("page_down",))
+
+    def do_cursor_up(self) -> None:
+        self.composer.act(("move_highlight", -1))
+
+    def do_cursor_down(self) -> None:
+        self.composer.act(("move_highlight", 1))
+
+    def do_candidate_clicked(self, index: int, button: int, state: int) -> None:
+        self.composer.act(("select_on_page", index))  # the panel counts on the page shown
+
+    def do_property_activate(self, name: str, state: int) -> None:
+        if name in ("mode", "punctuation"):
+            self.composer.toggle(name)
+        elif name == "settings":
+            type(self).service.open_settings()
+
+    def do_destroy(self) -> None:
+        type(self).service.detach(self)
+        IBus.Engine.do_destroy(self)

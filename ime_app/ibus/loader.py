@@ -1,0 +1,71 @@
+"""Loading the shared Engine off the IBus main loop, with the user's settings (no ``gi``).
+
+:class:`EngineLoader` loads on a thread of its own and hands the result to ``deliver``
+(GLib's idle queue in the service, so it arrives on the main thread). :func:`model_stamp`
+tells when the personal model changed (Tools → Train on My Text… in the window), so the
+engine reloads with it.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import replace
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+INTERNAL_LOAD_ERROR = ("Shuru's engine could not start because of an internal error (details in the IBus log). "
+                       "Chinese input is unavailable; English typing still works.")
+MODEL_FILES = ("manifest.json", "model.onnx", "user_lm.npz")  # what fine-tuning writes
+
+
+def load_engine(options, overrides: dict):
+    """``(Engine, "")``, or ``(None, message)`` when it cannot load (the message says why and what to do)."""
+    from engine import Engine, EngineOptions
+    from engine.errors import ShuruError
+
+    try:
+        return Engine.load(replace(options or EngineOptions(), **overrides)), ""
+    except ShuruError as e:
+        log.error("engine failed to load: %s", e)
+        return None, str(e)
+    except Exception:  # an engine bug must not take the IBus engine process down
+        log.exception("engine failed to load")
+        return None, INTERNAL_LOAD_ERROR
+
+
+def model_stamp(options=None) -> tuple:
+    """Modification times of the personal model's files (all None when there is none)."""
+    from engine.neural import personal_model_dir
+
+    if options is not None and (options.model_dir is not None or not options.personal):
+        return ()  # an explicit model (or none): nothing personal to follow
+    folder = personal_model_dir()
+    stamps = []
+    for name in MODEL_FILES:
+        try:
+            stamps.append((folder / name).stat().st_mtime_ns)
+        except OSError:
+            stamps.append(None)
+    return tuple(stamps)
+
+
+class EngineLoader:
+    """Loads an Engine on a background thread; ``deliver(fn)`` must run ``fn`` on the main thread."""
+
+    def __init__(self, options, deliver: Callable[[Callable[[], None]], None]):
+        self.options = options
+        self._deliver = deliver
+
+    def start(self, overrides: dict, done: Callable[[object, str, float], None]) -> threading.Thread:
+        """Load with ``overrides``; ``done(engine or None, error, seconds)`` then runs on the main thread."""
+        def run() -> None:
+            t0 = time.perf_counter()
+            engine, error = load_engine(self.options, overrides)
+            seconds = time.perf_counter() - t0
+            self._deliver(lambda: done(engine, error, seconds))
+
+        thread = threading.Thread(target=run, name="shuru-engine-load", daemon=True)  # daemon: quit while loading
+        thread.start()
+        return thread
