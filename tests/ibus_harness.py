@@ -22,7 +22,7 @@ from ime_app.ibus.keys import RELEASE_MASK, SHIFT_MASK, keyval_text
 # xdotool key names -> X keysyms (letters and digits are their own code)
 KEYSYMS = {"space": 0x20, "equal": 0x3D, "minus": 0x2D, "comma": 0x2C, "period": 0x2E, "apostrophe": 0x27,
            "Escape": 0xFF1B, "Return": 0xFF0D, "BackSpace": 0xFF08, "Delete": 0xFFFF, "Tab": 0xFF09,
-           "Left": 0xFF51, "Right": 0xFF53, "Up": 0xFF52, "Down": 0xFF54, "Page_Up": 0xFF55, "Page_Down": 0xFF56,
+           "Left": 0xFF51, "Right": 0xFF53, "Home": 0xFF50, "End": 0xFF57, "Up": 0xFF52, "Down": 0xFF54, "Page_Up": 0xFF55, "Page_Down": 0xFF56,
            "Shift_L": 0xFFE1, "Control_L": 0xFFE3}
 
 

@@ -163,3 +163,25 @@ def test_model_card_summary_from_a_manifest(tmp_path):
                              "vocab_size": 6000, "exported_at": "2026-11-22", "quantized": True}, tmp_path)
     assert "4 layers, d_model 256, 4 heads, vocabulary 6000, context 128" in text
     assert "(int8)" in text and str(tmp_path) in text
+
+
+@pytest.mark.parametrize("events,tapped", [
+    ([("press", True), ("release", True)], True),
+    ([("press", True), ("press", False), ("release", True)], False),  # Shift+letter
+    ([("press", True), ("click",), ("release", True)], False),
+    ([("press", True, "ctrl")], False),  # Ctrl+Shift
+    ([("press", True), ("press", True, "repeat"), ("release", True)], True),  # held: still a tap
+    ([("release", True)], False),
+])
+def test_a_shift_tap_is_shift_pressed_and_released_alone(events, tapped):
+    from ime_app.keytable import ShiftTap
+
+    tap, last = ShiftTap(), False
+    for event in events:
+        if event[0] == "press":
+            tap.press(event[1], other_modifiers="ctrl" in event, auto_repeat="repeat" in event)
+        elif event[0] == "click":
+            tap.interrupt()
+        else:
+            last = tap.release(event[1])
+    assert last == tapped

@@ -1,0 +1,61 @@
+"""SessionRunner: the actions every front end applies to its Session, and what they produce."""
+from __future__ import annotations
+
+import pytest
+
+from ime_app.punctuation import Punctuator
+from ime_app.session_runner import CONTEXT_CHARS, SessionRunner, punctuation_action
+
+
+def typed(runner: SessionRunner, letters: str) -> None:
+    for ch in letters:
+        runner.apply(("insert", ch))
+
+
+def test_a_commit_is_text_to_insert_and_context_for_what_follows(engine):
+    runner = SessionRunner(engine, 5)
+    typed(runner, "nihao")
+    assert runner.apply(("commit",)).committed == "你好"
+    assert runner.context == "你好" and not runner.composing
+
+
+def test_punctuation_while_composing_commits_everything_first(engine):
+    runner = SessionRunner(engine, 5)
+    typed(runner, "woxianghuijia")
+    first = runner.session.view().candidates[0].text
+    action = punctuation_action(Punctuator(), ",", fullwidth=True, composing=True)
+    assert action == ("commit_all_then", "，")
+    assert runner.apply(action).committed == first + "，"
+
+
+def test_idle_punctuation_types_and_stays_ascii_after_a_digit():
+    p = Punctuator()
+    assert punctuation_action(p, ".", fullwidth=True, composing=False) == ("type", "。")
+    assert punctuation_action(p, ".", fullwidth=True, composing=False, before="3") == ("type", ".")
+
+
+def test_a_failed_decode_commits_the_letters_and_says_why(engine, monkeypatch):
+    runner = SessionRunner(engine, 5)
+    typed(runner, "nih")
+    monkeypatch.setattr(runner.session, "view", lambda: (_ for _ in ()).throw(RuntimeError("boom")))
+    view, outcome = runner.view()
+    assert outcome.committed == "nih" and "boom" in outcome.error
+
+
+def test_a_failed_action_is_reported_not_raised(engine, monkeypatch):
+    runner = SessionRunner(engine, 5)
+    monkeypatch.setattr(runner.session, "page_down", lambda: 1 / 0)
+    assert "page_down failed" in runner.apply(("page_down",)).error
+
+
+def test_an_unknown_action_is_a_programming_error(engine):
+    with pytest.raises(ValueError, match="unknown session action 'fly'"):
+        SessionRunner(engine, 5).apply(("fly",))
+
+
+def test_the_context_is_kept_across_an_engine_change_and_bounded(engine):
+    runner = SessionRunner(engine, 5, context="x" * 100)
+    assert len(runner.context) == CONTEXT_CHARS
+    runner.note_typed("你好")
+    runner.use_engine(engine, page_size=3)
+    assert runner.context.endswith("你好") and runner.session.page_size == 3
