@@ -2,8 +2,9 @@
 # Shuru's front door. On a fresh machine:
 #   ./dev.sh app     set up (first time) and launch the Shuru window
 #   ./dev.sh test    set up (first time) and run the test suite
+#   ./dev.sh ibus    set up the IBus engine and register this checkout's for the current user
 # Other commands: ./dev.sh setup | bench | eval | screenshot
-#   ./dev.sh missing-system-packages [test|screenshot]   what set-up would install (nothing: all there)
+#   ./dev.sh missing-system-packages [test|screenshot|ibus]   what set-up would install (nothing: all there)
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${SHURU_VENV:-.venv}
@@ -21,8 +22,17 @@ setup_python() {
   fi
 }
 
+# PyGObject for the IBus engine and its tests, built against the system's GObject
+# introspection (setup_system ibus|test installs its -dev packages first).
+setup_ibus_python() {
+  "$PY" -c "import gi" 2>/dev/null && return 0
+  "$PY" -m pip install -q -e ".[ibus]" \
+    || echo "warning: could not build PyGObject (needs ${GI_BUILD_PACKAGES[*]}); the IBus engine needs it" >&2
+}
+
 # System packages the window needs: a CJK font (the app is unusable without one) and
-# the X/GL libraries Qt loads. Installed only when missing, only where apt is usable.
+# the X/GL libraries Qt loads; for the IBus engine (and its tests) IBus, its typelib, its
+# GTK 3 module and what PyGObject builds with. Installed only when missing, only where apt is usable.
 setup_system() {
   local need
   mapfile -t need < <(missing_system_packages "${1:-}")
@@ -32,7 +42,7 @@ setup_system() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
       || echo "warning: could not install ${need[*]}; continuing without them" >&2
   else
-    echo "warning: please install ${need[*]} (a CJK font and Qt's X libraries) with your package manager" >&2
+    echo "warning: please install ${need[*]} with your package manager" >&2
   fi
 }
 
@@ -53,6 +63,57 @@ missing_system_packages() {
   case "${1:-}" in screenshot|test)
     command -v Xvfb >/dev/null || echo xvfb; command -v xdotool >/dev/null || echo xdotool ;;
   esac
+  case "${1:-}" in ibus|test) missing_ibus_packages "$1" ;; esac
+}
+
+GI_BUILD_PACKAGES=(libgirepository1.0-dev libcairo2-dev pkg-config gcc)
+# IBus and, where the venv has no PyGObject yet, what building it needs. The test (a GTK 3
+# entry typed into through a private ibus-daemon) also needs GTK's typelib and dbus-run-session.
+missing_ibus_packages() {
+  command -v ibus-daemon >/dev/null || echo ibus
+  have_system_file "girepository-1.0/IBus-1.0.typelib" || echo gir1.2-ibus-1.0
+  have_system_file "gtk-3.0/3.0.0/immodules/im-ibus.so" || echo ibus-gtk3
+  if [ "$1" = test ]; then
+    have_system_file "girepository-1.0/Gtk-3.0.typelib" || echo gir1.2-gtk-3.0
+    command -v dbus-run-session >/dev/null || echo dbus
+  fi
+  "$PY" -c "import gi" 2>/dev/null && return 0
+  pkg-config --exists gobject-introspection-1.0 2>/dev/null || echo libgirepository1.0-dev
+  pkg-config --exists cairo 2>/dev/null || echo libcairo2-dev
+  command -v pkg-config >/dev/null || echo pkg-config
+  command -v cc >/dev/null || echo gcc
+}
+
+# A file under the system's library folders (multiarch or not); SHURU_SYSROOT: for dev.sh's tests.
+have_system_file() {
+  local root=${SHURU_SYSROOT:-} dir
+  for dir in "$root"/usr/lib/*/ "$root"/usr/lib/ "$root"/usr/lib64/; do
+    [ -e "$dir$1" ] && return 0
+  done
+  return 1
+}
+
+# Register this checkout's engine with IBus for the current user. ibus-daemon reads components
+# only from IBUS_COMPONENT_PATH or /usr/share/ibus/component, so the path is set for the user's
+# session (environment.d, read at login by systemd user sessions: GNOME, KDE Plasma) and for
+# the daemon restarted now.
+register_ibus() {
+  local data=${XDG_DATA_HOME:-$HOME/.local/share} conf=${XDG_CONFIG_HOME:-$HOME/.config}
+  local dir="$data/ibus/component"
+  "$PY" -m ime_app.ibus --write-component "$dir" "$@" >/dev/null
+  export IBUS_COMPONENT_PATH="$dir:/usr/share/ibus/component"
+  mkdir -p "$conf/environment.d"
+  echo "IBUS_COMPONENT_PATH=$IBUS_COMPONENT_PATH" > "$conf/environment.d/60-shuru-ibus.conf"
+  if command -v systemctl >/dev/null && systemctl --user set-environment "IBUS_COMPONENT_PATH=$IBUS_COMPONENT_PATH" 2>/dev/null \
+     && systemctl --user --quiet is-active 'org.freedesktop.IBus.session.*' 2>/dev/null; then
+    ibus write-cache || true
+    ibus restart   # the desktop's ibus unit, now with the path
+  else
+    ibus write-cache || true
+    ibus-daemon --daemonize --xim --replace   # replaces a running daemon, or starts one
+  fi
+  echo "registered $dir/shuru.xml (IBUS_COMPONENT_PATH=$IBUS_COMPONENT_PATH, also in $conf/environment.d)"
+  echo "add Shuru as an input source (GNOME: Settings > Keyboard > Input Sources > Chinese > Shuru; elsewhere: ibus-setup), or try it now: ibus engine shuru"
 }
 
 deb_for() {
@@ -75,10 +136,11 @@ shift || true
 case "$cmd" in
   setup) setup_python; setup_system ;;
   app) setup_python; setup_system; exec "$PY" -m ime_app "$@" ;;
-  test) setup_python; setup_system test; QT_QPA_PLATFORM=offscreen exec "$PY" -m pytest "$@" ;;
+  test) setup_python; setup_system test; setup_ibus_python; QT_QPA_PLATFORM=offscreen exec "$PY" -m pytest "$@" ;;
+  ibus) setup_python; setup_system ibus; setup_ibus_python; register_ibus "$@" ;;
   bench) setup_python; exec "$PY" -m engine bench "$@" ;;
   eval) setup_python; exec "$PY" -m engine eval ../shared/data/dev/dev-*.jsonl "$@" ;;
   screenshot) setup_python; setup_system screenshot; exec "$PY" -m ime_app.screenshot "$@" ;;
   missing-system-packages) missing_system_packages "$@" ;;
-  *) echo "usage: ./dev.sh {app|test|setup|bench|eval|screenshot|missing-system-packages [test|screenshot]}" >&2; exit 2 ;;
+  *) echo "usage: ./dev.sh {app|test|ibus|setup|bench|eval|screenshot|missing-system-packages [test|screenshot|ibus]}" >&2; exit 2 ;;
 esac

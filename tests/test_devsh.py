@@ -1,8 +1,10 @@
 """dev.sh's set-up detection, with fake system tools: what is installed is never reported missing.
 
-The fakes (``fc-list``, ``ldconfig``, ``Xvfb``, ``xdotool``, ``apt-get`` and the venv's
-``python``) sit alone on PATH, next to links to the few real tools dev.sh runs, so the test
-does not depend on what this machine has installed. dev.sh runs under ``set -euo pipefail``.
+The fakes (``fc-list``, ``ldconfig``, ``Xvfb``, ``xdotool``, the IBus tools, ``pkg-config``,
+``apt-get`` and the venv's ``python``) sit alone on PATH, next to links to the few real tools
+dev.sh runs, and system library files (typelibs, GTK modules) sit under a fake root
+(``SHURU_SYSROOT``), so the test does not depend on what this machine has installed. dev.sh
+runs under ``set -euo pipefail``.
 """
 from __future__ import annotations
 
@@ -18,7 +20,10 @@ DEV_SH = REPO / "dev.sh"
 LIBS = ("libxkbcommon-x11.so.0 libxcb-cursor.so.0 libEGL.so.1 libxcb-icccm.so.4 libxcb-keysyms.so.1 "
         "libxcb-image.so.0 libxcb-render-util.so.0 libxcb-shape.so.0 libxcb-randr.so.0 libxcb-xkb.so.1").split()
 CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc: Noto Sans CJK SC:style=Regular"
-REAL_TOOLS = ("dirname", "id", "cat")
+REAL_TOOLS = ("dirname", "id", "cat", "mkdir")
+IBUS_TOOLS = ("ibus-daemon", "ibus", "dbus-run-session", "pkg-config", "cc")
+SYSTEM_FILES = ("girepository-1.0/IBus-1.0.typelib", "girepository-1.0/Gtk-3.0.typelib",
+                "gtk-3.0/3.0.0/immodules/im-ibus.so")
 FILLER_LINES = 50_000  # several MB: far more than a pipe holds once grep -q has stopped reading
 
 
@@ -39,7 +44,7 @@ class FakeSystem:
     """A bin folder of fake tools; each records its calls in ``calls.log``."""
 
     def __init__(self, root: Path):
-        self.root, self.bin = root, root / "bin"
+        self.root, self.bin, self.sysroot = root, root / "bin", root / "sysroot"
         self.bin.mkdir(parents=True)
         self.calls = root / "calls.log"
         for tool in REAL_TOOLS:
@@ -54,8 +59,15 @@ class FakeSystem:
         path.chmod(0o755)
 
     def run(self, *args: str, venv: Path | None = None) -> subprocess.CompletedProcess:
-        env = {"PATH": str(self.bin), "HOME": str(self.root), "SHURU_VENV": str(venv or self.root / "no-venv")}
+        env = {"PATH": str(self.bin), "HOME": str(self.root), "SHURU_VENV": str(venv or self.root / "no-venv"),
+               "SHURU_SYSROOT": str(self.sysroot)}
         return subprocess.run(["/bin/bash", str(DEV_SH), *args], env=env, capture_output=True, text=True, timeout=60)
+
+    def system_file(self, relative: str) -> None:
+        """A file of a system package, in the multiarch library folder."""
+        path = self.sysroot / "usr/lib/x86_64-linux-gnu" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
 
     def recorded(self) -> list[str]:
         return self.calls.read_text().splitlines() if self.calls.exists() else []
@@ -66,16 +78,19 @@ def system(tmp_path):
     return FakeSystem(tmp_path / "system")
 
 
-def install(system: FakeSystem, fonts=(CJK_FONT,), libs=LIBS, tools=("Xvfb", "xdotool"), filler=FILLER_LINES):
+def install(system: FakeSystem, fonts=(CJK_FONT,), libs=LIBS, tools=("Xvfb", "xdotool") + IBUS_TOOLS,
+            files=SYSTEM_FILES, filler=FILLER_LINES):
     system.tool("fc-list", font_list(list(fonts), filler))
     system.tool("ldconfig", lib_list(list(libs), filler))
     for name in tools:
         system.tool(name)
+    for relative in files:
+        system.system_file(relative)
     system.tool("apt-get")
 
 
 @pytest.mark.parametrize("filler", [0, 10, FILLER_LINES])
-@pytest.mark.parametrize("mode", ["", "test", "screenshot"])
+@pytest.mark.parametrize("mode", ["", "test", "screenshot", "ibus"])
 def test_nothing_is_missing_when_everything_is_installed(system, filler, mode):
     install(system, filler=filler)
     run = system.run("missing-system-packages", *([mode] if mode else []))
@@ -90,8 +105,17 @@ def test_nothing_is_missing_when_everything_is_installed(system, filler, mode):
     (dict(libs=[]), "", ["libxkbcommon-x11-0", "libxcb-cursor0", "libegl1", "libxcb-icccm4", "libxcb-keysyms1",
                          "libxcb-image0", "libxcb-render-util0", "libxcb-shape0", "libxcb-randr0", "libxcb-xkb1"]),
     (dict(tools=()), "", []),  # the window itself needs no X server of its own
-    (dict(tools=()), "test", ["xvfb", "xdotool"]),
+    (dict(tools=IBUS_TOOLS), "test", ["xvfb", "xdotool"]),
     (dict(tools=("Xvfb",)), "screenshot", ["xdotool"]),
+    # a clean machine: IBus, its typelib and GTK module, GTK's typelib and D-Bus for the test client,
+    # and what PyGObject builds with (the venv has none yet)
+    (dict(tools=("Xvfb", "xdotool"), files=()), "test",
+     ["ibus", "gir1.2-ibus-1.0", "ibus-gtk3", "gir1.2-gtk-3.0", "dbus", "libgirepository1.0-dev", "libcairo2-dev",
+      "pkg-config", "gcc"]),
+    (dict(tools=(), files=()), "ibus",
+     ["ibus", "gir1.2-ibus-1.0", "ibus-gtk3", "libgirepository1.0-dev", "libcairo2-dev", "pkg-config", "gcc"]),
+    (dict(files=SYSTEM_FILES[:1] + SYSTEM_FILES[2:]), "test", ["gir1.2-gtk-3.0"]),
+    (dict(files=SYSTEM_FILES[1:]), "ibus", ["gir1.2-ibus-1.0"]),
 ])
 def test_what_is_missing_is_reported(system, change, mode, want):
     install(system, **change)
@@ -113,3 +137,39 @@ def test_a_second_launch_does_no_set_up_work(system):
     assert "installing" not in run.stdout and run.stderr == ""
     calls = [c for c in system.recorded() if not c.startswith(("fc-list", "ldconfig"))]
     assert calls == ["python -m ime_app --help"]  # no pip, no apt-get
+
+
+def test_a_missing_pkg_config_module_is_its_dev_package(system):
+    install(system)
+    (system.bin / "pkg-config").write_text('#!/bin/bash\n[ "$2" = cairo ]\n')  # only cairo is there
+    run = system.run("missing-system-packages", "ibus")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["libgirepository1.0-dev"]
+
+
+def test_a_venv_with_pygobject_needs_no_build_packages(system):
+    install(system, tools=("ibus-daemon", "ibus"))
+    venv = system.root / "venv"
+    (venv / "bin").mkdir(parents=True)
+    system.tool("python", folder=venv / "bin")  # exits 0: `python -c "import gi"` works
+    run = system.run("missing-system-packages", "ibus", venv=venv)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == ""
+
+
+def test_ibus_registers_the_component_for_the_user(system):
+    """./dev.sh ibus: this checkout's component in the user's data folder, the path in environment.d, IBus restarted."""
+    install(system)
+    venv = system.root / "venv"
+    (venv / "bin").mkdir(parents=True)
+    system.tool("python", folder=venv / "bin")
+    (venv / ".shuru-setup").touch()
+    os.utime(venv / ".shuru-setup", (os.stat(REPO / "pyproject.toml").st_mtime + 60,) * 2)
+    run = system.run("ibus", "--no-neural", venv=venv)
+    assert run.returncode == 0, run.stderr
+    component_dir = system.root / ".local/share/ibus/component"
+    calls = [c for c in system.recorded() if not c.startswith(("fc-list", "ldconfig", "pkg-config"))]
+    assert calls == ["python -c import gi"] * 2 + [f"python -m ime_app.ibus --write-component {component_dir} --no-neural",
+                                                 "ibus write-cache", "ibus-daemon --daemonize --xim --replace"]
+    env_file = system.root / ".config/environment.d/60-shuru-ibus.conf"
+    assert env_file.read_text() == f"IBUS_COMPONENT_PATH={component_dir}:/usr/share/ibus/component\n"
