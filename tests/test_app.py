@@ -525,3 +525,17 @@ def test_settings_show_learned_words_and_remove_one(qtbot, window):
     window.open_settings()
     assert opened
     assert [w for w, _, _ in window.engine.worker._engine.learned_words()] == ["你好"]
+
+
+def test_settings_only_shows_the_dialog_and_saves_for_every_front_end(qtbot, make_window, config_dir, monkeypatch):
+    """`python -m ime_app --settings` (the IBus menu's Settings…): the dialog alone; its OK saves settings.json."""
+    from ime_app.__main__ import settings_only
+    from ime_app.config import SettingsStore
+    from ime_app.settings_dialog import SettingsDialog
+
+    w = make_window()
+    qtbot.waitUntil(lambda: w.controller.ready, timeout=TIMEOUT_MS)
+    monkeypatch.setattr(SettingsDialog, "exec", lambda self: (self.page_size.setValue(7), True)[1])
+    assert settings_only(w) == 0
+    assert SettingsStore(config_dir).load().page_size == 7
+    assert not w.engine.thread.isRunning()
