@@ -196,14 +196,17 @@ def bench_inputs(paths: list[str]) -> tuple[list[str], str]:
     return rows, ", ".join(f.name for f in files if "abbrev" not in f.name)
 
 
-def type_keys(session, letters: str) -> list[float]:
-    """Type ``letters`` key by key; ms from each key to its candidate list."""
+def type_keys(session, letters: str, idle: bool = False) -> list[float]:
+    """Type ``letters`` key by key; ms from each key to its candidate list. ``idle``: between
+    keys, run the session's idle work untimed, as the front ends do while no key waits."""
     out = []
     for ch in letters:
         t0 = time.perf_counter()
         session.insert(ch)
         session.view()
         out.append((time.perf_counter() - t0) * 1000)
+        while idle and session.idle():
+            pass
     return out
 
 
@@ -213,22 +216,28 @@ def timed(fn) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def partial_pick_keys(engine: Engine, pinyin: str) -> list[float]:
-    """The keys around a partial selection: pick the first word, type 3 letters, then undo the pick."""
+def partial_pick_keys(engine: Engine, pinyin: str, idle: bool = True) -> list[float]:
+    """The keys around a partial selection: pick the first word, type 3 letters, then undo the pick.
+
+    ``idle``: the session's idle work runs between keys (untimed), as in the front ends, where
+    a person's typing leaves the worker idle between keys; without it the keys come back to back."""
     session = engine.new_session(page_size=9)
     type_keys(session, pinyin)
     index = next((i for i, c in enumerate(session.candidates()) if c.kind == "word" and c.consumed < len(pinyin)), None)
     if index is None:
         return []
     out = [timed(lambda: (session.select(index), session.view()))]
-    out += type_keys(session, AFTER_PICK_LETTERS)
+    while idle and session.idle():
+        pass
+    out += type_keys(session, AFTER_PICK_LETTERS, idle)
     session.set_cursor(0)
     out.append(timed(lambda: (session.backspace(), session.view())))
     return out
 
 
-def long_input_keys(engine: Engine, rows: list[str], n_inputs: int = 8) -> list[float]:
-    """Keys 150-200 of inputs of LONG_INPUT_LETTERS letters (clauses typed without a break)."""
+def long_input_keys(engine: Engine, rows: list[str], n_inputs: int = 8, idle: bool = True) -> list[float]:
+    """Keys 150-200 of inputs of LONG_INPUT_LETTERS letters (clauses typed without a break);
+    ``idle`` as in :func:`partial_pick_keys`."""
     text = "".join(rows)
     out = []
     for k in range(n_inputs):
@@ -236,7 +245,7 @@ def long_input_keys(engine: Engine, rows: list[str], n_inputs: int = 8) -> list[
         if len(letters) < LONG_INPUT_LETTERS:
             break
         session = engine.new_session()
-        out += type_keys(session, letters)[150:]
+        out += type_keys(session, letters, idle)[150:]
     return out
 
 
@@ -257,11 +266,15 @@ def cmd_bench(args) -> int:
         key_ms += convert_one(engine, pinyin, "", 10, True)["key_ms"]
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     pick_ms = [ms for pinyin in rows for ms in partial_pick_keys(engine, pinyin)]
+    undo_ms = [keys[-1] for pinyin in rows[::3] if (keys := partial_pick_keys(engine, pinyin, idle=False))]
     long_ms = long_input_keys(engine, rows)
+    long_b2b_ms = long_input_keys(engine, rows, 4, idle=False)
     report = {"inputs": len(rows), "source": source, "keystrokes": len(key_ms),
               "key_ms_p50": percentile(key_ms, 0.5), "key_ms_p95": percentile(key_ms, 0.95),
               "key_ms_max": max(key_ms), "partial_pick_ms": latency(pick_ms),
+              "undo_pick_back_to_back_ms": latency(undo_ms),
               f"long_{LONG_INPUT_LETTERS}_letters_ms": latency(long_ms),
+              f"long_{LONG_INPUT_LETTERS}_letters_back_to_back_ms": latency(long_b2b_ms),
               "cold_start_ms": cold, "load_ms": engine.load_ms, "peak_rss_mb": round(rss_mb, 1),
               "peak_rss_mb_with_long_inputs": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
               "status": engine.status, "beam": engine.beam_width, "wall_s": round(time.perf_counter() - t0, 1)}

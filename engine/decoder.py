@@ -203,6 +203,17 @@ class Decoder:
         uncommon = [self._uncommon(c) for c in ranked]
         return [c for c, u in zip(ranked, uncommon) if not u] + [c for c, u in zip(ranked, uncommon) if u]
 
+    def prepare(self, text: str) -> bool:
+        """Idle work toward ``decode(text)``, at most one new letter's positions per call;
+        True once ``decode(text)`` needs no search (its states and candidates are ready)."""
+        if self.text == text:
+            if self._memo[0] != text:
+                self._sentences()
+            return True
+        common = next((i for i, (a, b) in enumerate(zip(self.text, text)) if a != b), min(len(self.text), len(text)))
+        self._advance(text[: common + 1])
+        return False
+
     def _uncommon(self, conv: Conversion) -> bool:
         return any(t > EOS and self.lex.token_uncommon[t] for t in conv.tokens)
 

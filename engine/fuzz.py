@@ -1,7 +1,8 @@
 """Random Session actions with invariant checks: ``python -m engine fuzz --actions N --seed S``.
 
 Letters, apostrophes, junk characters, Backspace/Delete, cursor moves, paging, highlight
-moves, picks by number, commit, commit-raw, cancel and very long inputs, in random order.
+moves, picks by number, commit, commit-raw, cancel, idle work (as front ends run between keys)
+and very long inputs, in random order.
 After every action the view must be consistent (see :func:`check_view`); view() latency is
 reported as p50/p95/p99/max.
 """
@@ -80,11 +81,18 @@ def random_action(rng: random.Random, session: Session):
         ("page_down", session.page_down), ("page_up", session.page_up),
         ("highlight+", lambda: session.move_highlight(1)), ("highlight-", lambda: session.move_highlight(-1)),
         ("commit", session.commit), ("commit_raw", session.commit_raw), ("cancel", session.cancel),
+        ("idle", lambda: _idle(session)),
     ]
     if rng.random() < 0.3:
         k = rng.randrange(9)
         return f"pick {k + 1}", lambda: session.select_on_page(k)
     return rng.choice(table)
+
+
+def _idle(session: Session) -> None:
+    """The idle work a front end runs between keys, to its end."""
+    while session.idle():
+        pass
 
 
 def fuzz(engine, actions: int, seed: int = 0, page_size: int = 5) -> FuzzReport:

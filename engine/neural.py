@@ -222,16 +222,21 @@ class NeuralScorer:
             by_len.setdefault(len(row), []).append(k)
         for n, rows in by_len.items():
             logprobs, pk, pv, P = self._forward([states[k] for k in rows], [ids[k] for k in rows], caches)
+            b_idx = np.arange(len(rows))[:, None]
+            if targets is not None:
+                inner[rows] = logprobs[b_idx, np.arange(n), np.array([targets[k] for k in rows])].sum(axis=1)
+                continue
+            if n > 1:
+                nxt = np.array([ids[k][1:] for k in rows])
+                inner[rows] = logprobs[b_idx, np.arange(n - 1), nxt].sum(axis=1)
+            # float16 halves what hundreds of live hypotheses hold; scores need no more precision.
+            # One conversion per batch: each state keeps views of its rows.
+            new_k, new_v = pk[:, :, :, P:].astype(np.float16), pv[:, :, :, P:].astype(np.float16)
+            last = logprobs[:, n - 1].astype(np.float16)
             for b, k in enumerate(rows):
-                if targets is not None:
-                    inner[k] = sum(logprobs[b, t, targets[k][t]] for t in range(n))
-                    continue
                 row, s = ids[k], states[k]
-                inner[k] = sum(logprobs[b, t, row[t + 1]] for t in range(n - 1))
-                # float16 halves what hundreds of live hypotheses hold; scores need no more precision
-                out[k] = NeuralState(s if s.length else None, pk[:, b, :, P:].astype(np.float16),
-                                     pv[:, b, :, P:].astype(np.float16), s.length + n,
-                                     logprobs[b, n - 1].astype(np.float16), row[-1], tuple(row))
+                out[k] = NeuralState(s if s.length else None, new_k[:, b], new_v[:, b], s.length + n,
+                                     last[b], row[-1], tuple(row))
         return out, inner
 
     def _forward(self, states, ids, caches):

@@ -220,6 +220,20 @@ class Session:
             page=self.page, page_count=page_count, highlight=min(self.highlight, max(0, len(on_page) - 1)),
             composing=self.composing, decode_ms=ms)
 
+    def idle(self) -> bool:
+        """One bounded step of work a front end runs while no key is waiting; True if more remains.
+
+        After a partial selection, the decoder that Backspace at the start would bring back
+        is one letter behind per key typed since. Catching it up here, a letter at a time
+        (about one keystroke's work), makes that undo as fast as any key."""
+        if not (self._undo and self._selected):
+            return False
+        try:
+            return not self._undo[-1].prepare(self._selected[-1].letters + self.letters)
+        except Exception:
+            self._undo = []  # a half-advanced decoder must not come back: the undo decodes afresh
+            raise
+
     def candidates(self) -> list[Candidate]:
         """The whole ranked candidate list (all pages)."""
         return [Candidate(c.text, c.consumed, c.kind, c.score) for c in self._candidates()]

@@ -45,6 +45,7 @@ class EngineWorker(QObject):
     learned_words = Signal(object)  # [(word, weight, last used Unix time)], most weight first
     forgotten = Signal(object)  # words forgotten with Ctrl+Delete
     _drain_requested = Signal()
+    _idle_requested = Signal()
 
     def __init__(self, options, page_size: int, overrides: dict | None = None):
         """``options``: EngineOptions, or None for the defaults (the engine is imported on the
@@ -58,6 +59,7 @@ class EngineWorker(QObject):
         self._pending: deque[tuple[int, tuple]] = deque()
         self._drain_scheduled = False
         self._drain_requested.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+        self._idle_requested.connect(self._idle, Qt.ConnectionType.QueuedConnection)
 
     @Slot()
     def start(self) -> None:
@@ -102,6 +104,21 @@ class EngineWorker(QObject):
             seq, action = self._pending.popleft()
             self._apply(seq, action)
         self._emit_view(seq)
+        self._idle_requested.emit()
+
+    @Slot()
+    def _idle(self) -> None:
+        """One step of the session's idle work, then the next, while no action waits (each step is
+        about one keystroke's work, and actions queued meanwhile go first)."""
+        if self._pending or self._session is None:
+            return
+        try:
+            more = self._session.idle()
+        except Exception:  # idle work is an optimisation: never let it break typing
+            log.exception("idle work failed")
+            return
+        if more:
+            self._idle_requested.emit()
 
     def _apply(self, seq: int, action: tuple) -> None:
         name = action[0]

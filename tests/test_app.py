@@ -116,6 +116,24 @@ def test_partial_selection_then_continue(qtbot, window):
     assert text(window).startswith("你好") and len(text(window)) == 4
 
 
+def test_worker_prepares_the_undo_of_a_partial_pick_between_keys(qtbot, window):
+    view = typed(qtbot, window, "nihaoshijie")
+    for _ in range(8):
+        partial = [i for i, c in enumerate(view.candidates) if c.text == "你好" and c.consumed == 5]
+        if partial:
+            break
+        view = typed(qtbot, window, "=")
+    press(qtbot, window, getattr(Qt.Key, f"Key_{partial[0] + 1}"))
+    typed(qtbot, window, "hao")
+    session = window.engine.worker._session
+    # while no key waits, the worker brings the undo's decoder up to the letters typed since the pick
+    # (read only here: the session belongs to the worker thread)
+    qtbot.waitUntil(lambda: bool(session._undo) and session._undo[-1]._memo[0] == "nihaoshijiehao", timeout=TIMEOUT_MS)
+    press(qtbot, window, Qt.Key.Key_Home)
+    view = press(qtbot, window, Qt.Key.Key_Backspace)
+    assert view.letters == "nihaoshijiehao" and view.chosen == ""
+
+
 def test_backspace_and_delete_edit_inside_the_pinyin(qtbot, window):
     typed(qtbot, window, "nihao")
     press(qtbot, window, Qt.Key.Key_Left)

@@ -143,3 +143,25 @@ def test_long_input_decodes_the_same_with_states_released(tiny_model, monkeypatc
         return seen
 
     assert typed(2) == typed(10**6)
+
+
+def test_undo_prepared_while_idle_decodes_the_same_with_the_model(tiny_model):
+    _, _, path = tiny_model
+    engine = Engine.load(EngineOptions(model_dir=path, learning=False))
+    s = engine.new_session()
+    for ch in "woxianghuijia":
+        s.insert(ch)
+    idx = next(i for i, c in enumerate(s.candidates()) if c.kind == "word" and c.consumed < 13)
+    s.select(idx)
+    for ch in "chifan":
+        s.insert(ch)
+        s.view()
+        while s.idle():
+            pass
+    s.set_cursor(0)
+    s.backspace()
+    fresh = engine.new_session()
+    for ch in "woxianghuijiachifan":
+        fresh.insert(ch)
+    assert s.letters == "woxianghuijiachifan"
+    assert [c.text for c in s.candidates()[:10]] == [c.text for c in fresh.candidates()[:10]]

@@ -150,3 +150,57 @@ def test_page_size_can_change_mid_input(session):
     session.set_page_size(3)
     v = session.view()
     assert len(v.candidates) == 3 and v.candidates[v.highlight].text == highlighted
+
+
+def _pick_first_word(session, letters):
+    type_(session, letters)
+    idx = next(i for i, c in enumerate(session.candidates()) if c.kind == "word" and c.consumed < len(letters))
+    assert session.select(idx) is None
+    return idx
+
+
+def _idle_until_done(session, limit=200):
+    steps = 0
+    while session.idle():
+        steps += 1
+        assert steps < limit, "idle work never ends"
+    return steps
+
+
+@pytest.mark.parametrize("letters, after, edit", [
+    ("woxianghuijia", "hao", ""),  # typed on after the pick
+    ("woxianghuijia", "haoma", "\b\b"),  # typed on, then backspaced
+    ("nihaoshijie", "", ""),  # nothing typed since the pick
+])
+def test_idle_work_catches_up_the_undo_so_it_matches_a_fresh_decode(engine, letters, after, edit):
+    s = engine.new_session(page_size=5)
+    _pick_first_word(s, letters)
+    for ch in after + edit:
+        s.backspace() if ch == "\b" else s.insert(ch)
+        s.view()
+        _idle_until_done(s)
+    assert not s.idle()  # caught up: nothing left to do
+    s.set_cursor(0)
+    s.backspace()  # undo the pick
+    undone = [c.text for c in s.candidates()]
+    fresh = engine.new_session(page_size=5)
+    type_(fresh, s.letters)
+    assert s.letters == (letters + after)[: len(letters + after) - edit.count("\b")]
+    assert undone == [c.text for c in fresh.candidates()]
+
+
+def test_idle_work_is_bounded_and_optional(engine):
+    s = engine.new_session(page_size=5)
+    assert not s.idle()  # nothing typed
+    type_(s, "nihao")
+    assert not s.idle()  # no partial selection to prepare an undo for
+    _pick_first_word(s, "shijie")  # "nihaoshijie", pick 你好
+    type_(s, "women")
+    steps = _idle_until_done(s)
+    assert 1 <= steps <= len("women") + 1  # about one step per letter typed since the pick
+    s.insert("a")  # without idle work the undo decodes what is missing itself
+    s.set_cursor(0)
+    s.backspace()
+    fresh = engine.new_session(page_size=5)
+    type_(fresh, s.letters)
+    assert [c.text for c in s.candidates()] == [c.text for c in fresh.candidates()]
