@@ -116,6 +116,17 @@ class SessionRunner:
             log.exception("decoding failed")
             return self._salvage(f"decoding failed ({e}); letters committed as typed")
 
+    def idle(self) -> bool:
+        """One bounded step of the session's idle work (run while no key waits); True if more remains.
+
+        Idle work is an optimisation (the undo of a partial pick prepared ahead): a failure is
+        logged and ends it, and typing goes on."""
+        try:
+            return bool(self.session.idle())
+        except Exception:
+            log.exception("idle work failed")
+            return False
+
     def set_context(self, text: str) -> None:
         """The committed text before the caret (the front end knows it after the user moved)."""
         self.context = text[-CONTEXT_CHARS:]

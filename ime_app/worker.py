@@ -110,14 +110,9 @@ class EngineWorker(QObject):
     def _idle(self) -> None:
         """One step of the session's idle work, then the next, while no action waits (each step is
         about one keystroke's work, and actions queued meanwhile go first)."""
-        if self._pending or self._session is None:
+        if self._pending or self._runner is None:
             return
-        try:
-            more = self._session.idle()
-        except Exception:  # idle work is an optimisation: never let it break typing
-            log.exception("idle work failed")
-            return
-        if more:
+        if self._runner.idle():
             self._idle_requested.emit()
 
     def _apply(self, seq: int, action: tuple) -> None:

@@ -125,7 +125,7 @@ def test_worker_prepares_the_undo_of_a_partial_pick_between_keys(qtbot, window):
         view = typed(qtbot, window, "=")
     press(qtbot, window, getattr(Qt.Key, f"Key_{partial[0] + 1}"))
     typed(qtbot, window, "hao")
-    session = window.engine.worker._session
+    session = window.engine.worker._runner.session
     # while no key waits, the worker brings the undo's decoder up to the letters typed since the pick
     # (read only here: the session belongs to the worker thread)
     qtbot.waitUntil(lambda: bool(session._undo) and session._undo[-1]._memo[0] == "nihaoshijiehao", timeout=TIMEOUT_MS)

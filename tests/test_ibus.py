@@ -151,7 +151,9 @@ def test_backspace_at_the_start_undoes_a_partial_pick(ic):
     shown = ic.preedit
     ic.keys(str(digit), "BackSpace")
     assert ic.preedit.startswith(page[digit - 1].text) and not ic.preedit.endswith("jia")  # a letter went
-    ic.keys("a", "Home", "BackSpace")  # at the start of the pinyin: the pick is undone
+    ic.keys("a")
+    assert not ic.composer.runner.session.idle()  # the undo was prepared between keys
+    ic.keys("Home", "BackSpace")  # at the start of the pinyin: the pick is undone
     assert ic.preedit == shown and ic.text == ""
 
 

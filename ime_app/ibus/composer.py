@@ -8,7 +8,8 @@ show and commit. The ``gi`` engine (:mod:`ime_app.ibus.engine`) is a thin Displa
 
 Edits are applied at once, so whether a key is consumed is always known when IBus asks;
 decoding waits until the keys already queued are handled (``defer``: GLib's idle queue in
-IBus), so a burst of keys costs one decode. Keys typed while the engine still loads are
+IBus), so a burst of keys costs one decode; the session's idle work (the undo of a partial
+pick, prepared ahead) runs a step at a time after it, while no key waits. Keys typed while the engine still loads are
 queued in order, their letters shown as typed, and applied once it is ready.
 """
 from __future__ import annotations
@@ -258,6 +259,12 @@ class Composer:
             self.display.show_candidates(texts, view.page * size + view.highlight, size)
         else:
             self.display.hide_candidates()
+        self._defer(self._idle_step)
+
+    def _idle_step(self) -> None:
+        """The session's idle work, a step at a time, while no key waits (a key's refresh comes first)."""
+        if self.runner is not None and not self._refresh_scheduled and self.runner.idle():
+            self._defer(self._idle_step)
 
     def _hide(self) -> None:
         self.display.hide_preedit()
