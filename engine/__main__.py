@@ -24,6 +24,7 @@ DEV_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
 # benchmark runs where the dev sets are not (an installed Shuru, a fresh clone).
 BENCH_INPUTS = Path(__file__).resolve().parent / "data" / "bench-inputs.txt"
 LONG_INPUT_LETTERS = 200
+MISS_RANKS = 50  # candidates searched for the gold's rank
 AFTER_PICK_LETTERS = "hao"  # typed on after a partial selection
 
 
@@ -87,15 +88,27 @@ def percentile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
 
 
-def evaluate(engine: Engine, rows: list[dict], use_context: bool, limit: int | None = None) -> dict:
-    """Top-1, top-5, char accuracy and latency of the engine on dev-set rows."""
+def evaluate(engine: Engine, rows: list[dict], use_context: bool, limit: int | None = None,
+             misses: list | None = None) -> dict:
+    """Top-1, top-5, char accuracy and latency of the engine on dev-set rows; with ``misses`` (a
+    list), each miss is analysed (engine.misses) and appended."""
     rows = rows[:limit] if limit else rows
     top1 = top5 = 0
     acc = 0.0
     ms = []
+    analyser = None
+    if misses is not None:
+        from .misses import MissAnalyser
+
+        analyser = MissAnalyser(engine.lexicon)
     for r in rows:
-        res = convert_one(engine, r["pinyin"], r.get("context", "") if use_context else "", 10, False)
+        context = r.get("context", "") if use_context else ""
+        res = convert_one(engine, r["pinyin"], context, 10, False)
         c = res["candidates"] or [""]
+        if analyser is not None and c[0] != r["hanzi"]:
+            convs = engine.decoder(context).decode(r["pinyin"])
+            misses.append(analyser.analyse(r["hanzi"], [x.text for x in convs[:MISS_RANKS]],
+                                           convs[0].tokens if convs else ()))
         top1 += c[0] == r["hanzi"]
         top5 += r["hanzi"] in c[:5]
         acc += max(0.0, 1 - levenshtein(c[0], r["hanzi"]) / len(r["hanzi"]))
@@ -167,14 +180,27 @@ def cmd_eval(args) -> int:
     attach_history(engine, args)
     full = []
     for name, rows in sets.items():
-        r = evaluate(engine, rows, args.context, args.limit)
+        misses = [] if args.errors else None
+        r = evaluate(engine, rows, args.context, args.limit, misses)
         if "abbrev" not in name:
             full.append(r["top1"])
         print(f"{name:24s} n={r['n']:4d} top1={r['top1']:.3f} top5={r['top5']:.3f} char={r['char_acc']:.3f} "
               f"ms50={r['ms_p50']:.2f} ms95={r['ms_p95']:.2f}", flush=True)
+        if misses is not None:
+            print_misses(name, misses, args.errors)
     if full:
         print(f"mean top-1 over {len(full)} full-pinyin sets: {sum(full) / len(full):.3f}")
     return 0
+
+
+def print_misses(name: str, misses: list, n: int) -> None:
+    from .misses import CATEGORIES, NOT_PROPOSED, summary
+
+    for m in misses[:n]:
+        print("  " + m.line())
+    counts = summary(misses)
+    print(f"  {name} misses: {len(misses)}; " + ", ".join(f"{c} {counts[c]}" for c in CATEGORIES)
+          + f"; {NOT_PROPOSED} {counts[NOT_PROPOSED]}", flush=True)
 
 
 def bench_inputs(paths: list[str]) -> tuple[list[str], str]:
@@ -327,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--history", help="decode with this learned history (user.db or history.json; read only)")
     p.add_argument("--junk", type=int, default=0, help="first make N random hasty commits (in memory)")
     p.add_argument("--seed", type=int, default=0, help="seed of --junk")
+    p.add_argument("--errors", type=int, default=0, metavar="N",
+                   help="list up to N misses per set with the gold's rank and a category, and count the categories")
     common(p)
     p.set_defaults(fn=cmd_eval)
     p = sub.add_parser("bench", help="latency, cold start, memory")

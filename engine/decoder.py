@@ -61,6 +61,7 @@ class ScoreWeights:
     word: float = 0.0  # added per word; > 0 favours more, shorter words
     literal: float = -14.0  # cost of keeping letters as Latin text
     uncommon: float = -4.0  # words with characters outside GB2312 (traditional or rare forms)
+    open_domain: float = 0.0  # open-domain words (titles, list words) the corpus counts never saw
     neural: float = 0.0  # neural char LM log P(chars | history); set when a model is loaded
     neural_abbrev: float = 0.0  # the same for words typed as abbreviations (the LM has less to go on)
 
@@ -448,12 +449,12 @@ class Decoder:
         M = self.opt.entries_per_edge
         parts_e, parts_c = [], []
         if full_range is not None and full_range[1] > full_range[0]:
-            e = self.lex.full.order[full_range[0]: min(full_range[1], full_range[0] + M)]
+            e = self.lex.full.entries(full_range[0], min(full_range[1], full_range[0] + M))
             parts_e.append(e)
             parts_c.append(self.lex.entry_reading_logp[e])
         if multi:
             lo, hi = ini_range
-            e = self.lex.initials.order[lo: min(hi, lo + self.opt.scan_limit)]
+            e = self.lex.initials.entries(lo, min(hi, lo + self.opt.scan_limit))
             syl = self.lex.entry_syllables(e, depth)
             ok = np.ones(len(e), dtype=bool)
             penalty = np.zeros(len(e), dtype=np.float32)
@@ -475,7 +476,8 @@ class Decoder:
             return None
         entries = np.concatenate(parts_e)
         tokens = self.lex.entry_token[entries].astype(np.int64)
-        channel = np.concatenate(parts_c).astype(np.float64) + self.w.uncommon * self.lex.token_uncommon[tokens]
+        channel = (np.concatenate(parts_c).astype(np.float64) + self.w.uncommon * self.lex.token_uncommon[tokens]
+                   + self.w.open_domain * self.lex.token_open_domain[tokens])
         return Edge(start, segs[-1].end, segs, entries, tokens, channel)
 
     def _allowed_mask(self, seg: Segment) -> np.ndarray:
@@ -698,13 +700,14 @@ def _last_two(tokens: tuple[int, ...], fallback: tuple[int, int]) -> tuple[int, 
 
 
 def context_tokens(lex: Lexicon, context: str) -> tuple[int, int]:
-    """The last two lexicon tokens of ``context`` (backward longest match), padded with <s>."""
+    """The last two lexicon tokens of ``context`` (backward longest match over the corpus counts'
+    words, whose n-grams the model has), padded with <s>."""
     toks: list[int] = []
     ctx = context[-12:]
     while ctx and len(toks) < 2:
         for k in range(min(MAX_WORD_SYLLABLES, len(ctx)), 0, -1):
             t = lex.token_id(ctx[-k:])
-            if t is not None and t > EOS:
+            if t is not None and t > EOS and not lex.token_open_domain[t]:
                 toks.insert(0, t)
                 ctx = ctx[:-k]
                 break

@@ -3,6 +3,8 @@
 Loaded from ``assets/lexicon.npz`` (written by ``python -m engine.build lexicon``;
 layout in assets/FORMATS.md). Every word is a *token* (an id shared with the n-gram
 model); a token may have several *entries*, one per reading (行 xing / hang).
+The archive is stored uncompressed and its arrays are memory-mapped: ~1M tokens load in
+milliseconds, and only the pages a search touches are read.
 
 Two sorted indexes find entries from syllables: by full syllables (9 bits per
 syllable, 7 syllables in an int64) and by initial groups (5 bits each), so that
@@ -25,7 +27,7 @@ from .errors import AssetError, FormatVersionError, asset_problem
 log = logging.getLogger(__name__)
 
 FORMAT = "shuru-lexicon"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAX_WORD_SYLLABLES = 7
 SYLLABLE_BITS = 9
 INITIAL_BITS = 5
@@ -58,8 +60,12 @@ def key_step(bits: int, depth: int) -> int:
 @dataclass
 class _Index:
     keys: np.ndarray  # sorted packed keys
-    order: np.ndarray  # entry ids in key order (ties: most frequent first)
+    order: np.ndarray | None  # entry ids in key order (ties: most frequent first); None: the entries' own order
     bits: int
+
+    def entries(self, lo: int, hi: int) -> np.ndarray:
+        """Entry ids of index rows [lo, hi)."""
+        return np.arange(lo, hi, dtype=np.int32) if self.order is None else np.asarray(self.order[lo:hi])
 
     def ranges(self, keys: np.ndarray, depth: np.ndarray):
         """For prefix keys of ``depth`` symbols: exact-match [lo, mid) and whether longer ones exist."""
@@ -75,52 +81,47 @@ class Lexicon:
 
     def __init__(self, arrays: dict[str, np.ndarray], meta: dict):
         self.meta = meta
-        self._blob = arrays["token_blob"].tobytes()
+        self._blob = arrays["token_blob"]
         self._offsets = arrays["token_offsets"]
+        # entries are stored in full-syllable key order (ties: most frequent first), so the full
+        # index is the entries themselves and an entry's syllables are read from its key
         self.entry_token = arrays["entry_token"]
-        # entry -> its row in the full-syllable index; syllables are read back from the packed
-        # key there (saves the 3.4 MB `entry_syllables` table at run time)
-        self._full_row = np.empty(len(self.entry_token), dtype=np.int32)
-        self._full_row[arrays["full_order"]] = np.arange(len(self.entry_token), dtype=np.int32)
-        self.entry_length = arrays["entry_length"]
-        self.entry_logp = arrays["entry_logp"].astype(np.float16)  # priors need no more precision
-        self.full = _Index(arrays["full_keys"], arrays["full_order"], 9)
-        self.initials = _Index(arrays["initial_keys"], arrays["initial_order"], 5)
+        self.entry_logp = arrays["entry_logp"]
+        self.entry_reading_logp = arrays["entry_reading_logp"]
+        self.full = _Index(arrays["entry_keys"], None, SYLLABLE_BITS)
+        self.initials = _Index(arrays["initial_keys"], arrays["initial_order"], INITIAL_BITS)
         self.n_tokens = int(meta["tokens"])
         self.n_chars = int(meta["chars"])
-        # Sorted 64-bit hashes of token texts -> token ids (precomputed by the build).
-        # (kept as their top 32 bits: half the memory; token_id checks the text on every hit)
-        keys = arrays.get("token_hash_keys")
-        self._hash_keys: np.ndarray | None = None if keys is None else (keys >> 32).astype(np.int32)
-        self._hash_ids: np.ndarray | None = arrays.get("token_hash_ids")
-        self.entry_reading_logp = _reading_logp(self.entry_token, arrays["entry_logp"]).astype(np.float16)
-        flags = arrays.get("token_flags")
-        self.token_uncommon = (flags & 1).astype(bool) if flags is not None else np.zeros(self.n_tokens, bool)
+        # Sorted top 32 bits of blake2b-64 hashes of token texts -> token ids: text -> id without a
+        # dict of a million strings (token_id checks the text on every hit)
+        self._hash_keys = arrays["token_hash_keys"]
+        self._hash_ids = arrays["token_hash_ids"]
+        flags = np.asarray(arrays["token_flags"])
+        self.token_uncommon = (flags & 1).astype(bool)
+        # open-domain words (Wikipedia titles, word lists) the corpus counts never segmented:
+        # text is never cut into them (user text, context), as the corpus was not
+        self.token_open_domain = (flags & 2).astype(bool)
 
     def entry_syllables(self, entries: np.ndarray, depth: int) -> np.ndarray:
         """(N, depth) syllable ids of the first ``depth`` syllables of each entry (-1 = none)."""
-        keys = self.full.keys[self._full_row[entries]]
+        keys = self.full.keys[entries]
         shifts = SYLLABLE_BITS * (MAX_WORD_SYLLABLES - 1 - np.arange(depth))
         return ((keys[:, None] >> shifts) & ((1 << SYLLABLE_BITS) - 1)) - 1
 
     @classmethod
     def load(cls, path: Path) -> "Lexicon":
-        """Load and check a compiled lexicon; raises :class:`AssetError` with a clear message."""
+        """Load (memory-map) and check a compiled lexicon; raises :class:`AssetError` with a clear message."""
         what = "lexicon"
         try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files if k != "entry_syllables"}
+            meta, arrays = read_mapped_npz(path)
         except FileNotFoundError:
             log.warning("lexicon not found at %s (developers: `python -m engine.build lexicon`)", path)
             raise AssetError(asset_problem(what, path, "is missing")) from None
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as e:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
             log.warning("lexicon %s unreadable: %s: %s", path, type(e).__name__, e)
             raise AssetError(asset_problem(what, path, "is damaged or unreadable")) from None
-        try:
-            meta = json.loads(str(arrays["meta"]))
-        except (KeyError, ValueError) as e:
-            log.warning("lexicon %s has no readable manifest: %s: %s", path, type(e).__name__, e)
-            raise AssetError(asset_problem(what, path, "is damaged: its manifest is missing")) from None
+        if meta is None:
+            raise AssetError(asset_problem(what, path, "is damaged: its manifest is missing"))
         if meta.get("format") != FORMAT:
             log.warning("%s has format %r, not %r", path, meta.get("format"), FORMAT)
             raise AssetError(asset_problem(what, path, "is not a Shuru lexicon"))
@@ -128,24 +129,33 @@ class Lexicon:
             raise FormatVersionError(asset_problem(
                 what, path, f"is from another version of Shuru: format version {meta.get('version')}, "
                             f"this Shuru reads version {FORMAT_VERSION}"))
+        missing = [k for k in ARRAYS if k not in arrays]
+        if missing:
+            log.warning("lexicon %s lacks %s", path, missing)
+            raise AssetError(asset_problem(what, path, "is damaged: some of its tables are missing"))
+        n_tok, n_ent = int(meta["tokens"]), int(meta["entries"])
+        sizes = {"token_offsets": n_tok + 1, "token_flags": n_tok, "token_hash_keys": n_tok, "token_hash_ids": n_tok,
+                 "entry_token": n_ent, "entry_keys": n_ent, "entry_logp": n_ent, "entry_reading_logp": n_ent,
+                 "initial_keys": n_ent, "initial_order": n_ent}
+        if any(len(arrays[k]) != n for k, n in sizes.items()) or len(arrays["token_blob"]) != int(arrays["token_offsets"][-1]):
+            log.warning("lexicon %s: table sizes disagree with its manifest %s", path, meta)
+            raise AssetError(asset_problem(what, path, "is damaged: its tables disagree with its manifest"))
         return cls(arrays, meta)
 
     def token_hash(self) -> str:
-        """Fingerprint of the token list (an n-gram model must be built for the same one)."""
-        return hashlib.sha1(self._blob + self._offsets.tobytes()).hexdigest()[:16]
+        """Fingerprint of the token list (an n-gram model must be built for the same one); the build
+        records it in the manifest so loading need not read the whole token table."""
+        return self.meta.get("token_hash") or token_list_hash(self._blob, self._offsets)
 
     def text(self, token: int) -> str:
         """The characters of a token."""
-        return self._blob[self._offsets[token]: self._offsets[token + 1]].decode("utf-8")
+        return self._blob[self._offsets[token]: self._offsets[token + 1]].tobytes().decode("utf-8")
 
     def token_id(self, text: str) -> int | None:
         """Token id of a word or character, or None.
 
-        A sorted table of text hashes (the top 32 bits of blake2b-64; built on first use if
-        the file lacks it) instead of a dict of 235k strings: ~2 MB instead of ~40 MB of RSS."""
-        if self._hash_keys is None:
-            keys, self._hash_ids = token_hash_table(self._blob, self._offsets)
-            self._hash_keys = (keys >> 32).astype(np.int32)
+        A sorted table of text hashes (the top 32 bits of blake2b-64) instead of a dict of a
+        million strings: 8 bytes a token, memory-mapped."""
         h = np.int32(text_hash(text.encode("utf-8")) >> 32)  # same dtype: no array conversion
         i = int(np.searchsorted(self._hash_keys, h))
         while i < len(self._hash_keys) and self._hash_keys[i] == h:
@@ -156,12 +166,68 @@ class Lexicon:
         return None
 
 
+ARRAYS = ("token_blob", "token_offsets", "token_flags", "token_hash_keys", "token_hash_ids", "entry_token",
+          "entry_keys", "entry_logp", "entry_reading_logp", "initial_keys", "initial_order")
+
+
 def token_hash_table(blob: bytes, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted hashes, token ids) for :meth:`Lexicon.token_id`."""
+    """(sorted top 32 bits of the text hashes, token ids) for :meth:`Lexicon.token_id`."""
     hashes = np.fromiter((text_hash(blob[a:b]) for a, b in zip(offsets[:-1], offsets[1:])),
                          dtype=np.int64, count=len(offsets) - 1)
-    ids = np.argsort(hashes, kind="stable").astype(np.int32)
-    return hashes[ids], ids
+    top = (hashes >> 32).astype(np.int32)
+    ids = np.argsort(top, kind="stable").astype(np.int32)
+    return top[ids], ids
+
+
+def token_list_hash(blob, offsets) -> str:
+    """sha1 prefix of the token list (blob and int32 offsets), as n-gram models record it."""
+    return hashlib.sha1(bytes(blob) + np.asarray(offsets, dtype=np.int32).tobytes()).hexdigest()[:16]
+
+
+def read_mapped_npz(path: Path, check_crc: bool = True) -> tuple[dict | None, dict[str, np.ndarray]]:
+    """An uncompressed ``.npz`` as (its JSON ``meta``, memory-mapped arrays).
+
+    ``np.savez`` stores each array as a ``.npy`` member without compression; its data sit at a
+    fixed offset in the file, so each is mapped read-only in place (numpy's own .npy header
+    parser reads the dtype and shape). A compressed member is read into memory instead.
+    ``check_crc``: read each member once to check its CRC-32, as unzipping would (damage inside
+    the file is refused at load, not met as nonsense while typing)."""
+    path = Path(path)
+    arrays: dict[str, np.ndarray] = {}
+    meta = None
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as fh:
+        for info in zf.infolist():
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            if name == "meta":
+                meta = json.loads(str(np.load(zf.open(info), allow_pickle=False)))
+                continue
+            if info.compress_type != zipfile.ZIP_STORED:
+                arrays[name] = np.load(zf.open(info), allow_pickle=False)
+                continue
+            fh.seek(info.header_offset)
+            local = fh.read(30)
+            if local[:4] != b"PK\x03\x04":
+                raise ValueError(f"bad local header for {info.filename}")
+            start = info.header_offset + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little")
+            fh.seek(start)
+            version = np.lib.format.read_magic(fh)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(fh)
+            if dtype.hasobject:
+                raise ValueError(f"{info.filename} holds Python objects")
+            offset = fh.tell()
+            if offset % max(1, dtype.alignment):  # not written by write_aligned_npz: read it, don't map it
+                arrays[name] = np.load(zf.open(info), allow_pickle=False)
+                continue
+            if offset + dtype.itemsize * int(np.prod(shape)) > start + info.file_size:
+                raise ValueError(f"{info.filename} is truncated")
+            if check_crc and _crc(fh, start, info.file_size) != info.CRC:
+                raise ValueError(f"{info.filename} fails its CRC check")
+            # a plain ndarray view of the map: arithmetic on np.memmap objects is slower
+            arrays[name] = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
+                                     order="F" if fortran else "C").view(np.ndarray) if np.prod(shape) \
+                else np.zeros(shape, dtype)
+    return meta, arrays
 
 
 def text_hash(data: bytes) -> int:
@@ -169,7 +235,47 @@ def text_hash(data: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little", signed=True)
 
 
-def _reading_logp(token: np.ndarray, logp: np.ndarray) -> np.ndarray:
+ALIGN = 64  # array data start on 64-byte boundaries in the file (mapped arrays must be aligned)
+PADDING_EXTRA_ID = 0xD935  # zip "extra field" id used for alignment padding (as Android's zipalign)
+
+
+def write_aligned_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Like ``np.savez`` (uncompressed; ``np.load`` reads it), but each array's data start on an
+    ALIGN-byte boundary of the file, padded in the zip headers' extra field, so that
+    :func:`read_mapped_npz` maps them in place. Fixed timestamps: the same arrays give the same bytes."""
+    import io
+    import struct
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for name, array in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asanyarray(array), allow_pickle=False)
+            data = buf.getvalue()
+            buf.seek(0)
+            version = np.lib.format.read_magic(buf)
+            (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)(buf)
+            header_len = buf.tell()
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED
+            base = zf.fp.tell() + 30 + len(info.filename.encode("utf-8")) + 4
+            pad = -(base + header_len) % ALIGN
+            info.extra = struct.pack("<HH", PADDING_EXTRA_ID, pad) + bytes(pad)
+            zf.writestr(info, data)
+
+
+def _crc(fh, start: int, size: int, block: int = 1 << 22) -> int:
+    crc = 0
+    fh.seek(start)
+    while size > 0:
+        data = fh.read(min(block, size))
+        if not data:
+            break
+        crc = zlib.crc32(data, crc)
+        size -= len(data)
+    return crc
+
+
+def reading_logp(token: np.ndarray, logp: np.ndarray) -> np.ndarray:
     """log P(reading | token) of each entry: its prior relative to all readings of its token."""
     order = np.argsort(token, kind="stable")
     t, lp = token[order], logp[order].astype(np.float64)

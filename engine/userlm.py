@@ -38,12 +38,13 @@ def count_text(lines: Iterable[str], lexicon: Lexicon) -> tuple[Counter, Counter
     from .build.corpus import clauses
     from .build.counts import Segmenter
 
-    logp: dict[str, float] = {}
-    for e in np.argsort(-lexicon.entry_logp):  # best reading of each token first
-        t = int(lexicon.entry_token[e])
-        text = lexicon.text(t)
-        if text not in logp:
-            logp[text] = float(lexicon.entry_logp[e])
+    # the corpus counts' words only: open-domain words (titles) would re-cut the text as they
+    # would have re-cut the corpus
+    tokens = np.asarray(lexicon.entry_token)
+    best = np.full(lexicon.n_tokens, -np.inf)
+    np.maximum.at(best, tokens, np.asarray(lexicon.entry_logp, dtype=np.float64))
+    keep = np.flatnonzero(np.isfinite(best) & ~lexicon.token_open_domain)
+    logp = {lexicon.text(int(t)): float(best[t]) for t in keep if t > EOS}
     seg = Segmenter(logp, min(logp.values()) - 2.0)
     uni: Counter = Counter()
     bi: Counter = Counter()

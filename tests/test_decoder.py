@@ -86,8 +86,8 @@ def test_backspace_then_retype_reuses_prefix_and_matches(engine):
 
 def test_context_conditions_the_first_word(engine):
     plain = texts(engine, "gongshi")
-    after_maths = texts(engine, "gongshi", context="我们的数学")
-    assert after_maths.index("公式") < plain.index("公式")
+    after_agreeing = texts(engine, "gongshi", context="双方达成")  # 达成共识: reach a consensus
+    assert after_agreeing[0] == "共识" and plain.index("共识") > 0
 
 
 def test_beam_width_is_an_option(engine):

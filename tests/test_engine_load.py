@@ -58,6 +58,7 @@ def test_corrupt_lexicon_is_a_clear_error(assets_copy):
     ("ngram.npz", lambda real: b""),
     ("lexicon.npz", lambda real: os.urandom(4096)),
     ("lexicon.npz", lambda real: real[: len(real) // 3]),
+    ("lexicon.npz", lambda real: real[:2000] + os.urandom(4096) + real[6096:]),  # scrambled inside (memory-mapped)
 ])
 def test_a_damaged_asset_says_what_is_broken_and_what_to_do(assets_copy, caplog, name, damage):
     path = assets_copy / name
@@ -86,10 +87,20 @@ def rewrite_meta(path, **changes):
     np.savez(path, **arrays)
 
 
-def test_wrong_format_version_is_rejected(assets_copy):
-    rewrite_meta(assets_copy / "lexicon.npz", version=999)
-    with pytest.raises(FormatVersionError, match="another version of Shuru: format version 999"):
+@pytest.mark.parametrize("version", [1, 999])  # 1: the lexicon of Shuru 0.1-0.2
+def test_wrong_format_version_is_rejected(assets_copy, version):
+    rewrite_meta(assets_copy / "lexicon.npz", version=version)
+    with pytest.raises(FormatVersionError, match=f"another version of Shuru: format version {version}, "
+                                                 "this Shuru reads version 2"):
         load(assets_copy)
+
+
+def test_the_lexicon_is_memory_mapped(engine):
+    import numpy as np
+
+    lex = engine.lexicon
+    for array in (lex.full.keys, lex.entry_token, lex.initials.order, lex.entry_logp):
+        assert isinstance(array.base, np.memmap) and not array.flags.writeable  # a read-only view of the file
 
 
 def test_ngram_built_for_another_lexicon_is_rejected(assets_copy):

@@ -48,7 +48,7 @@ def learning(tmp_path, **kw) -> Engine:
 
 # -- learned words win --------------------------------------------------------------------
 
-NEW_WORDS = [("shiyan", "誓言"), ("shuxue", "树穴"), ("youxi", "有戏"), ("gongshi", "公式"), ("jiyi", "技艺"), ("xinxi", "心细")]
+NEW_WORDS = [("shiyan", "誓言"), ("shuxue", "树穴"), ("youxi", "有戏"), ("gongshi", "公示"), ("jiyi", "技艺"), ("xinxi", "心细")]
 
 
 @pytest.mark.parametrize("letters,word", NEW_WORDS)

@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=ROOT / "build", help="scratch folder (not in git)")
     ap.add_argument("--assets", type=Path, default=ROOT / "assets", help="output folder")
     ap.add_argument("--procs", type=int, default=2)
+    ap.add_argument("--open-domain", default="zhwiki",
+                    help="open-domain word lists for lexicon v2, comma-separated: zhwiki (shipped), wordfreq, essay; '' = none")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.step == "bench-inputs":
@@ -30,16 +32,26 @@ def main(argv: list[str] | None = None) -> int:
             from .counts import count_corpus
             from .words import candidate_words, pypinyin_chars
 
-            count_corpus(candidate_words(args.data), pypinyin_chars(), args.work / "counts.npz", args.procs)
+            count_corpus(candidate_words(args.data), pypinyin_chars(), args.work / "counts.npz", args.procs,
+                         data_dir=args.data, extra_words=_open_domain(args).all_words())
         elif step == "lexicon":
             from .lexicon_build import build_lexicon
 
-            build_lexicon(args.work / "counts.npz", args.assets, args.data)
+            build_lexicon(args.work / "counts.npz", args.assets, args.data, open_domain=_open_domain(args))
         elif step == "ngram":
             from .ngram_build import build_ngram
 
             build_ngram(args.work / "counts.npz", args.assets)
     return 0
+
+
+def _open_domain(args):
+    from .words import open_domain_words
+
+    if not hasattr(args, "_lists"):
+        names = frozenset(x for x in args.open_domain.split(",") if x)
+        args._lists = open_domain_words(args.data, names)
+    return args._lists
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import clauses, corpus_files, line_chunks
+from .corpus import DEFAULT_DATA_DIR, clauses, corpus_files, line_chunks
 
 BITS = 20
 UNK, BOS, EOS = 0, 1, 2
@@ -55,19 +55,72 @@ class Segmenter:
         return out
 
 
+HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier of the rolling hash
+U64 = (1 << 64) - 1
+
+
+class Occurrences:
+    """Counts how often each of many words occurs as a substring of the corpus clauses.
+
+    For words the segmenter does not know (Wikipedia titles, list words): their occurrences
+    give a prior without letting them re-cut the corpus. Vectorised: a rolling 64-bit hash of
+    every window of 2-7 characters, looked up in the sorted hashes of the words of that length."""
+
+    def __init__(self, words: list[str]):
+        self.words = words
+        self.by_len: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        hashes = np.array([_text_hash(w) for w in words], dtype=np.uint64)
+        lengths = np.array([len(w) for w in words])
+        for n in np.unique(lengths):
+            idx = np.flatnonzero(lengths == n)
+            order = np.argsort(hashes[idx], kind="stable")
+            self.by_len[int(n)] = (hashes[idx][order], idx[order])
+
+    def count(self, clauses_: list[str]) -> np.ndarray:
+        """Occurrences of each word in these clauses (an int64 array over ``words``)."""
+        out = np.zeros(len(self.words), dtype=np.int64)
+        if not clauses_ or not self.words:
+            return out
+        c = np.frombuffer("\0".join(clauses_).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        zeros = np.r_[0, np.cumsum(c == 0)]
+        h = c.copy()
+        with np.errstate(over="ignore"):
+            for n in range(2, max(self.by_len) + 1):
+                h = h[:-1] * HASH_BASE + c[n - 1:]
+                if n not in self.by_len:
+                    continue
+                ok = zeros[n: n + len(h)] - zeros[: len(h)] == 0
+                keys, ids = self.by_len[n]
+                q = h[ok]
+                i = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+                hit = keys[i] == q
+                out += np.bincount(ids[i[hit]], minlength=len(self.words))
+        return out
+
+
+def _text_hash(word: str) -> int:
+    h = 0
+    for ch in word:
+        h = (h * int(HASH_BASE) + ord(ch)) & U64
+    return h
+
+
 _worker: dict = {}
 
 
-def _init(segmenter: Segmenter, ids: dict[str, int]):
+def _init(segmenter: Segmenter, ids: dict[str, int], occurrences: "Occurrences | None" = None):
     _worker["seg"] = segmenter
     _worker["ids"] = ids
+    _worker["occ"] = occurrences
 
 
 def _count_chunk(lines: list[str]):
-    seg, ids = _worker["seg"], _worker["ids"]
+    seg, ids, occ = _worker["seg"], _worker["ids"], _worker.get("occ")
     toks: list[int] = []
+    chunk_clauses: list[str] = []
     for line in lines:
         for cl in clauses(line):
+            chunk_clauses.append(cl)
             toks.append(BOS)
             toks.extend(ids.get(w, UNK) for w in seg.cut(cl))
             toks.append(EOS)
@@ -79,7 +132,8 @@ def _count_chunk(lines: list[str]):
     k3 = (a[:-2] << (2 * BITS) | a[1:-1] << BITS | a[2:])[ok3]
     u2, c2 = np.unique(k2, return_counts=True)
     u3, c3 = np.unique(k3, return_counts=True)
-    return uni, u2, c2.astype(np.int32), u3, c3.astype(np.int32)
+    extra = occ.count(chunk_clauses) if occ is not None else None
+    return uni, u2, c2.astype(np.int32), u3, c3.astype(np.int32), extra
 
 
 def merge(keys: list[np.ndarray], counts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -104,20 +158,28 @@ def build_vocab(words: dict[str, float], chars: list[str]) -> tuple[list[str], d
 
 
 def count_corpus(words: dict[str, float], chars: list[str], out: Path, procs: int = 2,
-                 char_logp: dict[str, float] | None = None, log=print) -> None:
-    """Segment every corpus file and write ``out`` (npz: vocab, unigram, bigram, trigram counts)."""
+                 char_logp: dict[str, float] | None = None, log=print, data_dir: Path = DEFAULT_DATA_DIR,
+                 extra_words: set[str] | None = None) -> None:
+    """Segment every corpus file and write ``out`` (npz: vocab, unigram, bigram, trigram counts; and
+    ``extra_words``/``extra_counts``: substring occurrences of the words the segmenter does not use)."""
     vocab, logp = build_vocab(words, chars)
     if char_logp:
         logp.update({c: v for c, v in char_logp.items() if c in logp})
     ids = {w: i for i, w in enumerate(vocab)}
     seg = Segmenter(logp, min(logp.values()) - 2.0)
+    extra = sorted(w for w in (extra_words or ()) if w not in ids)
+    occ = Occurrences(extra) if extra else None
+    extra_counts = np.zeros(len(extra), dtype=np.int64)
     uni = np.zeros(len(vocab), dtype=np.int64)
     k2s, c2s, k3s, c3s = [], [], [], []
     t0, n = time.time(), 0
     ctx = mp.get_context("fork")
-    with ctx.Pool(procs, initializer=_init, initargs=(seg, ids)) as pool:
-        for u, k2, c2, k3, c3 in pool.imap_unordered(_count_chunk, line_chunks(corpus_files()), chunksize=1):
+    files = corpus_files(data_dir)
+    with ctx.Pool(procs, initializer=_init, initargs=(seg, ids, occ)) as pool:
+        for u, k2, c2, k3, c3, ex in pool.imap_unordered(_count_chunk, line_chunks(files), chunksize=1):
             uni += u
+            if ex is not None:
+                extra_counts += ex
             k2s.append(k2); c2s.append(c2); k3s.append(k3); c3s.append(c3)
             n += 1
             if len(k2s) >= 40:
@@ -129,7 +191,8 @@ def count_corpus(words: dict[str, float], chars: list[str], out: Path, procs: in
     k3, c3 = merge(k3s, c3s)
     tmp = out.with_suffix(".tmp.npz")
     np.savez(tmp, vocab=np.array(vocab), unigram=uni, bigram_keys=k2, bigram_counts=c2,
-             trigram_keys=k3, trigram_counts=c3)
+             trigram_keys=k3, trigram_counts=c3, extra_words=np.array(extra, dtype=str),
+             extra_counts=extra_counts)
     tmp.replace(out)
     log(f"done: {uni.sum() / 1e6:.1f}M tokens, {len(k2) / 1e6:.1f}M bigrams, {len(k3) / 1e6:.1f}M trigrams "
         f"in {time.time() - t0:.0f}s")

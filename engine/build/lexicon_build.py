@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..lexicon import (FORMAT, FORMAT_VERSION, MAX_WORD_SYLLABLES, pack_initials, pack_syllables,
-                       token_hash_table)
+from ..lexicon import (FORMAT, FORMAT_VERSION, MAX_WORD_SYLLABLES, pack_initials, pack_syllables, reading_logp,
+                       token_hash_table, token_list_hash, write_aligned_npz)
 from ..syllables import ALIASES, SYLLABLE_ID, SYLLABLE_INITIAL
 from .counts import SPECIALS
 from .words import phrase_words
@@ -22,6 +22,18 @@ from .words import phrase_words
 MIN_WORD_COUNT = 2  # corpus occurrences for a word to enter the lexicon...
 MIN_LISTED_COUNT = 1  # ...or this many for words in the curated phrase lists
 UNSEEN_CHAR_COUNT = 0.05  # pseudo-count of characters the corpus never shows (ranked last)
+MAX_TOKENS = (1 << 20) - 1  # token ids are 20 bits in the n-gram keys (ngram.BITS)
+
+# Priors of open-domain words (Wikipedia titles, wordfreq, RIME essay) the segmenter does not use,
+# as pseudo-counts in corpus-token units (README "Lexicon v2" has the measurements):
+OCCURRENCE_SHARE = 0.5  # per corpus occurrence as a substring (some are parts of longer words)
+MAX_OCCURRENCE_COUNT = 500.0  # a frequent substring is not thereby a frequent word
+# Shorter strings occur mostly across word boundaries (子发 in 孩子发烧): their occurrences say nothing
+OCCURRENCE_MIN_CHARS = 4
+LIST_SHARE = 0.5  # of the frequency the lists give (wordfreq share, essay weight share) times corpus tokens
+# A title with no other evidence: low, higher for longer titles (they collide less with other readings)
+# (a two-character title with no other evidence is left out: it would mostly shadow common words)
+TITLE_COUNT = {2: 0.0, 3: 0.1, 4: 0.3, 5: 0.3, 6: 0.3, 7: 0.3}
 
 
 def _syllable(p: str) -> int | None:
@@ -55,7 +67,8 @@ def word_reading(word: str) -> list[int] | None:
     return None if any(s is None for s in sids) or len(sids) != len(word) else sids
 
 
-def build_lexicon(counts_path: Path, assets: Path, data_dir: Path, log=print) -> None:
+def build_lexicon(counts_path: Path, assets: Path, data_dir: Path, log=print, open_domain=None) -> None:
+    """``open_domain``: an :class:`~engine.build.words.OpenDomainWords` (None: no open-domain words)."""
     d = np.load(counts_path)
     vocab = [str(x) for x in d["vocab"]]
     uni = d["unigram"]
@@ -64,7 +77,8 @@ def build_lexicon(counts_path: Path, assets: Path, data_dir: Path, log=print) ->
 
     # Vocabulary: specials, every typeable character, then the kept words.
     chars = sorted(readings)
-    words: list[tuple[str, list[int], int]] = []
+    words: list[tuple[str, list[int], float]] = []
+    low: dict[str, float] = {}  # segmenter words below the count threshold: open-domain lists may keep them
     for i, w in enumerate(vocab):
         if len(w) < 2 or w in SPECIALS or len(w) > MAX_WORD_SYLLABLES:
             continue
@@ -73,7 +87,19 @@ def build_lexicon(counts_path: Path, assets: Path, data_dir: Path, log=print) ->
             r = word_reading(w)
             if r is not None:
                 words.append((w, r, c))
+        else:
+            low[w] = float(c)
     log(f"chars {len(chars)}, words {len(words)}")
+    if open_domain is not None:
+        extra = dict(zip((str(w) for w in d["extra_words"]), d["extra_counts"].astype(np.float64))) \
+            if "extra_words" in d.files else {}
+        budget = MAX_TOKENS - len(SPECIALS) - len(chars) - len(words)
+        added = open_domain_entries(open_domain, extra, low, float(uni.sum()), budget)
+        log(f"open-domain words: {len(added)} of {len(open_domain.all_words())} listed")
+    else:
+        added = []
+    first_open_domain = len(SPECIALS) + len(chars) + len(words)
+    words += added
     old_id = {w: i for i, w in enumerate(vocab)}
     tokens = list(SPECIALS) + chars + [w for w, _, _ in words]
 
@@ -94,7 +120,39 @@ def build_lexicon(counts_path: Path, assets: Path, data_dir: Path, log=print) ->
     for wi, (w, r, c) in enumerate(words):
         entries.append((len(SPECIALS) + len(chars) + wi, r, float(c)))
 
-    _write(assets / "lexicon.npz", tokens, entries, total, len(chars), log)
+    _write(assets / "lexicon.npz", tokens, entries, total, len(chars), log, first_open_domain)
+
+
+def open_domain_prior(word: str, lists, occurrences: float, corpus_tokens: float) -> float:
+    """Pseudo-count of an open-domain word: the strongest of its corpus occurrences, the lists'
+    frequencies, and (for a title with nothing else) a low length-aware floor."""
+    p = min(OCCURRENCE_SHARE * occurrences, MAX_OCCURRENCE_COUNT) if len(word) >= OCCURRENCE_MIN_CHARS else 0.0
+    p = max(p, LIST_SHARE * lists.wordfreq.get(word, 0.0) * corpus_tokens,
+            LIST_SHARE * lists.essay.get(word, 0.0) * corpus_tokens)
+    if word in lists.titles:
+        p = max(p, TITLE_COUNT.get(len(word), 0.0))
+    return p
+
+
+def open_domain_entries(lists, occurrences: dict[str, float], low: dict[str, float], corpus_tokens: float,
+                        budget: int) -> list[tuple[str, list[int], float]]:
+    """(word, reading, prior count) of the open-domain words not yet in the lexicon, best ``budget``."""
+    scored = []
+    for w in lists.all_words():
+        if w not in occurrences and w not in low:
+            continue  # already in the lexicon
+        p = max(low.get(w, 0.0), open_domain_prior(w, lists, occurrences.get(w, 0.0), corpus_tokens))
+        if p > 0:
+            scored.append((p, w))
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    out = []
+    for p, w in scored:
+        if len(out) >= budget:
+            break
+        r = word_reading(w)
+        if r is not None:
+            out.append((w, r, p))
+    return out
 
 
 def _reading_shares(sids: list[int], in_words: dict[int, float]) -> dict[int, float]:
@@ -110,7 +168,9 @@ def _reading_shares(sids: list[int], in_words: dict[int, float]) -> dict[int, fl
     return shares
 
 
-def _write(path: Path, tokens: list[str], entries, total: float, n_chars: int, log) -> None:
+def _write(path: Path, tokens: list[str], entries, total: float, n_chars: int, log,
+           first_open_domain: int | None = None) -> None:
+    """Write lexicon format 2 (assets/FORMATS.md): an uncompressed npz whose arrays are memory-mapped."""
     blob = bytearray()
     offsets = [0]
     for t in tokens:
@@ -121,24 +181,29 @@ def _write(path: Path, tokens: list[str], entries, total: float, n_chars: int, l
     syl = np.full((n, MAX_WORD_SYLLABLES), -1, dtype=np.int16)
     for k, (_, r, _) in enumerate(entries):
         syl[k, : len(r)] = r
-    length = (syl >= 0).sum(1).astype(np.int8)
     logp = np.log(np.array([max(e[2], 1e-3) for e in entries]) / total).astype(np.float32)
     full_keys = pack_syllables(syl)
     ini = np.where(syl >= 0, np.asarray(SYLLABLE_INITIAL, dtype=np.int16)[np.maximum(syl, 0)], -1)
     ini_keys = pack_initials(ini)
-    full_order = np.lexsort((-logp, full_keys)).astype(np.int32)
+    # entries in full-key order, most frequent reading first: the full index is the entries themselves
+    order = np.lexsort((-logp, full_keys))
+    token, logp, full_keys, ini_keys = token[order], logp[order], full_keys[order], ini_keys[order]
     ini_order = np.lexsort((-logp, ini_keys)).astype(np.int32)
     flags = np.array([_token_flags(t) for t in tokens], dtype=np.uint8)
-    hash_keys, hash_ids = token_hash_table(bytes(blob), np.array(offsets, dtype=np.int64))
+    if first_open_domain is not None:
+        flags[first_open_domain:] |= 2  # open-domain words: not in the corpus counts
+    offsets_arr = np.array(offsets, dtype=np.int32)
+    hash_keys, hash_ids = token_hash_table(bytes(blob), offsets_arr)
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "tokens": len(tokens), "chars": n_chars,
-            "entries": n, "total_count": total}
+            "entries": n, "total_count": total, "token_hash": token_list_hash(bytes(blob), offsets_arr)}
     tmp = path.with_suffix(".tmp.npz")
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(tmp, meta=np.array(json.dumps(meta)), token_blob=np.frombuffer(bytes(blob), dtype=np.uint8),
-             token_offsets=np.array(offsets, dtype=np.int32), entry_token=token, entry_syllables=syl,
-             entry_length=length, entry_logp=logp, full_keys=full_keys[full_order], full_order=full_order,
-             initial_keys=ini_keys[ini_order], initial_order=ini_order, token_flags=flags,
-             token_hash_keys=hash_keys, token_hash_ids=hash_ids)
+    write_aligned_npz(tmp, dict(
+        meta=np.array(json.dumps(meta)), token_blob=np.frombuffer(bytes(blob), dtype=np.uint8),
+        token_offsets=offsets_arr, token_flags=flags, token_hash_keys=hash_keys, token_hash_ids=hash_ids,
+        entry_token=token, entry_keys=full_keys, entry_logp=logp.astype(np.float16),
+        entry_reading_logp=reading_logp(token, logp).astype(np.float16),
+        initial_keys=ini_keys[ini_order], initial_order=ini_order))
     tmp.replace(path)
     log(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): {len(tokens)} tokens, {n} entries")
 

@@ -19,6 +19,8 @@ from .counts import SPECIALS
 MASK = (1 << BITS) - 1
 MIN_BIGRAM_COUNT = 3
 MIN_TRIGRAM_COUNT = 6  # >= 4 -> >= 6: -6.5 MB, dev top-1 unchanged (README)
+# Tokens the counts lack get at most this share of the continuation mass (the unigram distribution)
+MAX_UNSEEN_SHARE = 0.05
 
 
 def token_hash(lexicon: Lexicon) -> str:
@@ -68,8 +70,12 @@ def build_ngram(counts_path: Path, assets: Path, min_bigram: int = MIN_BIGRAM_CO
     k3, c3 = remap(d["trigram_keys"], d["trigram_counts"], old_to_new, 3)
     log(f"remapped: {len(k2) / 1e6:.1f}M bigrams, {len(k3) / 1e6:.1f}M trigrams ({time.time() - t0:.0f}s)")
 
-    # Unigram: continuation counts (distinct left neighbours), lightly smoothed.
+    # Unigram: continuation counts (distinct left neighbours), lightly smoothed. Tokens the counts
+    # never show (open-domain words, unseen characters) get their lexicon prior instead, so a name
+    # the corpus lacks still has the unigram mass its lists give it.
     cc1 = np.bincount(k2 & MASK, minlength=V).astype(np.float64)
+    counts1 = np.bincount(old_to_new, weights=d["unigram"].astype(np.float64), minlength=V)
+    cc1 += unseen_continuation(cc1, counts1, _prior_counts(lex, V), log)
     cc1[1] = 0  # <s> is never predicted
     p1 = (cc1 + 0.1) / (cc1.sum() + 0.1 * V)
     p1[1] = 0.0
@@ -126,6 +132,32 @@ def build_ngram(counts_path: Path, assets: Path, min_bigram: int = MIN_BIGRAM_CO
                  tri_keys=K3, tri_logp=np.log(P3).astype(np.float16))
     tmp.replace(out)
     log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) in {time.time() - t0:.0f}s")
+
+
+def unseen_continuation(cc1: np.ndarray, counts: np.ndarray, prior: np.ndarray, log=print) -> np.ndarray:
+    """Continuation pseudo-counts for tokens the corpus counts lack, from their prior pseudo-counts.
+
+    A prior counts occurrences, a continuation count distinct left neighbours: the corpus's own
+    words give the relation (log cc = a + b log count, least squares over words seen 1-1000 times),
+    and the total is capped at MAX_UNSEEN_SHARE of the mass so common words keep theirs."""
+    seen = (counts >= 1) & (counts <= 1000) & (cc1 > 0)
+    b, a = np.polyfit(np.log(counts[seen]), np.log(cc1[seen]), 1) if seen.sum() > 10 else (1.0, 0.0)
+    unseen = (cc1 == 0) & (prior > 0)
+    extra = np.zeros_like(cc1)
+    extra[unseen] = np.exp(a) * prior[unseen] ** b
+    cap = MAX_UNSEEN_SHARE * cc1.sum()
+    if extra.sum() > cap:
+        extra *= cap / extra.sum()
+    log(f"unseen tokens: {unseen.sum()}, continuation ~ {np.exp(a):.2f} * count^{b:.2f}, "
+        f"{extra.sum() / (cc1.sum() + extra.sum()):.1%} of the unigram mass")
+    return extra
+
+
+def _prior_counts(lex: Lexicon, V: int) -> np.ndarray:
+    """Each token's prior pseudo-count in the lexicon (summed over its readings)."""
+    prior = np.zeros(V, dtype=np.float64)
+    np.add.at(prior, lex.entry_token, np.exp(lex.entry_logp.astype(np.float64)) * float(lex.meta["total_count"]))
+    return prior
 
 
 def _backoff(ctx: np.ndarray, keep: np.ndarray, p_hi: np.ndarray, p_lo: np.ndarray, V: int) -> np.ndarray:
