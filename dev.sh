@@ -10,14 +10,21 @@ cd "$(dirname "$0")"
 VENV=${SHURU_VENV:-.venv}
 PY=$VENV/bin/python
 
+# What the app and its trainer need; `setup_python test` adds what only the tests use.
+# A stamp newer than pyproject.toml says it is done (the tests' set-up serves the app as well).
 setup_python() {
   [ -x "$PY" ] || python3 -m venv "$VENV"
-  local stamp="$VENV/.shuru-setup"
+  local extras="trainer" stamp="$VENV/.shuru-setup" tests_stamp="$VENV/.shuru-setup-test"
+  if [ "${1:-}" = test ]; then
+    extras="trainer,test" stamp=$tests_stamp
+  elif [ -f "$tests_stamp" ] && [ ! pyproject.toml -nt "$tests_stamp" ]; then
+    return 0
+  fi
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     "$PY" -m pip install -q --upgrade pip
     # torch is pinned: 2.13.0 is the local CPU wheel; an unpinned torch pulls GB of CUDA.
     "$PY" -m pip install -q "torch==2.13.0"
-    "$PY" -m pip install -q -e ".[trainer,test]"
+    "$PY" -m pip install -q -e ".[$extras]"
     touch "$stamp"
   fi
 }
@@ -136,7 +143,7 @@ shift || true
 case "$cmd" in
   setup) setup_python; setup_system ;;
   app) setup_python; setup_system; exec "$PY" -m ime_app "$@" ;;
-  test) setup_python; setup_system test; setup_ibus_python; QT_QPA_PLATFORM=offscreen exec "$PY" -m pytest "$@" ;;
+  test) setup_python test; setup_system test; setup_ibus_python; QT_QPA_PLATFORM=offscreen exec "$PY" -m pytest "$@" ;;
   ibus) setup_python; setup_system ibus; setup_ibus_python; register_ibus "$@" ;;
   bench) setup_python; exec "$PY" -m engine bench "$@" ;;
   eval) setup_python; exec "$PY" -m engine eval ../shared/data/dev/dev-*.jsonl "$@" ;;

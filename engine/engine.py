@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 
 from .decoder import Decoder, DecoderOptions, ScoreWeights, context_tokens
@@ -16,7 +17,9 @@ from .userdb import MEMORY
 
 log = logging.getLogger(__name__)
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+# The shipped assets: package data of `engine` (engine/assets is a link to the checkout's assets/, and a
+# wheel or a frozen app carries the files themselves), so they are found wherever Shuru is installed.
+ASSETS_DIR = Path(str(resources.files("engine"))) / "assets"
 
 # Log-linear weights tuned on the dev sets (README "Tuning"): without and with the neural LM.
 STATISTICAL_WEIGHTS = ScoreWeights()

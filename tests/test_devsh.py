@@ -20,7 +20,7 @@ DEV_SH = REPO / "dev.sh"
 LIBS = ("libxkbcommon-x11.so.0 libxcb-cursor.so.0 libEGL.so.1 libxcb-icccm.so.4 libxcb-keysyms.so.1 "
         "libxcb-image.so.0 libxcb-render-util.so.0 libxcb-shape.so.0 libxcb-randr.so.0 libxcb-xkb.so.1").split()
 CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc: Noto Sans CJK SC:style=Regular"
-REAL_TOOLS = ("dirname", "id", "cat", "mkdir")
+REAL_TOOLS = ("dirname", "id", "cat", "mkdir", "touch")
 IBUS_TOOLS = ("ibus-daemon", "ibus", "dbus-run-session", "pkg-config", "cc")
 SYSTEM_FILES = ("girepository-1.0/IBus-1.0.typelib", "girepository-1.0/Gtk-3.0.typelib",
                 "gtk-3.0/3.0.0/immodules/im-ibus.so")
@@ -137,6 +137,39 @@ def test_a_second_launch_does_no_set_up_work(system):
     assert "installing" not in run.stdout and run.stderr == ""
     calls = [c for c in system.recorded() if not c.startswith(("fc-list", "ldconfig"))]
     assert calls == ["python -m ime_app --help"]  # no pip, no apt-get
+
+
+def _stamped_venv(system, *stamps):
+    venv = system.root / "venv"
+    (venv / "bin").mkdir(parents=True)
+    system.tool("python", folder=venv / "bin")
+    for name in stamps:
+        (venv / name).touch()
+        os.utime(venv / name, (os.stat(REPO / "pyproject.toml").st_mtime + 60,) * 2)
+    return venv
+
+
+def test_the_app_set_up_leaves_out_what_only_the_tests_use(system):
+    install(system)
+    run = system.run("app", "--help", venv=_stamped_venv(system))  # a venv never set up
+    assert run.returncode == 0, run.stderr
+    pips = [c for c in system.recorded() if c.startswith("python -m pip install")]
+    assert pips[-1] == "python -m pip install -q -e .[trainer]"
+
+
+def test_the_tests_set_up_adds_their_extras_once(system):
+    install(system)
+    run = system.run("test", "--co", venv=_stamped_venv(system, ".shuru-setup"))  # the app's set-up is done
+    assert run.returncode == 0, run.stderr
+    pips = [c for c in system.recorded() if c.startswith("python -m pip install")]
+    assert "python -m pip install -q -e .[trainer,test]" in pips
+
+
+def test_after_the_tests_set_up_the_app_needs_none(system):
+    install(system)
+    run = system.run("app", "--help", venv=_stamped_venv(system, ".shuru-setup-test"))
+    assert run.returncode == 0, run.stderr
+    assert not [c for c in system.recorded() if "pip" in c]
 
 
 def test_a_missing_pkg_config_module_is_its_dev_package(system):

@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from engine.build.corpus import normalise_text
+from engine.engine import ASSETS_DIR
 
 from .config import apply_overrides
 from .data import WindowSampler, heldout_windows, load_shards, stderr_log
@@ -33,8 +34,8 @@ from .train import PRESETS, TrainConfig, TrainData, mixed_sampler, replay_rows, 
 from .vocab import Vocab
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-INSTALLED_MODEL = REPO_ROOT / "assets" / "model"
-ENGINE_ASSETS = REPO_ROOT / "assets"
+ENGINE_ASSETS = ASSETS_DIR  # the installed engine's assets (package data), wherever it is installed
+INSTALLED_MODEL = ENGINE_ASSETS / "model"
 DEFAULT_SHARDS = REPO_ROOT / "build" / "trainer" / "shards"
 USER_HELDOUT_EVERY = 20  # every 20th line of the user's text measures, never trains
 
