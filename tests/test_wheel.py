@@ -35,7 +35,8 @@ def test_the_engine_installed_from_the_wheel_converts_pinyin(wheel, tmp_path):
                    check=True, capture_output=True, text=True)
     elsewhere = tmp_path / "elsewhere"  # no checkout on the path: only the installed package
     elsewhere.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(site)}
+    env = {**os.environ, "PYTHONPATH": str(site), "PYTHONDONTWRITEBYTECODE": "1"}
+    before = {p: p.stat().st_mtime for p in site.rglob("*")}
     code = "import engine, sys; print(engine.__file__)"
     where = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True)
     assert where.stdout.strip().startswith(str(site))
@@ -44,3 +45,5 @@ def test_the_engine_installed_from_the_wheel_converts_pinyin(wheel, tmp_path):
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[0])["candidates"][0] == "你好"
     assert "neural" in out.stderr  # the model came along too
+    # the install folder is only read (a system install is read-only): nothing written or changed there
+    assert {p: p.stat().st_mtime for p in site.rglob("*")} == before
