@@ -16,6 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", type=Path, help="learned-words database, user.db (default: user data dir)")
     p.add_argument("--settings", action="store_true",
                    help="open only the Settings dialog (what the IBus engine's menu runs), then quit")
+    p.add_argument("--smoke", action="store_true",
+                   help="start, load everything, convert one input, quit; print a one-line JSON report (exit 0 = all worked)")
     p.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
     return p
 
@@ -52,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     window = create_window(engine_options(args))
     if args.settings:
         return settings_only(window)
+    if args.smoke:
+        from .smoke import print_report, run_smoke
+
+        code, report = run_smoke(app, window)
+        print_report(report)
+        return code
     if args.file:
         window.open_file(args.file)
     window.show()
