@@ -70,6 +70,11 @@ missing_system_packages() {
   case "${1:-}" in screenshot|test)
     command -v Xvfb >/dev/null || echo xvfb; command -v xdotool >/dev/null || echo xdotool ;;
   esac
+  # the tests validate the desktop entry and the AppStream metainfo as distributions do
+  if [ "${1:-}" = test ]; then
+    command -v desktop-file-validate >/dev/null || echo desktop-file-utils
+    command -v appstreamcli >/dev/null || echo appstream
+  fi
   case "${1:-}" in ibus|test) missing_ibus_packages "$1" ;; esac
 }
 

@@ -7,6 +7,8 @@ from PySide6.QtWidgets import QApplication
 from .config import SettingsStore
 from .fonts import pick_cjk_font
 
+DESKTOP_ID = "io.github.shuru.Shuru"
+
 
 def create_app(argv: list[str]) -> QApplication:
     """The application, with a CJK-capable UI font so menus and labels can show Chinese."""
@@ -14,7 +16,7 @@ def create_app(argv: list[str]) -> QApplication:
     app.setApplicationName("Shuru")
     app.setApplicationDisplayName("Shuru")
     app.setOrganizationName("shuru")
-    app.setDesktopFileName("shuru")
+    app.setDesktopFileName(DESKTOP_ID)  # the desktop entry (packaging/linux): the Wayland app id
     ui_font, found = pick_cjk_font("", QFont().pointSize() if QFont().pointSize() > 0 else 10)
     if found:
         app.setFont(ui_font)
