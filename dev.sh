@@ -3,7 +3,7 @@
 #   ./dev.sh app     set up (first time) and launch the Shuru window
 #   ./dev.sh test    set up (first time) and run the test suite
 #   ./dev.sh ibus    set up the IBus engine and register this checkout's for the current user
-# Other commands: ./dev.sh setup | bench | eval | screenshot
+# Other commands: ./dev.sh setup | bench | eval | screenshot | package (dist/shuru_<version>_amd64.deb)
 #   ./dev.sh missing-system-packages [test|screenshot|ibus]   what set-up would install (nothing: all there)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -150,9 +150,10 @@ case "$cmd" in
   app) setup_python; setup_system; exec "$PY" -m ime_app "$@" ;;
   test) setup_python test; setup_system test; setup_ibus_python; QT_QPA_PLATFORM=offscreen exec "$PY" -m pytest "$@" ;;
   ibus) setup_python; setup_system ibus; setup_ibus_python; register_ibus "$@" ;;
+  package) setup_python test; setup_system test; exec "$PY" packaging/build_linux.py "$@" ;;
   bench) setup_python; exec "$PY" -m engine bench "$@" ;;
   eval) setup_python; exec "$PY" -m engine eval ../shared/data/dev/dev-*.jsonl "$@" ;;
   screenshot) setup_python; setup_system screenshot; exec "$PY" -m ime_app.screenshot "$@" ;;
   missing-system-packages) missing_system_packages "$@" ;;
-  *) echo "usage: ./dev.sh {app|test|ibus|setup|bench|eval|screenshot|missing-system-packages [test|screenshot|ibus]}" >&2; exit 2 ;;
+  *) echo "usage: ./dev.sh {app|test|ibus|setup|bench|eval|screenshot|package|missing-system-packages [test|screenshot|ibus]}" >&2; exit 2 ;;
 esac
