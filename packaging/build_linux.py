@@ -2,7 +2,8 @@
 
 Writes ``dist/shuru_<version>_amd64.deb``: the frozen app under ``/opt/shuru/`` (Python, Qt,
 onnxruntime, numpy, the engine and the shipped assets; never torch), ``/usr/bin/shuru``, the
-desktop entry, the AppStream metainfo and the icon. Everything comes from this checkout, PyPI
+desktop entry, the AppStream metainfo and the icon; and ``dist/shuru-<version>-linux-x86_64.tar.xz``,
+the same files with ``install.sh`` / ``uninstall.sh`` for a user install into ``~/.local``. Everything comes from this checkout, PyPI
 (PyInstaller) and Debian tools (``dpkg-deb``). A dirty tree is refused unless ``--allow-dirty``:
 the version stamped is the one in pyproject.toml, and the report says which.
 """
@@ -128,6 +129,19 @@ def deb_tree(frozen: Path, root: Path, ver: str) -> None:
         encoding="utf-8")
 
 
+def user_tarball(frozen: Path, deb_root: Path, out: Path, ver: str, work: Path) -> Path:
+    """The user install: the frozen app, the desktop files and icons, install.sh and uninstall.sh."""
+    name = f"shuru-{ver}-linux-x86_64"
+    folder = work / name
+    shutil.copytree(frozen, folder / "shuru", symlinks=True)
+    shutil.copytree(deb_root / "usr/share", folder / "share", symlinks=True)
+    for script in ("install.sh", "uninstall.sh"):
+        shutil.copy(LINUX / script, folder / script)
+    tarball = out / f"{name}.tar.xz"
+    subprocess.run(["tar", "-C", str(work), "-I", "xz -T0 -1", "-cf", str(tarball), name], check=True)
+    return tarball
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="./dev.sh package", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "dist", help="where the package goes")
@@ -151,9 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     deb = args.out / f"shuru_{ver}_amd64.deb"
     subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-z6", "--build", str(root), str(deb)], check=True,
                    stdout=subprocess.DEVNULL)
+    tarball = user_tarball(frozen, root, args.out, ver, args.work)
     installed = tree_bytes(root / "opt")
     print(json.dumps({"version": ver, "dirty": dirty(), "deb": str(deb), "deb_mb": round(deb.stat().st_size / 1e6, 1),
-                      "installed_mb": round(installed / 1e6, 1)}))
+                      "installed_mb": round(installed / 1e6, 1), "tarball": str(tarball),
+                      "tarball_mb": round(tarball.stat().st_size / 1e6, 1)}))
     return 0
 
 

@@ -76,3 +76,28 @@ def test_the_installed_app_starts_on_x_and_converts(package, tmp_path):
             subprocess.run(["dpkg", "-r", "shuru"], check=True, capture_output=True)
     if as_root:
         assert not Path("/opt/shuru").exists()
+
+
+def test_the_user_install_needs_no_root_and_keeps_data_unless_purged(package, tmp_path):
+    subprocess.run(["tar", "-C", str(tmp_path), "-xf", package["tarball"]], check=True)
+    (unpacked,) = tmp_path.glob("shuru-*-linux-x86_64")
+    home = tmp_path / "home"
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin"}
+    subprocess.run(["sh", str(unpacked / "install.sh")], env=env, check=True, capture_output=True)
+    local = home / ".local"
+    desktop = (local / "share/applications/io.github.shuru.Shuru.desktop").read_text()
+    assert f"Exec={local}/bin/shuru" in desktop
+    assert (local / "share/icons/hicolor/scalable/apps/io.github.shuru.Shuru.svg").exists()
+    run = subprocess.run([str(local / "bin/shuru"), "--smoke"], env={"HOME": str(home), "QT_QPA_PLATFORM": "offscreen"},
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1])["first"] == "你好"
+    data = home / ".local/share/shuru"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "user.db").write_bytes(b"learned words")  # what a user has learned
+    subprocess.run(["sh", str(local / "opt/shuru/uninstall.sh")], env=env, check=True, capture_output=True)
+    assert not (local / "opt/shuru").exists() and not (local / "bin/shuru").exists()
+    assert (data / "user.db").read_bytes() == b"learned words"
+    subprocess.run(["sh", str(unpacked / "install.sh")], env=env, check=True, capture_output=True)
+    subprocess.run(["sh", str(local / "opt/shuru/uninstall.sh"), "--purge"], env=env, check=True, capture_output=True)
+    assert not data.exists()

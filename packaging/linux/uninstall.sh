@@ -1,0 +1,16 @@
+#!/bin/sh
+# Remove a user install of Shuru (~/.local). Learned words, settings and personal models stay
+# unless --purge is given.
+set -eu
+prefix=${SHURU_PREFIX:-$HOME/.local}
+app=io.github.shuru.Shuru
+rm -rf "$prefix/opt/shuru"
+rm -f "$prefix/bin/shuru" "$prefix/share/applications/$app.desktop" "$prefix/share/metainfo/$app.metainfo.xml"
+find "$prefix/share/icons/hicolor" -name "$app.*" -delete 2>/dev/null || true
+if [ "${1:-}" = --purge ]; then
+  rm -rf "${XDG_DATA_HOME:-$HOME/.local/share}/shuru" "${XDG_CONFIG_HOME:-$HOME/.config}/shuru" \
+         "${XDG_CACHE_HOME:-$HOME/.cache}/shuru"
+  echo "Shuru removed, with its learned words, settings and personal models"
+else
+  echo "Shuru removed; learned words, settings and personal models kept (uninstall.sh --purge deletes them)"
+fi
