@@ -26,13 +26,6 @@ DEPENDS = ["libxkbcommon-x11-0", "libxcb-cursor0", "libegl1", "libxcb-icccm4", "
            "libxcb-render-util0", "libxcb-shape0", "libxcb-randr0", "libxcb-xkb1", "libfontconfig1"]
 RECOMMENDS = ["fonts-noto-cjk"]
 ICON_SIZES = (48, 128, 256)
-# Not needed by the window: the trainer (its own package), tests, and GTK/GObject, which the
-# PyGObject of a development venv would drag in (the IBus engine is not frozen).
-EXCLUDES = ["torch", "trainer", "tests", "gi", "PySide6.QtWebEngineCore", "PySide6.QtQml", "PySide6.QtQuick",
-            "PySide6.QtNetwork"]  # the app never opens a socket
-ASSET_FILES = ["lexicon.npz", "ngram.npz", "LICENSES.md", "FORMATS.md"]
-# The model as the engine runs it (weights.pt, the fp16 weights fine-tuning starts from, belongs to the trainer)
-MODEL_FILES = ["model.onnx", "manifest.json", "vocab.txt", "README.md"]
 # Pruned from the frozen Qt: its own translations (the window's texts are English), the GTK 3
 # platform theme, which alone pulls in GTK, GDK, cairo and pango, the network plugins, the platforms
 # other than xcb, wayland and offscreen (the ibus input context plugin stays) and image formats it never reads.
@@ -54,19 +47,10 @@ def dirty() -> bool:
 
 
 def freeze(work: Path) -> Path:
-    """PyInstaller onedir of the window; returns the folder."""
-    sep = ":"
-    data = [(ROOT / "assets" / f, "engine/assets") for f in ASSET_FILES] + [
-        (ROOT / "assets" / "model" / f, "engine/assets/model") for f in MODEL_FILES] + [
-        (ROOT / "engine" / "data", "engine/data"), (ROOT / "ime_app" / "ibus" / "shuru.svg", "ime_app/ibus")]
-    cmd = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--onedir", "--name", "shuru", "--log-level", "WARN",
-           "--distpath", str(work / "dist"), "--workpath", str(work / "build"), "--specpath", str(work),
-           "--paths", str(ROOT)]
-    for mod in EXCLUDES:
-        cmd += ["--exclude-module", mod]
-    for src, dest in data:
-        cmd += ["--add-data", f"{src}{sep}{dest}"]
-    subprocess.run(cmd + [str(ROOT / "packaging" / "shuru_main.py")], check=True)
+    """PyInstaller onedir of the window (packaging/shuru.spec), pruned for Linux; returns the folder."""
+    cmd = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
+           "--distpath", str(work / "dist"), "--workpath", str(work / "build")]
+    subprocess.run(cmd + [str(ROOT / "packaging" / "shuru.spec")], check=True)
     out = work / "dist" / "shuru"
     internal = out / "_internal"
     for rel in PRUNE:
