@@ -126,22 +126,8 @@ def test_what_is_missing_is_reported(system, change, mode, want):
     assert run.stdout.split() == want
 
 
-def test_a_second_launch_does_no_set_up_work(system):
-    """Set up already (a venv stamped after pyproject.toml), everything installed: the app just starts."""
-    install(system)
-    venv = system.root / "venv"
-    (venv / "bin").mkdir(parents=True)
-    system.tool("python", folder=venv / "bin")
-    (venv / ".shuru-setup").touch()
-    os.utime(venv / ".shuru-setup", (os.stat(REPO / "pyproject.toml").st_mtime + 60,) * 2)
-    run = system.run("app", "--help", venv=venv)
-    assert run.returncode == 0, run.stderr
-    assert "installing" not in run.stdout and run.stderr == ""
-    calls = [c for c in system.recorded() if not c.startswith(("fc-list", "ldconfig"))]
-    assert calls == ["python -m ime_app --help"]  # no pip, no apt-get
-
-
 def _stamped_venv(system, *stamps):
+    """A venv whose python is a fake, with set-up stamps newer than pyproject.toml."""
     venv = system.root / "venv"
     (venv / "bin").mkdir(parents=True)
     system.tool("python", folder=venv / "bin")
@@ -149,6 +135,16 @@ def _stamped_venv(system, *stamps):
         (venv / name).touch()
         os.utime(venv / name, (os.stat(REPO / "pyproject.toml").st_mtime + 60,) * 2)
     return venv
+
+
+def test_a_second_launch_does_no_set_up_work(system):
+    """Set up already (a venv stamped after pyproject.toml), everything installed: the app just starts."""
+    install(system)
+    run = system.run("app", "--help", venv=_stamped_venv(system, ".shuru-setup"))
+    assert run.returncode == 0, run.stderr
+    assert "installing" not in run.stdout and run.stderr == ""
+    calls = [c for c in system.recorded() if not c.startswith(("fc-list", "ldconfig"))]
+    assert calls == ["python -m ime_app --help"]  # no pip, no apt-get
 
 
 def test_the_app_set_up_leaves_out_what_only_the_tests_use(system):
@@ -184,9 +180,7 @@ def test_a_missing_pkg_config_module_is_its_dev_package(system):
 
 def test_a_venv_with_pygobject_needs_no_build_packages(system):
     install(system, tools=("ibus-daemon", "ibus"))
-    venv = system.root / "venv"
-    (venv / "bin").mkdir(parents=True)
-    system.tool("python", folder=venv / "bin")  # exits 0: `python -c "import gi"` works
+    venv = _stamped_venv(system)  # its python exits 0: `python -c "import gi"` works
     run = system.run("missing-system-packages", "ibus", venv=venv)
     assert run.returncode == 0, run.stderr
     assert run.stdout == ""
@@ -195,12 +189,7 @@ def test_a_venv_with_pygobject_needs_no_build_packages(system):
 def test_ibus_registers_the_component_for_the_user(system):
     """./dev.sh ibus: this checkout's component in the user's data folder, the path in environment.d, IBus restarted."""
     install(system)
-    venv = system.root / "venv"
-    (venv / "bin").mkdir(parents=True)
-    system.tool("python", folder=venv / "bin")
-    (venv / ".shuru-setup").touch()
-    os.utime(venv / ".shuru-setup", (os.stat(REPO / "pyproject.toml").st_mtime + 60,) * 2)
-    run = system.run("ibus", "--no-neural", venv=venv)
+    run = system.run("ibus", "--no-neural", venv=_stamped_venv(system, ".shuru-setup"))
     assert run.returncode == 0, run.stderr
     component_dir = system.root / ".local/share/ibus/component"
     calls = [c for c in system.recorded() if not c.startswith(("fc-list", "ldconfig", "pkg-config"))]

@@ -123,41 +123,34 @@ def zhwiki_titles(data_dir: Path) -> set[str]:
     return out
 
 
-def _tsv_numbers(path: Path) -> dict[str, float]:
+def _tsv_numbers(path: Path) -> tuple[dict[str, float], float]:
+    """(clean word -> summed number, total of every line's number, kept or not) of a word<TAB>number list."""
     out: dict[str, float] = {}
+    total = 0.0
     for line in open(path, encoding="utf-8"):
         parts = line.rstrip("\n").split("\t")
         if len(parts) < 2:
             continue
+        try:
+            value = float(parts[1])
+        except ValueError:
+            continue
+        total += value
         w = clean_word(parts[0])
         if w:
-            try:
-                out[w] = out.get(w, 0.0) + float(parts[1])
-            except ValueError:
-                continue
-    return out
+            out[w] = out.get(w, 0.0) + value
+    return out, total
 
 
 def wordfreq_words(data_dir: Path) -> dict[str, float]:
     """wordfreq large_zh: word -> frequency (a share of all words)."""
-    return _tsv_numbers(data_dir / "lexicons/wordfreq_zh/large_zh.tsv")
+    return _tsv_numbers(data_dir / "lexicons/wordfreq_zh/large_zh.tsv")[0]
 
 
 def essay_words(data_dir: Path) -> dict[str, float]:
     """RIME essay.txt: word -> weight, as a share of the list's total weight."""
-    weights = _tsv_numbers(data_dir / "lexicons/rime_essay/essay.txt")
-    total = sum(_tsv_numbers_all(data_dir / "lexicons/rime_essay/essay.txt"))
+    weights, total = _tsv_numbers(data_dir / "lexicons/rime_essay/essay.txt")
     return {w: f / total for w, f in weights.items()}
-
-
-def _tsv_numbers_all(path: Path):
-    for line in open(path, encoding="utf-8"):
-        parts = line.rstrip("\n").split("\t")
-        if len(parts) >= 2:
-            try:
-                yield float(parts[1])
-            except ValueError:
-                continue
 
 
 @dataclass
