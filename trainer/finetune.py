@@ -27,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 
+from engine.atomic import write_bytes_atomic
 from engine.build.corpus import normalise_text
 from engine.engine import ASSETS_DIR
 
@@ -162,13 +163,33 @@ def _job_id(texts: list[str], base_manifest: dict, cfg: TrainConfig) -> str:
 
 
 def _prepare_work_dir(work: Path, job: str, log) -> None:
-    """Keep a checkpoint of the same job (resume); clear one of another job."""
+    """Keep a checkpoint of the same job (resume); clear one of another job, or a work dir a
+    crash left unreadable (its job record or checkpoint cut short)."""
     job_file = work / "job.json"
-    if work.exists() and (not job_file.is_file() or json.loads(job_file.read_text())["job"] != job):
-        log(f"starting over: {work} held a checkpoint of another fine-tuning job")
+    if work.exists() and not _resumable(work, job):
+        log(f"starting over: {work} held no usable checkpoint of this fine-tuning job")
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
-    job_file.write_text(json.dumps({"job": job}))
+    if not job_file.is_file():
+        write_bytes_atomic(job_file, json.dumps({"job": job}).encode())
+
+
+def _resumable(work: Path, job: str) -> bool:
+    try:
+        if json.loads((work / "job.json").read_text())["job"] != job:
+            return False
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    ckpt = work / "ckpt.pt"
+    if not ckpt.exists():
+        return True  # killed before the first checkpoint: nothing to lose
+    try:
+        import torch
+
+        torch.load(ckpt, map_location="cpu", weights_only=False)
+        return True
+    except Exception:  # a damaged checkpoint: start over rather than fail on every run  # noqa: BLE001
+        return False
 
 
 @dataclass
@@ -307,9 +328,9 @@ def finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None
     write_model_dir(model, vocab, job.out, training, metrics, int8=job.manifest.get("quantized", False),
                     extra_files=lambda folder: write_user_layer(job.texts, job.paths, folder, log),
                     parity_windows=evals["user"], log=log)
-    shutil.rmtree(job.work, ignore_errors=True)  # the job is done; its checkpoint is no longer needed
     events.phase("report")
     report = _report(job, log, report_clauses)
+    shutil.rmtree(job.work, ignore_errors=True)  # the job is done; its checkpoint is no longer needed
     summary = {"status": "ok", "out": str(job.out), "minutes": round((time.time() - t0) / 60, 2),
                "steps": result["steps"], "before": before, "after": result["eval"], "report": report}
     log(f"personal model written to {job.out}")
@@ -333,7 +354,6 @@ def _throttled(events: Events, every_s: float = 0.5):
 def _report(job: Job, log, n: int | None = None) -> dict:
     """Before/after accuracy on held-out clauses, also stored in the new model's manifest."""
     from .export import MANIFEST_NAME
-    from .replay import _atomic_write
     from .report import REPORT_CLAUSES, before_after, clause_set
 
     n = REPORT_CLAUSES if n is None else n
@@ -342,7 +362,7 @@ def _report(job: Job, log, n: int | None = None) -> dict:
     path = job.out / MANIFEST_NAME
     manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest.setdefault("metrics", {})["report"] = report
-    _atomic_write(path, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+    write_bytes_atomic(path, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
     return report
 
 

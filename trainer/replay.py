@@ -17,11 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import lzma
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
+from engine.atomic import write_bytes_atomic
 from engine.build.corpus import DEFAULT_DATA_DIR, HAN_RUN, normalise_text
 
 from .errors import DataError
@@ -109,10 +108,10 @@ def build_replay(data_dir: Path = DEFAULT_DATA_DIR, out: Path = Path("assets/rep
             "min_han": MIN_HAN, "max_chars": MAX_CHARS, "sources": sources, "files": {}}
     for name, lines in files.items():
         data = lzma.compress(("\n".join(lines) + "\n").encode("utf-8"), preset=9)
-        _atomic_write(out / name, data)
+        write_bytes_atomic(out / name, data)
         meta["files"][name] = {"lines": len(lines), "chars": sum(map(len, lines)), "bytes": len(data),
                                "sha1": hashlib.sha1(data).hexdigest()}
-    _atomic_write(out / META_NAME, json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
+    write_bytes_atomic(out / META_NAME, json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
     log(f"replay written to {out}: " + ", ".join(f"{n} {m['bytes'] / 1e6:.1f} MB" for n, m in meta["files"].items()))
     return meta
 
@@ -140,16 +139,3 @@ def load_replay(folder: Path) -> tuple[list[str], list[str]]:
             raise DataError(f"the replay sample's {folder / name} is damaged (checksum mismatch)")
         out.append(lzma.decompress(data).decode("utf-8").splitlines())
     return out[0], out[1]
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
