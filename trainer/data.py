@@ -205,6 +205,32 @@ def sampler_seed(seed: int, rank: int, step: int = 0) -> int | tuple[int, int, i
     return seed if rank == 0 and step == 0 else (seed, rank, step)
 
 
+def thin_shards(src: Path, dst: Path, max_tokens: int, pieces: int = 256, files: int = 8) -> dict:
+    """A smaller copy of shard dir `src` in `dst`: `pieces` evenly spaced runs of the train
+    tokens, max_tokens in all, each starting at a <bos> (so every source keeps its share),
+    written as `files` train shards; heldout.npy and vocab.txt as they are."""
+    src, dst = Path(src), Path(dst)
+    tokens = load_shards(src, "train")
+    dst.mkdir(parents=True, exist_ok=True)
+    for old in dst.glob("train-*.npy"):
+        old.unlink()
+    size = max(max_tokens // pieces, 1)
+    runs = []
+    for start in np.linspace(0, max(len(tokens) - size, 0), pieces).astype(np.int64):
+        at = start + int(np.argmax(tokens[start : start + size] == BOS))  # the first <bos> in the run
+        runs.append(tokens[at : start + size])
+    kept = np.concatenate(runs)[:max_tokens]
+    for i, part in enumerate(np.array_split(kept, files)):
+        np.save(dst / f"train-{i:03d}.npy", part)
+    for name in ("heldout.npy", "vocab.txt"):
+        (dst / name).write_bytes((src / name).read_bytes())
+    meta = json.loads((src / "meta.json").read_text(encoding="utf-8")) if (src / "meta.json").is_file() else {}
+    meta.update(train_tokens=int(len(kept)), thinned={"from": str(src), "of_train_tokens": int(len(tokens)),
+                                                      "pieces": pieces, "files": files})
+    (dst / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return meta
+
+
 # --- window sampling ---------------------------------------------------------------
 
 
