@@ -197,5 +197,18 @@ def test_gpu_preset_steps_on_cpu_at_reduced_size():
     assert math.isfinite(float(loss)) and not torch.equal(before, model.wte.weight)
 
 
+
+@pytest.mark.parametrize("world, device, says", [
+    (1, "cpu", "threads=1"),
+    (2, "cpu", "2 processes"),
+    (4, "NVIDIA H200", "4 x NVIDIA H200, bf16 autocast=True, torch.compile=True"),
+])
+def test_manifest_hardware_line(world, device, says):
+    from trainer.export import _hardware
+
+    cfg = {"threads": 1, "autocast_bf16": True, "compile": True}
+    assert says in _hardware({"config": cfg, "world_size": world, "device": device})
+
+
 if __name__ == "__main__":
     _ddp_worker(Path(sys.argv[1]), int(sys.argv[2]))
