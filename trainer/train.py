@@ -447,8 +447,9 @@ class Progress:
             self.bar.update(step - self.bar.n)
             self.bar.set_postfix(loss=f"{float(loss):.3f}", tok_s=f"{tok_s:.0f}", eta=_fmt_s(eta_s), refresh=False)
         elif step % self.cfg.log_every == 0:
-            self.log(f"step {step} loss {float(loss):.4f} lr {lr:.2e} tok/s {tok_s:.0f} threads {torch.get_num_threads()} "
-                     f"progress {100 * progress:.1f}% elapsed {_fmt_s(elapsed_s)} eta {_fmt_s(eta_s)}")
+            self.log(f"step {step} loss {float(loss):.4f} lr {lr:.2e} tok/s {tok_s:.0f} "
+                     f"threads {torch.get_num_threads()} progress {100 * progress:.1f}% elapsed {_fmt_s(elapsed_s)} "
+                     f"eta {_fmt_s(eta_s)}")
 
     def close(self) -> None:
         if self.bar is not None:
@@ -568,6 +569,20 @@ def _train(cfg: TrainConfig, data, vocab, log, on_step, ctx: DistContext, device
             "world_size": ctx.world_size}
 
 
+class _TokenRate:
+    """Tokens per second over windows of about 5 seconds."""
+
+    def __init__(self):
+        self.t, self.tokens, self.rate = time.time(), 0, 0.0
+
+    def add(self, n: int) -> float:
+        """Count `n` more tokens; returns the rate of the last full window."""
+        self.tokens += n
+        if time.time() - self.t > 5:
+            self.rate, self.t, self.tokens = self.tokens / (time.time() - self.t), time.time(), 0
+        return self.rate
+
+
 @dataclass
 class _Loop:
     """The training loop of one process (every rank runs it; rank 0 evaluates and saves)."""
@@ -583,45 +598,45 @@ class _Loop:
     log: Callable[[str], None]
 
     def run(self, vocab: Vocab, ckpt: Path, on_step) -> None:
+        """Step until the run's progress reaches 1, then evaluate and save (rank 0)."""
         cfg, state, ctx = self.cfg, self.state, self.ctx
         progress_bar = Progress(cfg, state.step, self.log) if ctx.is_main else None
-        t_last_ckpt = time.time()
-        t_start, elapsed0 = time.time(), state.elapsed_s
-        window_t, window_tokens, tok_s = time.time(), 0, 0.0
+        t_start, elapsed0, t_last_ckpt = time.time(), state.elapsed_s, time.time()
+        rate = _TokenRate()
         tuner = ThreadTuner(os.cpu_count() or 1) if cfg.threads == 0 else None
-        while True:
-            progress = progress_of(cfg, state.step, state.elapsed_s)
-            if progress >= 1.0:
-                state.done = True
-                break
+        while (progress := progress_of(cfg, state.step, state.elapsed_s)) < 1.0:
             lr = lr_at(cfg, state.step, progress)
-            for g in self.opt.param_groups:
-                g["lr"] = lr
-            x, y = self.data.sample(cfg.batch_size)
-            x, y = torch.from_numpy(x).to(self.device), torch.from_numpy(y).to(self.device)
-            loss = train_step(self.net, self.opt, x, y, cfg, self.device)
-            state.step += 1
-            state.tokens += x.numel() * ctx.world_size  # global: every rank took a batch this size
+            loss, n_tokens = self._step(lr)
             if tuner is not None:
                 self._tune(tuner)
             # the largest elapsed time of all ranks: every rank sees the same LR and stops together
             state.elapsed_s = ctx.max_of(elapsed0 + time.time() - t_start, self.device)
-            window_tokens += x.numel() * ctx.world_size
-            if time.time() - window_t > 5:
-                tok_s, window_t, window_tokens = window_tokens / (time.time() - window_t), time.time(), 0
-            if progress_bar is not None:
-                progress_bar.update(state.step, loss, tok_s, progress_of(cfg, state.step, state.elapsed_s),
+            if ctx.is_main:
+                progress_bar.update(state.step, loss, rate.add(n_tokens), progress_of(cfg, state.step, state.elapsed_s),
                                     state.elapsed_s, lr)
-            if ctx.is_main and state.step % cfg.eval_every == 0:
-                _evaluate(cfg, self.model, state, self.data, self.device, self.log)
-            if ctx.is_main and time.time() - t_last_ckpt > cfg.ckpt_minutes * 60:
-                save_checkpoint(ckpt, self.model, self.opt, state, cfg, vocab, self.data, ctx, self.device)
-                t_last_ckpt = time.time()
+                if state.step % cfg.eval_every == 0:
+                    _evaluate(cfg, self.model, state, self.data, self.device, self.log)
+                if time.time() - t_last_ckpt > cfg.ckpt_minutes * 60:
+                    save_checkpoint(ckpt, self.model, self.opt, state, cfg, vocab, self.data, ctx, self.device)
+                    t_last_ckpt = time.time()
             if on_step is not None:
                 on_step(state.step)
+        state.done = True
         if progress_bar is not None:
             progress_bar.close()
         self._finish(vocab, ckpt)
+
+    def _step(self, lr: float) -> tuple[torch.Tensor, int]:
+        """One optimizer step on a fresh batch; returns the loss and the tokens all ranks saw."""
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        x, y = self.data.sample(self.cfg.batch_size)
+        x, y = torch.from_numpy(x).to(self.device), torch.from_numpy(y).to(self.device)
+        loss = train_step(self.net, self.opt, x, y, self.cfg, self.device)
+        n_tokens = x.numel() * self.ctx.world_size  # global: every rank took a batch this size
+        self.state.step += 1
+        self.state.tokens += n_tokens
+        return loss, n_tokens
 
     def _tune(self, tuner: ThreadTuner) -> None:
         probe = tuner.last_probe
