@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from trainer.config import apply_overrides
-from trainer.data import (PrepareConfig, WindowSampler, annotate, load_shards, make_clause_set, prepare)
+from trainer.data import (PrepareConfig, WindowSampler, annotate, load_shards, make_clause_set, prepare,
+                          thin_shards)
 from trainer.errors import ConfigError, TrainerError
 from trainer.train import TrainConfig
 from trainer.vocab import BOS, PUNCT, UNK, Vocab, build_small_vocab, gb2312_chars, has_pinyin
@@ -118,3 +119,19 @@ def test_config_overrides(args, error):
         with pytest.raises(ConfigError, match=error) as info:
             apply_overrides(TrainConfig(), args)
         assert isinstance(info.value, TrainerError)
+
+
+def test_thin_shards_keeps_evenly_spread_runs_from_bos(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    line = np.array([BOS, 10, 11, 12, 13, 14, 15], np.uint16)  # 7-token texts
+    np.save(src / "train-000.npy", np.tile(line, 50))
+    np.save(src / "train-001.npy", np.tile(line + np.array([0, 10, 10, 10, 10, 10, 10], np.uint16), 50))
+    np.save(src / "heldout.npy", line)
+    (src / "vocab.txt").write_text("x\n", encoding="utf-8")
+    meta = thin_shards(src, tmp_path / "dst", max_tokens=140, pieces=4, files=2)
+    kept = load_shards(tmp_path / "dst", "train")
+    assert len(sorted((tmp_path / "dst").glob("train-*.npy"))) == 2
+    assert meta["train_tokens"] == len(kept) <= 140 and kept[0] == BOS
+    assert {10, 20} <= set(kept.tolist())  # both halves (both "sources") are kept
+    assert (tmp_path / "dst" / "heldout.npy").read_bytes() == (src / "heldout.npy").read_bytes()

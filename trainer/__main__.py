@@ -39,9 +39,13 @@ def _replay(args, extra: list[str]) -> int:
 def _train(args, extra: list[str]) -> int:
     from .train import PRESETS, train
 
+    from .distributed import DistContext
+
     cfg = apply_overrides(PRESETS[args.preset](), extra)
-    result = train(cfg)
-    print(json.dumps(result, ensure_ascii=False))
+    ctx = DistContext.from_env()
+    result = train(cfg, ctx=ctx)
+    if ctx.is_main:  # under torchrun: one result line, not one per process
+        print(json.dumps(result, ensure_ascii=False))
     return 0
 
 

@@ -165,14 +165,70 @@ def _flush_shard(out: Path, parts: list[np.ndarray], n: int, size: int) -> int:
     return n + 1
 
 
-def load_shards(shard_dir: Path, split: str = "train") -> np.ndarray:
-    """All tokens of one split (uint16, concatenated in shard order)."""
+def load_shards(shard_dir: Path, split: str = "train", rank: int = 0, world_size: int = 1) -> np.ndarray:
+    """All tokens of one split (uint16, concatenated in shard order); for data-parallel
+    training, only rank `rank`'s slice of the train split (see rank_slice)."""
     shard_dir = Path(shard_dir)
     files = sorted(shard_dir.glob("train-*.npy")) if split == "train" else [shard_dir / "heldout.npy"]
     files = [f for f in files if f.is_file()]
     if not files:
         raise DataError(f"no {split} shards in {shard_dir}; run `python -m trainer prepare` first")
-    return np.concatenate([np.load(f) for f in files])
+    files, (part, parts) = rank_slice(files, rank, world_size) if split == "train" else (files, (0, 1))
+    return part_of(np.concatenate([np.load(f) for f in files]), part, parts)
+
+
+def rank_slice(files: list, rank: int, world_size: int) -> tuple[list, tuple[int, int]]:
+    """The train shard files this rank reads and the (part, parts) of their tokens it keeps.
+
+    With at least as many files as ranks, rank r reads files r, r + W, r + 2W, ... whole
+    (part 0 of 1); with fewer, every rank reads all files and keeps the r-th of W equal
+    contiguous parts. Deterministic: the same rank always gets the same tokens.
+    """
+    if world_size <= 1:
+        return list(files), (0, 1)
+    if len(files) >= world_size:
+        return list(files)[rank::world_size], (0, 1)
+    return list(files), (rank, world_size)
+
+
+def part_of(tokens: np.ndarray, part: int, parts: int) -> np.ndarray:
+    """The `part`-th of `parts` equal contiguous pieces of `tokens`."""
+    if parts <= 1:
+        return tokens
+    edges = np.linspace(0, len(tokens), parts + 1).astype(np.int64)
+    return tokens[edges[part] : edges[part + 1]]
+
+
+def sampler_seed(seed: int, rank: int, step: int = 0) -> int | tuple[int, int, int]:
+    """Seed of a rank's window sampler: `seed` itself for rank 0 at step 0 (a single
+    process samples as it always did); (seed, rank, step) otherwise, a distinct stream."""
+    return seed if rank == 0 and step == 0 else (seed, rank, step)
+
+
+def thin_shards(src: Path, dst: Path, max_tokens: int, pieces: int = 256, files: int = 8) -> dict:
+    """A smaller copy of shard dir `src` in `dst`: `pieces` evenly spaced runs of the train
+    tokens, max_tokens in all, each starting at a <bos> (so every source keeps its share),
+    written as `files` train shards; heldout.npy and vocab.txt as they are."""
+    src, dst = Path(src), Path(dst)
+    tokens = load_shards(src, "train")
+    dst.mkdir(parents=True, exist_ok=True)
+    for old in dst.glob("train-*.npy"):
+        old.unlink()
+    size = max(max_tokens // pieces, 1)
+    runs = []
+    for start in np.linspace(0, max(len(tokens) - size, 0), pieces).astype(np.int64):
+        at = start + int(np.argmax(tokens[start : start + size] == BOS))  # the first <bos> in the run
+        runs.append(tokens[at : start + size])
+    kept = np.concatenate(runs)[:max_tokens]
+    for i, part in enumerate(np.array_split(kept, files)):
+        np.save(dst / f"train-{i:03d}.npy", part)
+    for name in ("heldout.npy", "vocab.txt"):
+        (dst / name).write_bytes((src / name).read_bytes())
+    meta = json.loads((src / "meta.json").read_text(encoding="utf-8")) if (src / "meta.json").is_file() else {}
+    meta.update(train_tokens=int(len(kept)), thinned={"from": str(src), "of_train_tokens": int(len(tokens)),
+                                                      "pieces": pieces, "files": files})
+    (dst / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return meta
 
 
 # --- window sampling ---------------------------------------------------------------
@@ -197,6 +253,10 @@ class WindowSampler:
         bos = np.flatnonzero(tokens[:limit] == BOS)
         self.bos_starts = bos if len(bos) else np.arange(1)
         self.limit = limit
+
+    def reseed(self, seed) -> None:
+        """Restart the window stream from `seed` (an int or a tuple of ints)."""
+        self.rng = np.random.default_rng(seed)
 
     def starts(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """`n` window start offsets, and which of them are <bos>-aligned."""

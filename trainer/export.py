@@ -335,8 +335,7 @@ def training_info(ck: dict, run_dir: Path) -> dict:
     cfg, st = ck["config"], ck["state"]
     info = {"run_dir": str(run_dir), "steps": st["step"], "tokens": st["tokens"],
             "hours": round(st["elapsed_s"] / 3600, 3),
-            "hardware": f"{_cpu_name()}, {os.cpu_count()} cores, threads={cfg.get('threads')} (0 = adaptive), "
-                        f"bf16 autocast={bool(cfg.get('autocast_bf16')) and cpu_has_bf16()}",
+            "hardware": _hardware(ck),
             "optimizer": {k: cfg.get(k) for k in ("batch_size", "seq_len", "lr", "min_lr", "warmup_steps",
                                                    "weight_decay", "grad_clip", "max_minutes")},
             "init_from": cfg.get("init_from") or None}
@@ -355,6 +354,16 @@ def training_info(ck: dict, run_dir: Path) -> dict:
         except (OSError, ValueError):
             pass
     return info
+
+
+def _hardware(ck: dict) -> str:
+    """Where a checkpoint was trained: the GPUs (data-parallel runs) or the CPU."""
+    cfg, procs, device = ck["config"], ck.get("world_size", 1), ck.get("device", "cpu")
+    if device not in ("cpu", "mps"):
+        return f"{procs} x {device}, bf16 autocast={bool(cfg.get('autocast_bf16'))}, torch.compile={cfg.get('compile')}"
+    ranks = f", {procs} processes" if procs > 1 else ""
+    return (f"{_cpu_name()}, {os.cpu_count()} cores{ranks}, threads={cfg.get('threads')} (0 = adaptive), "
+            f"bf16 autocast={bool(cfg.get('autocast_bf16')) and cpu_has_bf16()}")
 
 
 def _cpu_name() -> str:

@@ -346,6 +346,8 @@ def _throttled(events: Events, every_s: float = 0.5):
         if name == "step" and now - last[0] < every_s and fields.get("progress", 0) < 1:
             return
         last[0] = now
+        if "loss" in fields:
+            fields["loss"] = round(float(fields["loss"]), 4)
         events.emit(name, **fields)
 
     return on_event

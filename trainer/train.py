@@ -7,6 +7,13 @@ written atomically (tmp file + os.replace) every `ckpt_minutes`, on interrupt
 The learning rate warms up linearly, then follows a cosine over the run's progress,
 where progress = max(step / max_steps, elapsed / max_minutes): a run can be bounded by
 steps, by wall-clock time, or both (fine-tuning must finish within a time budget).
+
+Data-parallel: under `torchrun --nproc_per_node=N -m trainer train ...` each process
+trains on its own slice of the shards with `batch_size` rows per step, DDP averages the
+gradients (global batch = N * batch_size), and rank 0 alone logs, evaluates and writes
+the checkpoint. A plain `python -m trainer train` is rank 0 of 1: no process group, the
+same run as before. Checkpoints hold the unwrapped model, so a run may resume with a
+different number of processes.
 """
 from __future__ import annotations
 
@@ -26,7 +33,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .data import WindowSampler, heldout_windows, load_shards
+from .data import WindowSampler, heldout_windows, load_shards, sampler_seed
+from .distributed import DistContext
 from .errors import DataError, ManifestMismatchError
 from .model import CharLM, ModelConfig, check_same_config
 from .vocab import Vocab
@@ -77,6 +85,7 @@ class TrainConfig:
     # bf16 autocast where the hardware has bf16 (CUDA; CPUs with AVX512-BF16 or AMX): 1.45x
     # over fp32 on such a CPU. Without it bf16 is emulated (3.7x slower), so it is skipped.
     autocast_bf16: bool = True
+    compile: bool = True  # torch.compile the model on CUDA (never on CPU: start-up cost, no gain at our sizes)
     threads: int = 2  # 0 = adaptive: probe 1..cpu_count threads and keep the fastest
 
     def model_config(self, vocab_size: int) -> ModelConfig:
@@ -94,6 +103,17 @@ def _base() -> TrainConfig:
     return TrainConfig()
 
 
+def _gpu() -> TrainConfig:
+    # One large GPU (an H200) for 8 minutes: 17M parameters (the fp16 weights and the
+    # int8 ONNX must come back under 64 MiB together), 65k tokens per step per GPU, bf16
+    # autocast, SDPA (flash) attention, torch.compile. The carried data is a ~48M-token
+    # slice of the shards (see trainer/gpu_run.sh), so the run repeats it several times:
+    # dropout 0.1.
+    return TrainConfig(n_layer=8, n_head=6, d_model=384, d_ff=1536, dropout=0.1, batch_size=512, lr=1.5e-3,
+                       min_lr=1e-4, warmup_steps=300, max_minutes=8.0, eval_every=500, eval_windows=1024,
+                       log_every=100, ckpt_minutes=3.0, threads=4, run_dir="runs/gpu")
+
+
 def _finetune() -> TrainConfig:
     # Short and bounded by time: 7 minutes of training leaves room for the checks, the
     # baseline, the export and the before/after report inside 10 minutes on a 2-core CPU.
@@ -105,7 +125,8 @@ def _finetune() -> TrainConfig:
                        eval_every=200, eval_windows=64, ckpt_minutes=2.0, run_dir="")
 
 
-PRESETS: dict[str, Callable[[], TrainConfig]] = {"tiny": _tiny, "base": _base, "finetune": _finetune}
+PRESETS: dict[str, Callable[[], TrainConfig]] = {"tiny": _tiny, "base": _base, "gpu": _gpu,
+                                                 "finetune": _finetune}
 
 
 # --- data ----------------------------------------------------------------------------
@@ -121,12 +142,17 @@ class TrainData:
     description: str = ""
 
 
-def shard_data(cfg: TrainConfig) -> TrainData:
-    """Pretraining data: random windows of the train shards; held-out windows."""
-    sampler = WindowSampler(load_shards(Path(cfg.shard_dir), "train"), cfg.seq_len, cfg.seed, cfg.bos_align,
-                            cfg.bos_first)
-    held = heldout_windows(load_shards(Path(cfg.shard_dir), "heldout"), cfg.seq_len, cfg.eval_windows)
-    return TrainData(sampler.batch, {"heldout": held}, [sampler], f"shards {cfg.shard_dir}")
+def shard_data(cfg: TrainConfig, ctx: DistContext | None = None) -> TrainData:
+    """Pretraining data: random windows of this rank's slice of the train shards; the
+    held-out windows (rank 0 only: it alone evaluates)."""
+    ctx = ctx or DistContext()
+    tokens = load_shards(Path(cfg.shard_dir), "train", ctx.rank, ctx.world_size)
+    sampler = WindowSampler(tokens, cfg.seq_len, sampler_seed(cfg.seed, ctx.rank), cfg.bos_align, cfg.bos_first)
+    evals = {}
+    if ctx.is_main:
+        evals["heldout"] = heldout_windows(load_shards(Path(cfg.shard_dir), "heldout"), cfg.seq_len, cfg.eval_windows)
+    part = f", rank {ctx.rank} of {ctx.world_size}: {len(tokens)} tokens" if ctx.world_size > 1 else ""
+    return TrainData(sampler.batch, evals, [sampler], f"shards {cfg.shard_dir}{part}")
 
 
 def replay_rows(n: int, fraction: float) -> int:
@@ -187,12 +213,41 @@ def apply_freezing(model: CharLM, cfg: TrainConfig) -> None:
 
 
 def make_optimizer(model: CharLM, cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW; weight decay on matrices only (not biases, LayerNorms)."""
+    """AdamW (fused on CUDA); weight decay on matrices only (not biases, LayerNorms)."""
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    fused = bool(params) and params[0].is_cuda
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused or None)
+
+
+def wrap_model(model: CharLM, cfg: TrainConfig, ctx: DistContext, device: torch.device) -> torch.nn.Module:
+    """What the training step calls: DDP around the model under torchrun (gradients
+    all-reduced), then torch.compile on CUDA when cfg.compile. Checkpoints and evaluation
+    use the unwrapped `model`."""
+    net: torch.nn.Module = model
+    if ctx.group:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile and device.type == "cuda":
+        net = torch.compile(net)
+    return net
+
+
+def train_step(net: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+               cfg: TrainConfig, device: torch.device) -> torch.Tensor:
+    """One optimizer step on this rank's rows x, y (B, T); under DDP the gradients are the
+    mean over every rank's rows. Returns the loss (a tensor: reading it waits for the GPU)."""
+    with autocast_ctx(cfg, device):
+        _, loss = net(x, y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+    opt.step()
+    return loss.detach()
 
 
 def lr_at(cfg: TrainConfig, step: int, progress: float) -> float:
@@ -250,10 +305,14 @@ def evaluate_windows(model: CharLM, windows: np.ndarray, cfg: TrainConfig, devic
 
 
 def atomic_torch_save(obj, path: Path) -> None:
-    """torch.save to a tmp file in the same dir, then os.replace (never a torn file)."""
+    """torch.save to a tmp file in the same dir, flushed to disk, then os.replace (never a
+    torn file, also after a power loss)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
+    with open(tmp, "wb") as fh:
+        torch.save(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
@@ -268,18 +327,30 @@ class RunState:
     done: bool = False
 
 
-def save_checkpoint(path: Path, model, opt, state: RunState, cfg: TrainConfig, vocab: Vocab,
-                    data: TrainData) -> None:
+def save_checkpoint(path: Path, model: CharLM, opt, state: RunState, cfg: TrainConfig, vocab: Vocab,
+                    data: TrainData, ctx: DistContext | None = None, device: torch.device | None = None) -> None:
+    """Write the run's checkpoint (rank 0 calls this; `model` is the unwrapped CharLM).
+    The RNG states are this process's: a resume restores them only in a run of one process."""
+    ctx = ctx or DistContext()
     rng = {"python": random.getstate(), "torch": torch.get_rng_state(),
            "samplers": [s.rng.bit_generator.state for s in data.samplers]}
     atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "state": asdict(state),
                        "rng": rng, "config": asdict(cfg), "model_config": model.cfg.to_dict(),
-                       "vocab_sha1": vocab.sha1}, path)
+                       "vocab_sha1": vocab.sha1, "world_size": ctx.world_size,
+                       "device": _device_name(device)}, path)
 
 
-def load_checkpoint(path: Path, model, opt, vocab: Vocab, data: TrainData) -> RunState:
+def _device_name(device: torch.device | None) -> str:
+    if device is not None and device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return str(device or "cpu")
+
+
+def load_checkpoint(path: Path, model: CharLM, opt, vocab: Vocab, data: TrainData, cfg: TrainConfig | None = None,
+                    ctx: DistContext | None = None) -> RunState:
     """Restore a checkpoint into model/opt/samplers; ManifestMismatchError if it was
     written for another model shape or vocabulary."""
+    ctx = ctx or DistContext()
     ck = torch.load(path, map_location="cpu", weights_only=False)  # our own file: has RNG states
     if ck.get("vocab_sha1") != vocab.sha1:
         raise ManifestMismatchError(f"{path}: checkpoint vocab sha1 {ck.get('vocab_sha1')} != {vocab.sha1} "
@@ -287,11 +358,30 @@ def load_checkpoint(path: Path, model, opt, vocab: Vocab, data: TrainData) -> Ru
     check_same_config(model.cfg, ck["model_config"], f"checkpoint {path}")
     model.load_state_dict(ck["model"])
     opt.load_state_dict(ck["optimizer"])
-    random.setstate(ck["rng"]["python"])
-    torch.set_rng_state(ck["rng"]["torch"])
-    for s, st in zip(data.samplers, ck["rng"]["samplers"]):
-        s.rng.bit_generator.state = st
-    return RunState(**ck["state"])
+    state = RunState(**ck["state"])
+    if ck.get("world_size", 1) == 1 and ctx.world_size == 1:  # one process then and now: resume exactly
+        random.setstate(ck["rng"]["python"])
+        torch.set_rng_state(ck["rng"]["torch"])
+        for s, st in zip(data.samplers, ck["rng"]["samplers"]):
+            s.rng.bit_generator.state = st
+    else:
+        rederive_rng(cfg.seed if cfg else 0, ctx.rank, state.step, data)
+    return state
+
+
+def rederive_rng(seed: int, rank: int, step: int, data: TrainData) -> None:
+    """Seed every RNG of this rank from (seed, rank, step).
+
+    A checkpoint holds rank 0's RNG states only, and a resumed run may have another number
+    of processes, so with more than one process the random streams are not restored but
+    re-derived: deterministic for a given rank and step, never a repeat of rank 0's
+    windows. Sampler i uses seed + i (like the replay sampler of fine-tuning).
+    """
+    mixed = int(np.random.SeedSequence((seed, rank, step)).generate_state(1)[0])
+    random.seed(mixed)
+    torch.manual_seed(mixed)
+    for i, s in enumerate(data.samplers):
+        s.reseed(sampler_seed(seed + i, rank, step))
 
 
 # --- the loop ----------------------------------------------------------------------
@@ -355,17 +445,20 @@ class Progress:
 
             self.bar = tqdm(total=cfg.max_steps, initial=start_step, file=sys.stderr, dynamic_ncols=True)
 
-    def update(self, step: int, loss: float, tok_s: float, progress: float, elapsed_s: float, lr: float) -> None:
+    def update(self, step: int, loss, tok_s: float, progress: float, elapsed_s: float, lr: float) -> None:
+        """`loss`: a float or a 0-d tensor (read only when shown: reading it waits for the GPU)."""
         eta_s = elapsed_s * (1 - progress) / progress if progress > 0 else float("nan")
         if self.on_event is not None:
-            self.on_event("step", step=step, steps=self.cfg.max_steps, loss=round(loss, 4),
+            # the loss as given (a tensor is read only if the listener reports it)
+            self.on_event("step", step=step, steps=self.cfg.max_steps, loss=loss,
                           progress=round(progress, 4), elapsed_s=round(elapsed_s, 1), eta_s=round(eta_s, 1))
         if self.bar is not None:
             self.bar.update(step - self.bar.n)
-            self.bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tok_s:.0f}", eta=_fmt_s(eta_s), refresh=False)
+            self.bar.set_postfix(loss=f"{float(loss):.3f}", tok_s=f"{tok_s:.0f}", eta=_fmt_s(eta_s), refresh=False)
         elif step % self.cfg.log_every == 0:
-            self.log(f"step {step} loss {loss:.4f} lr {lr:.2e} tok/s {tok_s:.0f} threads {torch.get_num_threads()} "
-                     f"progress {100 * progress:.1f}% elapsed {_fmt_s(elapsed_s)} eta {_fmt_s(eta_s)}")
+            self.log(f"step {step} loss {float(loss):.4f} lr {lr:.2e} tok/s {tok_s:.0f} "
+                     f"threads {torch.get_num_threads()} progress {100 * progress:.1f}% elapsed {_fmt_s(elapsed_s)} "
+                     f"eta {_fmt_s(eta_s)}")
 
     def close(self) -> None:
         if self.bar is not None:
@@ -403,103 +496,175 @@ def prepare_run_dir(cfg: TrainConfig) -> tuple[Path, Vocab]:
 
 def train(cfg: TrainConfig, data: TrainData | None = None, vocab: Vocab | None = None,
           log: Callable[[str], None] | None = None, on_step: Callable[[int], None] | None = None,
-          on_event: Callable[..., None] | None = None) -> dict:
+          ctx: DistContext | None = None, on_event: Callable[..., None] | None = None) -> dict:
     """Train (or resume) the run in cfg.run_dir; returns a summary dict.
 
-    `data`/`vocab` default to the shards in cfg.shard_dir. `on_step(step)` is called
-    after each optimizer step (tests use it to simulate an interrupt). `on_event(name, **fields)`
-    hears each step ("step": loss, progress, eta_s) and evaluation ("eval": held-out losses).
+    `data`/`vocab` default to this rank's slice of the shards in cfg.shard_dir. `on_step(step)`
+    is called after each optimizer step (tests use it to simulate an interrupt). `ctx`
+    defaults to torchrun's environment (rank 0 of 1 without torchrun). `on_event(name, **fields)`
+    hears each step ("step": loss, progress, eta_s) and evaluation ("eval": held-out losses) on rank 0.
     """
+    ctx = ctx or DistContext.from_env()
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    device = ctx.device(pick_device())
+    ctx.init(device)
+    try:
+        return _train(cfg, data, vocab, log, on_step, ctx, device, on_event)
+    finally:
+        ctx.close()
+
+
+def _open_run(cfg: TrainConfig, data: TrainData | None, vocab: Vocab | None,
+              ctx: DistContext) -> tuple[Path, Vocab, TrainData]:
+    """The run dir, its pinned vocabulary and the data; rank 0 writes the dir first."""
+    if not ctx.is_main:
+        ctx.barrier()  # wait for rank 0 to create the run dir and pin vocab.txt
+    run = Path(cfg.run_dir)
     if data is None:
         run, vocab = prepare_run_dir(cfg)
-        data = shard_data(cfg)
+        data = shard_data(cfg, ctx)
     else:
-        run = Path(cfg.run_dir)
         run.mkdir(parents=True, exist_ok=True)
         if vocab is None:
             raise DataError("train(): pass the vocab along with custom data")
         if not (run / "vocab.txt").is_file():
             vocab.save(run / "vocab.txt")
-    log = log or _log_to(run)
-    if cfg.seq_len > cfg.max_len:
-        raise DataError(f"seq_len {cfg.seq_len} > max_len {cfg.max_len}")
-    device = pick_device()
+    if ctx.is_main:
+        ctx.barrier()
+    return run, vocab, data
+
+
+def _build_model(cfg: TrainConfig, vocab: Vocab, device: torch.device, ctx: DistContext) -> CharLM:
+    """The CharLM to train: the same initial weights on every rank (seeded by cfg.seed)."""
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     model = load_weights(Path(cfg.init_from), vocab) if cfg.init_from else CharLM(cfg.model_config(len(vocab)))
     if cfg.init_from:
         check_same_config(cfg.model_config(len(vocab)), model.cfg.to_dict(), cfg.init_from)
     apply_freezing(model, cfg)
-    model.to(device).train()
+    if ctx.world_size > 1:  # dropout masks differ per rank, deterministically
+        torch.manual_seed(cfg.seed + ctx.rank)
+        random.seed(cfg.seed + ctx.rank)
+    return model.to(device).train()
+
+
+def _train(cfg: TrainConfig, data, vocab, log, on_step, ctx: DistContext, device: torch.device,
+           on_event=None) -> dict:
+    run, vocab, data = _open_run(cfg, data, vocab, ctx)
+    log = (log or _log_to(run)) if ctx.is_main else (lambda msg: None)
+    if cfg.seq_len > cfg.max_len:
+        raise DataError(f"seq_len {cfg.seq_len} > max_len {cfg.max_len}")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    model = _build_model(cfg, vocab, device, ctx)
     opt = make_optimizer(model, cfg)
     ckpt = run / CKPT_NAME
-    state = load_checkpoint(ckpt, model, opt, vocab, data) if ckpt.is_file() else RunState()
+    state = load_checkpoint(ckpt, model, opt, vocab, data, cfg, ctx) if ckpt.is_file() else RunState()
+    net = wrap_model(model, cfg, ctx, device)
+    procs = f", {ctx.world_size} processes (global batch {ctx.world_size * cfg.batch_size})" if ctx.group else ""
     log(f"{'resuming at step ' + str(state.step) if state.step else 'starting'}: "
         f"{model.num_params() / 1e6:.2f}M params ({model.num_params(False) / 1e6:.2f}M non-embedding), "
-        f"vocab {len(vocab)}, device {device}, data {data.description}")
+        f"vocab {len(vocab)}, device {device}{procs}, data {data.description}")
+    loop = _Loop(cfg, model, net, opt, state, data, device, ctx, log, on_event)
     with _sigterm_as_interrupt():
         try:
-            _loop(cfg, model, opt, state, data, device, vocab, ckpt, log, on_step, on_event)
+            loop.run(vocab, ckpt, on_step)
         except KeyboardInterrupt:
-            save_checkpoint(ckpt, model, opt, state, cfg, vocab, data)
-            log(f"interrupted at step {state.step}: checkpoint saved to {ckpt}")
+            if ctx.is_main:
+                save_checkpoint(ckpt, model, opt, state, cfg, vocab, data, ctx, device)
+                log(f"interrupted at step {state.step}: checkpoint saved to {ckpt}")
             raise
     last = state.history[-1] if state.history else {}
     return {"run_dir": str(run), "steps": state.step, "tokens": state.tokens,
-            "elapsed_s": round(state.elapsed_s, 1), "eval": last, "done": state.done}
+            "elapsed_s": round(state.elapsed_s, 1), "eval": last, "done": state.done,
+            "world_size": ctx.world_size}
 
 
-def _loop(cfg, model, opt, state: RunState, data: TrainData, device, vocab, ckpt, log, on_step,
-          on_event=None) -> None:
-    progress_bar = Progress(cfg, state.step, log, on_event)
-    t_last_ckpt = time.time()
-    t_start, elapsed0 = time.time(), state.elapsed_s
-    window_t, window_tokens = time.time(), 0
-    tok_s = 0.0
-    tuner = ThreadTuner(os.cpu_count() or 1) if cfg.threads == 0 else None
-    while True:
-        progress = progress_of(cfg, state.step, state.elapsed_s)
-        if progress >= 1.0:
-            state.done = True
-            break
-        lr = lr_at(cfg, state.step, progress)
-        for g in opt.param_groups:
+class _TokenRate:
+    """Tokens per second over windows of about 5 seconds."""
+
+    def __init__(self):
+        self.t, self.tokens, self.rate = time.time(), 0, 0.0
+
+    def add(self, n: int) -> float:
+        """Count `n` more tokens; returns the rate of the last full window."""
+        self.tokens += n
+        if time.time() - self.t > 5:
+            self.rate, self.t, self.tokens = self.tokens / (time.time() - self.t), time.time(), 0
+        return self.rate
+
+
+@dataclass
+class _Loop:
+    """The training loop of one process (every rank runs it; rank 0 evaluates and saves)."""
+
+    cfg: TrainConfig
+    model: CharLM  # unwrapped: evaluated and checkpointed
+    net: torch.nn.Module  # what the step calls (DDP and/or compiled around model)
+    opt: torch.optim.Optimizer
+    state: RunState
+    data: TrainData
+    device: torch.device
+    ctx: DistContext
+    log: Callable[[str], None]
+    on_event: Callable[..., None] | None = None  # step and eval records, for the window's progress
+
+    def run(self, vocab: Vocab, ckpt: Path, on_step) -> None:
+        """Step until the run's progress reaches 1, then evaluate and save (rank 0)."""
+        cfg, state, ctx = self.cfg, self.state, self.ctx
+        progress_bar = Progress(cfg, state.step, self.log, self.on_event) if ctx.is_main else None
+        t_start, elapsed0, t_last_ckpt = time.time(), state.elapsed_s, time.time()
+        rate = _TokenRate()
+        tuner = ThreadTuner(os.cpu_count() or 1) if cfg.threads == 0 else None
+        while (progress := progress_of(cfg, state.step, state.elapsed_s)) < 1.0:
+            lr = lr_at(cfg, state.step, progress)
+            loss, n_tokens = self._step(lr)
+            if tuner is not None:
+                self._tune(tuner)
+            # the largest elapsed time of all ranks: every rank sees the same LR and stops together
+            state.elapsed_s = ctx.max_of(elapsed0 + time.time() - t_start, self.device)
+            if ctx.is_main:
+                progress_bar.update(state.step, loss, rate.add(n_tokens), progress_of(cfg, state.step, state.elapsed_s),
+                                    state.elapsed_s, lr)
+                if state.step % cfg.eval_every == 0:
+                    _evaluate(cfg, self.model, state, self.data, self.device, self.log, self.on_event)
+                if time.time() - t_last_ckpt > cfg.ckpt_minutes * 60:
+                    save_checkpoint(ckpt, self.model, self.opt, state, cfg, vocab, self.data, ctx, self.device)
+                    t_last_ckpt = time.time()
+            if on_step is not None:
+                on_step(state.step)
+        state.done = True
+        if progress_bar is not None:
+            progress_bar.close()
+        self._finish(vocab, ckpt)
+
+    def _step(self, lr: float) -> tuple[torch.Tensor, int]:
+        """One optimizer step on a fresh batch; returns the loss and the tokens all ranks saw."""
+        for g in self.opt.param_groups:
             g["lr"] = lr
-        x, y = data.sample(cfg.batch_size)
-        x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
-        with autocast_ctx(cfg, device):
-            _, loss = model(x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        state.step += 1
-        state.tokens += x.numel()
-        if tuner is not None:
-            probe = tuner.last_probe
-            tuner.step(state.step)
-            if tuner.last_probe is not probe:
-                log(f"threads probe (s/step): {tuner.last_probe} -> {tuner.current} threads")
-        state.elapsed_s = elapsed0 + time.time() - t_start
-        window_tokens += x.numel()
-        if time.time() - window_t > 5:
-            tok_s, window_t, window_tokens = window_tokens / (time.time() - window_t), time.time(), 0
-        progress_bar.update(state.step, loss.item(), tok_s, progress_of(cfg, state.step, state.elapsed_s),
-                            state.elapsed_s, lr)
-        if state.step % cfg.eval_every == 0:
-            _evaluate(cfg, model, state, data, device, log, on_event)
-        if time.time() - t_last_ckpt > cfg.ckpt_minutes * 60:
-            save_checkpoint(ckpt, model, opt, state, cfg, vocab, data)
-            t_last_ckpt = time.time()
-        if on_step is not None:
-            on_step(state.step)
-    progress_bar.close()
-    if not state.history or state.history[-1]["step"] != state.step:
-        _evaluate(cfg, model, state, data, device, log, on_event)
-    save_checkpoint(ckpt, model, opt, state, cfg, vocab, data)
-    log(f"done at step {state.step}: checkpoint {ckpt}")
+        x, y = self.data.sample(self.cfg.batch_size)
+        x, y = torch.from_numpy(x).to(self.device), torch.from_numpy(y).to(self.device)
+        loss = train_step(self.net, self.opt, x, y, self.cfg, self.device)
+        n_tokens = x.numel() * self.ctx.world_size  # global: every rank took a batch this size
+        self.state.step += 1
+        self.state.tokens += n_tokens
+        return loss, n_tokens
+
+    def _tune(self, tuner: ThreadTuner) -> None:
+        probe = tuner.last_probe
+        tuner.step(self.state.step)
+        if tuner.last_probe is not probe:
+            self.log(f"threads probe (s/step): {tuner.last_probe} -> {tuner.current} threads")
+
+    def _finish(self, vocab: Vocab, ckpt: Path) -> None:
+        """Rank 0: last evaluation and checkpoint; the other ranks wait for it."""
+        cfg, state = self.cfg, self.state
+        if self.ctx.is_main:
+            if not state.history or state.history[-1]["step"] != state.step:
+                _evaluate(cfg, self.model, state, self.data, self.device, self.log, self.on_event)
+            save_checkpoint(ckpt, self.model, self.opt, state, cfg, vocab, self.data, self.ctx, self.device)
+            self.log(f"done at step {state.step}: checkpoint {ckpt}")
+        self.ctx.barrier()
 
 
 def _evaluate(cfg, model, state: RunState, data: TrainData, device, log, on_event=None) -> None:
