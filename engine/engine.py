@@ -44,7 +44,8 @@ class EngineOptions:
 
     assets_dir: Path = ASSETS_DIR
     model_dir: Path | None = None  # None: the personal model if present (and `personal`), else assets/model
-    personal: bool = True  # use the user's fine-tuned model and text layer when present
+    personal: bool = True  # use the user's fine-tuned model, its text layer and the user dictionary
+    models_dir: Path | None = None  # None: the model registry under the user data dir (engine.models)
     beam_width: int | None = None  # None: NEURAL_BEAM with the neural scorer (abbreviations: 16), else STATISTICAL_BEAM
     nbest: int = 5
     use_neural: bool = True
