@@ -121,6 +121,18 @@ def format_word_list(words: list[UserWord]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def learned_word_entries(learned: list[tuple[str, float, float]]) -> list[UserWord]:
+    """Learned words (word, weight, last used) as word-list entries; words without a known
+    reading (not Chinese) are left out."""
+    out = []
+    for word, weight, _ in learned:
+        try:
+            out.append(UserWord(word, reading_of(word), max(1.0, round(float(weight), 1))))
+        except ValueError:
+            continue
+    return out
+
+
 # -- matching ---------------------------------------------------------------------------
 
 def match_lengths(syllables: tuple[str, ...], letters: str) -> set[int]:
