@@ -71,7 +71,7 @@ def test_gb18030_file_finetunes_with_replay(installed, tmp_path, capsys):
     before = dir_snapshot(installed)
     out = tmp_path / "personal"
     code = main(["finetune", "--text", str(text), "--base", str(installed), "--out", str(out),
-                 "--shards", str(_shards(tmp_path, installed)), *FAST])
+                 "--shards", str(_shards(tmp_path, installed)), "--report-clauses", "2", *FAST])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     result = json.loads(captured.out.strip().splitlines()[-1])
@@ -94,20 +94,20 @@ def test_interrupted_finetune_leaves_installed_model_and_resumes(installed, tmp_
         if step == 3:
             raise KeyboardInterrupt
 
-    kwargs = dict(out=out, base=installed, shards=tmp_path / "no-shards", work=work, overrides=FAST)
+    kwargs = dict(out=out, base=installed, work=work, overrides=FAST, report_clauses=2)
     logs = []
     with pytest.raises(KeyboardInterrupt):
         finetune([text], log=logs.append, on_step=interrupt_at_3, **kwargs)
     assert dir_snapshot(installed) == before and not out.exists()
-    assert (work / "ckpt.pt").is_file() and any("without replay" in line for line in logs)
+    assert (work / "ckpt.pt").is_file() and any("replay: " in line and "shipped" in line for line in logs)
     logs.clear()
     result = finetune([text], log=logs.append, **kwargs)
     assert any("resuming at step 3" in line for line in logs)
-    assert result["steps"] == 6 and load_manifest(out)["training"]["replay"] is False
+    assert result["steps"] == 6 and load_manifest(out)["training"]["replay"] is True
     assert dir_snapshot(installed) == before
 
 
-@pytest.mark.parametrize("command", ["prepare", "train", "finetune", "export", "evaluate"])
+@pytest.mark.parametrize("command", ["prepare", "replay", "train", "finetune", "export", "evaluate"])
 def test_cli_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
@@ -119,8 +119,8 @@ def _run(installed, tmp_path, overrides, shards=None):
     text = tmp_path / "mine.txt"
     text.write_text(TINY_TEXT.read_text(encoding="utf-8"), encoding="utf-8")
     out, logs = tmp_path / "personal", []
-    result = finetune([text], out=out, base=installed, shards=shards or tmp_path / "no-shards",
-                      work=tmp_path / "work", overrides=FAST + overrides, log=logs.append)
+    result = finetune([text], out=out, base=installed, shards=shards, work=tmp_path / "work",
+                      overrides=FAST + overrides, log=logs.append, report_clauses=2)
     return result, logs, load_manifest(out)["training"]
 
 
@@ -140,9 +140,10 @@ def test_the_announced_steps_are_the_steps_run(installed, tmp_path, overrides, s
 
 
 @pytest.mark.parametrize("shards,overrides,replay", [
-    (True, [], True),
-    (False, [], False),  # no shards: said in a warning, and not claimed afterwards
+    (True, [], True),  # corpus shards (developers)
+    (False, [], True),  # the replay sample shipped in the assets (every installed Shuru)
     (True, ["--replay_fraction=0"], False),
+    (False, ["--replay_fraction=0"], False),
 ])
 def test_replay_is_reported_only_when_used(installed, tmp_path, shards, overrides, replay):
     result, logs, training = _run(installed, tmp_path, overrides, _shards(tmp_path, installed) if shards else None)

@@ -1,4 +1,4 @@
-"""Command line: python -m trainer prepare | train | finetune | export | evaluate.
+"""Command line: python -m trainer prepare | replay | train | finetune | export | evaluate.
 
 Progress goes to stderr; `finetune`, `export` and `evaluate` end with one JSON line on
 stdout (the GUI runs `finetune` as a subprocess and reads it). Exit codes: 0 done, 1 a
@@ -23,6 +23,16 @@ def _prepare(args, extra: list[str]) -> int:
 
     cfg = apply_overrides(PrepareConfig(), extra)
     prepare(cfg, log=stderr_log)
+    return 0
+
+
+def _replay(args, extra: list[str]) -> int:
+    from .replay import build_replay
+
+    if extra:
+        raise ConfigError(f"unexpected arguments: {' '.join(extra)}")
+    meta = build_replay(args.data, args.out, log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(json.dumps({"status": "ok", "files": meta["files"]}, ensure_ascii=False))
     return 0
 
 
@@ -75,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
                         epilog="config keys:\n" + config_help(PrepareConfig()))
     sp.set_defaults(func=_prepare)
 
+    from engine.build.corpus import DEFAULT_DATA_DIR
+
+    sp = sub.add_parser("replay", help="draw the general-text replay sample shipped in assets/replay")
+    sp.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="data dir holding corpus/")
+    sp.add_argument("--out", type=Path, default=Path("assets/replay"), help="folder to write")
+    sp.set_defaults(func=_replay)
+
     sp = sub.add_parser("train", help="pretrain (re-run the same command to resume)", formatter_class=fmt,
                         epilog="config keys (base preset shown):\n" + config_help(PRESETS["base"]()))
     sp.add_argument("--preset", choices=sorted(PRESETS), default="base")
@@ -82,11 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("finetune", help="fine-tune on your own text into a personal model", formatter_class=fmt,
                         epilog="config keys:\n" + config_help(PRESETS["finetune"]()))
-    sp.add_argument("--text", nargs="+", required=True, type=Path, help="plain text files (UTF-8 or GB18030)")
+    sp.add_argument("--text", nargs="+", required=True, type=Path, help="plain text files (UTF-8, UTF-16 with BOM, GB18030)")
     sp.add_argument("--out", type=Path, default=None, help="personal model dir (default: user data dir)")
     sp.add_argument("--base", type=Path, default=None, help="model to start from (default: assets/model)")
-    sp.add_argument("--shards", type=Path, default=None, help="general-text shards for replay")
+    sp.add_argument("--shards", type=Path, default=None, help="corpus shards for replay (default: the replay sample shipped with Shuru)")
     sp.add_argument("--work", type=Path, default=None, help="checkpoint dir (default: beside --out)")
+    sp.add_argument("--check", action="store_true",
+                    help="check everything and print the plan (device, steps, estimated time); train nothing")
+    sp.add_argument("--events", action="store_true",
+                    help="progress as JSON lines on stdout (plan, phase, step, eval), then the result")
+    sp.add_argument("--report-clauses", type=int, default=None,
+                    help="held-out clauses per set typed for the before/after report (default 60)")
     sp.set_defaults(func=_finetune)
 
     sp = sub.add_parser("export", help="ONNX + vocab + manifest + fp16 weights from a run")

@@ -143,18 +143,28 @@ def verify_onnx(onnx_path: Path, model: CharLM, seed: int = 0) -> dict:
     return {"first_call": first, "cached_masked": _max_diff(sess, model, feeds2)}
 
 
-def verify_int8(onnx_path: Path, model: CharLM, seed: int = 0, rows: int = 4, length: int = 24) -> dict:
+def verify_int8(onnx_path: Path, model: CharLM, seed: int = 0, rows: int = 16, length: int = 64,
+                windows: np.ndarray | None = None) -> dict:
     """Drift of an int8 model from the torch model over whole sequences: mean and max abs
-    logprob difference over the relevant characters, and top-1 agreement."""
+    logprob difference over the relevant characters, and top-1 agreement.
+
+    Measured on ``windows`` (real token rows, e.g. held-out text) when given, else on random
+    tokens; 16 x 64 = 1024 positions by default, so the agreement moves by about 0.01
+    between samples (on a handful of positions it is noise)."""
     sess = ort_session(onnx_path)
     c = model.cfg
-    tokens = np.random.default_rng(seed).integers(4, c.vocab_size, size=(rows, min(length, c.max_len)))
-    empty = np.zeros((c.n_layer, rows, c.n_head, 0, c.head_dim), np.float32)
-    feeds = _feeds(tokens, np.tile(np.arange(tokens.shape[1]), (rows, 1)), empty, empty, np.zeros((rows, 0), np.float32))
+    length = min(length, c.max_len)
+    if windows is not None and len(windows):
+        tokens = np.asarray(windows)[:rows, :length]
+    else:
+        tokens = np.random.default_rng(seed).integers(4, c.vocab_size, size=(rows, length))
+    n = tokens.shape[0]
+    empty = np.zeros((c.n_layer, n, c.n_head, 0, c.head_dim), np.float32)
+    feeds = _feeds(tokens, np.tile(np.arange(tokens.shape[1]), (n, 1)), empty, empty, np.zeros((n, 0), np.float32))
     got, want = sess.run(["logprobs"], feeds)[0], _torch_logprobs(model, feeds)
     diff = np.abs(got - want)[want > INT8_RELEVANT]
     return {"mean_abs_drift": float(diff.mean()), "max_abs_drift": float(diff.max()),
-            "top1_agreement": float((got.argmax(-1) == want.argmax(-1)).mean())}
+            "top1_agreement": float((got.argmax(-1) == want.argmax(-1)).mean()), "positions": int(tokens.size)}
 
 
 def _feeds(tokens, positions, pk, pv, mask) -> dict:
@@ -187,9 +197,14 @@ def replace_dir(new: Path, dest: Path) -> None:
 
 
 def write_model_dir(model: CharLM, vocab: Vocab, out: Path, training: dict, metrics: dict,
-                    int8: bool = False, extra_files=None) -> dict:
+                    int8: bool = False, extra_files=None, parity_windows: np.ndarray | None = None,
+                    log=None) -> dict:
     """Export into a temp dir beside `out`, verify it, then swap it into place.
-    Returns the manifest. The model card (README.md) of an existing `out` is kept."""
+    Returns the manifest. The model card (README.md) of an existing `out` is kept.
+
+    An int8 model that drifts too far from fp32 (on ``parity_windows``, else random tokens)
+    is not an error: the fp32 export ships instead, and the manifest says why
+    (``metrics.onnx_parity.int8_rejected``)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp", dir=out.parent))
@@ -200,11 +215,9 @@ def write_model_dir(model: CharLM, vocab: Vocab, out: Path, training: dict, metr
         fp32 = tmp / ("model.fp32.onnx" if int8 else ONNX_NAME)
         export_onnx(model, fp32)
         parity = {"fp32": verify_onnx(fp32, model)}
+        _check_parity(parity)
         if int8:
-            quantize_int8(fp32, tmp / ONNX_NAME)
-            fp32.unlink()
-            parity["int8"] = verify_int8(tmp / ONNX_NAME, model)
-        _check_parity(parity, int8)
+            int8 = _try_int8(fp32, tmp / ONNX_NAME, model, parity, parity_windows, log)
         manifest = build_manifest(model.cfg, vocab, training, {**metrics, "onnx_parity": parity}, int8,
                                   tmp / ONNX_NAME)
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -221,14 +234,28 @@ def write_model_dir(model: CharLM, vocab: Vocab, out: Path, training: dict, metr
     return manifest
 
 
-def _check_parity(parity: dict, int8: bool) -> None:
+def _try_int8(fp32: Path, dst: Path, model: CharLM, parity: dict, windows, log) -> bool:
+    """Quantise fp32 into dst if the int8 model stays close; else keep fp32 as dst. Returns
+    whether dst is int8."""
+    quantize_int8(fp32, dst)
+    drift = verify_int8(dst, model, windows=windows)
+    if drift["mean_abs_drift"] <= INT8_MEAN_DRIFT and drift["top1_agreement"] >= INT8_TOP1_AGREEMENT:
+        parity["int8"] = drift
+        fp32.unlink()
+        return True
+    parity["int8_rejected"] = drift
+    os.replace(fp32, dst)
+    if log is not None:
+        log(f"int8 model drifts from fp32 (mean {drift['mean_abs_drift']:.3f}, top-1 agreement "
+            f"{drift['top1_agreement']:.3f} over {drift['positions']} positions; limits {INT8_MEAN_DRIFT} / "
+            f"{INT8_TOP1_AGREEMENT}): keeping the fp32 model (larger and a little slower, same accuracy)")
+    return False
+
+
+def _check_parity(parity: dict) -> None:
     worst = max(parity["fp32"].values())
     if worst > FP32_TOLERANCE:
         raise ManifestError(f"ONNX export disagrees with torch: max abs diff {worst:.2e} > {FP32_TOLERANCE}")
-    if int8 and (parity["int8"]["mean_abs_drift"] > INT8_MEAN_DRIFT
-                 or parity["int8"]["top1_agreement"] < INT8_TOP1_AGREEMENT):
-        raise ManifestError(f"int8 model drifts too far from fp32 (limits: mean drift {INT8_MEAN_DRIFT}, "
-                            f"top-1 agreement {INT8_TOP1_AGREEMENT}): {parity['int8']}")
 
 
 def build_manifest(cfg: ModelConfig, vocab: Vocab, training: dict, metrics: dict, quantized: bool,

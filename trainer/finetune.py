@@ -1,21 +1,27 @@
 """Personal fine-tuning: the installed model + a user's own text -> a personal model dir.
 
-Steps: read and check every text file first (a binary file stops everything, touching
-nothing); start from the installed model's fp16 weights; train on windows of the user's
-text mixed with a replay sample of general corpus text (so general accuracy holds);
-export into a temp dir, verify with onnxruntime, then swap it into the output dir. An
-interrupt (Ctrl-C, SIGTERM) leaves the old model untouched and a resumable checkpoint in
-the work dir: running the same command again resumes.
+Steps: check everything first (every text file, the dependencies, the base model, the
+replay sample, free disk space and the output folder), so nothing fails after training has
+started; start from the installed model's fp16 weights; train on windows of the user's
+text mixed with the general-text replay sample that ships with Shuru (``assets/replay``,
+see trainer.replay), so general accuracy holds; export into a temp dir, verify with
+onnxruntime, then swap it into the output dir; finally type held-out clauses of the user's
+text and of general text through the engine, before and after, for the report. An
+interrupt (Ctrl-C, SIGTERM, or a kill) leaves the old model untouched and a resumable
+checkpoint in the work dir: running the same command again resumes.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import math
 import os
 import shutil
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -26,18 +32,27 @@ from engine.engine import ASSETS_DIR
 
 from .config import apply_overrides
 from .data import WindowSampler, heldout_windows, load_shards, stderr_log
-from .errors import DataError, ManifestError
+from .errors import DataError, ManifestError, TrainerError
+from .events import Events
 from .export import VOCAB_NAME, WEIGHTS_NAME, load_manifest, write_model_dir
 from .model import CharLM, ModelConfig
+from .replay import load_replay
 from .textfile import read_text_file
 from .train import PRESETS, TrainConfig, TrainData, mixed_sampler, replay_rows, train
 from .vocab import Vocab
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 ENGINE_ASSETS = ASSETS_DIR  # the installed engine's assets (package data), wherever it is installed
 INSTALLED_MODEL = ENGINE_ASSETS / "model"
-DEFAULT_SHARDS = REPO_ROOT / "build" / "trainer" / "shards"
+REPLAY_DIR = ENGINE_ASSETS / "replay"
 USER_HELDOUT_EVERY = 20  # every 20th line of the user's text measures, never trains
+# Modules a fine-tune needs from its start to its report (onnx: the export; pypinyin: the
+# report's clauses), imported before the first step so that none is found missing after it.
+REQUIRED_MODULES = ("torch", "numpy", "onnx", "onnxruntime", "onnxruntime.quantization", "pypinyin", "platformdirs")
+# Free space needed beside the output and the checkpoint: the checkpoint (fp32 weights and two
+# optimiser moments), the temp export (fp32 and int8 ONNX, fp16 weights, the text layer) and margin.
+DISK_PER_PARAM_BYTES, DISK_MARGIN_BYTES = 4 * 3 + 4 + 1 + 2, 64 << 20
+# Beyond training: loading, the baseline, the export and the report (measured on 2 cores).
+OVERHEAD_S = 150.0
 
 
 def personal_model_dir() -> Path:
@@ -59,29 +74,71 @@ def read_texts(paths: list[Path], log: Callable[[str], None]) -> list[str]:
 
 def split_user_text(texts: list[str], vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
     """(train, heldout) token arrays; every USER_HELDOUT_EVERY-th non-empty line is held out."""
+    train_lines, held = split_user_lines(texts)
+    return vocab.encode("\n".join(train_lines)), vocab.encode("\n".join(held))
+
+
+def split_user_lines(texts: list[str]) -> tuple[list[str], list[str]]:
+    """(train lines, held-out lines) of the user's text, normalised, empty lines dropped."""
     lines = [normalise_text(line) for t in texts for line in t.splitlines()]
     lines = [line for line in lines if line]
     held = [line for i, line in enumerate(lines) if i % USER_HELDOUT_EVERY == USER_HELDOUT_EVERY - 1]
     train_lines = [line for i, line in enumerate(lines) if i % USER_HELDOUT_EVERY != USER_HELDOUT_EVERY - 1]
-    return vocab.encode("\n".join(train_lines)), vocab.encode("\n".join(held))
+    return train_lines, held
 
 
-def replay_sampler(shard_dir: Path, vocab: Vocab, cfg: TrainConfig, log) -> tuple[WindowSampler | None, np.ndarray]:
-    """Sampler over general-text shards plus held-out windows, or (None, empty) with a
-    warning when the shards are missing or built with another vocabulary."""
-    empty = np.zeros((0, cfg.seq_len + 1), np.int64)
+def check_dependencies(modules: tuple[str, ...] | None = None) -> None:
+    """Import every module the run will need (default REQUIRED_MODULES); TrainerError naming
+    the missing ones."""
+    missing = []
+    for name in REQUIRED_MODULES if modules is None else modules:
+        try:
+            importlib.import_module(name)
+        except Exception as e:  # ImportError, or a broken install raising anything  # noqa: BLE001
+            missing.append(f"{name} ({type(e).__name__}: {e})")
+    if missing:
+        raise TrainerError("fine-tuning needs packages that are missing or broken: " + "; ".join(missing)
+                           + ". Install the trainer (the shuru-trainer package, or pip install 'shuru[trainer]').")
+
+
+def check_output(folder: Path, need_bytes: int) -> None:
+    """The folder can be created and written, and its disk has ``need_bytes`` free."""
+    folder = Path(folder)
     try:
-        shard_vocab = Vocab.load(shard_dir / VOCAB_NAME)
-    except DataError:
-        log(f"warning: no general-text shards in {shard_dir}: fine-tuning without replay "
-            "(general accuracy may drop; run `python -m trainer prepare` to enable it)")
-        return None, empty
-    if shard_vocab.sha1 != vocab.sha1:
-        log(f"warning: shards in {shard_dir} use another vocabulary: fine-tuning without replay")
-        return None, empty
-    sampler = WindowSampler(load_shards(shard_dir, "train"), cfg.seq_len, cfg.seed + 1, cfg.bos_align, cfg.bos_first)
-    held = heldout_windows(load_shards(shard_dir, "heldout"), cfg.seq_len, cfg.eval_windows)
-    return sampler, held
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as e:
+        raise TrainerError(f"cannot write to {folder} ({e.strerror or e}): choose another output folder") from None
+    free = shutil.disk_usage(folder).free
+    if free < need_bytes:
+        raise TrainerError(f"not enough free disk space in {folder}: {free / 1e6:.0f} MB free, "
+                           f"{need_bytes / 1e6:.0f} MB needed for the checkpoint and the new model")
+
+
+def replay_sampler(shard_dir: Path | None, vocab: Vocab, cfg: TrainConfig, log
+                   ) -> tuple[WindowSampler, np.ndarray, list[str]]:
+    """Sampler over general text, held-out windows and held-out lines (for the report).
+
+    Default: the replay sample that ships in the assets; ``shard_dir``: corpus shards from
+    ``trainer prepare`` instead (developers). Raises DataError when neither can be used."""
+    if shard_dir is not None:
+        try:
+            shard_vocab = Vocab.load(Path(shard_dir) / VOCAB_NAME)
+        except DataError:
+            raise DataError(f"no general-text shards in {shard_dir} (run `python -m trainer prepare`)") from None
+        if shard_vocab.sha1 != vocab.sha1:
+            raise DataError(f"the shards in {shard_dir} use another vocabulary than the model")
+        sampler = WindowSampler(load_shards(shard_dir, "train"), cfg.seq_len, cfg.seed + 1, cfg.bos_align,
+                                cfg.bos_first)
+        held = heldout_windows(load_shards(shard_dir, "heldout"), cfg.seq_len, cfg.eval_windows)
+        return sampler, held, []
+    train_lines, held_lines = load_replay(REPLAY_DIR)
+    sampler = WindowSampler(vocab.encode("\n".join(train_lines)), cfg.seq_len, cfg.seed + 1, cfg.bos_align,
+                            cfg.bos_first)
+    held = heldout_windows(vocab.encode("\n".join(held_lines)), cfg.seq_len, cfg.eval_windows)
+    log(f"replay: {len(train_lines)} lines of general text shipped with Shuru ({REPLAY_DIR})")
+    return sampler, held, held_lines
 
 
 def finetune_config(base_cfg: ModelConfig, weights: Path, work: Path, overrides: list[str]) -> TrainConfig:
@@ -114,12 +171,33 @@ def _prepare_work_dir(work: Path, job: str, log) -> None:
     job_file.write_text(json.dumps({"job": job}))
 
 
-def finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None = None,
-             shards: Path | None = None, work: Path | None = None, overrides: list[str] | None = None,
-             log: Callable[[str], None] = stderr_log, on_step: Callable[[int], None] | None = None) -> dict:
-    """Fine-tune `base` (default: the installed model) on text files into `out`
-    (default: the personal model dir). Returns a summary dict."""
-    t0 = time.time()
+@dataclass
+class Job:
+    """A fine-tune, fully checked and planned before its first step."""
+
+    paths: list[Path]
+    texts: list[str]
+    base: Path
+    out: Path
+    work: Path
+    manifest: dict
+    vocab: Vocab
+    cfg: TrainConfig
+    user_train: np.ndarray
+    user_held: np.ndarray
+    user_held_lines: list[str]
+    replay: WindowSampler | None
+    general_held: np.ndarray
+    general_held_lines: list[str]
+    plan: dict
+
+
+def plan_finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None = None,
+                  shards: Path | None = None, work: Path | None = None, overrides: list[str] | None = None,
+                  log: Callable[[str], None] = stderr_log) -> Job:
+    """Check everything a fine-tune needs and plan it (device, steps, time); touches nothing
+    but a write probe. Raises a TrainerError (or InputFileError) saying what is wrong."""
+    check_dependencies()
     texts = read_texts(texts_paths, log)  # refuses binary files before anything is touched
     base = Path(base) if base else INSTALLED_MODEL
     out = Path(out) if out else personal_model_dir()
@@ -129,36 +207,143 @@ def finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None
     vocab = Vocab.load(base / VOCAB_NAME)
     work = Path(work) if work else out.with_name(f".{out.name}-finetune")
     cfg = finetune_config(ModelConfig.from_dict(manifest["config"]), base / WEIGHTS_NAME, work, overrides or [])
-    user_train, user_held = split_user_text(texts, vocab)
+    train_lines, held_lines = split_user_lines(texts)
+    user_train, user_held = vocab.encode("\n".join(train_lines)), vocab.encode("\n".join(held_lines))
     if len(user_train) < cfg.seq_len + 2:
         raise DataError(f"too little text to learn from ({len(user_train)} tokens); give at least a few pages")
-    replay, general_held = replay_sampler(Path(shards) if shards else DEFAULT_SHARDS, vocab, cfg, log)
-    if replay is None or replay_rows(cfg.batch_size, cfg.replay_fraction) == 0:
-        replay, cfg.replay_fraction = None, 0.0  # every row is the user's text, and the manifest says so
+    replay, general_held, general_lines = None, np.zeros((0, cfg.seq_len + 1), np.int64), []
+    if replay_rows(cfg.batch_size, cfg.replay_fraction) > 0:
+        replay, general_held, general_lines = replay_sampler(shards, vocab, cfg, log)
+    else:
+        cfg.replay_fraction = 0.0  # every row is the user's text, and the manifest says so
     cfg = _cap_steps(cfg, len(user_train), log)
-    _prepare_work_dir(work, _job_id(texts, manifest, cfg), log)
-    main = WindowSampler(user_train, cfg.seq_len, cfg.seed, cfg.bos_align, cfg.bos_first)
-    evals = {"user": heldout_windows(user_held, cfg.seq_len, cfg.eval_windows)}
-    if len(general_held):
-        evals["general"] = general_held
-    data = TrainData(mixed_sampler(main, replay, cfg.replay_fraction), evals,
-                     [main] + ([replay] if replay else []), data_description(cfg, len(user_train)))
-    before = _eval_base(base / WEIGHTS_NAME, vocab, evals, cfg)
-    result = train(cfg, data, vocab, log=log, on_step=on_step)
-    model = _load_final(work, vocab)
-    training = {"base_model": str(base), "base_onnx_sha1": manifest["onnx_sha1"], "texts": [str(p) for p in texts_paths],
-                "user_tokens": int(len(user_train)), "replay": replay is not None, "steps": result["steps"],
-                "tokens": result["tokens"], "minutes": round(result["elapsed_s"] / 60, 2),
+    params = (base / WEIGHTS_NAME).stat().st_size // 2  # fp16 weights
+    need = params * DISK_PER_PARAM_BYTES + DISK_MARGIN_BYTES
+    check_output(out.parent, need)
+    check_output(work.parent, need)
+    job = Job(list(map(Path, texts_paths)), texts, base, out, work, manifest, vocab, cfg, user_train, user_held,
+              held_lines, replay, general_held, general_lines, {})
+    job.plan = _plan(job)
+    return job
+
+
+def _plan(job: Job) -> dict:
+    """Device, steps and estimated time (a few timed steps on the device)."""
+    import torch
+
+    from .device import detect_device
+
+    device = detect_device(torch)
+    s_per_step = _probe_step_seconds(job, torch.device(device.kind), device.threads)
+    cfg = job.cfg
+    train_s = cfg.max_steps * s_per_step
+    if cfg.max_minutes > 0:
+        train_s = min(train_s, cfg.max_minutes * 60)
+    resume = (job.work / "ckpt.pt").is_file()
+    return {"device": device.to_dict(), "user_chars": sum(len(t) for t in job.texts),
+            "user_tokens": int(len(job.user_train)), "steps": cfg.max_steps, "s_per_step": round(s_per_step, 3),
+            "estimate_s": round(train_s + OVERHEAD_S), "replay": job.replay is not None,
+            "max_minutes": cfg.max_minutes, "resume": resume, "out": str(job.out)}
+
+
+def _probe_step_seconds(job: Job, device, threads: int, steps: int = 2) -> float:
+    """Median seconds of a training step of this model and batch on this device."""
+    import torch
+
+    from .train import load_weights
+
+    torch.set_num_threads(threads)
+    model = load_weights(job.base / WEIGHTS_NAME, job.vocab).to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=0.0)  # lr 0: the probe changes nothing that is kept
+    sampler = WindowSampler(job.user_train, job.cfg.seq_len, 0)
+    times = []
+    for _ in range(steps + 1):
+        x, y = (torch.from_numpy(a).to(device) for a in sampler.batch(job.cfg.batch_size))
+        t = time.perf_counter()
+        _, loss = model(x, y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times[1:]))  # the first step warms up
+
+
+def finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None = None,
+             shards: Path | None = None, work: Path | None = None, overrides: list[str] | None = None,
+             log: Callable[[str], None] = stderr_log, on_step: Callable[[int], None] | None = None,
+             events: Events | None = None, check_only: bool = False, report_clauses: int | None = None) -> dict:
+    """Fine-tune `base` (default: the installed model) on text files into `out`
+    (default: the personal model dir). Returns a summary dict (with ``check_only``: the plan)."""
+    t0 = time.time()
+    events = events or Events()
+    job = plan_finetune(texts_paths, out, base, shards, work, overrides, log)
+    if check_only:
+        return {"status": "ok", "plan": job.plan}
+    events.emit("plan", **job.plan)
+    cfg, vocab = job.cfg, job.vocab
+    _prepare_work_dir(job.work, _job_id(job.texts, job.manifest, cfg), log)
+    main = WindowSampler(job.user_train, cfg.seq_len, cfg.seed, cfg.bos_align, cfg.bos_first)
+    evals = {"user": heldout_windows(job.user_held, cfg.seq_len, cfg.eval_windows)}
+    if len(job.general_held):
+        evals["general"] = job.general_held
+    data = TrainData(mixed_sampler(main, job.replay, cfg.replay_fraction), evals,
+                     [main] + ([job.replay] if job.replay else []), data_description(cfg, len(job.user_train)))
+    events.phase("baseline")
+    before = _eval_base(job.base / WEIGHTS_NAME, vocab, evals, cfg)
+    events.phase("training")
+    result = train(cfg, data, vocab, log=log, on_step=on_step, on_event=_throttled(events))
+    events.phase("export")
+    model = _load_final(job.work, vocab)
+    training = {"base_model": str(job.base), "base_onnx_sha1": job.manifest["onnx_sha1"],
+                "texts": [str(p) for p in job.paths], "user_tokens": int(len(job.user_train)),
+                "replay": job.replay is not None, "steps": result["steps"], "tokens": result["tokens"],
+                "minutes": round(result["elapsed_s"] / 60, 2), "device": job.plan["device"],
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "config": {k: getattr(cfg, k) for k in ("lr", "batch_size", "seq_len", "replay_fraction",
                                                         "freeze_embeddings", "freeze_layers", "max_minutes")}}
     metrics = {"before": before, "after": result["eval"]}
-    write_model_dir(model, vocab, out, training, metrics, int8=manifest.get("quantized", False),
-                    extra_files=lambda folder: write_user_layer(texts, texts_paths, folder, log))
-    shutil.rmtree(work, ignore_errors=True)  # the job is done; its checkpoint is no longer needed
-    summary = {"status": "ok", "out": str(out), "minutes": round((time.time() - t0) / 60, 2),
-               "steps": result["steps"], "before": before, "after": result["eval"]}
-    log(f"personal model written to {out}")
+    write_model_dir(model, vocab, job.out, training, metrics, int8=job.manifest.get("quantized", False),
+                    extra_files=lambda folder: write_user_layer(job.texts, job.paths, folder, log),
+                    parity_windows=evals["user"], log=log)
+    shutil.rmtree(job.work, ignore_errors=True)  # the job is done; its checkpoint is no longer needed
+    events.phase("report")
+    report = _report(job, log, report_clauses)
+    summary = {"status": "ok", "out": str(job.out), "minutes": round((time.time() - t0) / 60, 2),
+               "steps": result["steps"], "before": before, "after": result["eval"], "report": report}
+    log(f"personal model written to {job.out}")
     return summary
+
+
+def _throttled(events: Events, every_s: float = 0.5):
+    """Step events at most every ``every_s`` (a GPU makes many steps a second); evals always."""
+    last = [0.0]
+
+    def on_event(name: str, **fields) -> None:
+        now = time.monotonic()
+        if name == "step" and now - last[0] < every_s and fields.get("progress", 0) < 1:
+            return
+        last[0] = now
+        events.emit(name, **fields)
+
+    return on_event
+
+
+def _report(job: Job, log, n: int | None = None) -> dict:
+    """Before/after accuracy on held-out clauses, also stored in the new model's manifest."""
+    from .export import MANIFEST_NAME
+    from .replay import _atomic_write
+    from .report import REPORT_CLAUSES, before_after, clause_set
+
+    n = REPORT_CLAUSES if n is None else n
+    report = before_after(job.base, job.out, clause_set(job.user_held_lines, n), clause_set(job.general_held_lines, n),
+                          log)
+    path = job.out / MANIFEST_NAME
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.setdefault("metrics", {})["report"] = report
+    _atomic_write(path, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+    return report
 
 
 def write_user_layer(texts: list[str], paths: list[Path], folder: Path, log) -> None:
@@ -223,7 +408,9 @@ def _load_final(work: Path, vocab: Vocab) -> CharLM:
 
 def finetune_cli(args, extra: list[str]) -> dict:
     """`python -m trainer finetune` (argparse namespace + --key=value overrides)."""
-    return finetune(args.text, out=args.out, base=args.base, shards=args.shards, work=args.work, overrides=extra)
+    return finetune(args.text, out=args.out, base=args.base, shards=args.shards, work=args.work, overrides=extra,
+                    events=Events(getattr(args, "events", False)), check_only=getattr(args, "check", False),
+                    report_clauses=getattr(args, "report_clauses", None))
 
 
 if __name__ == "__main__":  # pragma: no cover

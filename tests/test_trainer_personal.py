@@ -1,0 +1,172 @@
+"""A fine-tune as an installed Shuru runs it: everything checked before the first step, the
+plan (device, steps, time) on request, progress as events, the shipped replay sample, int8
+only when it keeps to fp32, and the report of before and after."""
+from __future__ import annotations
+
+import json
+import lzma
+import shutil
+import types
+from collections import namedtuple
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.test_trainer_support import TINY_TEXT, dir_snapshot, tiny_model_dir  # noqa: F401 (fixture)
+from trainer import finetune as ft
+from trainer import replay
+from trainer.__main__ import main
+from trainer.device import detect_device
+from trainer.errors import DataError, TrainerError
+from trainer.export import load_manifest, write_model_dir
+from trainer.vocab import Vocab
+
+FAST = ["--max_steps=4", "--batch_size=4", "--seq_len=32", "--eval_windows=4", "--warmup_steps=2",
+        "--eval_every=2"]
+
+
+@pytest.fixture
+def job(tiny_model_dir, tmp_path):
+    """(installed model copy, the user's text file, output dir)."""
+    installed = tmp_path / "installed"
+    shutil.copytree(tiny_model_dir, installed)
+    text = tmp_path / "mine.txt"
+    text.write_text(TINY_TEXT.read_text(encoding="utf-8"), encoding="utf-8")
+    return installed, text, tmp_path / "models" / "new"
+
+
+def _cli(job, *args):
+    installed, text, out = job
+    return main(["finetune", "--text", str(text), "--base", str(installed), "--out", str(out),
+                 "--report-clauses", "2", *args, *FAST])
+
+
+def test_check_prints_the_plan_and_trains_nothing(job, capsys):
+    assert _cli(job, "--check") == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    plan = result["plan"]
+    assert result["status"] == "ok" and plan["device"]["kind"] == "cpu" and "thread" in plan["device"]["name"]
+    assert plan["steps"] == 4 and plan["estimate_s"] > 0 and plan["replay"] is True and plan["user_chars"] > 5000
+    assert not job[2].exists() and not (job[2].parent / ".new-finetune").exists()
+
+
+def test_events_tell_the_whole_run(job, capsys):
+    assert _cli(job, "--events") == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    events = [e["event"] for e in lines[:-1]]
+    phases = [e["phase"] for e in lines if e.get("event") == "phase"]
+    assert events[0] == "plan" and phases == ["baseline", "training", "export", "report"]
+    steps = [e for e in lines if e.get("event") == "step"]
+    evals = [e for e in lines if e.get("event") == "eval"]
+    assert steps and steps[-1]["step"] == 4 and steps[-1]["progress"] == 1 and steps[-1]["loss"] > 0
+    assert evals and {"user_loss", "general_loss"} <= set(evals[-1])
+    result = lines[-1]
+    assert result["status"] == "ok" and result["out"] == str(job[2])
+    for name in ("user", "general"):
+        top1, chars = result["report"][name]["top1"], result["report"][name]["char_acc"]
+        assert len(top1) == len(chars) == 2 and all(0 <= v <= 100 for v in top1 + chars)
+    assert load_manifest(job[2])["metrics"]["report"] == result["report"]
+
+
+PREFLIGHT = [  # (what breaks, how, the message)
+    ("a missing package", lambda mp, out: mp.setattr(ft, "REQUIRED_MODULES", ft.REQUIRED_MODULES + ("onnx_nope",)),
+     "onnx_nope"),
+    ("a full disk", lambda mp, out: mp.setattr(ft.shutil, "disk_usage", lambda p: namedtuple("U", "total used free")(
+        1 << 30, 1 << 30, 1 << 20)), "not enough free disk space"),
+    ("an output folder that cannot be made", lambda mp, out: out.parent.write_text("a file"), "cannot write to"),
+    ("a damaged replay sample", lambda mp, out: mp.setattr(ft, "REPLAY_DIR", out.parent.parent / "no-replay"),
+     "no replay sample"),
+]
+
+
+@pytest.mark.parametrize("what,breaks,message", PREFLIGHT, ids=[p[0] for p in PREFLIGHT])
+def test_problems_are_found_before_the_first_step(job, monkeypatch, what, breaks, message):
+    installed, text, out = job
+    breaks(monkeypatch, out)
+    steps = []
+    with pytest.raises(TrainerError, match=message):
+        ft.finetune([text], out=out, base=installed, overrides=FAST, log=lambda m: None, on_step=steps.append)
+    assert steps == [] and not (out.parent / ".new-finetune").exists()
+
+
+def test_a_drifting_int8_model_ships_as_fp32(tiny_model_dir, tmp_path, monkeypatch):
+    from tests.test_trainer_export import _model
+
+    monkeypatch.setattr("trainer.export.INT8_TOP1_AGREEMENT", 1.01)  # no int8 model can pass
+    logs = []
+    m = write_model_dir(_model(tiny_model_dir), Vocab.load(tiny_model_dir / "vocab.txt"), tmp_path / "q", {}, {},
+                        int8=True, log=logs.append)
+    assert m["quantized"] is False and m["metrics"]["onnx_parity"]["int8_rejected"]["positions"] >= 1000
+    assert load_manifest(tmp_path / "q")["quantized"] is False and "keeping the fp32 model" in logs[0]
+
+
+def _torch(cuda: bool, mps: bool = False):
+    """A stand-in for the torch module as detect_device reads it."""
+    return types.SimpleNamespace(
+        cuda=types.SimpleNamespace(is_available=lambda: cuda, get_device_name=lambda i: "NVIDIA H200"),
+        backends=types.SimpleNamespace(mps=types.SimpleNamespace(is_available=lambda: mps)))
+
+
+@pytest.mark.parametrize("cuda,mps,kind,name", [
+    (True, False, "cuda", "NVIDIA H200 (CUDA)"),
+    (True, True, "cuda", "NVIDIA H200 (CUDA)"),
+    (False, True, "mps", "Apple GPU (Metal, MPS)"),
+    (False, False, "cpu", "thread"),
+])
+def test_the_device_is_the_best_one_torch_offers(cuda, mps, kind, name):
+    device = detect_device(_torch(cuda, mps))
+    assert device.kind == kind and name in device.name and device.threads >= 1
+
+
+def test_a_cuda_device_is_used_for_training(job, monkeypatch):
+    """With CUDA reported, the plan names it and the probe and training ask torch for it."""
+    import torch
+
+    installed, text, out = job
+    asked = []
+    monkeypatch.setattr(ft, "_probe_step_seconds", lambda job, device, threads: asked.append(device.type) or 0.5)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "NVIDIA H200")
+    plan = ft.plan_finetune([text], out, installed, overrides=FAST, log=lambda m: None).plan
+    assert plan["device"]["kind"] == "cuda" and plan["device"]["name"] == "NVIDIA H200 (CUDA)" and asked == ["cuda"]
+    from trainer.train import pick_device
+
+    assert pick_device().type == "cuda"
+
+
+def _corpus(tmp_path: Path) -> Path:
+    corpus = tmp_path / "data" / "corpus"
+    corpus.mkdir(parents=True)
+    for i, source in enumerate(replay.SHARES):
+        lines = [f"第{n}行的中文句子来自{source}" for n in range(400)] + ["short", "太短"]
+        with lzma.open(corpus / f"{source}.txt.xz", "wt", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+    return tmp_path / "data"
+
+
+def test_the_replay_sample_is_reproducible_and_checked(tmp_path):
+    data = _corpus(tmp_path)
+    a = replay.build_replay(data, tmp_path / "a", total_chars=40_000, log=lambda m: None)
+    b = replay.build_replay(data, tmp_path / "b", total_chars=40_000, log=lambda m: None)
+    assert a == b and dir_snapshot(tmp_path / "a") == dir_snapshot(tmp_path / "b")
+    train, held = replay.load_replay(tmp_path / "a")
+    assert train and held and len(held) < len(train) and not ({"short", "太短"} & set(train + held))
+    assert set(a["sources"]) == set(replay.SHARES) and all(s["licence"] for s in a["sources"].values())
+    damaged = tmp_path / "a" / replay.TRAIN_NAME
+    damaged.write_bytes(damaged.read_bytes()[:-8] + b"\0" * 8)
+    with pytest.raises(DataError, match="damaged"):
+        replay.load_replay(tmp_path / "a")
+
+
+def test_the_shipped_replay_sample_loads_and_fits_the_budget():
+    train, held = replay.load_replay(ft.REPLAY_DIR)
+    size = sum(p.stat().st_size for p in ft.REPLAY_DIR.iterdir())
+    assert size <= 10_000_000 and sum(map(len, train)) > 2_000_000 and len(held) > 1000
+
+
+def test_a_missing_source_is_named(tmp_path):
+    data = _corpus(tmp_path)
+    (data / "corpus" / "tech_oiwiki.txt.xz").unlink()
+    with pytest.raises(DataError, match="tech_oiwiki"):
+        replay.build_replay(data, tmp_path / "out", log=lambda m: None)
