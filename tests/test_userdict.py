@@ -130,7 +130,6 @@ def test_a_made_up_word_is_proposed_at_once(tmp_path):
     session.insert("kuoluomu")
     assert "阔罗木" not in [c.text for c in session.candidates()]
     engine.add_user_words([parse_line("阔罗木 kuo luo mu 3")])
-    session.insert("")  # no edit: the same candidates are still cached
     session.backspace()
     session.insert("u")
     texts = [c.text for c in session.candidates()]
