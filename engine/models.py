@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 ACTIVE_FILE = "active.json"
 PENDING_FILE = ".pending.json"
 MANIFEST = "manifest.json"
-REPORT_FILE = "report.json"  # the trainer's before/after report, kept beside the model by the window
 LEGACY_ID = "personal"  # the one personal model of Shuru 0.3
 BASE_ID = "base"
 ID_PREFIX = "personal-"
@@ -48,7 +47,7 @@ class ModelInfo:
     created: str = ""  # "YYYY-MM-DD HH:MM" (manifest exported_at, else the folder's time)
     source_files: tuple[str, ...] = ()  # the text files it was fine-tuned on
     size_bytes: int = 0
-    metrics: dict = field(default_factory=dict)  # manifest "metrics" (+ "report": the before/after report)
+    metrics: dict = field(default_factory=dict)  # manifest "metrics" ("report": the before/after accuracy)
     training: dict = field(default_factory=dict)  # manifest "training"
 
 
@@ -192,9 +191,6 @@ def model_info(path: Path, model_id: str, kind: str) -> ModelInfo:
     manifest = _read_json(path / MANIFEST)
     training = manifest.get("training") if isinstance(manifest.get("training"), dict) else {}
     metrics = dict(manifest.get("metrics")) if isinstance(manifest.get("metrics"), dict) else {}
-    report = _read_json(path / REPORT_FILE)
-    if report:
-        metrics["report"] = report
     texts = training.get("texts") if isinstance(training.get("texts"), list) else []
     return ModelInfo(model_id, path, kind, _created(path, manifest), tuple(Path(str(t)).name for t in texts),
                      _folder_size(path), metrics, training)

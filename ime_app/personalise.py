@@ -15,7 +15,6 @@ window reloads the engine in the background.
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -127,6 +126,7 @@ class PersonaliseDialog(QDialog):
         self.run: TrainerProcess | None = None
         self.run_dir: Path | None = None
         self.new_model_id = ""
+        self.trainer_options: list[str] = []  # more trainer arguments (--base, --key=value overrides)
         self.checker = FileChecker(self)
         self.checker.checked.connect(self._file_checked, Qt.ConnectionType.QueuedConnection)
         self.tabs = QTabWidget()
@@ -307,7 +307,7 @@ class PersonaliseDialog(QDialog):
         pending = self.registry.pending()
         out = pending["dir"] if pending and sorted(pending["files"]) == key else self.registry.new_model_dir()
         self.plan_label.setText("Estimating the training time…")
-        run = TrainerProcess(finetune_args(usable, str(out), "--check"), self)
+        run = TrainerProcess(finetune_args(usable, str(out), "--check") + self.trainer_options, self)
         run.setProperty("files", key)
         run.finished.connect(self._plan_ready)
         self.plan_run = run
@@ -349,7 +349,8 @@ class PersonaliseDialog(QDialog):
         self.last_line.setText("")
         self.phase_label.setText("Starting the trainer…")
         self.message_label.setText("")
-        self.run = TrainerProcess(finetune_args(files, str(self.run_dir), "--events"), self)
+        self.run = TrainerProcess(finetune_args(files, str(self.run_dir), "--events") + self.trainer_options,
+                                   self)
         self.run.event.connect(self._event)
         self.run.progress.connect(self._progress_line)
         self.run.finished.connect(self._run_finished)
@@ -432,13 +433,6 @@ class PersonaliseDialog(QDialog):
         self.new_model_id = out.name
         self.registry.clear_pending()
         report = result.get("report") if isinstance(result.get("report"), dict) else {}
-        try:
-            from engine.models import REPORT_FILE
-
-            (out / REPORT_FILE).write_text(json.dumps({**report, "minutes": result.get("minutes")},
-                                                      ensure_ascii=False, indent=1), encoding="utf-8")
-        except OSError as e:
-            log.warning("could not keep the report beside %s: %s", out, e)
         self.report_label.setText(report_html(report, result.get("minutes"), self.new_model_id))
         self.use_button.setEnabled(True)
         self.discard_button.setEnabled(True)
@@ -608,7 +602,7 @@ def format_size(n: int) -> str:
 
 def _pct(pair, i: int) -> str:
     if isinstance(pair, list) and len(pair) > i and _number(pair[i]) is not None:
-        return f"{pair[i] * 100:.1f}%"
+        return f"{pair[i]:.1f}%"  # the trainer reports percentages
     return "–"
 
 

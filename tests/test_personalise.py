@@ -16,6 +16,7 @@ from engine.models import ModelRegistry
 from ime_app import training
 from ime_app.personalise import LossCurve, PersonaliseDialog, describe_plan, format_duration
 from tests.conftest import TIMEOUT_MS
+from tests.test_trainer_support import tiny_model_dir  # noqa: F401 (fixture)
 
 FAKE_TRAINER = Path(__file__).parent / "fixtures" / "fake_trainer.py"
 BASE = Path(__file__).resolve().parents[1] / "assets" / "model"
@@ -137,7 +138,7 @@ def test_train_use_it_and_revert_in_the_window(qtbot, make_window, tmp_path, tex
     new_id = dialog.new_model_id
     assert new_id.startswith("personal-") and (models / new_id / "manifest.json").is_file()
     assert ModelRegistry(models, BASE).active_id() is None  # not in use until chosen
-    assert ModelRegistry(models, BASE).get(new_id).metrics["report"]["user"]["top1"] == [0.612, 0.705]
+    assert ModelRegistry(models, BASE).get(new_id).metrics["report"]["user"]["top1"] == [61.2, 70.5]
 
     dialog.use_button.click()
     qtbot.waitUntil(lambda: w.model_label.text() == f"model: {new_id}", timeout=TIMEOUT_MS)
@@ -247,3 +248,28 @@ def test_loss_curve_draws(qtbot):
     curve.add("your text (held out)", 2, 3.8)
     drawn = curve.grab().toImage()
     assert drawn != empty and len(curve.series["training"]) == 3
+
+
+def test_the_real_trainer_through_the_dialog(qtbot, make_dialog, tmp_path, tiny_model_dir, monkeypatch):
+    """``python -m trainer`` itself, on a tiny model with a few steps: plan, progress, report, Use it."""
+    from tests.test_trainer_support import TINY_TEXT
+
+    monkeypatch.setattr(training, "trainer_command", lambda: [sys.executable, "-m", "trainer"])
+    mine = tmp_path / "mine.txt"
+    mine.write_text(TINY_TEXT.read_text(encoding="utf-8"), encoding="utf-8")
+    dialog = make_dialog()
+    dialog.trainer_options = ["--base", str(tiny_model_dir), "--report-clauses", "1", "--max_steps=4",
+                              "--batch_size=4", "--seq_len=32", "--eval_windows=2", "--warmup_steps=2",
+                              "--eval_every=2"]
+    dialog.add_files([mine])
+    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=60_000)
+    assert dialog.plan["steps"] == 4 and "Estimated time on" in dialog.plan_label.text()
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: not dialog.running(), timeout=120_000)
+    assert dialog.pages.currentIndex() == PAGE_REPORT, dialog.message_label.text()
+    assert dialog.progress_bar.value() == 1000 and dialog.curve.series["training"][-1][0] == 4
+    assert "your text (held out)" in dialog.curve.series
+    assert "%" in dialog.report_label.text()
+    dialog.use_button.click()
+    registry = dialog.registry
+    assert registry.active_id() == dialog.models.infos[1].id and registry.active_model().metrics["report"]
