@@ -315,7 +315,7 @@ def _is_han(ch: str) -> bool:
 
 MANIFEST, VOCABULARY = "neural model manifest", "neural model vocabulary"  # file kinds in messages
 REPAIR_MODEL = ("To fix it, reinstall Shuru, or repair the checkout with `git checkout assets/`; "
-                "a personal model can be trained again with Train on My Text in the Tools menu.")
+                "a personal model can be trained again with Personalise… in the Tools menu.")
 
 
 def _read_manifest(model_dir: Path) -> dict:

@@ -6,8 +6,9 @@ A word list has one word a line, optionally followed by its pinyin and a weight:
     深度学习<TAB>shen'du'xue'xi<TAB>5
     深度学习
 
-Without pinyin, a word of Chinese characters gets pypinyin's reading; anything else is
-refused with a reason (and its line number). The entries are kept in the SQLite user store
+Without pinyin, a word gets the lexicon's reading (its most common one; a word the lexicon
+lacks, that of each of its characters); a word with no known reading is refused with a reason
+(and its line number). The entries are kept in the SQLite user store
 (``userdict`` table, :mod:`engine.userdb`).
 
 Matching: a word matches the start of the typed letters when each of its syllables is typed
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .decoder import Conversion
-from .syllables import ALIASES, SYLLABLE_ID, initial_of
+from .syllables import ALIASES, SYLLABLE_ID, SYLLABLES, initial_of
 
 DEFAULT_WEIGHT = 1.0
 MAX_WORD_CHARS = 16
@@ -50,8 +51,9 @@ class UserWord:
 
 # -- word lists -------------------------------------------------------------------------
 
-def parse_line(line: str) -> UserWord:
-    """One word-list line; ValueError with the reason if it is not usable."""
+def parse_line(line: str, lexicon=None) -> UserWord:
+    """One word-list line; ValueError with the reason if it is not usable. Without pinyin in
+    the line, the reading comes from ``lexicon`` (engine.lexicon.Lexicon)."""
     fields = line.split("\t") if "\t" in line else line.split()
     fields = [f.strip() for f in fields if f.strip()]
     if not fields:
@@ -64,7 +66,7 @@ def parse_line(line: str) -> UserWord:
         weight = float(rest.pop())
         if weight <= 0:
             raise ValueError("the weight must be above 0")
-    syllables = split_pinyin(" ".join(rest)) if rest else reading_of(word)
+    syllables = split_pinyin(" ".join(rest)) if rest else reading_of(word, lexicon)
     if HAN.match(word) and len(syllables) != len(word):
         raise ValueError(f"{len(word)} characters but {len(syllables)} syllables ({' '.join(syllables)})")
     return UserWord(word, syllables, weight)
@@ -85,34 +87,54 @@ def split_pinyin(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def reading_of(word: str) -> tuple[str, ...]:
-    """pypinyin's reading of a word of Chinese characters; ValueError for anything else."""
-    if not HAN.match(word):
+def reading_of(word: str, lexicon) -> tuple[str, ...]:
+    """The lexicon's most common reading of a word, else of each of its characters; ValueError
+    when none is known (not Chinese, or no lexicon)."""
+    known = _token_reading(lexicon, word) if lexicon is not None else None
+    if known is None and lexicon is not None and HAN.match(word):
+        chars = [_token_reading(lexicon, ch) for ch in word]
+        known = None if None in chars else tuple(s for r in chars for s in r)
+    if known is None:
         raise ValueError(f"no pinyin given and no reading known for {word!r} (add its pinyin after it)")
-    from pypinyin import lazy_pinyin
-
-    return split_pinyin(" ".join(lazy_pinyin(word)))
+    return known
 
 
-def parse_word_list(text: str) -> tuple[list[UserWord], list[tuple[int, str]]]:
+def _token_reading(lexicon, text: str) -> tuple[str, ...] | None:
+    """The syllables of a lexicon token's most probable reading (entry_reading_logp), or None."""
+    import numpy as np
+
+    from .lexicon import MAX_WORD_SYLLABLES
+
+    tid = lexicon.token_id(text)
+    if tid is None or len(text) > MAX_WORD_SYLLABLES:
+        return None
+    entries = np.flatnonzero(np.asarray(lexicon.entry_token) == tid)  # ~0.5 ms over a million entries
+    if not len(entries):
+        return None
+    best = entries[int(np.argmax(np.asarray(lexicon.entry_reading_logp[entries], dtype=np.float32)))]
+    ids = lexicon.entry_syllables(np.array([best]), len(text))[0]
+    return None if (ids < 0).any() else tuple(SYLLABLES[int(i)] for i in ids)
+
+
+def parse_word_list(text: str, lexicon=None) -> tuple[list[UserWord], list[tuple[int, str]]]:
     """(entries, problems as (line number, reason)); blank lines and ``#`` comments are skipped."""
     words, problems = [], []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            words.append(parse_line(line))
+            words.append(parse_line(line, lexicon))
         except ValueError as e:
             problems.append((number, str(e)))
     return words, problems
 
 
-def read_word_list(path: Path) -> tuple[list[UserWord], list[tuple[int, str]]]:
+def read_word_list(path: Path, lexicon=None) -> tuple[list[UserWord], list[tuple[int, str]]]:
     """A word-list file (UTF-8, UTF-16 with a BOM or GB18030); TextFileError if it is unreadable."""
     from .textfile import read_text_file
 
     text, _ = read_text_file(Path(path), need_han=False)
-    return parse_word_list(text)
+    return parse_word_list(text, lexicon)
 
 
 def format_word_list(words: list[UserWord]) -> str:
@@ -121,13 +143,13 @@ def format_word_list(words: list[UserWord]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def learned_word_entries(learned: list[tuple[str, float, float]]) -> list[UserWord]:
-    """Learned words (word, weight, last used) as word-list entries; words without a known
-    reading (not Chinese) are left out."""
+def learned_word_entries(learned: list[tuple[str, float, float]], lexicon) -> list[UserWord]:
+    """Learned words (word, weight, last used) as word-list entries (the lexicon's readings);
+    words without a known reading are left out."""
     out = []
     for word, weight, _ in learned:
         try:
-            out.append(UserWord(word, reading_of(word), max(1.0, round(float(weight), 1))))
+            out.append(UserWord(word, reading_of(word, lexicon), max(1.0, round(float(weight), 1))))
         except ValueError:
             continue
     return out

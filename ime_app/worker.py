@@ -187,7 +187,7 @@ class EngineWorker(QObject):
         from engine.userdict import parse_line
 
         try:
-            word = parse_line(line)
+            word = parse_line(line, self._engine.lexicon)
         except ValueError as e:
             self.userdict_message.emit(f"Not added: {e}")
             return
@@ -204,7 +204,7 @@ class EngineWorker(QObject):
         from .user_dictionary import import_report
 
         try:
-            words, problems = read_word_list(Path(path))
+            words, problems = read_word_list(Path(path), self._engine.lexicon)
         except TextFileError as e:
             self.userdict_message.emit(f"Not imported: {e}")
             return
@@ -218,10 +218,10 @@ class EngineWorker(QObject):
         self._export(Path(path), format_word_list(words), f"Exported {len(words)} words to {path}")
 
     def _do_learned_export(self, seq: int, path: str) -> None:
-        """The learned words as a word list (pinyin from pypinyin; weights rounded up to 1)."""
+        """The learned words as a word list (the lexicon's readings; weights rounded, at least 1)."""
         from engine.userdict import format_word_list, learned_word_entries
 
-        words = learned_word_entries(self._engine.learned_words())
+        words = learned_word_entries(self._engine.learned_words(), self._engine.lexicon)
         self._export(Path(path), format_word_list(words), f"Exported {len(words)} learned words to {path}")
 
     def _userdict_changed(self, change, message: str) -> None:

@@ -14,7 +14,9 @@ SDXX = ("shen", "du", "xue", "xi")
 GOOD_LINES = [
     ("深度学习 shen du xue xi 5", ("深度学习", SDXX, 5.0)),
     ("深度学习\tshen'du'xue'xi\t5", ("深度学习", SDXX, 5.0)),
-    ("深度学习", ("深度学习", SDXX, 1.0)),                        # pinyin from pypinyin
+    ("深度学习", ("深度学习", SDXX, 1.0)),                        # the lexicon's reading
+    ("银行", ("银行", ("yin", "hang"), 1.0)),                     # of the word, not of each character
+    ("阔罗木", ("阔罗木", ("kuo", "luo", "mu"), 1.0)),             # not in the lexicon: its characters
     ("深度学习 2.5", ("深度学习", SDXX, 2.5)),
     ("绿茶 lü cha", ("绿茶", ("lv", "cha"), 1.0)),
     ("略 lue4", ("略", ("lve",), 1.0)),                           # tone numbers dropped, lue spelled lve
@@ -24,8 +26,8 @@ GOOD_LINES = [
 
 
 @pytest.mark.parametrize("line, expected", GOOD_LINES)
-def test_word_list_lines(line, expected):
-    w = parse_line(line)
+def test_word_list_lines(engine, line, expected):
+    w = parse_line(line, engine.lexicon)
     assert (w.word, w.syllables, w.weight) == expected
 
 
@@ -40,14 +42,14 @@ BAD_LINES = [
 
 
 @pytest.mark.parametrize("line, reason", BAD_LINES)
-def test_bad_lines_are_refused_with_a_reason(line, reason):
+def test_bad_lines_are_refused_with_a_reason(engine, line, reason):
     with pytest.raises(ValueError, match=reason):
-        parse_line(line)
+        parse_line(line, engine.lexicon)
 
 
-def test_word_list_reports_bad_lines_by_number():
+def test_word_list_reports_bad_lines_by_number(engine):
     text = "# my words\n深度学习 5\n\nGPT模型\n舒如 shu ru\n深度学习 shen du\n"
-    words, problems = parse_word_list(text)
+    words, problems = parse_word_list(text, engine.lexicon)
     assert [w.word for w in words] == ["深度学习", "舒如"]
     assert [n for n, _ in problems] == [4, 6]
 
@@ -129,7 +131,7 @@ def test_a_made_up_word_is_proposed_at_once(tmp_path):
     session = engine.new_session()
     session.insert("kuoluomu")
     assert "阔罗木" not in [c.text for c in session.candidates()]
-    engine.add_user_words([parse_line("阔罗木 kuo luo mu 3")])
+    engine.add_user_words([parse_line("阔罗木 kuo luo mu 3", engine.lexicon)])
     session.backspace()
     session.insert("u")
     texts = [c.text for c in session.candidates()]
