@@ -25,7 +25,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .decoder import Conversion
+from .lexicon import MAX_WORD_SYLLABLES
 from .syllables import ALIASES, SYLLABLE_ID, SYLLABLES, initial_of
 
 DEFAULT_WEIGHT = 1.0
@@ -101,10 +104,6 @@ def reading_of(word: str, lexicon) -> tuple[str, ...]:
 
 def _token_reading(lexicon, text: str) -> tuple[str, ...] | None:
     """The syllables of a lexicon token's most probable reading (entry_reading_logp), or None."""
-    import numpy as np
-
-    from .lexicon import MAX_WORD_SYLLABLES
-
     tid = lexicon.token_id(text)
     if tid is None or len(text) > MAX_WORD_SYLLABLES:
         return None
