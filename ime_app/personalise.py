@@ -442,14 +442,15 @@ class PersonaliseDialog(QDialog):
 
     def use_new(self) -> None:
         """Make the new model the one in use (the window reloads the engine)."""
-        self.registry.set_active(self.new_model_id)
+        if _refused(self, lambda: self.registry.set_active(self.new_model_id)):
+            return
         self.model_changed.emit(self.new_model_id)
         self._after_report(f"Now using {self.new_model_id}.")
 
     def discard_new(self) -> None:
         """Delete the new model; the model in use stays."""
-        self.registry.discard(self.new_model_id)
-        self._after_report(f"Discarded {self.new_model_id}; the model in use is unchanged.")
+        if not _refused(self, lambda: self.registry.discard(self.new_model_id)):
+            self._after_report(f"Discarded {self.new_model_id}; the model in use is unchanged.")
 
     def _after_report(self, message: str) -> None:
         self.new_model_id = ""
@@ -519,9 +520,10 @@ class ModelsPanel(QWidget):
 
     def use(self, model_id: str) -> None:
         """Make ``model_id`` ("base" or a personal model) the model in use."""
-        self.registry.set_active(model_id)
+        refused = _refused(self, lambda: self.registry.set_active(model_id))
         self.refresh()
-        self.model_changed.emit(model_id)
+        if not refused:
+            self.model_changed.emit(model_id)
 
     def use_base(self) -> None:
         self.use("base")
@@ -537,7 +539,7 @@ class ModelsPanel(QWidget):
             return
         answer = QMessageBox.question(self, "Delete model", f"Delete {m.id} ({format_size(m.size_bytes)})?")
         if answer == QMessageBox.StandardButton.Yes:
-            self.registry.discard(m.id)
+            _refused(self, lambda: self.registry.discard(m.id))
             self.refresh()
 
 
@@ -608,6 +610,18 @@ def _pct(pair, i: int) -> str:
 
 def _number(x):
     return x if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def _refused(parent: QWidget, change) -> bool:
+    """Run a registry change; a refusal (ModelError) or a file error is shown, and True returned."""
+    from engine.models import ModelError
+
+    try:
+        change()
+    except (ModelError, OSError) as e:
+        QMessageBox.warning(parent, "Models", str(e))
+        return True
+    return False
 
 
 def _table(columns) -> QTableWidget:

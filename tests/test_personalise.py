@@ -273,3 +273,23 @@ def test_the_real_trainer_through_the_dialog(qtbot, make_dialog, tmp_path, tiny_
     dialog.use_button.click()
     registry = dialog.registry
     assert registry.active_id() == dialog.models.infos[1].id and registry.active_model().metrics["report"]
+
+
+def test_the_model_in_use_cannot_be_deleted(qtbot, tmp_path, monkeypatch):
+    from ime_app.personalise import ModelsPanel
+    from tests.test_models import make_model
+
+    registry = ModelRegistry(tmp_path / "models", BASE)
+    folder = make_model(registry.root, "personal-20261201-1530")
+    registry.set_active(folder.name)
+    panel = ModelsPanel(registry)
+    qtbot.addWidget(panel)
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text: warnings.append(text)))
+    panel.table.selectRow(1)
+    assert not panel.delete_button.isEnabled() and not panel.use_button.isEnabled()
+    panel.delete_selected()
+    assert folder.exists() and "in use" in warnings[0]
+    panel.use_base()
+    assert registry.active_id() is None and panel.delete_button.isEnabled()
