@@ -143,3 +143,19 @@ def test_engine_loads_the_active_model(tmp_path):
     engine = Engine.load(opts)
     assert engine.model_name == "personal-20261201-1530" and engine.model_dir == folder
     assert Engine.load(EngineOptions(learning=False, models_dir=root, personal=False)).model_name == "base"
+
+
+def test_the_ibus_reload_stamp_follows_the_choice(tmp_path):
+    """The IBus engine reloads when its stamp changes: choosing another model must change it."""
+    from engine import EngineOptions
+    from ime_app.ibus.loader import model_stamp
+
+    root = tmp_path / "models"
+    opts = EngineOptions(models_dir=root)
+    registry = ModelRegistry(root, BASE)
+    base = model_stamp(opts)
+    registry.set_active(make_model(root, "personal-20261201-1530").name)
+    chosen = model_stamp(opts)
+    registry.set_active(None)
+    assert len({base, chosen, model_stamp(opts)}) == 3
+    assert model_stamp(EngineOptions(models_dir=root, personal=False)) == ()
