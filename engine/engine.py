@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
 from .decoder import Decoder, DecoderOptions, ScoreWeights, context_tokens
+from .errors import UserDataError
 from .history import UserHistory, default_history_path
 from .lattice import LatticeOptions
 from .lexicon import Lexicon
 from .ngram import NgramModel
 from .session import Session
-from .userdb import MEMORY
+from .userdb import MEMORY, UserStore
+from .userdict import UserDict, UserWord
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,8 @@ class EngineOptions:
 
     assets_dir: Path = ASSETS_DIR
     model_dir: Path | None = None  # None: the personal model if present (and `personal`), else assets/model
-    personal: bool = True  # use the user's fine-tuned model and text layer when present
+    personal: bool = True  # use the user's fine-tuned model, its text layer and the user dictionary
+    models_dir: Path | None = None  # None: the model registry under the user data dir (engine.models)
     beam_width: int | None = None  # None: NEURAL_BEAM with the neural scorer (abbreviations: 16), else STATISTICAL_BEAM
     nbest: int = 5
     use_neural: bool = True
@@ -64,7 +68,8 @@ class Engine:
     """Holds what all sessions share; make one with :meth:`load`."""
 
     def __init__(self, options: EngineOptions, lexicon: Lexicon, ngram: NgramModel, history: UserHistory,
-                 neural=None, status: str = "", model_name: str = "none", load_ms: float = 0.0):
+                 neural=None, status: str = "", model_name: str = "none", load_ms: float = 0.0,
+                 dict_path: Path | str | None = None):
         self.options = options
         self.lexicon = lexicon
         self.ngram = ngram
@@ -73,6 +78,10 @@ class Engine:
         self.status = status
         self.model_name = model_name
         self.load_ms = load_ms
+        self.dict_path = dict_path  # where the user dictionary is kept (None: personal data off)
+        self.dict_store = _open_dict_store(dict_path)
+        self.user_dict = UserDict(lexicon=lexicon)
+        self._read_user_dict()
 
     @classmethod
     def load(cls, options: EngineOptions = EngineOptions()) -> "Engine":
@@ -87,7 +96,8 @@ class Engine:
             neural, name, status = _load_neural(options, lexicon)
         ngram, status = _with_user_layer(options, lexicon, ngram, status)
         _release_freed_memory()
-        return cls(options, lexicon, ngram, history, neural, status, name, (time.perf_counter() - t0) * 1000)
+        return cls(options, lexicon, ngram, history, neural, status, name, (time.perf_counter() - t0) * 1000,
+                   _dict_store_path(options))
 
     @property
     def weights(self) -> ScoreWeights:
@@ -133,6 +143,7 @@ class Engine:
         o = self.options
         if o.learning:
             self.history.refresh()  # another process (window / IBus engine) may have learned
+        self._refresh_user_dict()
         return Decoder(
             self.lexicon, self.ngram, weights=self.weights,
             options=DecoderOptions(beam_width=self.beam_width, nbest=o.nbest, entries_per_edge=o.entries_per_edge,
@@ -173,6 +184,55 @@ class Engine:
                 i += 1
         return parts
 
+    # -- the user dictionary ----------------------------------------------------------------
+    def with_user_words(self, letters: str, conversions: list) -> list:
+        """The decoder's candidates for ``letters`` with the user dictionary's matching words."""
+        try:
+            return self.user_dict.merge(letters, conversions)
+        except Exception:  # the keystroke path never raises: the decoder's list stands
+            log.exception("user dictionary lookup failed for %r", letters)
+            return conversions
+
+    def user_words(self) -> list[UserWord]:
+        """The user dictionary, in the order the words were added."""
+        return list(self.user_dict.words)
+
+    def add_user_words(self, words: list[UserWord]) -> None:
+        """Add (or re-weight) user dictionary words; they are candidates from the next keystroke."""
+        if self.dict_store is None:
+            self.dict_store = _open_dict_store(self.dict_path, create=True)
+        if self.dict_store is None:
+            raise UserDataError("the user dictionary cannot be written (personal data off, or user.db unusable)")
+        self.dict_store.dict_add([(w.word, w.pinyin, w.weight) for w in words])
+        self._read_user_dict()
+
+    def remove_user_words(self, words: list[str]) -> int:
+        """Remove words from the user dictionary; returns how many entries went."""
+        n = self.dict_store.dict_remove(list(words)) if self.dict_store is not None else 0
+        self._read_user_dict()
+        return n
+
+    def _read_user_dict(self) -> None:
+        if self.dict_store is None:
+            return
+        try:
+            rows = self.dict_store.dict_entries()
+        except sqlite3.Error as e:
+            log.warning("user dictionary unreadable: %s", e)
+            return
+        self.user_dict.set_words([UserWord(w, tuple(p.split("'")), x) for w, p, x in rows])
+
+    def _refresh_user_dict(self) -> None:
+        """Read the dictionary again if another process (window / IBus engine) changed the store."""
+        try:
+            if self.dict_store is None and self.dict_path is not None and Path(self.dict_path).exists():
+                self.dict_store = _open_dict_store(self.dict_path)  # another process made the file
+                self._read_user_dict()
+            elif self.dict_store is not None and self.dict_store.changed_elsewhere():
+                self._read_user_dict()
+        except sqlite3.Error as e:
+            log.warning("user dictionary not refreshed: %s", e)
+
     def clear_history(self) -> None:
         self.history.clear()
 
@@ -187,6 +247,27 @@ def _open_history(options: EngineOptions, lexicon: Lexicon) -> UserHistory:
     if not options.learning:
         return UserHistory(lexicon, MEMORY, enabled=False)
     return UserHistory(lexicon, options.history_path or default_history_path())
+
+
+def _dict_store_path(options: EngineOptions) -> Path | str | None:
+    """Where the user dictionary is kept (the history's user.db), None when personal data is off."""
+    from .history import _paths
+
+    return _paths(options.history_path)[0] if options.personal else None
+
+
+def _open_dict_store(path: Path | str | None, create: bool = False) -> UserStore | None:
+    """The dictionary's store; None when there is no path, no file yet (and not ``create``: an
+    engine that learns nothing writes nothing), or it cannot be opened (logged)."""
+    from .history import HALF_LIFE
+
+    if path is None or (not create and path != MEMORY and not Path(path).exists()):
+        return None
+    try:
+        return UserStore(path, HALF_LIFE)
+    except (UserDataError, sqlite3.Error, OSError) as e:
+        log.warning("user dictionary unavailable: %s", e)
+        return None
 
 
 def _release_freed_memory() -> None:

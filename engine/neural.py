@@ -45,19 +45,28 @@ WINDOW, KEEP = 40, 20
 
 
 def personal_model_dir() -> Path:
-    from platformdirs import user_data_dir
+    """The folder of the personal model in use (the registry's active one), else where the
+    single personal model of earlier versions lived."""
+    from .models import LEGACY_ID, ModelRegistry
 
-    return Path(user_data_dir("shuru", appauthor=False)) / "models" / "personal"
+    registry = ModelRegistry()
+    chosen = registry.active_id()
+    return registry.root / (chosen or LEGACY_ID)
 
 
 def find_model_dir(options) -> tuple[Path | None, str]:
-    """The model to use: an explicit folder, else the user's personal model, else the shipped one."""
+    """The model to use: an explicit folder, else the registry's active personal model
+    (engine.models), else the shipped one. The name is "custom", the model's id, or "base"."""
     if options.model_dir is not None:
         return (options.model_dir if Path(options.model_dir).exists() else None), "custom"
-    personal = personal_model_dir()
-    if getattr(options, "personal", True) and (personal / "manifest.json").exists():
-        return personal, "personal"
     base = Path(options.assets_dir) / "model"
+    if getattr(options, "personal", True):
+        from .models import ModelRegistry
+
+        registry = ModelRegistry(getattr(options, "models_dir", None), base)
+        chosen = registry.active_id()
+        if chosen is not None:
+            return registry.root / chosen, chosen
     return (base if (base / "manifest.json").exists() else None), "base"
 
 
@@ -306,7 +315,7 @@ def _is_han(ch: str) -> bool:
 
 MANIFEST, VOCABULARY = "neural model manifest", "neural model vocabulary"  # file kinds in messages
 REPAIR_MODEL = ("To fix it, reinstall Shuru, or repair the checkout with `git checkout assets/`; "
-                "a personal model can be trained again with Train on My Text in the Tools menu.")
+                "a personal model can be trained again with Personalise… in the Tools menu.")
 
 
 def _read_manifest(model_dir: Path) -> dict:

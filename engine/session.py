@@ -254,7 +254,8 @@ class Session:
 
     def _candidates(self) -> list[Conversion]:
         if self._cands is None:
-            self._cands = self._decoder_for_input().decode(self.letters) if self.letters else []
+            decoded = self._decoder_for_input().decode(self.letters) if self.letters else []
+            self._cands = self.engine.with_user_words(self.letters, decoded)  # the user dictionary's words
         return self._cands
 
     def _preedit(self) -> tuple[str, int]:

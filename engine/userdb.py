@@ -1,7 +1,8 @@
 """The user's data on disk: one SQLite database, ``user.db`` under the platformdirs user data dir.
 
 It holds what Shuru learns from the words a user commits: decaying word and word-pair
-weights (see :mod:`engine.history` for the model that reads them). Each commit is one
+weights (see :mod:`engine.history` for the model that reads them), and the user's own
+dictionary of words with their pinyin (see :mod:`engine.userdict`). Each commit is one
 transaction in WAL mode, and every update is computed from the row as it is in the file,
 so several processes (the window and the IBus engine) learn at once without losing each
 other's updates; crashes and power loss are SQLite's problem, not ours.
@@ -13,6 +14,9 @@ Layout (format version in ``PRAGMA user_version``, owner in ``PRAGMA application
     meta(key TEXT PRIMARY KEY, value)                  clock: words committed so far
     unigram(word TEXT PRIMARY KEY, weight, stamp, used_at)
     bigram(prev TEXT, word TEXT, weight, stamp, PRIMARY KEY (prev, word))
+    userdict(word TEXT, pinyin TEXT, weight, added_at, PRIMARY KEY (word, pinyin))   since version 2
+
+Version 1 files (no user dictionary) are upgraded in place when opened.
 """
 from __future__ import annotations
 
@@ -27,7 +31,8 @@ from .errors import UserDataError
 log = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x53485255  # "SHRU"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+UPGRADABLE = (1,)  # older versions opened and upgraded in place (the tables they lack are added)
 BUSY_TIMEOUT_S = 10.0  # another process holds the write lock at most one commit long
 MEMORY = ":memory:"
 
@@ -38,6 +43,8 @@ CREATE TABLE IF NOT EXISTS unigram(word TEXT PRIMARY KEY, weight REAL NOT NULL, 
 CREATE TABLE IF NOT EXISTS bigram(prev TEXT NOT NULL, word TEXT NOT NULL, weight REAL NOT NULL,
                                   stamp REAL NOT NULL, PRIMARY KEY (prev, word)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS bigram_word ON bigram(word);
+CREATE TABLE IF NOT EXISTS userdict(word TEXT NOT NULL, pinyin TEXT NOT NULL, weight REAL NOT NULL,
+                                    added_at REAL NOT NULL, PRIMARY KEY (word, pinyin)) WITHOUT ROWID;
 """
 
 
@@ -76,7 +83,9 @@ class UserStore:
         if tables and app_id != APPLICATION_ID:
             db.close()
             raise UserDataError(f"{self.path} is an SQLite file of another program")
-        if tables and version != SCHEMA_VERSION:
+        if version in UPGRADABLE:
+            log.info("upgrading %s from user-data version %d to %d", self.path, version, SCHEMA_VERSION)
+        elif tables and version != SCHEMA_VERSION:
             db.close()
             raise UserDataError(f"{self.path} has user-data version {version}, this Shuru reads {SCHEMA_VERSION}")
         if self.path != MEMORY:
@@ -156,6 +165,25 @@ class UserStore:
                         f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} "
                         f"ORDER BY decayed(weight, stamp, ?) LIMIT ?)", (clock, excess)).rowcount
         return dropped
+
+    # -- the user dictionary --------------------------------------------------------------
+    def dict_entries(self) -> list[tuple[str, str, float]]:
+        """(word, pinyin as "shen'du", weight) of every user dictionary entry, in the order added."""
+        return self._db.execute("SELECT word, pinyin, weight FROM userdict ORDER BY added_at, word").fetchall()
+
+    def dict_add(self, entries: list[tuple[str, str, float]]) -> None:
+        """Add or update (same word and pinyin: the new weight) dictionary entries."""
+        now_s = time.time()
+        with _transaction(self._db):
+            self._db.executemany(
+                "INSERT INTO userdict(word, pinyin, weight, added_at) VALUES(?, ?, ?, ?) "
+                "ON CONFLICT(word, pinyin) DO UPDATE SET weight = excluded.weight",
+                [(w, p, float(x), now_s + i * 1e-6) for i, (w, p, x) in enumerate(entries)])
+
+    def dict_remove(self, words: list[str]) -> int:
+        """Remove these words (every pinyin of each); returns how many entries went."""
+        with _transaction(self._db):
+            return sum(self._db.execute("DELETE FROM userdict WHERE word = ?", (w,)).rowcount for w in words)
 
     # -- reading --------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:

@@ -1,6 +1,6 @@
 """User language layer: word n-grams counted from the user's own text, mixed into the shipped model.
 
-Fine-tuning (``python -m trainer finetune --text ...``, or Tools -> Train on My Text in the app)
+Fine-tuning (``python -m trainer finetune --text ...``, or Tools -> Personalise… in the app)
 segments the user's text with the lexicon, counts token unigrams, bigrams and trigrams, and saves
 them as ``user_lm.npz`` beside the personal neural model. At run time :class:`AdaptedNgram` mixes
 them linearly into the shipped trigram (the classic cache/adaptation LM)::

@@ -271,6 +271,10 @@ class InputController(QObject):
     def forget_words(self, words: list) -> None:
         self._send(("forget_words", list(words)))
 
+    def send_to_engine(self, *action) -> None:
+        """A worker action that is no keystroke (``("userdict_add", line)``...), in order with the keys."""
+        self._send(tuple(action))
+
     def reset_document(self) -> None:
         """A new or opened document: drop pending input and open quotes."""
         if self.composing:

@@ -41,7 +41,8 @@ class MainWindow(QMainWindow):
         self.details_box: QMessageBox | None = None
         self.model_name = "none"
         self.model_card = ""
-        self.finetune = None
+        self.registry = model_registry(engine_options)
+        self.personalise = None  # the Personalise dialog, made when first opened (it may be training)
         self.editor = ImeEditor(self)
         self.setCentralWidget(self.editor)
         self.candidates = CandidateWindow(self)
@@ -85,8 +86,12 @@ class MainWindow(QMainWindow):
         self.copy_all_action = self._action("Copy &All", self.copy_all, "Ctrl+Shift+C",
                                             "Copy all the text to the clipboard, to paste into other apps")
         self.settings_action = self._action("&Settings…", self.open_settings, "Ctrl+,")
-        self.train_action = self._action("&Train on My Text…", self.train_on_text, None,
+        self.train_action = self._action("&Personalise…", self.train_on_text, None,
                                          "Fine-tune a personal model on your own writing")
+        self.models_action = self._action("&Models…", lambda: self.open_personalise("models"), None,
+                                          "Choose the model in use: the base model or one of your own")
+        self.userdict_action = self._action("&User Dictionary…", self.open_user_dictionary, None,
+                                            "Your own words, offered as candidates; import and export word lists")
         self.about_action = self._action("&About Shuru", self.show_about)
         self.mode_action = self._action("中", lambda: self.controller.set_chinese(not self.controller.chinese),
                                         "Ctrl+Space", "Chinese/English mode (tap Shift)")
@@ -110,9 +115,7 @@ class MainWindow(QMainWindow):
         tools = bar.addMenu("&Tools")
         tools.addActions([self.mode_action, self.punct_action])
         tools.addSeparator()
-        from .training import trainer_available
-        if trainer_available():
-            tools.addAction(self.train_action)
+        tools.addActions([self.train_action, self.models_action, self.userdict_action])
         tools.addAction(self.settings_action)
         bar.addMenu("&Help").addAction(self.about_action)
         self._rebuild_recent_menu()
@@ -386,33 +389,45 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About Shuru", self.about_text())
 
     def train_on_text(self) -> None:
-        from .training import FinetuneRun
+        """Tools → Personalise…: the fine-tuning dialog (it explains how to get the trainer if missing)."""
+        self.open_personalise("train")
 
-        if self.finetune is not None:
-            QMessageBox.information(self, "Training", "A training run is already in progress.")
-            return
-        files, _ = QFileDialog.getOpenFileNames(self, "Train on my text", self._dialog_dir(), TEXT_FILTER)
-        if not files:
-            return
-        self.finetune = FinetuneRun(files, self)
-        self.finetune.progress.connect(self._training_progress)
-        self.finetune.finished.connect(self._training_finished)
-        self.finetune.start()
-        self.statusBar().showMessage("Training started…")
+    def open_personalise(self, tab: str = "train"):
+        """The Personalise dialog (one, non-modal: training goes on while it is closed); returns it."""
+        from .personalise import PersonaliseDialog
+
+        if self.personalise is None:
+            self.personalise = PersonaliseDialog(self.registry, self)
+            self.personalise.model_changed.connect(self._model_chosen)
+        self.personalise.tabs.setCurrentIndex(1 if tab == "models" else 0)
+        self.personalise.models.refresh()
+        self.personalise.show()
+        self.personalise.raise_()
+        return self.personalise
 
     @Slot(str)
-    def _training_progress(self, line: str) -> None:
-        self.statusBar().showMessage(f"Training: {line}")
+    def _model_chosen(self, model_id: str) -> None:
+        """Another model was chosen: reload the engine in the background (typing goes on meanwhile)."""
+        self.statusBar().showMessage(f"Switching to the {model_id} model…", 8000)
+        self.controller.reload_engine()
 
-    @Slot(bool, str)
-    def _training_finished(self, ok: bool, summary: str) -> None:
-        self.finetune = None
-        if ok:
-            self.statusBar().showMessage("Personal model ready; reloading the engine…", 8000)
-            self.controller.reload_engine()
-        else:
-            self.statusBar().clearMessage()
-            QMessageBox.warning(self, "Training failed", summary)
+    def open_user_dictionary(self):
+        """Tools → User Dictionary…: the user's words, edited through the engine's worker; returns the dialog."""
+        from .user_dictionary import UserDictionaryDialog
+
+        dialog = UserDictionaryDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        c, w, queued = self.controller, self.engine.worker, Qt.ConnectionType.QueuedConnection
+        dialog.refresh_requested.connect(lambda: c.send_to_engine("userdict_list"))
+        dialog.add_requested.connect(lambda line: c.send_to_engine("userdict_add", line))
+        dialog.remove_requested.connect(lambda words: c.send_to_engine("userdict_remove", list(words)))
+        dialog.import_requested.connect(lambda path: c.send_to_engine("userdict_import", path))
+        dialog.export_requested.connect(lambda path: c.send_to_engine("userdict_export", path))
+        dialog.export_learned_requested.connect(lambda path: c.send_to_engine("learned_export", path))
+        w.user_words.connect(dialog.show_words, queued)
+        w.userdict_message.connect(dialog.show_message, queued)
+        dialog.open()
+        return dialog
 
     # Keeping the candidate window with the editor -------------------------------------
 
@@ -442,10 +457,19 @@ class MainWindow(QMainWindow):
         self.candidates.hide()
         self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
         self.store.save(self.settings)
-        if self.finetune is not None:
-            self.finetune.cancel()
+        if self.personalise is not None:
+            self.personalise.shutdown()  # a training run stops, keeping its checkpoint
         self.engine.stop()
         event.accept()
+
+
+def model_registry(engine_options):
+    """The model registry the engine resolves its model through (engine.models)."""
+    from engine.models import ModelRegistry
+
+    if engine_options is None:
+        return ModelRegistry()
+    return ModelRegistry(engine_options.models_dir, Path(engine_options.assets_dir) / "model")
 
 
 def read_text(path: Path) -> str:

@@ -44,6 +44,8 @@ class EngineWorker(QObject):
     history_cleared = Signal()
     learned_words = Signal(object)  # [(word, weight, last used Unix time)], most weight first
     forgotten = Signal(object)  # words forgotten with Ctrl+Delete
+    user_words = Signal(object)  # the user dictionary: [engine.userdict.UserWord]
+    userdict_message = Signal(str)  # what an add / import / export did, for the dictionary dialog
     _drain_requested = Signal()
     _idle_requested = Signal()
 
@@ -174,6 +176,72 @@ class EngineWorker(QObject):
         self._engine.forget_words(list(words))
         self._runner.session.rerank()
         self.learned_words.emit(self._engine.learned_words())
+
+    # The user dictionary ------------------------------------------------------------------
+
+    def _do_userdict_list(self, seq: int) -> None:
+        self.user_words.emit(self._engine.user_words())
+
+    def _do_userdict_add(self, seq: int, line: str) -> None:
+        """Add one typed entry ("word [pinyin] [weight]"); a refused one is explained."""
+        from engine.userdict import parse_line
+
+        try:
+            word = parse_line(line, self._engine.lexicon)
+        except ValueError as e:
+            self.userdict_message.emit(f"Not added: {e}")
+            return
+        self._userdict_changed(lambda: self._engine.add_user_words([word]), f"Added {word.word} ({word.pinyin})")
+
+    def _do_userdict_remove(self, seq: int, words: list) -> None:
+        self._userdict_changed(lambda: self._engine.remove_user_words(list(words)), f"Removed {'、'.join(words)}")
+
+    def _do_userdict_import(self, seq: int, path: str) -> None:
+        """Import a word list; the message names each refused line by number."""
+        from engine.textfile import TextFileError
+        from engine.userdict import read_word_list
+
+        from .user_dictionary import import_report
+
+        try:
+            words, problems = read_word_list(Path(path), self._engine.lexicon)
+        except TextFileError as e:
+            self.userdict_message.emit(f"Not imported: {e}")
+            return
+        self._userdict_changed(lambda: self._engine.add_user_words(words) if words else None,
+                               import_report(Path(path).name, len(words), problems))
+
+    def _do_userdict_export(self, seq: int, path: str) -> None:
+        from engine.userdict import format_word_list
+
+        words = self._engine.user_words()
+        self._export(Path(path), format_word_list(words), f"Exported {len(words)} words to {path}")
+
+    def _do_learned_export(self, seq: int, path: str) -> None:
+        """The learned words as a word list (the lexicon's readings; weights rounded, at least 1)."""
+        from engine.userdict import format_word_list, learned_word_entries
+
+        words = learned_word_entries(self._engine.learned_words(), self._engine.lexicon)
+        self._export(Path(path), format_word_list(words), f"Exported {len(words)} learned words to {path}")
+
+    def _userdict_changed(self, change, message: str) -> None:
+        try:
+            change()
+        except Exception as e:  # the store unusable: say so in the dialog
+            log.exception("user dictionary change failed")
+            message = f"The user dictionary could not be changed: {e}"
+        self._runner.session.rerank()  # the input in progress sees the change at once
+        self.user_words.emit(self._engine.user_words())
+        self.userdict_message.emit(message)
+
+    def _export(self, path: Path, text: str, message: str) -> None:
+        try:
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(text, encoding="utf-8", newline="\n")
+            tmp.replace(path)
+        except OSError as e:
+            message = f"Could not write {path}: {e.strerror or e}"
+        self.userdict_message.emit(message)
 
     # -------------------------------------------------------------------------------------
 

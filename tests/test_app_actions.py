@@ -11,11 +11,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 import pytest
-from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox, QPushButton
 
-from ime_app.training import FinetuneRun, trainer_available
 from tests.conftest import TIMEOUT_MS, learned_word_count, reloaded_word_count
 from tests.test_app import text, typed
 
@@ -93,32 +92,6 @@ def file_dialogs(monkeypatch, tmp_path):
     return replies
 
 
-@pytest.fixture
-def quick_trainer(monkeypatch):
-    """The trainer run replaced by a tiny process printing what ``python -m trainer`` prints."""
-    script = ("import sys, json; print('step 1/1 loss 3.2', file=sys.stderr, flush=True); "
-              "print(json.dumps({'steps': 1}))")
-    real_start = FinetuneRun.start
-
-    def start(run):
-        run.process.setArguments(["-c", script])
-        real_start(run)
-
-    monkeypatch.setattr(FinetuneRun, "start", start)
-
-
-class LoadRecorder(QObject):
-    """Records the worker's ``loaded`` signals, received (as a slot) on the GUI thread."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls = []
-
-    @Slot(str, str, str)
-    def record(self, *args) -> None:
-        self.calls.append(args)
-
-
 class Driver:
     """One window, its dialogs' answers and the menu entries triggered so far."""
 
@@ -172,7 +145,7 @@ def edit_menu(d: Driver) -> None:
     assert w.editor.textCursor().selectedText() == "你好世界"
 
 
-def tools_menu(d: Driver, loads: LoadRecorder) -> None:
+def tools_menu(d: Driver) -> None:
     w = d.w
     d.run("Tools/中")
     assert not w.controller.chinese and w.mode_label.text() == "English"
@@ -183,14 +156,16 @@ def tools_menu(d: Driver, loads: LoadRecorder) -> None:
     d.run("Tools/,.")
     assert w.controller.fullwidth
     settings_clear_history(d)
-    if trainer_available():
-        d.files["getOpenFileNames"] = []
-        d.run("Tools/Train on My Text…")  # cancelled: nothing starts
-        assert w.finetune is None
-        d.files["getOpenFileNames"] = [str(d.tmp / "note.txt")]
-        d.run("Tools/Train on My Text…")
-        d.qtbot.waitUntil(lambda: len(loads.calls) == 2, timeout=TIMEOUT_MS)  # trained, then reloaded
-        assert w.finetune is None and w.statusBar().currentMessage().startswith("Personal model ready")
+    d.run("Tools/Personalise…")  # non-modal: the window goes on working
+    assert w.personalise.isVisible() and w.personalise.tabs.currentIndex() == 0
+    d.run("Tools/Models…")
+    assert w.personalise.tabs.currentIndex() == 1 and w.personalise.models.table.item(0, 0).text() == "base"
+    w.personalise.hide()
+    d.run("Tools/User Dictionary…")
+    from ime_app.user_dictionary import UserDictionaryDialog
+    dictionary = w.findChild(UserDictionaryDialog)
+    d.qtbot.waitUntil(lambda: dictionary.summary.text() == "0 words in your dictionary", timeout=TIMEOUT_MS)
+    dictionary.close()
 
 
 def settings_clear_history(d: Driver) -> None:
@@ -220,15 +195,13 @@ def quit_menu(d: Driver) -> None:
     d.qtbot.waitUntil(lambda: not d.w.isVisible(), timeout=TIMEOUT_MS)
 
 
-def test_every_menu_action_and_dialog(qtbot, make_window, tmp_path, file_dialogs, quick_trainer, qt_messages):
+def test_every_menu_action_and_dialog(qtbot, make_window, tmp_path, file_dialogs, qt_messages):
     w = make_window()
-    loads = LoadRecorder()  # engine loads reported to the GUI thread (a reload follows training)
-    w.engine.worker.loaded.connect(loads.record)
     qtbot.waitUntil(lambda: w.controller.ready, timeout=TIMEOUT_MS)
     d = Driver(qtbot, w, tmp_path, file_dialogs)
     file_menu(d)
     edit_menu(d)
-    tools_menu(d, loads)
+    tools_menu(d)
     help_menu(d)
     qtbot.wait(300)  # a widget touched from the engine thread would crash the window only later
     w.editor.moveCursor(w.editor.textCursor().MoveOperation.End)

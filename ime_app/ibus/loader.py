@@ -2,7 +2,7 @@
 
 :class:`EngineLoader` loads on a thread of its own and hands the result to ``deliver``
 (GLib's idle queue in the service, so it arrives on the main thread). :func:`model_stamp`
-tells when the personal model changed (Tools → Train on My Text… in the window), so the
+tells when the personal model changed (Tools → Personalise… or Models… in the window), so the
 engine reloads with it.
 """
 from __future__ import annotations
@@ -36,16 +36,18 @@ def load_engine(options, overrides: dict):
 
 
 def model_stamp(options=None) -> tuple:
-    """Modification times of the personal model's files (all None when there is none)."""
-    from engine.neural import personal_model_dir
+    """Which personal model is in use and the modification times of its files (None: missing),
+    so that choosing another model or fine-tuning again reloads the engine."""
+    from engine.models import ACTIVE_FILE, ModelRegistry
 
     if options is not None and (options.model_dir is not None or not options.personal):
         return ()  # an explicit model (or none): nothing personal to follow
-    folder = personal_model_dir()
-    stamps = []
-    for name in MODEL_FILES:
+    registry = ModelRegistry(getattr(options, "models_dir", None))
+    folder = registry.active_path()
+    stamps = [str(folder)]
+    for path in [registry.root / ACTIVE_FILE] + [folder / name for name in MODEL_FILES]:
         try:
-            stamps.append((folder / name).stat().st_mtime_ns)
+            stamps.append(path.stat().st_mtime_ns)
         except OSError:
             stamps.append(None)
     return tuple(stamps)
