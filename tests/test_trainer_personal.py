@@ -170,3 +170,15 @@ def test_a_missing_source_is_named(tmp_path):
     (data / "corpus" / "tech_oiwiki.txt.xz").unlink()
     with pytest.raises(DataError, match="tech_oiwiki"):
         replay.build_replay(data, tmp_path / "out", log=lambda m: None)
+
+
+def test_the_cli_writes_a_new_registry_model_and_uses_it(job, tmp_path, monkeypatch, capsys):
+    from engine.models import ModelRegistry
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    installed, text, _ = job
+    code = main(["finetune", "--text", str(text), "--base", str(installed), "--report-clauses", "2", *FAST])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    registry = ModelRegistry()
+    assert code == 0 and result["active"] is True and Path(result["out"]).parent == registry.root
+    assert registry.active_id() == Path(result["out"]).name and registry.pending() is None

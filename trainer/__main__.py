@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("finetune", help="fine-tune on your own text into a personal model", formatter_class=fmt,
                         epilog="config keys:\n" + config_help(PRESETS["finetune"]()))
     sp.add_argument("--text", nargs="+", required=True, type=Path, help="plain text files (UTF-8, UTF-16 with BOM, GB18030)")
-    sp.add_argument("--out", type=Path, default=None, help="personal model dir (default: user data dir)")
+    sp.add_argument("--out", type=Path, default=None, help="model folder to write (default: a new folder of the user's models, then used)")
     sp.add_argument("--base", type=Path, default=None, help="model to start from (default: assets/model)")
     sp.add_argument("--shards", type=Path, default=None, help="corpus shards for replay (default: the replay sample shipped with Shuru)")
     sp.add_argument("--work", type=Path, default=None, help="checkpoint dir (default: beside --out)")

@@ -56,13 +56,6 @@ DISK_PER_PARAM_BYTES, DISK_MARGIN_BYTES = 4 * 3 + 4 + 1 + 2, 64 << 20
 OVERHEAD_S = 150.0
 
 
-def personal_model_dir() -> Path:
-    """Default output: <user data dir>/shuru/models/personal."""
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("shuru", appauthor=False)) / "models" / "personal"
-
-
 def read_texts(paths: list[Path], log: Callable[[str], None]) -> list[str]:
     """Decoded text of every file (all checked before any training starts)."""
     texts = []
@@ -221,7 +214,7 @@ def plan_finetune(texts_paths: list[Path], out: Path | None = None, base: Path |
     check_dependencies()
     texts = read_texts(texts_paths, log)  # refuses binary files before anything is touched
     base = Path(base) if base else INSTALLED_MODEL
-    out = Path(out) if out else personal_model_dir()
+    out = Path(out) if out else _registry().dir_for_files(list(texts_paths))
     manifest = load_manifest(base)
     if not (base / WEIGHTS_NAME).is_file():
         raise ManifestError(f"{base} has no {WEIGHTS_NAME}: this model cannot be fine-tuned")
@@ -428,11 +421,29 @@ def _load_final(work: Path, vocab: Vocab) -> CharLM:
     return model
 
 
+def _registry():
+    from engine.models import ModelRegistry
+
+    return ModelRegistry()
+
+
 def finetune_cli(args, extra: list[str]) -> dict:
-    """`python -m trainer finetune` (argparse namespace + --key=value overrides)."""
-    return finetune(args.text, out=args.out, base=args.base, shards=args.shards, work=args.work, overrides=extra,
-                    events=Events(getattr(args, "events", False)), check_only=getattr(args, "check", False),
-                    report_clauses=getattr(args, "report_clauses", None))
+    """`python -m trainer finetune` (argparse namespace + --key=value overrides). Without --out
+    the model goes into a new folder of the user's model registry and becomes the one in use
+    (the window's Personalise dialog asks first); the same files again resume an unfinished run."""
+    out = args.out
+    check = getattr(args, "check", False)
+    if out is None and not check:
+        out = _registry().dir_for_files(list(args.text))
+    result = finetune(args.text, out=out, base=args.base, shards=args.shards, work=args.work, overrides=extra,
+                      events=Events(getattr(args, "events", False)), check_only=check,
+                      report_clauses=getattr(args, "report_clauses", None))
+    if args.out is None and not check and result.get("status") == "ok":
+        registry = _registry()
+        registry.set_active(Path(result["out"]).name)
+        registry.clear_pending()
+        result["active"] = True
+    return result
 
 
 if __name__ == "__main__":  # pragma: no cover
