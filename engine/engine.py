@@ -49,6 +49,7 @@ class EngineOptions:
     nbest: int = 5
     use_neural: bool = True
     fuzzy_pairs: frozenset[str] = frozenset()
+    layout: str = "full"  # "full" pinyin or a shuangpin layout (engine.shuangpin.LAYOUT_NAMES)
     learning: bool = True
     history_path: Path | None = None  # None: platformdirs user data dir / user.db (SQLite)
     weights: ScoreWeights | None = None  # None: the tuned defaults for the loaded scorers
@@ -111,7 +112,7 @@ class Engine:
             return f"{self.status}: {folder}"
 
     def configure(self, **changes) -> None:
-        """Change options that need no reload (fuzzy_pairs, learning, beam_width, nbest, weights)."""
+        """Change options that need no reload (fuzzy_pairs, layout, learning, beam_width, nbest, weights)."""
         was_learning = self.options.learning
         self.options = replace(self.options, **changes)
         if self.options.learning and not was_learning:
@@ -126,10 +127,12 @@ class Engine:
         return NEURAL_BEAM if self.neural is not None else STATISTICAL_BEAM
 
     def new_session(self, page_size: int = 9, context: str = "") -> Session:
-        return Session(self, page_size=page_size, context=context)
+        """A Session that reads keys in the configured layout (full pinyin or a shuangpin layout)."""
+        return Session(self, page_size=page_size, context=context, layout=self.options.layout)
 
-    def decoder(self, context: str = "") -> Decoder:
-        """A fresh incremental decoder conditioned on ``context``."""
+    def decoder(self, context: str = "", whole_syllables: bool = False) -> Decoder:
+        """A fresh incremental decoder conditioned on ``context``; ``whole_syllables``: the text is
+        shuangpin read as pinyin, one syllable between separators (see LatticeOptions)."""
         o = self.options
         if o.learning:
             self.history.refresh()  # another process (window / IBus engine) may have learned
@@ -137,7 +140,7 @@ class Engine:
             self.lexicon, self.ngram, weights=self.weights,
             options=DecoderOptions(beam_width=self.beam_width, nbest=o.nbest, entries_per_edge=o.entries_per_edge,
                                    abbrev_beam_width=o.beam_width or STATISTICAL_BEAM),
-            lattice_options=LatticeOptions(fuzzy_pairs=frozenset(o.fuzzy_pairs)),
+            lattice_options=LatticeOptions(fuzzy_pairs=frozenset(o.fuzzy_pairs), whole_syllables=whole_syllables),
             history=self.history if o.learning else None, context=context, scorer=self.neural)
 
     def learn(self, tokens: list[int], context: str = "") -> None:

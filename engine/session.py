@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .decoder import Conversion, Decoder
 from .lattice import SEPARATOR
+from .shuangpin import FULL_PINYIN, Reading, layout as shuangpin_layout
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -26,7 +27,7 @@ class Candidate:
     """One entry of the candidate list."""
 
     text: str
-    consumed: int  # letters it converts from the start of the remaining input
+    consumed: int  # letters (keys, in shuangpin) it converts from the start of the remaining input
     kind: str  # "sentence" | "word" | "char" | "literal"
     score: float
 
@@ -35,10 +36,10 @@ class Candidate:
 class SessionView:
     """What an input method shows after a keystroke."""
 
-    preedit: str  # chosen hanzi + segmented pinyin, e.g. "我想hui'jia"
+    preedit: str  # chosen hanzi + segmented pinyin, e.g. "我想hui'jia" (shuangpin: the full pinyin)
     preedit_cursor: int  # caret index in ``preedit``
     chosen: str  # the already-chosen hanzi at the start of ``preedit`` (partial selections)
-    letters: str  # remaining raw letters
+    letters: str  # remaining raw letters (the keys typed, in shuangpin)
     cursor: int  # caret index in ``letters``
     candidates: tuple[Candidate, ...]  # current page
     page: int
@@ -56,10 +57,15 @@ class _Selection:
 
 
 class Session:
-    """Letters -> candidates for one input; see the module docstring."""
+    """Letters -> candidates for one input; see the module docstring.
 
-    def __init__(self, engine: "Engine", page_size: int = 9, context: str = ""):
+    ``layout``: "full" pinyin, or a shuangpin layout (``engine.shuangpin.LAYOUT_NAMES``) whose keys
+    are read as full pinyin for the decoder; editing, the caret and ``consumed`` stay in keys."""
+
+    def __init__(self, engine: "Engine", page_size: int = 9, context: str = "", layout: str = FULL_PINYIN):
         self.engine = engine
+        self.layout = shuangpin_layout(layout)
+        self._allowed = self.layout.keys if self.layout is not None else ALLOWED
         self.page_size = max(1, page_size)
         self.letters = ""
         self.cursor = 0
@@ -94,7 +100,7 @@ class Session:
     # -- editing ------------------------------------------------------------------------
     def insert(self, text: str) -> None:
         """Insert letters (and apostrophes) at the caret; other characters are ignored."""
-        text = "".join(c for c in text.lower() if c in ALLOWED)
+        text = "".join(c for c in text.lower() if c in self._allowed)
         if not text:
             return
         self.letters = self.letters[: self.cursor] + text + self.letters[self.cursor:]
@@ -161,18 +167,23 @@ class Session:
         if not 0 <= index < len(cands):
             return None
         c = cands[index]
-        rest = self.letters[c.consumed:].lstrip(SEPARATOR)
+        pinyin = self._pinyin()
+        rest = pinyin[c.consumed:].lstrip(SEPARATOR)
         if not rest:
             self._selected.append(_Selection(c.text, self.letters, c.tokens))
             return self._finish("")
-        consumed = len(self.letters) - len(rest)
-        self._selected.append(_Selection(c.text, self.letters[:consumed], c.tokens))
+        consumed = len(pinyin) - len(rest)  # in pinyin letters
+        keys = self._keys_at(consumed)
+        self._selected.append(_Selection(c.text, self.letters[:keys], c.tokens))
         old = self._decoder_for_input()
         self._undo.append(old)
-        self.letters = rest
-        self.cursor = len(rest)
+        self.letters = self.letters[keys:]
+        self.cursor = len(self.letters)
         # the letters after the choice were decoded already: continue from that work
-        self._decoder = old.after_selection(c, consumed, self._decoder_context())
+        if self._pinyin() == rest:
+            self._decoder = old.after_selection(c, consumed, self._decoder_context())
+        else:  # the pick ended inside keys that spell no syllable: decode the rest afresh
+            self._decoder = None
         self._changed()
         return None
 
@@ -216,7 +227,8 @@ class Session:
         return SessionView(
             preedit=preedit, preedit_cursor=pcur, chosen="".join(s.text for s in self._selected),
             letters=self.letters, cursor=self.cursor,
-            candidates=tuple(Candidate(c.text, c.consumed, c.kind, round(c.score, 3)) for c in on_page),
+            candidates=tuple(Candidate(c.text, self._keys_at(c.consumed), c.kind, round(c.score, 3))
+                             for c in on_page),
             page=self.page, page_count=page_count, highlight=min(self.highlight, max(0, len(on_page) - 1)),
             composing=self.composing, decode_ms=ms)
 
@@ -229,14 +241,14 @@ class Session:
         if not (self._undo and self._selected):
             return False
         try:
-            return not self._undo[-1].prepare(self._selected[-1].letters + self.letters)
+            return not self._undo[-1].prepare(self._read(self._selected[-1].letters + self.letters).pinyin)
         except Exception:
             self._undo = []  # a half-advanced decoder must not come back: the undo decodes afresh
             raise
 
     def candidates(self) -> list[Candidate]:
         """The whole ranked candidate list (all pages)."""
-        return [Candidate(c.text, c.consumed, c.kind, c.score) for c in self._candidates()]
+        return [Candidate(c.text, self._keys_at(c.consumed), c.kind, c.score) for c in self._candidates()]
 
     # -- internals ----------------------------------------------------------------------
     def _changed(self) -> None:
@@ -246,21 +258,40 @@ class Session:
 
     def _decoder_for_input(self) -> Decoder:
         if self._decoder is None:
-            self._decoder = self.engine.decoder(self._decoder_context())
+            ctx = self._decoder_context()
+            self._decoder = self.engine.decoder(ctx, whole_syllables=True) if self.layout else self.engine.decoder(ctx)
         return self._decoder
+
+    def _read(self, keys: str) -> Reading | None:
+        """Shuangpin keys read as pinyin; None for full pinyin (the letters are the pinyin)."""
+        return self.layout.read(keys) if self.layout is not None else None
+
+    def _pinyin(self) -> str:
+        """What the decoder converts: the letters, or the pinyin the shuangpin keys spell."""
+        return self.letters if self.layout is None else self.layout.read(self.letters).pinyin
+
+    def _keys_at(self, pinyin_pos: int) -> int:
+        """Keys (letters) covered by the first ``pinyin_pos`` pinyin letters of the input."""
+        if self.layout is None:
+            return pinyin_pos
+        at = self.layout.read(self.letters).keys_at
+        return at[min(pinyin_pos, len(at) - 1)]
 
     def _decoder_context(self) -> str:
         return (self._context + "".join(s.text for s in self._selected))[-MAX_CONTEXT_CHARS:]
 
     def _candidates(self) -> list[Conversion]:
         if self._cands is None:
-            self._cands = self._decoder_for_input().decode(self.letters) if self.letters else []
+            self._cands = self._decoder_for_input().decode(self._pinyin()) if self.letters else []
         return self._cands
 
     def _preedit(self) -> tuple[str, int]:
         chosen = "".join(s.text for s in self._selected)
         if not self.letters:
             return chosen, len(chosen)
+        if self.layout is not None:  # the pinyin already has its separators
+            reading = self.layout.read(self.letters)
+            return chosen + reading.pinyin, len(chosen) + reading.pinyin_at[self.cursor]
         starts = {s.start for s in self._decoder_for_input().best_segments()}
         out, caret = [], None
         for i, ch in enumerate(self.letters):
