@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .decoder import Conversion, Decoder
 from .lattice import SEPARATOR
-from .shuangpin import FULL_PINYIN, Reading, layout as shuangpin_layout
+from .shuangpin import FULL_PINYIN, layout as shuangpin_layout
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -241,7 +241,7 @@ class Session:
         if not (self._undo and self._selected):
             return False
         try:
-            return not self._undo[-1].prepare(self._read(self._selected[-1].letters + self.letters).pinyin)
+            return not self._undo[-1].prepare(self._pinyin(self._selected[-1].letters + self.letters))
         except Exception:
             self._undo = []  # a half-advanced decoder must not come back: the undo decodes afresh
             raise
@@ -262,13 +262,11 @@ class Session:
             self._decoder = self.engine.decoder(ctx, whole_syllables=True) if self.layout else self.engine.decoder(ctx)
         return self._decoder
 
-    def _read(self, keys: str) -> Reading | None:
-        """Shuangpin keys read as pinyin; None for full pinyin (the letters are the pinyin)."""
-        return self.layout.read(keys) if self.layout is not None else None
-
-    def _pinyin(self) -> str:
-        """What the decoder converts: the letters, or the pinyin the shuangpin keys spell."""
-        return self.letters if self.layout is None else self.layout.read(self.letters).pinyin
+    def _pinyin(self, keys: str | None = None) -> str:
+        """What the decoder converts: the letters (default: the input's), or the pinyin that
+        shuangpin keys spell."""
+        keys = self.letters if keys is None else keys
+        return keys if self.layout is None else self.layout.read(keys).pinyin
 
     def _keys_at(self, pinyin_pos: int) -> int:
         """Keys (letters) covered by the first ``pinyin_pos`` pinyin letters of the input."""
