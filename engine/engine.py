@@ -50,6 +50,7 @@ class EngineOptions:
     use_neural: bool = True
     fuzzy_pairs: frozenset[str] = frozenset()
     layout: str = "full"  # "full" pinyin or a shuangpin layout (engine.shuangpin.LAYOUT_NAMES)
+    script: str = "simplified"  # output script: simplified or traditional / tw / hk (engine.script)
     learning: bool = True
     history_path: Path | None = None  # None: platformdirs user data dir / user.db (SQLite)
     weights: ScoreWeights | None = None  # None: the tuned defaults for the loaded scorers
@@ -112,7 +113,7 @@ class Engine:
             return f"{self.status}: {folder}"
 
     def configure(self, **changes) -> None:
-        """Change options that need no reload (fuzzy_pairs, layout, learning, beam_width, nbest, weights)."""
+        """Change options that need no reload (fuzzy_pairs, layout, script, learning, beam_width, nbest, weights)."""
         was_learning = self.options.learning
         self.options = replace(self.options, **changes)
         if self.options.learning and not was_learning:
@@ -127,8 +128,10 @@ class Engine:
         return NEURAL_BEAM if self.neural is not None else STATISTICAL_BEAM
 
     def new_session(self, page_size: int = 9, context: str = "") -> Session:
-        """A Session that reads keys in the configured layout (full pinyin or a shuangpin layout)."""
-        return Session(self, page_size=page_size, context=context, layout=self.options.layout)
+        """A Session that reads keys in the configured layout (full pinyin or a shuangpin layout) and
+        shows and commits text in the configured script."""
+        return Session(self, page_size=page_size, context=context, layout=self.options.layout,
+                       script=self.options.script)
 
     def decoder(self, context: str = "", whole_syllables: bool = False) -> Decoder:
         """A fresh incremental decoder conditioned on ``context``; ``whole_syllables``: the text is

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .decoder import Conversion, Decoder
 from .lattice import SEPARATOR
+from .script import SIMPLIFIED, converter as script_converter
 from .shuangpin import FULL_PINYIN, layout as shuangpin_layout
 
 if TYPE_CHECKING:
@@ -60,10 +61,14 @@ class Session:
     """Letters -> candidates for one input; see the module docstring.
 
     ``layout``: "full" pinyin, or a shuangpin layout (``engine.shuangpin.LAYOUT_NAMES``) whose keys
-    are read as full pinyin for the decoder; editing, the caret and ``consumed`` stay in keys."""
+    are read as full pinyin for the decoder; editing, the caret and ``consumed`` stay in keys.
+    ``script``: "simplified", or a traditional script (``engine.script.SCRIPT_NAMES``) that what is
+    shown and committed is converted to; decoding, learning and context stay simplified."""
 
-    def __init__(self, engine: "Engine", page_size: int = 9, context: str = "", layout: str = FULL_PINYIN):
+    def __init__(self, engine: "Engine", page_size: int = 9, context: str = "", layout: str = FULL_PINYIN,
+                 script: str = SIMPLIFIED):
         self.engine = engine
+        self._script = script_converter(script)
         self.layout = shuangpin_layout(layout)
         self._allowed = self.layout.keys if self.layout is not None else ALLOWED
         self.page_size = max(1, page_size)
@@ -71,7 +76,7 @@ class Session:
         self.cursor = 0
         self.page = 0
         self.highlight = 0
-        self._context = context[-MAX_CONTEXT_CHARS:]
+        self._context = self._simplified(context)[-MAX_CONTEXT_CHARS:]
         self._selected: list[_Selection] = []
         self._decoder: Decoder | None = None
         self._cands: list[Conversion] | None = None
@@ -90,7 +95,7 @@ class Session:
 
     def set_context(self, text: str) -> None:
         """Text committed just before the caret; the last 32 characters condition the scorers."""
-        ctx = text[-MAX_CONTEXT_CHARS:]
+        ctx = self._simplified(text[-MAX_CONTEXT_CHARS:])
         if ctx != self._context:
             self._context = ctx
             self._decoder = None
@@ -225,9 +230,9 @@ class Session:
         on_page = cands[self.page * self.page_size: (self.page + 1) * self.page_size]
         preedit, pcur = self._preedit()
         return SessionView(
-            preedit=preedit, preedit_cursor=pcur, chosen="".join(s.text for s in self._selected),
+            preedit=preedit, preedit_cursor=pcur, chosen=self._shown("".join(s.text for s in self._selected)),
             letters=self.letters, cursor=self.cursor,
-            candidates=tuple(Candidate(c.text, self._keys_at(c.consumed), c.kind, round(c.score, 3))
+            candidates=tuple(Candidate(self._shown(c.text), self._keys_at(c.consumed), c.kind, round(c.score, 3))
                              for c in on_page),
             page=self.page, page_count=page_count, highlight=min(self.highlight, max(0, len(on_page) - 1)),
             composing=self.composing, decode_ms=ms)
@@ -248,7 +253,7 @@ class Session:
 
     def candidates(self) -> list[Candidate]:
         """The whole ranked candidate list (all pages)."""
-        return [Candidate(c.text, self._keys_at(c.consumed), c.kind, c.score) for c in self._candidates()]
+        return [Candidate(self._shown(c.text), self._keys_at(c.consumed), c.kind, c.score) for c in self._candidates()]
 
     # -- internals ----------------------------------------------------------------------
     def _changed(self) -> None:
@@ -261,6 +266,14 @@ class Session:
             ctx = self._decoder_context()
             self._decoder = self.engine.decoder(ctx, whole_syllables=True) if self.layout else self.engine.decoder(ctx)
         return self._decoder
+
+    def _shown(self, text: str) -> str:
+        """Decoded (simplified) text in the output script."""
+        return self._script.convert(text) if self._script is not None and text else text
+
+    def _simplified(self, text: str) -> str:
+        """Committed text (in the output script) as the simplified context the scorers read."""
+        return self._script.to_simplified(text) if self._script is not None and text else text
 
     def _pinyin(self, keys: str | None = None) -> str:
         """What the decoder converts: the letters (default: the input's), or the pinyin that
@@ -284,7 +297,7 @@ class Session:
         return self._cands
 
     def _preedit(self) -> tuple[str, int]:
-        chosen = "".join(s.text for s in self._selected)
+        chosen = self._shown("".join(s.text for s in self._selected))
         if not self.letters:
             return chosen, len(chosen)
         if self.layout is not None:  # the pinyin already has its separators
@@ -309,7 +322,7 @@ class Session:
             self.engine.learn([t for s in self._selected for t in s.tokens], self._context)
         self._reset()
         self._context = (self._context + text)[-MAX_CONTEXT_CHARS:]  # what was just typed conditions what follows
-        return text
+        return self._shown(text)
 
     def _reset(self) -> None:
         self.letters = ""
