@@ -21,7 +21,7 @@ from PySide6.QtCore import Qt
 from .candidates import CandidateWindow
 from .editor import ImeEditor
 from .keymap import MODIFIER_KEYS, key_name
-from .keytable import Route, depends_on_composing, route_key
+from .keytable import Route, depends_on_composing, layout_keys, route_key
 from .punctuation import Punctuator
 from .session_runner import CONTEXT_CHARS, punctuation_action
 
@@ -54,6 +54,7 @@ class InputController(QObject):
         self.editor, self.candidates = editor, candidates
         self.chinese, self.fullwidth = chinese, fullwidth
         self.comma_period_paging = comma_period_paging  # , and . turn pages while composing
+        self.layout_keys = ""  # shuangpin keys besides letters (keytable.layout_keys)
         self.ready = False  # engine loaded
         self.failed = False  # engine could not load: English only
         self.punctuator = Punctuator()
@@ -164,7 +165,8 @@ class InputController(QObject):
         ctrl_alt = bool(event.modifiers() & CTRL_ALT)
         if self._composing is None and depends_on_composing(key_name(event.key()), event.text(), ctrl_alt=ctrl_alt,
                                                             chinese=self._chinese_active(),
-                                                            comma_period_paging=self.comma_period_paging):
+                                                            comma_period_paging=self.comma_period_paging,
+                                                            layout_keys=self.layout_keys):
             return True  # its meaning depends on the answer
         if self.answered_seq < self._text_seq:  # converted text is on its way to the editor
             route = self._route(event)
@@ -174,7 +176,7 @@ class InputController(QObject):
     def _route(self, event: QKeyEvent) -> Route:
         return route_key(key_name(event.key()), event.text(), ctrl_alt=bool(event.modifiers() & CTRL_ALT),
                          chinese=self._chinese_active(), composing=self.composing,
-                         comma_period_paging=self.comma_period_paging)
+                         comma_period_paging=self.comma_period_paging, layout_keys=self.layout_keys)
 
     def _chinese_active(self) -> bool:
         return self.chinese and not self.failed
@@ -252,9 +254,11 @@ class InputController(QObject):
             self.fullwidth = fullwidth
             self.punct_changed.emit(fullwidth)
 
-    def configure(self, page_size: int, fuzzy_pairs, learning: bool) -> None:
+    def configure(self, page_size: int, overrides: dict) -> None:
+        """New engine settings (``config.engine_overrides``) and page size: a new, empty session."""
         self.commit_pending()
-        self._send(("configure", page_size, frozenset(fuzzy_pairs), learning))
+        self.layout_keys = layout_keys(overrides.get("layout", "full"))
+        self._send(("configure", page_size, dict(overrides)))
 
     def reload_engine(self) -> None:
         """Load the engine again (e.g. after training a personal model)."""

@@ -9,10 +9,15 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
+from engine.shuangpin import FULL_PINYIN, LAYOUT_NAMES, LAYOUT_TABLES
+
 from .config import ORIENTATIONS, Settings
 from .fonts import cjk_families
 
 ORIENTATION_LABELS = {"horizontal": "Horizontal", "vertical": "Vertical"}
+LAYOUT_LABELS = {FULL_PINYIN: "Full pinyin (全拼)", **{n: f"Shuangpin: {LAYOUT_TABLES[n][0]}" for n in LAYOUT_NAMES}}
+SCRIPT_LABELS = {"simplified": "Simplified (简体)", "traditional": "Traditional (繁體)",
+                 "tw": "Traditional, Taiwan phrases (臺灣)", "hk": "Traditional, Hong Kong (香港)"}
 
 
 class SettingsDialog(QDialog):
@@ -73,6 +78,10 @@ class SettingsDialog(QDialog):
     def _input_group(self, s: Settings) -> QGroupBox:
         box = QGroupBox("Input")
         form = QFormLayout(box)
+        self.layout_box = _combo(LAYOUT_LABELS, s.layout)
+        form.addRow("Typing:", self.layout_box)
+        self.script_box = _combo(SCRIPT_LABELS, s.script)
+        form.addRow("Characters:", self.script_box)
         self.chinese_mode = QCheckBox("Start in Chinese mode")
         self.chinese_mode.setChecked(s.chinese_mode)
         form.addRow(self.chinese_mode)
@@ -121,4 +130,17 @@ class SettingsDialog(QDialog):
             chinese_mode=self.chinese_mode.isChecked(),
             learning=self.learning.isChecked(),
             comma_period_paging=self.comma_period_paging.isChecked(),
+            layout=self.layout_box.currentData(),
+            script=self.script_box.currentData(),
+            traditional_script=(self.script_box.currentData() if self.script_box.currentData() != "simplified"
+                                else self._base.traditional_script),
         ).normalized()
+
+
+def _combo(labels: dict[str, str], current: str) -> QComboBox:
+    """A combo box of ``labels`` (value -> text) with ``current`` selected."""
+    box = QComboBox()
+    for value, text in labels.items():
+        box.addItem(text, value)
+    box.setCurrentIndex(max(0, list(labels).index(current) if current in labels else 0))
+    return box

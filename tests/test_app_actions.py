@@ -182,6 +182,10 @@ def tools_menu(d: Driver, loads: LoadRecorder) -> None:
     assert not w.controller.fullwidth
     d.run("Tools/,.")
     assert w.controller.fullwidth
+    d.run("Tools/简")
+    assert w.settings.script == "traditional" and w.script_action.text() == "繁"
+    d.run("Tools/繁")
+    assert w.settings.script == "simplified"
     settings_clear_history(d)
     if trainer_available():
         d.files["getOpenFileNames"] = []

@@ -350,3 +350,27 @@ def test_what_the_ibus_engine_learns_the_window_sees(tmp_path):
     window_side = Engine.load(EngineOptions(use_neural=False, history_path=db)).new_session(5)
     window_side.insert("shiyan")
     assert window_side.view().candidates[0].text == chosen
+
+
+# Shuangpin and traditional output through the composer ---------------------------------------
+
+def _configured(engine, **overrides):
+    """A copy of the shared engine with other settings (as the service's configure() gives)."""
+    import copy
+
+    e = copy.copy(engine)
+    e.configure(**overrides)
+    return e
+
+
+def test_shuangpin_keys_and_traditional_output_in_an_input_context(engine):
+    settings = Settings(layout="microsoft", script="traditional")
+    ic = FakeInputContext(_configured(engine, layout="microsoft", script="traditional"), settings)
+    ic.keys(*"vsgo")
+    assert ic.preedit == "zhong'guo"
+    ic.keys("space")
+    assert ic.text == "中國"
+    ic.keys("p", ";")  # ; is ing in Microsoft shuangpin, typed into the input
+    assert ic.preedit == "ping"
+    ic.keys("Escape", ";")  # idle, it is punctuation as usual
+    assert ic.text == "中國；"
