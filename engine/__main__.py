@@ -35,6 +35,7 @@ AFTER_PICK_LETTERS = "hao"  # typed on after a partial selection
 def make_engine(args) -> Engine:
     # Benchmarks measure the shipped engine: no personal model, no learned history.
     opts = EngineOptions(use_neural=not args.no_neural, learning=False, personal=False, beam_width=args.beam,
+                         quick_phrases=False,
                          layout=getattr(args, "layout", None) or "full",
                          script=getattr(args, "script", None) or "simplified",
                          **({"model_dir": Path(args.model)} if getattr(args, "model", None) else {}))

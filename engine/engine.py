@@ -12,6 +12,7 @@ from .history import UserHistory, default_history_path
 from .lattice import LatticeOptions
 from .lexicon import Lexicon
 from .ngram import NgramModel
+from .phrases import QuickPhrases
 from .session import Session
 from .userdb import MEMORY
 
@@ -52,6 +53,8 @@ class EngineOptions:
     layout: str = "full"  # "full" pinyin or a shuangpin layout (engine.shuangpin.LAYOUT_NAMES)
     script: str = "simplified"  # output script: simplified or traditional / tw / hk (engine.script)
     learning: bool = True
+    quick_phrases: bool = True  # offer the user's quick phrases and the built-in dates (rq, sj, xq)
+    phrases_path: Path | None = None  # the user's quick-phrases file (engine.phrases); None: built-ins only
     history_path: Path | None = None  # None: platformdirs user data dir / user.db (SQLite)
     weights: ScoreWeights | None = None  # None: the tuned defaults for the loaded scorers
     entries_per_edge: int = 32
@@ -75,6 +78,7 @@ class Engine:
         self.status = status
         self.model_name = model_name
         self.load_ms = load_ms
+        self.phrases = _load_phrases(options)
 
     @classmethod
     def load(cls, options: EngineOptions = EngineOptions()) -> "Engine":
@@ -116,6 +120,8 @@ class Engine:
         """Change options that need no reload (fuzzy_pairs, layout, script, learning, beam_width, nbest, weights)."""
         was_learning = self.options.learning
         self.options = replace(self.options, **changes)
+        if "phrases_path" in changes or "quick_phrases" in changes:
+            self.phrases = _load_phrases(self.options)  # small: read again, the user may have edited it
         if self.options.learning and not was_learning:
             self.history = _open_history(self.options, self.lexicon)
         self.history.enabled = self.options.learning
@@ -186,6 +192,13 @@ class Engine:
         """Decode with ``history`` and learn into it (evaluation with a given history)."""
         self.history = history
         self.options = replace(self.options, learning=True)
+
+
+def _load_phrases(options: EngineOptions) -> QuickPhrases:
+    """The quick phrases the options ask for (a bad line is skipped and logged, never raised)."""
+    if not options.quick_phrases:
+        return QuickPhrases(builtins=False)
+    return QuickPhrases.load(options.phrases_path)
 
 
 def _open_history(options: EngineOptions, lexicon: Lexicon) -> UserHistory:

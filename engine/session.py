@@ -55,6 +55,7 @@ class _Selection:
     text: str
     letters: str
     tokens: tuple[int, ...]
+    kind: str = ""  # the candidate's kind ("phrase": quick-phrase text, shown as written)
 
 
 class Session:
@@ -175,11 +176,11 @@ class Session:
         pinyin = self._pinyin()
         rest = pinyin[c.consumed:].lstrip(SEPARATOR)
         if not rest:
-            self._selected.append(_Selection(c.text, self.letters, c.tokens))
+            self._selected.append(_Selection(c.text, self.letters, c.tokens, c.kind))
             return self._finish("")
         consumed = len(pinyin) - len(rest)  # in pinyin letters
         keys = self._keys_at(consumed)
-        self._selected.append(_Selection(c.text, self.letters[:keys], c.tokens))
+        self._selected.append(_Selection(c.text, self.letters[:keys], c.tokens, c.kind))
         old = self._decoder_for_input()
         self._undo.append(old)
         self.letters = self.letters[keys:]
@@ -230,9 +231,9 @@ class Session:
         on_page = cands[self.page * self.page_size: (self.page + 1) * self.page_size]
         preedit, pcur = self._preedit()
         return SessionView(
-            preedit=preedit, preedit_cursor=pcur, chosen=self._shown("".join(s.text for s in self._selected)),
+            preedit=preedit, preedit_cursor=pcur, chosen=self._chosen_text(),
             letters=self.letters, cursor=self.cursor,
-            candidates=tuple(Candidate(self._shown(c.text), self._keys_at(c.consumed), c.kind, round(c.score, 3))
+            candidates=tuple(Candidate(self._shown(c.text, c.kind), self._keys_at(c.consumed), c.kind, round(c.score, 3))
                              for c in on_page),
             page=self.page, page_count=page_count, highlight=min(self.highlight, max(0, len(on_page) - 1)),
             composing=self.composing, decode_ms=ms)
@@ -253,7 +254,8 @@ class Session:
 
     def candidates(self) -> list[Candidate]:
         """The whole ranked candidate list (all pages)."""
-        return [Candidate(self._shown(c.text), self._keys_at(c.consumed), c.kind, c.score) for c in self._candidates()]
+        return [Candidate(self._shown(c.text, c.kind), self._keys_at(c.consumed), c.kind, c.score)
+                for c in self._candidates()]
 
     # -- internals ----------------------------------------------------------------------
     def _changed(self) -> None:
@@ -267,9 +269,13 @@ class Session:
             self._decoder = self.engine.decoder(ctx, whole_syllables=True) if self.layout else self.engine.decoder(ctx)
         return self._decoder
 
-    def _shown(self, text: str) -> str:
-        """Decoded (simplified) text in the output script."""
-        return self._script.convert(text) if self._script is not None and text else text
+    def _shown(self, text: str, kind: str = "") -> str:
+        """Decoded (simplified) text in the output script; quick phrases stay as written."""
+        return self._script.convert(text) if self._script is not None and text and kind != "phrase" else text
+
+    def _chosen_text(self) -> str:
+        """The partial selections as shown."""
+        return "".join(self._shown(s.text, s.kind) for s in self._selected)
 
     def _simplified(self, text: str) -> str:
         """Committed text (in the output script) as the simplified context the scorers read."""
@@ -293,11 +299,23 @@ class Session:
 
     def _candidates(self) -> list[Conversion]:
         if self._cands is None:
-            self._cands = self._decoder_for_input().decode(self._pinyin()) if self.letters else []
+            cands = self._decoder_for_input().decode(self._pinyin()) if self.letters else []
+            self._cands = self._with_phrases(cands)
         return self._cands
 
+    def _with_phrases(self, cands: list[Conversion]) -> list[Conversion]:
+        """``cands`` with the quick phrases of the whole input after the first candidate."""
+        phrases = getattr(self.engine, "phrases", None)
+        found = phrases.lookup(self.letters) if phrases is not None and self.letters else []
+        if not found:
+            return cands
+        score = cands[0].score if cands else 0.0
+        shown = {c.text for c in cands[:1]}
+        extra = [Conversion(t, len(self._pinyin()), score, "phrase") for t in found if t not in shown]
+        return cands[:1] + extra + cands[1:]
+
     def _preedit(self) -> tuple[str, int]:
-        chosen = self._shown("".join(s.text for s in self._selected))
+        chosen = self._chosen_text()
         if not self.letters:
             return chosen, len(chosen)
         if self.layout is not None:  # the pinyin already has its separators
@@ -318,11 +336,12 @@ class Session:
 
     def _finish(self, tail: str, learn: bool = True) -> str:
         text = "".join(s.text for s in self._selected) + tail
+        shown = self._chosen_text() + tail
         if learn and self._selected:
             self.engine.learn([t for s in self._selected for t in s.tokens], self._context)
         self._reset()
         self._context = (self._context + text)[-MAX_CONTEXT_CHARS:]  # what was just typed conditions what follows
-        return self._shown(text)
+        return shown
 
     def _reset(self) -> None:
         self.letters = ""
