@@ -14,6 +14,7 @@ from pathlib import Path
 
 import platformdirs
 
+from engine.phrases import FILE_NAME as PHRASES_FILE
 from engine.script import SCRIPT_NAMES, SIMPLIFIED
 from engine.shuangpin import FULL_PINYIN, LAYOUT_NAMES
 
@@ -65,7 +66,7 @@ class Settings:
 def engine_overrides(settings: Settings) -> dict:
     """The EngineOptions fields that come from the user's settings (every front end loads with them)."""
     return {"fuzzy_pairs": frozenset(settings.fuzzy_pairs), "learning": settings.learning,
-            "layout": settings.layout, "script": settings.script}
+            "layout": settings.layout, "script": settings.script, "phrases_path": phrases_path()}
 
 
 def toggled_script(settings: Settings) -> Settings:
@@ -82,6 +83,37 @@ def config_dir() -> Path:
     """Where settings live: ``$SHURU_CONFIG_DIR`` or the platform's user config dir."""
     env = os.environ.get(CONFIG_ENV)
     return Path(env) if env else Path(platformdirs.user_config_dir("shuru"))
+
+
+def phrases_path() -> Path:
+    """The user's quick phrases: ``phrases.txt`` beside ``settings.json`` (format: engine/phrases.py)."""
+    return config_dir() / PHRASES_FILE
+
+
+def read_phrases_text(path: Path | None = None) -> str:
+    """The quick-phrases file as text ("" when there is none or it cannot be read; logged)."""
+    path = path or phrases_path()
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError) as e:
+        log.warning("could not read quick phrases %s: %s", path, e)
+        return ""
+
+
+def write_phrases_text(text: str, path: Path | None = None) -> bool:
+    """Write the quick-phrases file atomically; False (logged) when it could not be written."""
+    path = path or phrases_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        return True
+    except OSError as e:
+        log.warning("could not save quick phrases to %s: %s", path, e)
+        return False
 
 
 class SettingsStore:

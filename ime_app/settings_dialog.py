@@ -6,8 +6,10 @@ from dataclasses import replace
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFontComboBox, QFormLayout,
-                               QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+                               QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
+
+from engine.phrases import parse_phrases
 
 from engine.shuangpin import FULL_PINYIN, LAYOUT_NAMES, LAYOUT_TABLES
 
@@ -26,14 +28,17 @@ class SettingsDialog(QDialog):
     clear_history_requested = Signal()
     view_learned_requested = Signal()  # the learned-words list was asked for
 
-    def __init__(self, settings: Settings, fuzzy_pair_names: tuple[str, ...], parent: QWidget | None = None):
+    def __init__(self, settings: Settings, fuzzy_pair_names: tuple[str, ...], parent: QWidget | None = None,
+                 phrases_text: str = ""):
         super().__init__(parent)
         self.setWindowTitle("Shuru Settings")
         self._base = settings
+        self._phrases_base = phrases_text
         layout = QVBoxLayout(self)
         layout.addWidget(self._candidate_group(settings))
         layout.addWidget(self._fuzzy_group(settings, fuzzy_pair_names))
         layout.addWidget(self._input_group(settings))
+        layout.addWidget(self._phrases_group(phrases_text))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -105,6 +110,34 @@ class SettingsDialog(QDialog):
         row.addWidget(clear)
         form.addRow(row)
         return box
+
+    def _phrases_group(self, text: str) -> QGroupBox:
+        box = QGroupBox("Quick phrases (a trigger, a space, the text; built in: rq date, sj time, xq weekday)")
+        col = QVBoxLayout(box)
+        self.phrases = QPlainTextEdit()
+        self.phrases.setPlaceholderText("dz 北京市海淀区中关村大街1号\nyx someone@example.com")
+        self.phrases.setPlainText(text)
+        self.phrases.setMaximumHeight(110)
+        self.phrases_problems = QLabel()
+        self.phrases_problems.setWordWrap(True)
+        self.phrases.textChanged.connect(self._check_phrases)
+        col.addWidget(self.phrases)
+        col.addWidget(self.phrases_problems)
+        self._check_phrases()
+        return box
+
+    def _check_phrases(self) -> None:
+        """Show which lines of the phrases would be skipped, and why."""
+        _, errors = parse_phrases(self.phrases.toPlainText())
+        self.phrases_problems.setText("Skipped: " + "; ".join(map(str, errors)) if errors else "")
+        self.phrases_problems.setVisible(bool(errors))
+
+    def phrases_text(self) -> str:
+        """The quick phrases as edited."""
+        return self.phrases.toPlainText()
+
+    def phrases_changed(self) -> bool:
+        return self.phrases_text() != self._phrases_base
 
     @Slot(object)
     def show_learned(self, words) -> None:

@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QPu
 
 from . import __version__
 from .candidates import CandidateWindow
-from .config import Settings, SettingsStore, add_recent, engine_overrides, toggled_script
+from .config import (Settings, SettingsStore, add_recent, engine_overrides, read_phrases_text, toggled_script,
+                     write_phrases_text)
 from .editor import ImeEditor
 from .fonts import INSTALL_HINT, pick_cjk_font
 from .input_controller import InputController
@@ -256,13 +257,14 @@ class MainWindow(QMainWindow):
         from .settings_dialog import SettingsDialog
 
         self.controller.commit_pending()
-        dialog = SettingsDialog(self.settings, FUZZY_PAIR_NAMES, self)
+        dialog = SettingsDialog(self.settings, FUZZY_PAIR_NAMES, self, phrases_text=read_phrases_text())
         dialog.clear_history_requested.connect(self.controller.clear_history)
         dialog.view_learned_requested.connect(lambda: self.open_learned_words(dialog))
         self.engine.worker.learned_words.connect(dialog.show_learned, Qt.ConnectionType.QueuedConnection)
         self.controller.request_learned_words()
         if dialog.exec():
-            self.apply_settings(dialog.values())
+            phrases_changed = dialog.phrases_changed() and write_phrases_text(dialog.phrases_text())
+            self.apply_settings(dialog.values(), reconfigure=phrases_changed)
         dialog.deleteLater()  # a child of the window: without this every opening would stay alive
 
     def open_learned_words(self, parent=None):
@@ -277,10 +279,11 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def apply_settings(self, new: Settings) -> None:
-        """Use and persist ``new``; the engine is reconfigured only when its part changed."""
+    def apply_settings(self, new: Settings, reconfigure: bool = False) -> None:
+        """Use and persist ``new``; the engine is reconfigured only when its part changed (or
+        ``reconfigure``: the quick phrases were edited)."""
         old, self.settings = self.settings, new
-        if old.page_size != new.page_size or engine_overrides(old) != engine_overrides(new):
+        if reconfigure or old.page_size != new.page_size or engine_overrides(old) != engine_overrides(new):
             self.controller.configure(new.page_size, engine_overrides(new))
         self._show_script()
         if old.fullwidth_punct != new.fullwidth_punct:

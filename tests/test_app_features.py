@@ -57,3 +57,29 @@ def test_microsoft_semicolon_is_ing_while_composing(qtbot, make_window):
     qtbot.waitUntil(lambda: w.controller.ready, timeout=TIMEOUT_MS)
     typed(qtbot, w, "p;")
     assert w.editor.preedit_text == "ping"
+
+
+def test_quick_phrases_edited_in_settings_are_offered(qtbot, window, monkeypatch):
+    from ime_app.config import phrases_path
+    from ime_app.settings_dialog import SettingsDialog
+
+    def edit_and_accept(dialog):
+        dialog.phrases.setPlainText("yx someone@example.com\nnotext\n")
+        assert "line 2" in dialog.phrases_problems.text()  # the bad line is shown, with its number
+        dialog.phrases.setPlainText("yx someone@example.com\n")
+        return 1
+
+    monkeypatch.setattr(SettingsDialog, "exec", edit_and_accept)
+    window.open_settings()
+    assert phrases_path().read_text(encoding="utf-8") == "yx someone@example.com\n"
+    settle(qtbot, window)
+    view = typed(qtbot, window, "yx")
+    assert "someone@example.com" in [c.text for c in view.candidates]
+    typed(qtbot, window, "2")
+    assert text(window).endswith("someone@example.com")
+
+
+def test_date_candidates_in_the_window(qtbot, window):
+    view = typed(qtbot, window, "rq")
+    kinds = [c.kind for c in view.candidates]
+    assert kinds[0] != "phrase" and kinds[1] == "phrase"

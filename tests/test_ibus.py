@@ -374,3 +374,17 @@ def test_shuangpin_keys_and_traditional_output_in_an_input_context(engine):
     assert ic.preedit == "ping"
     ic.keys("Escape", ";")  # idle, it is punctuation as usual
     assert ic.text == "中國；"
+
+
+def test_quick_phrases_and_dates_in_an_input_context(engine):
+    import datetime as dt
+
+    from engine.phrases import QuickPhrases
+
+    e = _configured(engine)
+    e.phrases = QuickPhrases({"yx": ["someone@example.com"]}, clock=lambda: dt.datetime(2026, 12, 1, 9, 5))
+    ic = FakeInputContext(e)
+    ic.keys("x", "q")
+    assert ic.display.page[1:3] == ["星期二", "周二"]  # after the first candidate
+    ic.keys("Escape", "y", "x", "2")
+    assert ic.text == "someone@example.com"
