@@ -388,3 +388,29 @@ def test_quick_phrases_and_dates_in_an_input_context(engine):
     assert ic.display.page[1:3] == ["星期二", "周二"]  # after the first candidate
     ic.keys("Escape", "y", "x", "2")
     assert ic.text == "someone@example.com"
+
+
+def test_the_script_menu_entry_toggles_and_saves_the_output_script(config_dir):
+    pytest.importorskip("gi")
+    from ime_app.config import SettingsStore
+    from ime_app.ibus.service import Service
+
+    class Recorder:
+        def __init__(self):
+            self.scripts, self.display, self.composer = [], self, self
+
+        def set_orientation(self, orientation):
+            pass
+
+        def script_changed(self, simplified):
+            self.scripts.append(simplified)
+
+        def apply_settings(self, old, new):
+            pass
+
+    service, context = Service(), Recorder()
+    service.engines.add(context)
+    service.toggle_script()
+    assert SettingsStore().load().script == "traditional" and context.scripts == [False]
+    service.toggle_script()
+    assert SettingsStore().load().script == "simplified" and context.scripts == [False, True]

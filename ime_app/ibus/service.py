@@ -18,7 +18,8 @@ import gi
 gi.require_version("IBus", "1.0")
 from gi.repository import Gio, GLib, GObject, IBus  # noqa: E402
 
-from ..config import PHRASES_FILE, Settings, SettingsStore, config_dir, engine_overrides, phrases_path  # noqa: E402
+from ..config import (PHRASES_FILE, Settings, SettingsStore, config_dir, engine_overrides, phrases_path,  # noqa: E402
+                      toggled_script)
 from .component import COMPONENT_NAME, ENGINE_NAME, checkout_command, render_component, settings_command  # noqa: E402
 from .engine import ShuruEngine  # noqa: E402
 from .loader import EngineLoader, model_stamp  # noqa: E402
@@ -156,6 +157,7 @@ class Service:
                 e.composer.engine_ready(self.engine)  # new sessions decode with the new options
         for e in list(self.engines):
             e.display.set_orientation(new.orientation)
+            e.display.script_changed(new.script == "simplified")
             e.composer.apply_settings(old, new)
 
     def _reload(self) -> None:
@@ -170,6 +172,12 @@ class Service:
             self._loaded(engine, "", seconds)
 
         self._loader.start(engine_overrides(self.settings), done)
+
+    def toggle_script(self) -> None:
+        """The 简/繁 menu entry: simplified <-> the traditional script last chosen, saved for the window too."""
+        old, self.settings = self.settings, toggled_script(self.settings)
+        self.store.save(self.settings)
+        self._apply_settings(old, self.settings)
 
     def open_settings(self) -> None:
         """Open Shuru's settings (a Qt process of its own: this one never loads Qt)."""
