@@ -7,6 +7,8 @@ convert   stdin lines (pinyin, or JSON {"pinyin", "context"} with --context) -> 
 eval      top-1 / top-5 / character accuracy / latency on dev-set JSONL files (default: the dev
           sets beside the checkout); --layout converts each clause's syllables to that
           shuangpin layout's keys first (full-pinyin sets only).
+predict   next-word prediction on dev-set JSONL files: how often the clause's first word is
+          among the top-k words predicted from the text before it.
 bench     per-keystroke latency (p50/p95/max), cold start to first candidates, peak RSS.
 fuzz      random Session actions with invariant checks and view() latency.
 """
@@ -246,6 +248,45 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def first_word(lexicon, text: str, max_chars: int = 4) -> str:
+    """The longest lexicon word that ``text`` starts with (its first character if none)."""
+    for k in range(min(max_chars, len(text)), 1, -1):
+        t = lexicon.token_id(text[:k])
+        if t is not None and not lexicon.token_open_domain[t]:
+            return text[:k]
+    return text[:1]
+
+
+def cmd_predict(args) -> int:
+    from .prediction import Predictor
+
+    sets = read_sets(args.sets or [str(p) for p in sorted(DEV_DIR.glob("dev-*.jsonl")) if "abbrev" not in p.name])
+    engine = make_engine(args)
+    predictor = Predictor(engine.lexicon, engine.ngram)
+    rates = []
+    for name, rows in sets.items():
+        rows = rows[:args.limit] if args.limit else rows
+        hit = prefix = with_ctx = hit_ctx = 0
+        ms = []
+        for r in rows:
+            t0 = time.perf_counter()
+            words = predictor.predict(r.get("context", "") or "", args.topk)
+            ms.append((time.perf_counter() - t0) * 1000)
+            gold = first_word(engine.lexicon, r["hanzi"])
+            ok = gold in words
+            hit += ok
+            prefix += any(r["hanzi"].startswith(w) for w in words)
+            if r.get("context"):
+                with_ctx += 1
+                hit_ctx += ok
+        n = len(rows)
+        rates.append(hit / n)
+        print(f"{name:24s} n={n:4d} top{args.topk}={hit / n:.3f} (with context {hit_ctx}/{with_ctx}) "
+              f"any-prefix={prefix / n:.3f} ms50={percentile(ms, 0.5):.2f} ms95={percentile(ms, 0.95):.2f}", flush=True)
+    print(f"mean top-{args.topk} next-word hit rate over {len(rates)} sets: {sum(rates) / len(rates):.3f}")
+    return 0
+
+
 def print_misses(name: str, misses: list, n: int) -> None:
     from .misses import CATEGORIES, NOT_PROPOSED, summary
 
@@ -419,6 +460,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="list up to N misses per set with the gold's rank and a category, and count the categories")
     common(p)
     p.set_defaults(fn=cmd_eval)
+    p = sub.add_parser("predict", help="next-word prediction hit rate on dev-set JSONL files")
+    p.add_argument("sets", nargs="*", help="dev-set JSONL files (default: the full-pinyin dev sets)")
+    p.add_argument("--limit", type=int, help="first N rows of each set")
+    p.add_argument("--topk", type=int, default=5)
+    common(p)
+    p.set_defaults(fn=cmd_predict)
     p = sub.add_parser("bench", help="latency, cold start, memory")
     p.add_argument("--inputs", type=int, default=300, help="dev inputs typed key by key")
     p.add_argument("sets", nargs="*")

@@ -53,6 +53,7 @@ class EngineOptions:
     layout: str = "full"  # "full" pinyin or a shuangpin layout (engine.shuangpin.LAYOUT_NAMES)
     script: str = "simplified"  # output script: simplified or traditional / tw / hk (engine.script)
     learning: bool = True
+    prediction: bool = False  # after a commit, offer the likely next words (engine.prediction)
     quick_phrases: bool = True  # offer the user's quick phrases and the built-in dates (rq, sj, xq)
     phrases_path: Path | None = None  # the user's quick-phrases file (engine.phrases); None: built-ins only
     history_path: Path | None = None  # None: platformdirs user data dir / user.db (SQLite)
@@ -79,6 +80,7 @@ class Engine:
         self.model_name = model_name
         self.load_ms = load_ms
         self.phrases = _load_phrases(options)
+        self._predictor = None  # made on first use (engine.prediction)
 
     @classmethod
     def load(cls, options: EngineOptions = EngineOptions()) -> "Engine":
@@ -117,7 +119,8 @@ class Engine:
             return f"{self.status}: {folder}"
 
     def configure(self, **changes) -> None:
-        """Change options that need no reload (fuzzy_pairs, layout, script, learning, beam_width, nbest, weights)."""
+        """Change options that need no reload (fuzzy_pairs, layout, script, prediction, quick phrases, learning,
+        beam_width, nbest, weights)."""
         was_learning = self.options.learning
         self.options = replace(self.options, **changes)
         if "phrases_path" in changes or "quick_phrases" in changes:
@@ -151,6 +154,14 @@ class Engine:
                                    abbrev_beam_width=o.beam_width or STATISTICAL_BEAM),
             lattice_options=LatticeOptions(fuzzy_pairs=frozenset(o.fuzzy_pairs), whole_syllables=whole_syllables),
             history=self.history if o.learning else None, context=context, scorer=self.neural)
+
+    def predict(self, context: str, k: int = 5) -> list[str]:
+        """Up to ``k`` likely next words after ``context`` (simplified), best first."""
+        if self._predictor is None:
+            from .prediction import Predictor
+
+            self._predictor = Predictor(self.lexicon, self.ngram)
+        return self._predictor.predict(context, k)
 
     def learn(self, tokens: list[int], context: str = "") -> None:
         """Learn one committed conversion (its tokens), typed after ``context``."""

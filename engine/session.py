@@ -48,6 +48,7 @@ class SessionView:
     highlight: int  # index on the page
     composing: bool
     decode_ms: float
+    predictions: tuple[str, ...] = ()  # likely next words after a commit (shown while not composing)
 
 
 @dataclass
@@ -82,11 +83,18 @@ class Session:
         self._decoder: Decoder | None = None
         self._cands: list[Conversion] | None = None
         self._undo: list[Decoder] = []  # the decoder before each partial selection
+        self.predicting = bool(getattr(engine.options, "prediction", False))  # offer next words after a commit
+        self._predictions: tuple[str, ...] = ()  # in the output script
 
     # -- state --------------------------------------------------------------------------
     @property
     def composing(self) -> bool:
         return bool(self.letters or self._selected)
+
+    @property
+    def predictions(self) -> tuple[str, ...]:
+        """The predicted next words shown after a commit (none while composing)."""
+        return () if self.composing else self._predictions
 
     def set_page_size(self, page_size: int) -> None:
         """Candidates per page; keeps the input and the highlighted candidate."""
@@ -99,6 +107,7 @@ class Session:
         ctx = self._simplified(text[-MAX_CONTEXT_CHARS:])
         if ctx != self._context:
             self._context = ctx
+            self._predictions = ()  # the caret moved elsewhere
             self._decoder = None
             self._undo = []
             self._cands = None
@@ -109,6 +118,7 @@ class Session:
         text = "".join(c for c in text.lower() if c in self._allowed)
         if not text:
             return
+        self._predictions = ()
         self.letters = self.letters[: self.cursor] + text + self.letters[self.cursor:]
         self.cursor += len(text)
         self._changed()
@@ -159,7 +169,23 @@ class Session:
 
     # -- choosing -----------------------------------------------------------------------
     def select_on_page(self, k: int) -> str | None:
+        """Choose candidate ``k`` of the page; while not composing, prediction ``k`` (the next word)."""
+        if not self.composing:
+            return self.pick_prediction(k)
         return self.select(self.page * self.page_size + k)
+
+    def pick_prediction(self, k: int) -> str | None:
+        """Commit the ``k``-th predicted next word; the words likely after it are predicted next."""
+        if not 0 <= k < len(self._predictions):
+            return None
+        text = self._predictions[k]
+        self._context = (self._context + self._simplified(text))[-MAX_CONTEXT_CHARS:]
+        self._predict()
+        return text
+
+    def dismiss_predictions(self) -> None:
+        """Hide the predicted next words (a key that is not a pick, Esc)."""
+        self._predictions = ()
 
     def commit(self) -> str | None:
         """Choose the highlighted candidate (Space)."""
@@ -219,6 +245,7 @@ class Session:
 
     def cancel(self) -> None:
         self._reset()
+        self._predictions = ()
 
     # -- view ---------------------------------------------------------------------------
     def view(self) -> SessionView:
@@ -236,7 +263,7 @@ class Session:
             candidates=tuple(Candidate(self._shown(c.text, c.kind), self._keys_at(c.consumed), c.kind, round(c.score, 3))
                              for c in on_page),
             page=self.page, page_count=page_count, highlight=min(self.highlight, max(0, len(on_page) - 1)),
-            composing=self.composing, decode_ms=ms)
+            composing=self.composing, decode_ms=ms, predictions=self._predictions if not self.composing else ())
 
     def idle(self) -> bool:
         """One bounded step of work a front end runs while no key is waiting; True if more remains.
@@ -341,7 +368,17 @@ class Session:
             self.engine.learn([t for s in self._selected for t in s.tokens], self._context)
         self._reset()
         self._context = (self._context + text)[-MAX_CONTEXT_CHARS:]  # what was just typed conditions what follows
+        if learn:
+            self._predict()
         return shown
+
+    def _predict(self) -> None:
+        """The next words likely after the context, one page of them, when prediction is on."""
+        if not self.predicting:
+            self._predictions = ()
+            return
+        words = self.engine.predict(self._context, self.page_size)
+        self._predictions = tuple(self._shown(w) for w in words)
 
     def _reset(self) -> None:
         self.letters = ""

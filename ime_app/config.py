@@ -39,6 +39,7 @@ class Settings:
     chinese_mode: bool = True  # input mode when the window opens
     learning: bool = True  # let the engine learn from what is chosen
     comma_period_paging: bool = False  # "," and "." turn pages while composing (else they type ，。)
+    prediction: bool = False  # after a commit, offer the likely next words (digits or a click pick one)
     layout: str = FULL_PINYIN  # "full" pinyin or a shuangpin layout (engine.shuangpin.LAYOUT_NAMES)
     script: str = SIMPLIFIED  # output: "simplified" | "traditional" | "tw" | "hk" (engine.script)
     traditional_script: str = "traditional"  # what the 简/繁 toggle switches to from simplified
@@ -66,7 +67,8 @@ class Settings:
 def engine_overrides(settings: Settings) -> dict:
     """The EngineOptions fields that come from the user's settings (every front end loads with them)."""
     return {"fuzzy_pairs": frozenset(settings.fuzzy_pairs), "learning": settings.learning,
-            "layout": settings.layout, "script": settings.script, "phrases_path": phrases_path()}
+            "layout": settings.layout, "script": settings.script, "phrases_path": phrases_path(),
+            "prediction": settings.prediction}
 
 
 def toggled_script(settings: Settings) -> Settings:

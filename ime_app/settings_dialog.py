@@ -96,6 +96,9 @@ class SettingsDialog(QDialog):
         self.comma_period_paging = QCheckBox("Comma and period turn pages while typing pinyin (instead of ，。)")
         self.comma_period_paging.setChecked(s.comma_period_paging)
         form.addRow(self.comma_period_paging)
+        self.prediction = QCheckBox("After a commit, offer the likely next words (digits or a click pick one)")
+        self.prediction.setChecked(s.prediction)
+        form.addRow(self.prediction)
         self.learning = QCheckBox("Learn from the words I choose")
         self.learning.setChecked(s.learning)
         form.addRow(self.learning)
@@ -163,6 +166,7 @@ class SettingsDialog(QDialog):
             chinese_mode=self.chinese_mode.isChecked(),
             learning=self.learning.isChecked(),
             comma_period_paging=self.comma_period_paging.isChecked(),
+            prediction=self.prediction.isChecked(),
             layout=self.layout_box.currentData(),
             script=self.script_box.currentData(),
             traditional_script=(self.script_box.currentData() if self.script_box.currentData() != "simplified"

@@ -83,3 +83,18 @@ def test_date_candidates_in_the_window(qtbot, window):
     view = typed(qtbot, window, "rq")
     kinds = [c.kind for c in view.candidates]
     assert kinds[0] != "phrase" and kinds[1] == "phrase"
+
+
+def test_next_word_predictions_in_the_window(qtbot, make_window):
+    w = make_window(Settings(prediction=True))
+    qtbot.waitUntil(lambda: w.controller.ready, timeout=TIMEOUT_MS)
+    typed(qtbot, w, "xiexie ")
+    assert text(w).endswith("谢谢")
+    assert w.candidates.isVisible() and "你" in w.candidates.texts and w.candidates.highlight == -1
+    typed(qtbot, w, str(w.candidates.texts.index("你") + 1))
+    assert text(w).endswith("谢谢你")
+    typed(qtbot, w, " ")  # Space types a space and hides them: it never picks one
+    assert text(w).endswith("谢谢你 ") and not w.candidates.isVisible()
+    typed(qtbot, w, "xiexie ")
+    typed(qtbot, w, "hao ")  # a letter starts new input
+    assert text(w).endswith("谢谢好")

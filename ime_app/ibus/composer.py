@@ -18,7 +18,7 @@ import logging
 from typing import Callable, Protocol
 
 from ..config import Settings
-from ..keytable import CTRL_TOGGLES, ShiftTap, layout_keys, route_key
+from ..keytable import CTRL_TOGGLES, ShiftTap, dismisses_predictions, layout_keys, route_key
 from ..punctuation import Punctuator
 from ..session_runner import Outcome, SessionRunner, punctuation_action
 from .keys import KeyPress, key_press
@@ -127,7 +127,9 @@ class Composer:
             return True
         route = route_key(key.name, key.text, ctrl_alt=key.ctrl_alt, chinese=self.chinese_active,
                           composing=self.composing, comma_period_paging=self.comma_period_paging,
-                          layout_keys=self.layout_keys)
+                          layout_keys=self.layout_keys, predicting=bool(self.predictions))
+        if self.predictions and dismisses_predictions(route):
+            self.act(("dismiss_predictions",))  # not a pick: the key does what it does idle
         if route.kind == "editor":
             self._passed_through(key)
             return False
@@ -235,9 +237,16 @@ class Composer:
         if self.composing:
             self.act(("commit_raw",))
 
+    @property
+    def predictions(self) -> tuple[str, ...]:
+        """The next words predicted after the last commit (shown while idle)."""
+        return self.runner.session.predictions if self.runner is not None else ()
+
     def _after_change(self) -> None:
         if not self.composing:
             self._hide()
+            if self.predictions:  # no highlight: Space types a space, it does not pick
+                self.display.show_candidates(list(self.predictions), -1, self.runner.page_size)
         elif not self._refresh_scheduled:
             self._refresh_scheduled = True
             self._defer(self._refresh)

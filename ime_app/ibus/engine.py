@@ -58,13 +58,14 @@ class IBusDisplay:
         self.engine.update_preedit_text_with_mode(_text(""), 0, False, IBus.PreeditFocusMode.CLEAR)
 
     def show_candidates(self, texts: list[str], cursor: int, page_size: int) -> None:
-        table = IBus.LookupTable.new(page_size, 0, True, False)
+        """One or more pages of candidates; ``cursor`` < 0: nothing highlighted (predicted next words)."""
+        table = IBus.LookupTable.new(page_size, max(0, cursor), cursor >= 0, False)
         table.set_orientation(self.orientation)
         for i in range(page_size):
             table.set_label(i, _text(str(i + 1)))
         for t in texts:
             table.append_candidate(_text(t))
-        table.set_cursor_pos(cursor)
+        table.set_cursor_pos(max(0, cursor))
         self.engine.update_lookup_table(table, True)
 
     def hide_candidates(self) -> None:
