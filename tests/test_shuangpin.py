@@ -157,3 +157,18 @@ def test_engine_layout_option_makes_shuangpin_sessions(engine):
         assert type_(s, "p;").preedit == "ping"
     finally:
         engine.options = old
+
+
+@pytest.mark.parametrize("name,keys", [
+    ("xiaohe", "vsgorfmbdw"),  # zhong guo ren min de: lone initials growing into syllables
+    ("xiaohe", "xmzdjxlmzz"),
+    ("microsoft", "p;guojxdk"),
+])
+def test_typing_key_by_key_matches_a_fresh_decode(engine, name, keys):
+    typed = Session(engine, page_size=9, layout=name)
+    for ch in keys:
+        typed.insert(ch)
+        typed.view()
+    fresh = Session(engine, page_size=9, layout=name)
+    fresh.insert(keys)
+    assert [c.text for c in typed.candidates()[:9]] == [c.text for c in fresh.candidates()[:9]]
