@@ -29,7 +29,7 @@ class Candidate:
 
     text: str
     consumed: int  # letters (keys, in shuangpin) it converts from the start of the remaining input
-    kind: str  # "sentence" | "word" | "char" | "literal"
+    kind: str  # "sentence" | "word" | "char" | "literal" | "phrase" (a quick phrase or a date)
     score: float
 
 
@@ -260,10 +260,10 @@ class Session:
         return SessionView(
             preedit=preedit, preedit_cursor=pcur, chosen=self._chosen_text(),
             letters=self.letters, cursor=self.cursor,
-            candidates=tuple(Candidate(self._shown(c.text, c.kind), self._keys_at(c.consumed), c.kind, round(c.score, 3))
-                             for c in on_page),
+            candidates=tuple(Candidate(self._shown(c.text, c.kind), self._keys_at(c.consumed), c.kind,
+                                       round(c.score, 3)) for c in on_page),
             page=self.page, page_count=page_count, highlight=min(self.highlight, max(0, len(on_page) - 1)),
-            composing=self.composing, decode_ms=ms, predictions=self._predictions if not self.composing else ())
+            composing=self.composing, decode_ms=ms, predictions=self.predictions)
 
     def idle(self) -> bool:
         """One bounded step of work a front end runs while no key is waiting; True if more remains.
