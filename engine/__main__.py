@@ -2,8 +2,13 @@
 
 convert   stdin lines (pinyin, or JSON {"pinyin", "context"} with --context) -> one JSON line each:
           {"input", "candidates": [top-k], "ms"}; with --keystrokes also "key_ms" (per letter typed
-          through a Session). Model loading is excluded from ms. Nothing is learned.
-eval      top-1 / top-5 / character accuracy / latency on dev-set JSONL files.
+          through a Session). Model loading is excluded from ms. Nothing is learned. With
+          --layout xiaohe (or another shuangpin layout) the lines are shuangpin keys.
+eval      top-1 / top-5 / character accuracy / latency on dev-set JSONL files (default: the dev
+          sets beside the checkout); --layout converts each clause's syllables to that
+          shuangpin layout's keys first (full-pinyin sets only).
+predict   next-word prediction on dev-set JSONL files: how often the clause's first word is
+          among the top-k words predicted from the text before it.
 bench     per-keystroke latency (p50/p95/max), cold start to first candidates, peak RSS.
 fuzz      random Session actions with invariant checks and view() latency.
 """
@@ -17,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import script, shuangpin
 from .engine import Engine, EngineOptions
 
 DEV_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
@@ -31,6 +37,9 @@ AFTER_PICK_LETTERS = "hao"  # typed on after a partial selection
 def make_engine(args) -> Engine:
     # Benchmarks measure the shipped engine: no personal model, no learned history.
     opts = EngineOptions(use_neural=not args.no_neural, learning=False, personal=False, beam_width=args.beam,
+                         quick_phrases=False,
+                         layout=getattr(args, "layout", None) or "full",
+                         script=getattr(args, "script", None) or "simplified",
                          **({"model_dir": Path(args.model)} if getattr(args, "model", None) else {}))
     engine = Engine.load(opts)
     print(f"engine: {engine.status}", file=sys.stderr)
@@ -38,18 +47,27 @@ def make_engine(args) -> Engine:
 
 
 def convert_one(engine: Engine, pinyin: str, context: str, topk: int, keystrokes: bool) -> dict:
-    """Candidates for one input, timed in-process."""
+    """Candidates for one input (pinyin, or keys of the engine's shuangpin layout), timed in-process."""
     out: dict = {"input": pinyin}
-    if keystrokes:
+    lay = shuangpin.layout(engine.options.layout)
+    if lay is not None and not keystrokes:
+        t0 = time.perf_counter()
+        convs = engine.decoder(context, whole_syllables=True).decode(lay.read(pinyin).pinyin)
+        out.update(candidates=[c.text for c in convs[:topk]], ms=round((time.perf_counter() - t0) * 1000, 3))
+    elif keystrokes:
         session = engine.new_session(page_size=topk, context=context)
         t_all = time.perf_counter()
         key_ms = [round(ms, 3) for ms in type_keys(session, pinyin)]
         cands = [c.text for c in session.candidates()[:topk]]
         out.update(candidates=cands, ms=round((time.perf_counter() - t_all) * 1000, 3), key_ms=key_ms)
+        return out  # the session already shows its script
     else:
         t0 = time.perf_counter()
         convs = engine.decoder(context).decode(pinyin)
         out.update(candidates=[c.text for c in convs[:topk]], ms=round((time.perf_counter() - t0) * 1000, 3))
+    conv = script.converter(engine.options.script)
+    if conv is not None:
+        out["candidates"] = [conv.convert(c) for c in out["candidates"]]
     return out
 
 
@@ -174,12 +192,49 @@ def junk_commits(engine: Engine, n: int, seed: int = 0) -> None:
         session.cancel()
 
 
+def dev_syllables(row: dict) -> list[str] | None:
+    """The syllables of a dev row's space-free pinyin: its hanzi's pypinyin reading where that
+    spells the pinyin, else the lattice's reading of it in whole syllables; None if neither."""
+    from .lattice import SegmentKind, parse
+    from .syllables import ALIASES, SYLLABLE_ID
+
+    try:
+        from pypinyin import Style, lazy_pinyin
+
+        syls = [ALIASES.get(s, s) for s in lazy_pinyin(row["hanzi"], style=Style.NORMAL)]
+        if "".join(syls) == row["pinyin"] and all(s in SYLLABLE_ID for s in syls):
+            return syls
+    except ImportError:
+        pass
+    cut = parse(row["pinyin"]).best_cut()
+    if cut and all(seg.kind == SegmentKind.FULL for seg in cut):
+        return [ALIASES.get(seg.text, seg.text) for seg in cut]
+    return None
+
+
+def shuangpin_rows(rows: list[dict], layout_name: str) -> tuple[list[dict], int]:
+    """Dev rows with the pinyin typed in a shuangpin layout; (rows, how many were left out)."""
+    lay = shuangpin.layout(layout_name)
+    out = []
+    for r in rows:
+        syls = dev_syllables(r)
+        if syls is not None:
+            out.append({**r, "pinyin": lay.encode_all(syls)})
+    return out, len(rows) - len(out)
+
+
 def cmd_eval(args) -> int:
-    sets = read_sets(args.sets)
+    sets = read_sets(args.sets or [str(p) for p in sorted(DEV_DIR.glob("dev-*.jsonl"))])
     engine = make_engine(args)
     attach_history(engine, args)
     full = []
     for name, rows in sets.items():
+        if args.layout and args.layout != shuangpin.FULL_PINYIN:
+            if "abbrev" in name:
+                continue  # abbreviations are typed differently in shuangpin
+            rows, left_out = shuangpin_rows(rows[:args.limit] if args.limit else rows, args.layout)
+            if left_out:
+                print(f"{name}: {left_out} clauses left out (no syllable reading)", file=sys.stderr)
         misses = [] if args.errors else None
         r = evaluate(engine, rows, args.context, args.limit, misses)
         if "abbrev" not in name:
@@ -190,6 +245,45 @@ def cmd_eval(args) -> int:
             print_misses(name, misses, args.errors)
     if full:
         print(f"mean top-1 over {len(full)} full-pinyin sets: {sum(full) / len(full):.3f}")
+    return 0
+
+
+def first_word(lexicon, text: str, max_chars: int = 4) -> str:
+    """The longest lexicon word that ``text`` starts with (its first character if none)."""
+    for k in range(min(max_chars, len(text)), 1, -1):
+        t = lexicon.token_id(text[:k])
+        if t is not None and not lexicon.token_open_domain[t]:
+            return text[:k]
+    return text[:1]
+
+
+def cmd_predict(args) -> int:
+    from .prediction import Predictor
+
+    sets = read_sets(args.sets or [str(p) for p in sorted(DEV_DIR.glob("dev-*.jsonl")) if "abbrev" not in p.name])
+    engine = make_engine(args)
+    predictor = Predictor(engine.lexicon, engine.ngram)
+    rates = []
+    for name, rows in sets.items():
+        rows = rows[:args.limit] if args.limit else rows
+        hit = prefix = with_ctx = hit_ctx = 0
+        ms = []
+        for r in rows:
+            t0 = time.perf_counter()
+            words = predictor.predict(r.get("context", "") or "", args.topk)
+            ms.append((time.perf_counter() - t0) * 1000)
+            gold = first_word(engine.lexicon, r["hanzi"])
+            ok = gold in words
+            hit += ok
+            prefix += any(r["hanzi"].startswith(w) for w in words)
+            if r.get("context"):
+                with_ctx += 1
+                hit_ctx += ok
+        n = len(rows)
+        rates.append(hit / n)
+        print(f"{name:24s} n={n:4d} top{args.topk}={hit / n:.3f} (with context {hit_ctx}/{with_ctx}) "
+              f"any-prefix={prefix / n:.3f} ms50={percentile(ms, 0.5):.2f} ms95={percentile(ms, 0.95):.2f}", flush=True)
+    print(f"mean top-{args.topk} next-word hit rate over {len(rates)} sets: {sum(rates) / len(rates):.3f}")
     return 0
 
 
@@ -330,6 +424,11 @@ def cmd_fuzz(args) -> int:
     return 0 if not report["exceptions"] and not report["broken_invariants"] else 1
 
 
+def layout_option(p) -> None:
+    p.add_argument("--layout", default="full", choices=(shuangpin.FULL_PINYIN,) + shuangpin.LAYOUT_NAMES,
+                   help="input is full pinyin (default) or keys of this shuangpin layout")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m engine", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -344,11 +443,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--topk", type=int, default=10)
     p.add_argument("--context", action="store_true", help='input lines are {"pinyin", "context"} JSON')
     p.add_argument("--keystrokes", action="store_true", help="type letter by letter, report key_ms")
+    p.add_argument("--script", default=script.SIMPLIFIED, choices=script.SCRIPT_NAMES,
+                   help="output script: simplified (default), traditional, tw (Taiwan phrases), hk")
+    layout_option(p)
     common(p)
     p.set_defaults(fn=cmd_convert)
     p = sub.add_parser("eval", help="accuracy on dev-set JSONL files")
-    p.add_argument("sets", nargs="+")
+    p.add_argument("sets", nargs="*", help="dev-set JSONL files (default: the dev sets beside the checkout)")
     p.add_argument("--context", action="store_true")
+    layout_option(p)
     p.add_argument("--limit", type=int, help="first N rows of each set")
     p.add_argument("--history", help="decode with this learned history (user.db or history.json; read only)")
     p.add_argument("--junk", type=int, default=0, help="first make N random hasty commits (in memory)")
@@ -357,6 +460,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="list up to N misses per set with the gold's rank and a category, and count the categories")
     common(p)
     p.set_defaults(fn=cmd_eval)
+    p = sub.add_parser("predict", help="next-word prediction hit rate on dev-set JSONL files")
+    p.add_argument("sets", nargs="*", help="dev-set JSONL files (default: the full-pinyin dev sets)")
+    p.add_argument("--limit", type=int, help="first N rows of each set")
+    p.add_argument("--topk", type=int, default=5)
+    common(p)
+    p.set_defaults(fn=cmd_predict)
     p = sub.add_parser("bench", help="latency, cold start, memory")
     p.add_argument("--inputs", type=int, default=300, help="dev inputs typed key by key")
     p.add_argument("sets", nargs="*")

@@ -14,6 +14,7 @@ from .history import UserHistory, default_history_path
 from .lattice import LatticeOptions
 from .lexicon import Lexicon
 from .ngram import NgramModel
+from .phrases import QuickPhrases
 from .session import Session
 from .userdb import MEMORY, UserStore
 from .userdict import UserDict, UserWord
@@ -53,7 +54,12 @@ class EngineOptions:
     nbest: int = 5
     use_neural: bool = True
     fuzzy_pairs: frozenset[str] = frozenset()
+    layout: str = "full"  # "full" pinyin or a shuangpin layout (engine.shuangpin.LAYOUT_NAMES)
+    script: str = "simplified"  # output script: simplified or traditional / tw / hk (engine.script)
     learning: bool = True
+    prediction: bool = False  # after a commit, offer the likely next words (engine.prediction)
+    quick_phrases: bool = True  # offer the user's quick phrases and the built-in dates (rq, sj, xq)
+    phrases_path: Path | None = None  # the user's quick-phrases file (engine.phrases); None: built-ins only
     history_path: Path | None = None  # None: platformdirs user data dir / user.db (SQLite)
     weights: ScoreWeights | None = None  # None: the tuned defaults for the loaded scorers
     entries_per_edge: int = 32
@@ -82,6 +88,8 @@ class Engine:
         self.dict_store = _open_dict_store(dict_path)
         self.user_dict = UserDict(lexicon=lexicon)
         self._read_user_dict()
+        self.phrases = _load_phrases(options)
+        self._predictor = None  # made on first use (engine.prediction)
 
     @classmethod
     def load(cls, options: EngineOptions = EngineOptions()) -> "Engine":
@@ -121,9 +129,12 @@ class Engine:
             return f"{self.status}: {folder}"
 
     def configure(self, **changes) -> None:
-        """Change options that need no reload (fuzzy_pairs, learning, beam_width, nbest, weights)."""
+        """Change options that need no reload (fuzzy_pairs, layout, script, prediction, quick phrases, learning,
+        beam_width, nbest, weights)."""
         was_learning = self.options.learning
         self.options = replace(self.options, **changes)
+        if "phrases_path" in changes or "quick_phrases" in changes:
+            self.phrases = _load_phrases(self.options)  # small: read again, the user may have edited it
         if self.options.learning and not was_learning:
             self.history = _open_history(self.options, self.lexicon)
         self.history.enabled = self.options.learning
@@ -136,10 +147,14 @@ class Engine:
         return NEURAL_BEAM if self.neural is not None else STATISTICAL_BEAM
 
     def new_session(self, page_size: int = 9, context: str = "") -> Session:
-        return Session(self, page_size=page_size, context=context)
+        """A Session that reads keys in the configured layout (full pinyin or a shuangpin layout) and
+        shows and commits text in the configured script."""
+        return Session(self, page_size=page_size, context=context, layout=self.options.layout,
+                       script=self.options.script)
 
-    def decoder(self, context: str = "") -> Decoder:
-        """A fresh incremental decoder conditioned on ``context``."""
+    def decoder(self, context: str = "", whole_syllables: bool = False) -> Decoder:
+        """A fresh incremental decoder conditioned on ``context``; ``whole_syllables``: the text is
+        shuangpin read as pinyin, one syllable between separators (see LatticeOptions)."""
         o = self.options
         if o.learning:
             self.history.refresh()  # another process (window / IBus engine) may have learned
@@ -148,8 +163,16 @@ class Engine:
             self.lexicon, self.ngram, weights=self.weights,
             options=DecoderOptions(beam_width=self.beam_width, nbest=o.nbest, entries_per_edge=o.entries_per_edge,
                                    abbrev_beam_width=o.beam_width or STATISTICAL_BEAM),
-            lattice_options=LatticeOptions(fuzzy_pairs=frozenset(o.fuzzy_pairs)),
+            lattice_options=LatticeOptions(fuzzy_pairs=frozenset(o.fuzzy_pairs), whole_syllables=whole_syllables),
             history=self.history if o.learning else None, context=context, scorer=self.neural)
+
+    def predict(self, context: str, k: int = 5) -> list[str]:
+        """Up to ``k`` likely next words after ``context`` (simplified), best first."""
+        if self._predictor is None:
+            from .prediction import Predictor
+
+            self._predictor = Predictor(self.lexicon, self.ngram)
+        return self._predictor.predict(context, k)
 
     def learn(self, tokens: list[int], context: str = "") -> None:
         """Learn one committed conversion (its tokens), typed after ``context``."""
@@ -240,6 +263,13 @@ class Engine:
         """Decode with ``history`` and learn into it (evaluation with a given history)."""
         self.history = history
         self.options = replace(self.options, learning=True)
+
+
+def _load_phrases(options: EngineOptions) -> QuickPhrases:
+    """The quick phrases the options ask for (a bad line is skipped and logged, never raised)."""
+    if not options.quick_phrases:
+        return QuickPhrases(builtins=False)
+    return QuickPhrases.load(options.phrases_path)
 
 
 def _open_history(options: EngineOptions, lexicon: Lexicon) -> UserHistory:

@@ -68,6 +68,9 @@ class LatticeOptions:
     abbreviation_logprob: float = -2.0  # an initial standing for a whole syllable
     completion_logprob: float = -1.0  # the unfinished last syllable completed
     fuzzy_logprob: float = -1.5  # a fuzzy variant instead of the typed syllable
+    # Each stretch between separators is one syllable (shuangpin read as pinyin): no segment cuts it,
+    # except a stretch that no one segment covers (keys that spell no syllable), read as usual.
+    whole_syllables: bool = False
 
 
 @dataclass
@@ -138,7 +141,8 @@ def parse(text: str, options: LatticeOptions = LatticeOptions(),
     text = normalise(text)
     n = len(text)
     lattice = SyllableLattice(text, [[] for _ in range(n + 1)], [[] for _ in range(n + 1)])
-    reuse = _reusable(previous, text) if previous is not None else 0
+    reuse = _reusable(previous, text, options.whole_syllables) if previous is not None else 0
+    whole = _whole_stretches(text) if options.whole_syllables else None
     for i in range(n):
         if i < reuse:
             segs = previous.segments_from[i]
@@ -146,22 +150,48 @@ def parse(text: str, options: LatticeOptions = LatticeOptions(),
             continue
         else:
             segs = segments_at(text[i : i + MAX_SYLLABLE_LEN], i, i + MAX_SYLLABLE_LEN >= n, options)
+            if whole is not None:
+                segs = _within_stretch(segs, i, whole)
         lattice.segments_from[i] = segs
         for seg in segs:
             lattice.segments_to[seg.end].append(seg)
     return lattice
 
 
-def _reusable(previous: SyllableLattice, text: str) -> int:
+def _reusable(previous: SyllableLattice, text: str, whole_syllables: bool = False) -> int:
     """Positions whose segments are the same in ``previous`` and in a lattice of ``text``: their
-    6-letter window lies inside the common prefix and reaches the end of neither text."""
+    6-letter window lies inside the common prefix and reaches the end of neither text (with
+    ``whole_syllables`` the letter after the window too: it says where the stretch ends)."""
     old = previous.text
     common = 0
     for a, b in zip(old, text):
         if a != b:
             break
         common += 1
-    return max(0, min(common, len(old) - 1, len(text) - 1) - MAX_SYLLABLE_LEN + 1)
+    return max(0, min(common, len(old) - 1, len(text) - 1) - MAX_SYLLABLE_LEN + 1 - whole_syllables)
+
+
+def _whole_stretches(text: str) -> list[tuple[int, int, bool]]:
+    """For each position: (start, end) of its stretch between separators, and whether one
+    segment covers that stretch."""
+    out: list[tuple[int, int, bool]] = []
+    start = 0
+    for stretch in text.split(SEPARATOR):
+        end = start + len(stretch)
+        covered = bool(stretch) and len(stretch) <= MAX_SYLLABLE_LEN and any(
+            s.end == len(stretch) and s.kind != SegmentKind.LITERAL
+            for s in _segments_at(stretch, end == len(text), LatticeOptions()))
+        out += [(start, end, covered)] * (len(stretch) + 1)  # + the separator after it
+        start = end + 1
+    return out
+
+
+def _within_stretch(segs: list[Segment], i: int, whole: list[tuple[int, int, bool]]) -> list[Segment]:
+    """The segments at ``i`` that a whole-syllable reading keeps: those covering its stretch."""
+    start, end, covered = whole[i]
+    if not covered:
+        return segs
+    return [s for s in segs if s.end == end] if i == start else []
 
 
 def segments_at(window: str, start: int, at_end: bool, options: LatticeOptions) -> list[Segment]:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from .decoder import Conversion, Decoder
 from .lattice import SEPARATOR
+from .script import SIMPLIFIED, converter as script_converter
+from .shuangpin import FULL_PINYIN, layout as shuangpin_layout
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -26,8 +28,8 @@ class Candidate:
     """One entry of the candidate list."""
 
     text: str
-    consumed: int  # letters it converts from the start of the remaining input
-    kind: str  # "sentence" | "word" | "char" | "literal"
+    consumed: int  # letters (keys, in shuangpin) it converts from the start of the remaining input
+    kind: str  # "sentence" | "word" | "char" | "literal" | "phrase" (a quick phrase or a date)
     score: float
 
 
@@ -35,10 +37,10 @@ class Candidate:
 class SessionView:
     """What an input method shows after a keystroke."""
 
-    preedit: str  # chosen hanzi + segmented pinyin, e.g. "我想hui'jia"
+    preedit: str  # chosen hanzi + segmented pinyin, e.g. "我想hui'jia" (shuangpin: the full pinyin)
     preedit_cursor: int  # caret index in ``preedit``
     chosen: str  # the already-chosen hanzi at the start of ``preedit`` (partial selections)
-    letters: str  # remaining raw letters
+    letters: str  # remaining raw letters (the keys typed, in shuangpin)
     cursor: int  # caret index in ``letters``
     candidates: tuple[Candidate, ...]  # current page
     page: int
@@ -46,6 +48,7 @@ class SessionView:
     highlight: int  # index on the page
     composing: bool
     decode_ms: float
+    predictions: tuple[str, ...] = ()  # likely next words after a commit (shown while not composing)
 
 
 @dataclass
@@ -53,28 +56,45 @@ class _Selection:
     text: str
     letters: str
     tokens: tuple[int, ...]
+    kind: str = ""  # the candidate's kind ("phrase": quick-phrase text, shown as written)
 
 
 class Session:
-    """Letters -> candidates for one input; see the module docstring."""
+    """Letters -> candidates for one input; see the module docstring.
 
-    def __init__(self, engine: "Engine", page_size: int = 9, context: str = ""):
+    ``layout``: "full" pinyin, or a shuangpin layout (``engine.shuangpin.LAYOUT_NAMES``) whose keys
+    are read as full pinyin for the decoder; editing, the caret and ``consumed`` stay in keys.
+    ``script``: "simplified", or a traditional script (``engine.script.SCRIPT_NAMES``) that what is
+    shown and committed is converted to; decoding, learning and context stay simplified."""
+
+    def __init__(self, engine: "Engine", page_size: int = 9, context: str = "", layout: str = FULL_PINYIN,
+                 script: str = SIMPLIFIED):
         self.engine = engine
+        self._script = script_converter(script)
+        self.layout = shuangpin_layout(layout)
+        self._allowed = self.layout.keys if self.layout is not None else ALLOWED
         self.page_size = max(1, page_size)
         self.letters = ""
         self.cursor = 0
         self.page = 0
         self.highlight = 0
-        self._context = context[-MAX_CONTEXT_CHARS:]
+        self._context = self._simplified(context)[-MAX_CONTEXT_CHARS:]
         self._selected: list[_Selection] = []
         self._decoder: Decoder | None = None
         self._cands: list[Conversion] | None = None
         self._undo: list[Decoder] = []  # the decoder before each partial selection
+        self.predicting = bool(getattr(engine.options, "prediction", False))  # offer next words after a commit
+        self._predictions: tuple[str, ...] = ()  # in the output script
 
     # -- state --------------------------------------------------------------------------
     @property
     def composing(self) -> bool:
         return bool(self.letters or self._selected)
+
+    @property
+    def predictions(self) -> tuple[str, ...]:
+        """The predicted next words shown after a commit (none while composing)."""
+        return () if self.composing else self._predictions
 
     def set_page_size(self, page_size: int) -> None:
         """Candidates per page; keeps the input and the highlighted candidate."""
@@ -84,9 +104,10 @@ class Session:
 
     def set_context(self, text: str) -> None:
         """Text committed just before the caret; the last 32 characters condition the scorers."""
-        ctx = text[-MAX_CONTEXT_CHARS:]
+        ctx = self._simplified(text[-MAX_CONTEXT_CHARS:])
         if ctx != self._context:
             self._context = ctx
+            self._predictions = ()  # the caret moved elsewhere
             self._decoder = None
             self._undo = []
             self._cands = None
@@ -94,9 +115,10 @@ class Session:
     # -- editing ------------------------------------------------------------------------
     def insert(self, text: str) -> None:
         """Insert letters (and apostrophes) at the caret; other characters are ignored."""
-        text = "".join(c for c in text.lower() if c in ALLOWED)
+        text = "".join(c for c in text.lower() if c in self._allowed)
         if not text:
             return
+        self._predictions = ()
         self.letters = self.letters[: self.cursor] + text + self.letters[self.cursor:]
         self.cursor += len(text)
         self._changed()
@@ -147,7 +169,23 @@ class Session:
 
     # -- choosing -----------------------------------------------------------------------
     def select_on_page(self, k: int) -> str | None:
+        """Choose candidate ``k`` of the page; while not composing, prediction ``k`` (the next word)."""
+        if not self.composing:
+            return self.pick_prediction(k)
         return self.select(self.page * self.page_size + k)
+
+    def pick_prediction(self, k: int) -> str | None:
+        """Commit the ``k``-th predicted next word; the words likely after it are predicted next."""
+        if not 0 <= k < len(self._predictions):
+            return None
+        text = self._predictions[k]
+        self._context = (self._context + self._simplified(text))[-MAX_CONTEXT_CHARS:]
+        self._predict()
+        return text
+
+    def dismiss_predictions(self) -> None:
+        """Hide the predicted next words (a key that is not a pick, Esc)."""
+        self._predictions = ()
 
     def commit(self) -> str | None:
         """Choose the highlighted candidate (Space)."""
@@ -161,18 +199,23 @@ class Session:
         if not 0 <= index < len(cands):
             return None
         c = cands[index]
-        rest = self.letters[c.consumed:].lstrip(SEPARATOR)
+        pinyin = self._pinyin()
+        rest = pinyin[c.consumed:].lstrip(SEPARATOR)
         if not rest:
-            self._selected.append(_Selection(c.text, self.letters, c.tokens))
+            self._selected.append(_Selection(c.text, self.letters, c.tokens, c.kind))
             return self._finish("")
-        consumed = len(self.letters) - len(rest)
-        self._selected.append(_Selection(c.text, self.letters[:consumed], c.tokens))
+        consumed = len(pinyin) - len(rest)  # in pinyin letters
+        keys = self._keys_at(consumed)
+        self._selected.append(_Selection(c.text, self.letters[:keys], c.tokens, c.kind))
         old = self._decoder_for_input()
         self._undo.append(old)
-        self.letters = rest
-        self.cursor = len(rest)
+        self.letters = self.letters[keys:]
+        self.cursor = len(self.letters)
         # the letters after the choice were decoded already: continue from that work
-        self._decoder = old.after_selection(c, consumed, self._decoder_context())
+        if self._pinyin() == rest:
+            self._decoder = old.after_selection(c, consumed, self._decoder_context())
+        else:  # the pick ended inside keys that spell no syllable: decode the rest afresh
+            self._decoder = None
         self._changed()
         return None
 
@@ -202,6 +245,7 @@ class Session:
 
     def cancel(self) -> None:
         self._reset()
+        self._predictions = ()
 
     # -- view ---------------------------------------------------------------------------
     def view(self) -> SessionView:
@@ -214,11 +258,12 @@ class Session:
         on_page = cands[self.page * self.page_size: (self.page + 1) * self.page_size]
         preedit, pcur = self._preedit()
         return SessionView(
-            preedit=preedit, preedit_cursor=pcur, chosen="".join(s.text for s in self._selected),
+            preedit=preedit, preedit_cursor=pcur, chosen=self._chosen_text(),
             letters=self.letters, cursor=self.cursor,
-            candidates=tuple(Candidate(c.text, c.consumed, c.kind, round(c.score, 3)) for c in on_page),
+            candidates=tuple(Candidate(self._shown(c.text, c.kind), self._keys_at(c.consumed), c.kind,
+                                       round(c.score, 3)) for c in on_page),
             page=self.page, page_count=page_count, highlight=min(self.highlight, max(0, len(on_page) - 1)),
-            composing=self.composing, decode_ms=ms)
+            composing=self.composing, decode_ms=ms, predictions=self.predictions)
 
     def idle(self) -> bool:
         """One bounded step of work a front end runs while no key is waiting; True if more remains.
@@ -229,14 +274,15 @@ class Session:
         if not (self._undo and self._selected):
             return False
         try:
-            return not self._undo[-1].prepare(self._selected[-1].letters + self.letters)
+            return not self._undo[-1].prepare(self._pinyin(self._selected[-1].letters + self.letters))
         except Exception:
             self._undo = []  # a half-advanced decoder must not come back: the undo decodes afresh
             raise
 
     def candidates(self) -> list[Candidate]:
         """The whole ranked candidate list (all pages)."""
-        return [Candidate(c.text, c.consumed, c.kind, c.score) for c in self._candidates()]
+        return [Candidate(self._shown(c.text, c.kind), self._keys_at(c.consumed), c.kind, c.score)
+                for c in self._candidates()]
 
     # -- internals ----------------------------------------------------------------------
     def _changed(self) -> None:
@@ -246,22 +292,64 @@ class Session:
 
     def _decoder_for_input(self) -> Decoder:
         if self._decoder is None:
-            self._decoder = self.engine.decoder(self._decoder_context())
+            ctx = self._decoder_context()
+            self._decoder = self.engine.decoder(ctx, whole_syllables=True) if self.layout else self.engine.decoder(ctx)
         return self._decoder
+
+    def _shown(self, text: str, kind: str = "") -> str:
+        """Decoded (simplified) text in the output script; quick phrases stay as written."""
+        return self._script.convert(text) if self._script is not None and text and kind != "phrase" else text
+
+    def _chosen_text(self) -> str:
+        """The partial selections as shown."""
+        return "".join(self._shown(s.text, s.kind) for s in self._selected)
+
+    def _simplified(self, text: str) -> str:
+        """Committed text (in the output script) as the simplified context the scorers read."""
+        return self._script.to_simplified(text) if self._script is not None and text else text
+
+    def _pinyin(self, keys: str | None = None) -> str:
+        """What the decoder converts: the letters (default: the input's), or the pinyin that
+        shuangpin keys spell."""
+        keys = self.letters if keys is None else keys
+        return keys if self.layout is None else self.layout.read(keys).pinyin
+
+    def _keys_at(self, pinyin_pos: int) -> int:
+        """Keys (letters) covered by the first ``pinyin_pos`` pinyin letters of the input."""
+        if self.layout is None:
+            return pinyin_pos
+        at = self.layout.read(self.letters).keys_at
+        return at[min(pinyin_pos, len(at) - 1)]
 
     def _decoder_context(self) -> str:
         return (self._context + "".join(s.text for s in self._selected))[-MAX_CONTEXT_CHARS:]
 
     def _candidates(self) -> list[Conversion]:
         if self._cands is None:
-            decoded = self._decoder_for_input().decode(self.letters) if self.letters else []
-            self._cands = self.engine.with_user_words(self.letters, decoded)  # the user dictionary's words
+            pinyin = self._pinyin()
+            cands = self._decoder_for_input().decode(pinyin) if self.letters else []
+            cands = self.engine.with_user_words(pinyin, cands)  # the user dictionary's words
+            self._cands = self._with_phrases(cands)
         return self._cands
 
+    def _with_phrases(self, cands: list[Conversion]) -> list[Conversion]:
+        """``cands`` with the quick phrases of the whole input after the first candidate."""
+        phrases = getattr(self.engine, "phrases", None)
+        found = phrases.lookup(self.letters) if phrases is not None and self.letters else []
+        if not found:
+            return cands
+        score = cands[0].score if cands else 0.0
+        shown = {c.text for c in cands[:1]}
+        extra = [Conversion(t, len(self._pinyin()), score, "phrase") for t in found if t not in shown]
+        return cands[:1] + extra + cands[1:]
+
     def _preedit(self) -> tuple[str, int]:
-        chosen = "".join(s.text for s in self._selected)
+        chosen = self._chosen_text()
         if not self.letters:
             return chosen, len(chosen)
+        if self.layout is not None:  # the pinyin already has its separators
+            reading = self.layout.read(self.letters)
+            return chosen + reading.pinyin, len(chosen) + reading.pinyin_at[self.cursor]
         starts = {s.start for s in self._decoder_for_input().best_segments()}
         out, caret = [], None
         for i, ch in enumerate(self.letters):
@@ -277,11 +365,22 @@ class Session:
 
     def _finish(self, tail: str, learn: bool = True) -> str:
         text = "".join(s.text for s in self._selected) + tail
+        shown = self._chosen_text() + tail
         if learn and self._selected:
             self.engine.learn([t for s in self._selected for t in s.tokens], self._context)
         self._reset()
         self._context = (self._context + text)[-MAX_CONTEXT_CHARS:]  # what was just typed conditions what follows
-        return text
+        if learn:
+            self._predict()
+        return shown
+
+    def _predict(self) -> None:
+        """The next words likely after the context, one page of them, when prediction is on."""
+        if not self.predicting:
+            self._predictions = ()
+            return
+        words = self.engine.predict(self._context, self.page_size)
+        self._predictions = tuple(self._shown(w) for w in words)
 
     def _reset(self) -> None:
         self.letters = ""

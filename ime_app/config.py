@@ -14,6 +14,10 @@ from pathlib import Path
 
 import platformdirs
 
+from engine.phrases import FILE_NAME as PHRASES_FILE
+from engine.script import SCRIPT_NAMES, SIMPLIFIED
+from engine.shuangpin import FULL_PINYIN, LAYOUT_NAMES
+
 log = logging.getLogger(__name__)
 
 CONFIG_ENV = "SHURU_CONFIG_DIR"
@@ -35,6 +39,10 @@ class Settings:
     chinese_mode: bool = True  # input mode when the window opens
     learning: bool = True  # let the engine learn from what is chosen
     comma_period_paging: bool = False  # "," and "." turn pages while composing (else they type ，。)
+    prediction: bool = False  # after a commit, offer the likely next words (digits or a click pick one)
+    layout: str = FULL_PINYIN  # "full" pinyin or a shuangpin layout (engine.shuangpin.LAYOUT_NAMES)
+    script: str = SIMPLIFIED  # output: "simplified" | "traditional" | "tw" | "hk" (engine.script)
+    traditional_script: str = "traditional"  # what the 简/繁 toggle switches to from simplified
     geometry: str = ""  # QMainWindow.saveGeometry(), base64
     recent_files: list[str] = field(default_factory=list)  # newest first
 
@@ -46,19 +54,68 @@ class Settings:
         if s.orientation not in ORIENTATIONS:
             s.orientation = "horizontal"
         s.fuzzy_pairs = sorted({str(p) for p in s.fuzzy_pairs})
+        if s.layout not in (FULL_PINYIN,) + LAYOUT_NAMES:
+            s.layout = FULL_PINYIN
+        if s.script not in SCRIPT_NAMES:
+            s.script = SIMPLIFIED
+        if s.traditional_script not in SCRIPT_NAMES or s.traditional_script == SIMPLIFIED:
+            s.traditional_script = "traditional"
         s.recent_files = [str(p) for p in s.recent_files][:MAX_RECENT_FILES]
         return s
 
 
 def engine_overrides(settings: Settings) -> dict:
     """The EngineOptions fields that come from the user's settings (every front end loads with them)."""
-    return {"fuzzy_pairs": frozenset(settings.fuzzy_pairs), "learning": settings.learning}
+    return {"fuzzy_pairs": frozenset(settings.fuzzy_pairs), "learning": settings.learning,
+            "layout": settings.layout, "script": settings.script, "phrases_path": phrases_path(),
+            "prediction": settings.prediction}
+
+
+def toggled_script(settings: Settings) -> Settings:
+    """The settings after the 简/繁 toggle: simplified <-> the traditional script last chosen."""
+    s = Settings(**asdict(settings))
+    if s.script == SIMPLIFIED:
+        s.script = s.traditional_script
+    else:
+        s.traditional_script, s.script = s.script, SIMPLIFIED
+    return s
 
 
 def config_dir() -> Path:
     """Where settings live: ``$SHURU_CONFIG_DIR`` or the platform's user config dir."""
     env = os.environ.get(CONFIG_ENV)
     return Path(env) if env else Path(platformdirs.user_config_dir("shuru"))
+
+
+def phrases_path() -> Path:
+    """The user's quick phrases: ``phrases.txt`` beside ``settings.json`` (format: engine/phrases.py)."""
+    return config_dir() / PHRASES_FILE
+
+
+def read_phrases_text(path: Path | None = None) -> str:
+    """The quick-phrases file as text ("" when there is none or it cannot be read; logged)."""
+    path = path or phrases_path()
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError) as e:
+        log.warning("could not read quick phrases %s: %s", path, e)
+        return ""
+
+
+def write_phrases_text(text: str, path: Path | None = None) -> bool:
+    """Write the quick-phrases file atomically; False (logged) when it could not be written."""
+    path = path or phrases_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        return True
+    except OSError as e:
+        log.warning("could not save quick phrases to %s: %s", path, e)
+        return False
 
 
 class SettingsStore:

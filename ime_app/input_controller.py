@@ -21,7 +21,7 @@ from PySide6.QtCore import Qt
 from .candidates import CandidateWindow
 from .editor import ImeEditor
 from .keymap import MODIFIER_KEYS, key_name
-from .keytable import Route, depends_on_composing, route_key
+from .keytable import Route, depends_on_composing, dismisses_predictions, layout_keys, route_key
 from .punctuation import Punctuator
 from .session_runner import CONTEXT_CHARS, punctuation_action
 
@@ -54,6 +54,7 @@ class InputController(QObject):
         self.editor, self.candidates = editor, candidates
         self.chinese, self.fullwidth = chinese, fullwidth
         self.comma_period_paging = comma_period_paging  # , and . turn pages while composing
+        self.layout_keys = ""  # shuangpin keys besides letters (keytable.layout_keys)
         self.ready = False  # engine loaded
         self.failed = False  # engine could not load: English only
         self.punctuator = Punctuator()
@@ -65,6 +66,7 @@ class InputController(QObject):
         self.stale_dropped = 0  # snapshots dropped as stale (for tests and the curious)
         self.view = None  # newest SessionView drawn
         self._composing: bool | None = False  # None: an action in flight decides
+        self._predicting = False  # next-word predictions are shown (from the drawn snapshot, until a send)
         self._deferred: list = []  # QKeyEvent copies (and TOGGLE) waiting for the worker
         self._inserts: list[tuple[int, str]] = []  # letters sent after the drawn snapshot
         self._own_edit = False  # True while we change the editor (no context update)
@@ -110,6 +112,7 @@ class InputController(QObject):
             return
         self.shown_seq, self.view = seq, view
         self._composing = bool(view is not None and view.composing)
+        self._predicting = bool(view is not None and not view.composing and view.predictions)
         self._inserts.clear()
         self._draw(view)
         sent_at = self._sent_at.get(seq)
@@ -164,7 +167,9 @@ class InputController(QObject):
         ctrl_alt = bool(event.modifiers() & CTRL_ALT)
         if self._composing is None and depends_on_composing(key_name(event.key()), event.text(), ctrl_alt=ctrl_alt,
                                                             chinese=self._chinese_active(),
-                                                            comma_period_paging=self.comma_period_paging):
+                                                            comma_period_paging=self.comma_period_paging,
+                                                            layout_keys=self.layout_keys,
+                                                            predicting=self._predicting):
             return True  # its meaning depends on the answer
         if self.answered_seq < self._text_seq:  # converted text is on its way to the editor
             route = self._route(event)
@@ -174,13 +179,16 @@ class InputController(QObject):
     def _route(self, event: QKeyEvent) -> Route:
         return route_key(key_name(event.key()), event.text(), ctrl_alt=bool(event.modifiers() & CTRL_ALT),
                          chinese=self._chinese_active(), composing=self.composing,
-                         comma_period_paging=self.comma_period_paging)
+                         comma_period_paging=self.comma_period_paging, layout_keys=self.layout_keys,
+                         predicting=self._predicting)
 
     def _chinese_active(self) -> bool:
         return self.chinese and not self.failed
 
     def _dispatch(self, event: QKeyEvent) -> None:
         route = self._route(event)
+        if self._predicting and dismisses_predictions(route):
+            self._send(("dismiss_predictions",))  # not a pick: the key does what it does idle
         if route.kind == "session":
             self._send(route.action)
         elif route.kind == "punct":
@@ -216,6 +224,7 @@ class InputController(QObject):
         self.sent_seq += 1
         self._sent_at[self.sent_seq] = time.perf_counter()
         self.request.emit(self.sent_seq, action)
+        self._predicting = False  # until the answer says so again: a quick digit never picks a stale one
         name = action[0]
         if name in INSERTS_TEXT:
             self._text_seq = self.sent_seq
@@ -252,9 +261,11 @@ class InputController(QObject):
             self.fullwidth = fullwidth
             self.punct_changed.emit(fullwidth)
 
-    def configure(self, page_size: int, fuzzy_pairs, learning: bool) -> None:
+    def configure(self, page_size: int, overrides: dict) -> None:
+        """New engine settings (``config.engine_overrides``) and page size: a new, empty session."""
         self.commit_pending()
-        self._send(("configure", page_size, frozenset(fuzzy_pairs), learning))
+        self.layout_keys = layout_keys(overrides.get("layout", "full"))
+        self._send(("configure", page_size, dict(overrides)))
 
     def reload_engine(self) -> None:
         """Load the engine again (e.g. after training a personal model)."""
@@ -289,10 +300,20 @@ class InputController(QObject):
             self._show_preedit("", 0)
         else:
             self._show_preedit(view.preedit, view.preedit_cursor)
+        if view is not None and not view.composing and view.predictions:
+            self._show_predictions(view.predictions)
+            return
         if view is None or not view.composing or not view.candidates:
             self.candidates.hide()
             return
         self.candidates.show_page([c.text for c in view.candidates], view.highlight, view.page, view.page_count)
+        self.candidates.place_at(self.editor.caret_rect())
+        self.candidates.show()
+
+    def _show_predictions(self, words) -> None:
+        """The next words after a commit: digits or a click pick one; nothing is highlighted, as
+        Space does not pick."""
+        self.candidates.show_page(list(words), -1, 0, 1)
         self.candidates.place_at(self.editor.caret_rect())
         self.candidates.show()
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from engine.shuangpin import layout as shuangpin_layout
+
 from .punctuation import is_punctuation
 
 CURSOR_END = 1 << 16  # move_cursor delta that reaches either end (the engine clamps)
@@ -56,16 +58,33 @@ class Route(NamedTuple):
 EDITOR = Route("editor")
 SWALLOW = Route("swallow")
 FORGET = Route("session", ("forget_highlighted",))
+DISMISS = Route("session", ("dismiss_predictions",))
+
+
+def dismisses_predictions(route: Route) -> bool:
+    """Whether a key routed so, while predictions are shown, first hides them (it is not a pick)."""
+    return route.kind in ("editor", "punct")
+
+
+def layout_keys(layout: str) -> str:
+    """Keys besides letters that a shuangpin layout types while composing (``;`` is ing in Microsoft
+    and Sogou); "" for full pinyin."""
+    lay = shuangpin_layout(layout)
+    return "".join(sorted(k for k in lay.keys if not k.isalpha() and k != "'")) if lay is not None else ""
 
 
 def route_key(key: str, text: str, *, ctrl_alt: bool, chinese: bool, composing: bool,
-              comma_period_paging: bool = False) -> Route:
+              comma_period_paging: bool = False, layout_keys: str = "", predicting: bool = False) -> Route:
     """Route one key press.
 
     ``key`` is the key's symbolic name (or ""), ``text`` what it types, ``ctrl_alt`` whether Ctrl, Alt or
     Meta is held, ``chinese`` the input mode and ``composing`` whether the session has
     pending input. ``comma_period_paging``: ``,`` and ``.`` turn pages while composing
     (otherwise they commit and type punctuation, like every other punctuation key).
+    ``layout_keys``: keys of the shuangpin layout that are input while composing (:func:`layout_keys`).
+    ``predicting``: next-word predictions are shown (idle, after a commit): digits pick one and Esc
+    hides them; every other key means what it means idle (the front end hides them first, see
+    :func:`dismisses_predictions`), so Space and Enter never commit a prediction.
     """
     if ctrl_alt and composing and chinese and key == "delete":
         return FORGET  # Ctrl+Delete: forget the highlighted candidate, as fcitx5 does
@@ -75,7 +94,13 @@ def route_key(key: str, text: str, *, ctrl_alt: bool, chinese: bool, composing: 
     if composing:
         if comma_period_paging and key in PUNCT_PAGING_KEYS:
             return Route("session", PUNCT_PAGING_KEYS[key])
+        if ch and ch in layout_keys:
+            return Route("session", ("insert", ch))
         return _route_composing(key, ch)
+    if predicting and "1" <= ch <= "9":
+        return Route("session", ("select_on_page", int(ch) - 1))
+    if predicting and key == "escape":
+        return DISMISS
     if "a" <= ch <= "z":  # Shift+letter (uppercase) goes to the editor as typed
         return Route("session", ("insert", ch))
     if is_punctuation(ch):
@@ -96,13 +121,14 @@ def _route_composing(key: str, ch: str) -> Route:
 
 
 def depends_on_composing(key: str, text: str, *, ctrl_alt: bool, chinese: bool,
-                         comma_period_paging: bool = False) -> bool:
+                         comma_period_paging: bool = False, layout_keys: str = "", predicting: bool = False) -> bool:
     """Whether the route of this key differs between composing and idle.
 
     While an action that may end the composition is still on its way to the worker,
     such keys wait for the worker's answer; all others are routed at once.
     """
-    kw = dict(ctrl_alt=ctrl_alt, chinese=chinese, comma_period_paging=comma_period_paging)
+    kw = dict(ctrl_alt=ctrl_alt, chinese=chinese, comma_period_paging=comma_period_paging, layout_keys=layout_keys,
+              predicting=predicting)
     return route_key(key, text, composing=True, **kw) != route_key(key, text, composing=False, **kw)
 
 

@@ -25,8 +25,9 @@ MAX_COMMIT_STEPS = 64  # bound on partial selections when committing everything
 SESSION_METHODS = frozenset({
     "insert", "backspace", "delete", "move_cursor", "set_cursor", "move_highlight",
     "page_up", "page_down", "select_on_page", "select", "commit", "commit_raw", "cancel", "forget_highlighted",
+    "pick_prediction", "dismiss_predictions",
 })
-COMMITTING_METHODS = frozenset({"select_on_page", "select", "commit", "commit_raw"})
+COMMITTING_METHODS = frozenset({"select_on_page", "select", "commit", "commit_raw", "pick_prediction"})
 RUNNER_ACTIONS = frozenset({"commit_all_then", "set_context"})
 
 

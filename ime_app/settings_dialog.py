@@ -6,13 +6,20 @@ from dataclasses import replace
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFontComboBox, QFormLayout,
-                               QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+                               QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
+
+from engine.phrases import parse_phrases
+
+from engine.shuangpin import FULL_PINYIN, LAYOUT_NAMES, LAYOUT_TABLES
 
 from .config import ORIENTATIONS, Settings
 from .fonts import cjk_families
 
 ORIENTATION_LABELS = {"horizontal": "Horizontal", "vertical": "Vertical"}
+LAYOUT_LABELS = {FULL_PINYIN: "Full pinyin (全拼)", **{n: f"Shuangpin: {LAYOUT_TABLES[n][0]}" for n in LAYOUT_NAMES}}
+SCRIPT_LABELS = {"simplified": "Simplified (简体)", "traditional": "Traditional (繁體)",
+                 "tw": "Traditional, Taiwan phrases (臺灣)", "hk": "Traditional, Hong Kong (香港)"}
 
 
 class SettingsDialog(QDialog):
@@ -21,14 +28,17 @@ class SettingsDialog(QDialog):
     clear_history_requested = Signal()
     view_learned_requested = Signal()  # the learned-words list was asked for
 
-    def __init__(self, settings: Settings, fuzzy_pair_names: tuple[str, ...], parent: QWidget | None = None):
+    def __init__(self, settings: Settings, fuzzy_pair_names: tuple[str, ...], parent: QWidget | None = None,
+                 phrases_text: str = ""):
         super().__init__(parent)
         self.setWindowTitle("Shuru Settings")
         self._base = settings
+        self._phrases_base = phrases_text
         layout = QVBoxLayout(self)
         layout.addWidget(self._candidate_group(settings))
         layout.addWidget(self._fuzzy_group(settings, fuzzy_pair_names))
         layout.addWidget(self._input_group(settings))
+        layout.addWidget(self._phrases_group(phrases_text))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -73,6 +83,10 @@ class SettingsDialog(QDialog):
     def _input_group(self, s: Settings) -> QGroupBox:
         box = QGroupBox("Input")
         form = QFormLayout(box)
+        self.layout_box = _combo(LAYOUT_LABELS, s.layout)
+        form.addRow("Typing:", self.layout_box)
+        self.script_box = _combo(SCRIPT_LABELS, s.script)
+        form.addRow("Characters:", self.script_box)
         self.chinese_mode = QCheckBox("Start in Chinese mode")
         self.chinese_mode.setChecked(s.chinese_mode)
         form.addRow(self.chinese_mode)
@@ -82,6 +96,9 @@ class SettingsDialog(QDialog):
         self.comma_period_paging = QCheckBox("Comma and period turn pages while typing pinyin (instead of ，。)")
         self.comma_period_paging.setChecked(s.comma_period_paging)
         form.addRow(self.comma_period_paging)
+        self.prediction = QCheckBox("After a commit, offer the likely next words (digits or a click pick one)")
+        self.prediction.setChecked(s.prediction)
+        form.addRow(self.prediction)
         self.learning = QCheckBox("Learn from the words I choose")
         self.learning.setChecked(s.learning)
         form.addRow(self.learning)
@@ -96,6 +113,34 @@ class SettingsDialog(QDialog):
         row.addWidget(clear)
         form.addRow(row)
         return box
+
+    def _phrases_group(self, text: str) -> QGroupBox:
+        box = QGroupBox("Quick phrases (a trigger, a space, the text; built in: rq date, sj time, xq weekday)")
+        col = QVBoxLayout(box)
+        self.phrases = QPlainTextEdit()
+        self.phrases.setPlaceholderText("dz 北京市海淀区中关村大街1号\nyx someone@example.com")
+        self.phrases.setPlainText(text)
+        self.phrases.setMaximumHeight(110)
+        self.phrases_problems = QLabel()
+        self.phrases_problems.setWordWrap(True)
+        self.phrases.textChanged.connect(self._check_phrases)
+        col.addWidget(self.phrases)
+        col.addWidget(self.phrases_problems)
+        self._check_phrases()
+        return box
+
+    def _check_phrases(self) -> None:
+        """Show which lines of the phrases would be skipped, and why."""
+        _, errors = parse_phrases(self.phrases.toPlainText())
+        self.phrases_problems.setText("Skipped: " + "; ".join(map(str, errors)) if errors else "")
+        self.phrases_problems.setVisible(bool(errors))
+
+    def phrases_text(self) -> str:
+        """The quick phrases as edited."""
+        return self.phrases.toPlainText()
+
+    def phrases_changed(self) -> bool:
+        return self.phrases_text() != self._phrases_base
 
     @Slot(object)
     def show_learned(self, words) -> None:
@@ -121,4 +166,18 @@ class SettingsDialog(QDialog):
             chinese_mode=self.chinese_mode.isChecked(),
             learning=self.learning.isChecked(),
             comma_period_paging=self.comma_period_paging.isChecked(),
+            prediction=self.prediction.isChecked(),
+            layout=self.layout_box.currentData(),
+            script=self.script_box.currentData(),
+            traditional_script=(self.script_box.currentData() if self.script_box.currentData() != "simplified"
+                                else self._base.traditional_script),
         ).normalized()
+
+
+def _combo(labels: dict[str, str], current: str) -> QComboBox:
+    """A combo box of ``labels`` (value -> text) with ``current`` selected."""
+    box = QComboBox()
+    for value, text in labels.items():
+        box.addItem(text, value)
+    box.setCurrentIndex(max(0, list(labels).index(current) if current in labels else 0))
+    return box

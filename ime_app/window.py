@@ -12,10 +12,12 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QPu
 
 from . import __version__
 from .candidates import CandidateWindow
-from .config import Settings, SettingsStore, add_recent, engine_overrides
+from .config import (Settings, SettingsStore, add_recent, engine_overrides, read_phrases_text, toggled_script,
+                     write_phrases_text)
 from .editor import ImeEditor
 from .fonts import INSTALL_HINT, pick_cjk_font
 from .input_controller import InputController
+from .keytable import layout_keys
 from .worker import EngineThread
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        self._show_script()
+        self.controller.layout_keys = layout_keys(s.layout)
         self._apply_view_settings()
         self._restore_geometry()
         self._update_title()
@@ -97,6 +101,8 @@ class MainWindow(QMainWindow):
                                         "Ctrl+Space", "Chinese/English mode (tap Shift)")
         self.punct_action = self._action("，。", lambda: self.controller.set_fullwidth(not self.controller.fullwidth),
                                          "Ctrl+.", "Full-width/half-width punctuation")
+        self.script_action = self._action("简", self.toggle_script, "Ctrl+Shift+F",
+                                          "Simplified/traditional characters (简/繁)")
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -113,7 +119,7 @@ class MainWindow(QMainWindow):
         edit.addAction(self.copy_all_action)
         edit.addAction(self._action("Select A&ll", self.editor.selectAll, QKeySequence.StandardKey.SelectAll))
         tools = bar.addMenu("&Tools")
-        tools.addActions([self.mode_action, self.punct_action])
+        tools.addActions([self.mode_action, self.punct_action, self.script_action])
         tools.addSeparator()
         tools.addActions([self.train_action, self.models_action, self.userdict_action])
         tools.addAction(self.settings_action)
@@ -124,7 +130,7 @@ class MainWindow(QMainWindow):
         tb = QToolBar("Input", self)
         tb.setObjectName("InputToolBar")
         tb.setMovable(False)
-        tb.addActions([self.mode_action, self.punct_action])
+        tb.addActions([self.mode_action, self.punct_action, self.script_action])
         tb.addSeparator()
         tb.addActions([self.copy_all_action, self.settings_action])
         self.addToolBar(tb)
@@ -229,6 +235,16 @@ class MainWindow(QMainWindow):
         self.latency_label.setToolTip(f"Last keystroke: decoding {decode_ms:.1f} ms, "
                                       f"key to screen {screen_ms:.1f} ms")
 
+    def toggle_script(self) -> None:
+        """简/繁: switch the output between simplified and the traditional script last chosen."""
+        self.apply_settings(toggled_script(self.settings))
+
+    def _show_script(self) -> None:
+        from engine.script import LABELS
+
+        self.script_action.setText("简" if self.settings.script == "simplified" else "繁")
+        self.script_action.setToolTip(f"Output: {LABELS[self.settings.script]} (click for 简/繁)")
+
     def _show_mode(self, chinese: bool) -> None:
         self.mode_action.setText("中" if chinese else "英")
         self.mode_label.setText("中文" if chinese else "English")
@@ -244,13 +260,14 @@ class MainWindow(QMainWindow):
         from .settings_dialog import SettingsDialog
 
         self.controller.commit_pending()
-        dialog = SettingsDialog(self.settings, FUZZY_PAIR_NAMES, self)
+        dialog = SettingsDialog(self.settings, FUZZY_PAIR_NAMES, self, phrases_text=read_phrases_text())
         dialog.clear_history_requested.connect(self.controller.clear_history)
         dialog.view_learned_requested.connect(lambda: self.open_learned_words(dialog))
         self.engine.worker.learned_words.connect(dialog.show_learned, Qt.ConnectionType.QueuedConnection)
         self.controller.request_learned_words()
         if dialog.exec():
-            self.apply_settings(dialog.values())
+            phrases_changed = dialog.phrases_changed() and write_phrases_text(dialog.phrases_text())
+            self.apply_settings(dialog.values(), reconfigure=phrases_changed)
         dialog.deleteLater()  # a child of the window: without this every opening would stay alive
 
     def open_learned_words(self, parent=None):
@@ -265,11 +282,13 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def apply_settings(self, new: Settings) -> None:
-        """Use and persist ``new``; the engine is reconfigured only when its part changed."""
+    def apply_settings(self, new: Settings, reconfigure: bool = False) -> None:
+        """Use and persist ``new``; the engine is reconfigured only when its part changed (or
+        ``reconfigure``: the quick phrases were edited)."""
         old, self.settings = self.settings, new
-        if (old.page_size, old.fuzzy_pairs, old.learning) != (new.page_size, new.fuzzy_pairs, new.learning):
-            self.controller.configure(new.page_size, new.fuzzy_pairs, new.learning)
+        if reconfigure or old.page_size != new.page_size or engine_overrides(old) != engine_overrides(new):
+            self.controller.configure(new.page_size, engine_overrides(new))
+        self._show_script()
         if old.fullwidth_punct != new.fullwidth_punct:
             self.controller.set_fullwidth(new.fullwidth_punct)
         self.controller.comma_period_paging = new.comma_period_paging

@@ -144,12 +144,13 @@ class EngineWorker(QObject):
 
     # Worker actions (besides the runner's) ---------------------------------------------
 
-    def _do_configure(self, seq: int, page_size: int, fuzzy_pairs: frozenset, learning: bool) -> None:
-        """Apply new settings: fuzzy pairs, learning, page size (a new, empty session)."""
+    def _do_configure(self, seq: int, page_size: int, overrides: dict) -> None:
+        """Apply new settings (``config.engine_overrides``: fuzzy pairs, learning, layout, script) and
+        the page size: a new, empty session."""
         self._page_size = page_size
-        self._options = replace(self._options, fuzzy_pairs=frozenset(fuzzy_pairs), learning=learning)
+        self._options = replace(self._options, **overrides)
         if hasattr(self._engine, "configure"):
-            self._engine.configure(fuzzy_pairs=frozenset(fuzzy_pairs), learning=learning)
+            self._engine.configure(**overrides)
         else:
             from engine import Engine
             self._engine = Engine.load(self._options)

@@ -155,6 +155,10 @@ def tools_menu(d: Driver) -> None:
     assert not w.controller.fullwidth
     d.run("Tools/,.")
     assert w.controller.fullwidth
+    d.run("Tools/简")
+    assert w.settings.script == "traditional" and w.script_action.text() == "繁"
+    d.run("Tools/繁")
+    assert w.settings.script == "simplified"
     settings_clear_history(d)
     d.run("Tools/Personalise…")  # non-modal: the window goes on working
     assert w.personalise.isVisible() and w.personalise.tabs.currentIndex() == 0

@@ -350,3 +350,67 @@ def test_what_the_ibus_engine_learns_the_window_sees(tmp_path):
     window_side = Engine.load(EngineOptions(use_neural=False, history_path=db)).new_session(5)
     window_side.insert("shiyan")
     assert window_side.view().candidates[0].text == chosen
+
+
+# Shuangpin and traditional output through the composer ---------------------------------------
+
+def _configured(engine, **overrides):
+    """A copy of the shared engine with other settings (as the service's configure() gives)."""
+    import copy
+
+    e = copy.copy(engine)
+    e.configure(**overrides)
+    return e
+
+
+def test_shuangpin_keys_and_traditional_output_in_an_input_context(engine):
+    settings = Settings(layout="microsoft", script="traditional")
+    ic = FakeInputContext(_configured(engine, layout="microsoft", script="traditional"), settings)
+    ic.keys(*"vsgo")
+    assert ic.preedit == "zhong'guo"
+    ic.keys("space")
+    assert ic.text == "中國"
+    ic.keys("p", ";")  # ; is ing in Microsoft shuangpin, typed into the input
+    assert ic.preedit == "ping"
+    ic.keys("Escape", ";")  # idle, it is punctuation as usual
+    assert ic.text == "中國；"
+
+
+def test_quick_phrases_and_dates_in_an_input_context(engine):
+    import datetime as dt
+
+    from engine.phrases import QuickPhrases
+
+    e = _configured(engine)
+    e.phrases = QuickPhrases({"yx": ["someone@example.com"]}, clock=lambda: dt.datetime(2026, 12, 1, 9, 5))
+    ic = FakeInputContext(e)
+    ic.keys("x", "q")
+    assert ic.display.page[1:3] == ["星期二", "周二"]  # after the first candidate
+    ic.keys("Escape", "y", "x", "2")
+    assert ic.text == "someone@example.com"
+
+
+def test_the_script_menu_entry_toggles_and_saves_the_output_script(config_dir):
+    pytest.importorskip("gi")
+    from ime_app.config import SettingsStore
+    from ime_app.ibus.service import Service
+
+    class Recorder:
+        def __init__(self):
+            self.scripts, self.display, self.composer = [], self, self
+
+        def set_orientation(self, orientation):
+            pass
+
+        def script_changed(self, simplified):
+            self.scripts.append(simplified)
+
+        def apply_settings(self, old, new):
+            pass
+
+    service, context = Service(), Recorder()
+    service.engines.add(context)
+    service.toggle_script()
+    assert SettingsStore().load().script == "traditional" and context.scripts == [False]
+    service.toggle_script()
+    assert SettingsStore().load().script == "simplified" and context.scripts == [False, True]

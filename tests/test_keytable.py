@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from ime_app.config import Settings, SettingsStore, add_recent
-from ime_app.keytable import CURSOR_END, EDITOR, KEY_NAMES, SWALLOW, Route, depends_on_composing, route_key
+from ime_app.keytable import CURSOR_END, EDITOR, KEY_NAMES, SWALLOW, Route, depends_on_composing, layout_keys, route_key
 from ime_app.punctuation import Punctuator
 
 K = Qt.Key
@@ -81,6 +81,19 @@ def test_composing_keys(key, text, want):
 ])
 def test_comma_period_paging_setting(key, text, composing, want):
     check(key, text, want, composing=composing, paging=True)
+
+
+@pytest.mark.parametrize("layout,keys", [("full", ""), ("xiaohe", ""), ("microsoft", ";"), ("sogou", ";")])
+def test_layout_keys_beyond_letters(layout, keys):
+    assert layout_keys(layout) == keys
+
+
+@pytest.mark.parametrize("composing,want", [
+    (True, Route("session", ("insert", ";"))),  # Microsoft / Sogou: ; is the ing key
+    (False, Route("punct", char=";")),  # idle: punctuation as usual
+])
+def test_shuangpin_semicolon(composing, want):
+    assert route_key("", ";", ctrl_alt=False, chinese=True, composing=composing, layout_keys=";") == want
 
 
 @pytest.mark.parametrize("key,text,want", [

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DEB_BUDGET_MB, INSTALLED_BUDGET_MB = 150, 350
+DEB_BUDGET_MB, INSTALLED_BUDGET_MB = 150, 352  # 350 + OpenCC (traditional output): 2.3 MB
 
 
 @pytest.fixture(scope="module")

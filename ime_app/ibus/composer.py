@@ -18,7 +18,7 @@ import logging
 from typing import Callable, Protocol
 
 from ..config import Settings
-from ..keytable import CTRL_TOGGLES, ShiftTap, route_key
+from ..keytable import CTRL_TOGGLES, ShiftTap, dismisses_predictions, layout_keys, route_key
 from ..punctuation import Punctuator
 from ..session_runner import Outcome, SessionRunner, punctuation_action
 from .keys import KeyPress, key_press
@@ -55,6 +55,7 @@ class Composer:
         self.fullwidth = settings.fullwidth_punct
         self.page_size = settings.page_size
         self.comma_period_paging = settings.comma_period_paging
+        self.layout_keys = layout_keys(settings.layout)  # shuangpin keys besides letters (; in Microsoft)
         self.punctuator = Punctuator()
         self.shift_tap = ShiftTap()
         self._queued: list[tuple] = []  # actions typed while the engine loads
@@ -98,6 +99,7 @@ class Composer:
     def apply_settings(self, old: Settings, new: Settings) -> None:
         """Settings changed (the window or the settings dialog saved them)."""
         self.comma_period_paging = new.comma_period_paging
+        self.layout_keys = layout_keys(new.layout)
         if new.page_size != self.page_size:
             self.page_size = new.page_size
             if self.runner is not None:
@@ -124,7 +126,10 @@ class Composer:
             self.toggle(CTRL_TOGGLES[key.name])
             return True
         route = route_key(key.name, key.text, ctrl_alt=key.ctrl_alt, chinese=self.chinese_active,
-                          composing=self.composing, comma_period_paging=self.comma_period_paging)
+                          composing=self.composing, comma_period_paging=self.comma_period_paging,
+                          layout_keys=self.layout_keys, predicting=bool(self.predictions))
+        if self.predictions and dismisses_predictions(route):
+            self.act(("dismiss_predictions",))  # not a pick: the key does what it does idle
         if route.kind == "editor":
             self._passed_through(key)
             return False
@@ -232,9 +237,16 @@ class Composer:
         if self.composing:
             self.act(("commit_raw",))
 
+    @property
+    def predictions(self) -> tuple[str, ...]:
+        """The next words predicted after the last commit (shown while idle)."""
+        return self.runner.session.predictions if self.runner is not None else ()
+
     def _after_change(self) -> None:
         if not self.composing:
             self._hide()
+            if self.predictions:  # no highlight: Space types a space, it does not pick
+                self.display.show_candidates(list(self.predictions), -1, self.runner.page_size)
         elif not self._refresh_scheduled:
             self._refresh_scheduled = True
             self._defer(self._refresh)

@@ -21,6 +21,8 @@ MODE_LABELS = {True: ("中", "Chinese (tap Shift or Ctrl+Space for English)"),
                False: ("英", "English (tap Shift or Ctrl+Space for Chinese)")}
 PUNCT_LABELS = {True: ("，。", "Full-width punctuation (Ctrl+. for half-width)"),
                 False: (",.", "Half-width punctuation (Ctrl+. for full-width)")}
+SCRIPT_LABELS = {True: ("简", "Simplified characters (click for traditional)"),
+                 False: ("繁", "Traditional characters (click for simplified)")}
 
 
 def _text(s: str) -> IBus.Text:
@@ -30,14 +32,15 @@ def _text(s: str) -> IBus.Text:
 class IBusDisplay:
     """The composer's Display on an IBus.Engine: preedit, lookup table, properties."""
 
-    def __init__(self, engine: IBus.Engine, orientation: str):
+    def __init__(self, engine: IBus.Engine, orientation: str, simplified: bool = True):
         self.engine = engine
         self.orientation = ORIENTATIONS.get(orientation, IBus.Orientation.HORIZONTAL)
         self.mode = self._property("mode", *MODE_LABELS[True])
+        self.script = self._property("script", *SCRIPT_LABELS[simplified])
         self.punct = self._property("punctuation", *PUNCT_LABELS[True])
         self.settings = self._property("settings", "Settings…", "Open Shuru's settings")
         self.properties = IBus.PropList()
-        for prop in (self.mode, self.punct, self.settings):
+        for prop in (self.mode, self.punct, self.script, self.settings):
             self.properties.append(prop)
 
     def commit(self, text: str) -> None:
@@ -55,13 +58,14 @@ class IBusDisplay:
         self.engine.update_preedit_text_with_mode(_text(""), 0, False, IBus.PreeditFocusMode.CLEAR)
 
     def show_candidates(self, texts: list[str], cursor: int, page_size: int) -> None:
-        table = IBus.LookupTable.new(page_size, 0, True, False)
+        """One or more pages of candidates; ``cursor`` < 0: nothing highlighted (predicted next words)."""
+        table = IBus.LookupTable.new(page_size, max(0, cursor), cursor >= 0, False)
         table.set_orientation(self.orientation)
         for i in range(page_size):
             table.set_label(i, _text(str(i + 1)))
         for t in texts:
             table.append_candidate(_text(t))
-        table.set_cursor_pos(cursor)
+        table.set_cursor_pos(max(0, cursor))
         self.engine.update_lookup_table(table, True)
 
     def hide_candidates(self) -> None:
@@ -70,6 +74,10 @@ class IBusDisplay:
     def modes_changed(self, chinese: bool, fullwidth: bool) -> None:
         self._relabel(self.mode, *MODE_LABELS[chinese])
         self._relabel(self.punct, *PUNCT_LABELS[fullwidth])
+
+    def script_changed(self, simplified: bool) -> None:
+        """The output script changed (the 简/繁 entry, or Settings)."""
+        self._relabel(self.script, *SCRIPT_LABELS[simplified])
 
     def problem(self, text: str) -> None:
         log.warning("%s", text)
@@ -101,7 +109,7 @@ class ShuruEngine(IBus.Engine):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         service = type(self).service
-        self.display = IBusDisplay(self, service.settings.orientation)
+        self.display = IBusDisplay(self, service.settings.orientation, service.settings.script == "simplified")
         self.composer = Composer(self.display, service.defer, service.settings)
         service.attach(self)
 
@@ -144,6 +152,8 @@ class ShuruEngine(IBus.Engine):
     def do_property_activate(self, name: str, state: int) -> None:
         if name in ("mode", "punctuation"):
             self.composer.toggle(name)
+        elif name == "script":
+            type(self).service.toggle_script()
         elif name == "settings":
             type(self).service.open_settings()
 

@@ -18,7 +18,8 @@ import gi
 gi.require_version("IBus", "1.0")
 from gi.repository import Gio, GLib, GObject, IBus  # noqa: E402
 
-from ..config import Settings, SettingsStore, config_dir, engine_overrides  # noqa: E402
+from ..config import (PHRASES_FILE, Settings, SettingsStore, config_dir, engine_overrides, phrases_path,  # noqa: E402
+                      toggled_script)
 from .component import COMPONENT_NAME, ENGINE_NAME, checkout_command, render_component, settings_command  # noqa: E402
 from .engine import ShuruEngine  # noqa: E402
 from .loader import EngineLoader, model_stamp  # noqa: E402
@@ -54,6 +55,7 @@ class Service:
         self._reloading = False
         self._settings_children: list[subprocess.Popen] = []
         self._check_scheduled = False
+        self._phrases_stamp = _mtime(phrases_path())  # the engine loads the phrases as they are now
 
     # Start-up ---------------------------------------------------------------------------
 
@@ -116,7 +118,7 @@ class Service:
             log.warning("not watching %s for settings changes: %s", folder, e)
 
     def _settings_file_changed(self, monitor, file, other, event) -> None:
-        if file.get_basename() == self.store.path.name and not self._check_scheduled:
+        if file.get_basename() in (self.store.path.name, PHRASES_FILE) and not self._check_scheduled:
             self._check_scheduled = True
             GLib.timeout_add(SETTINGS_DEBOUNCE_MS, self.check_for_changes)
 
@@ -128,11 +130,23 @@ class Service:
         old, self.settings = self.settings, new
         if old != new:
             self._apply_settings(old, new)
+        self._check_phrases()
         stamp = model_stamp(self.options)
         if stamp != self._model_stamp and self.engine is not None and not self._reloading:
             self._model_stamp = stamp
             self._reload()
         return False  # as a GLib timeout: once
+
+    def _check_phrases(self) -> None:
+        """Read the quick phrases again when their file changed (the Settings dialog saved them)."""
+        stamp = _mtime(phrases_path())
+        if stamp == self._phrases_stamp:
+            return
+        self._phrases_stamp = stamp
+        if self.engine is not None:
+            self.engine.configure(phrases_path=phrases_path())
+            for e in list(self.engines):
+                e.composer.engine_ready(self.engine)
 
     def _apply_settings(self, old: Settings, new: Settings) -> None:
         log.info("settings changed")
@@ -143,6 +157,7 @@ class Service:
                 e.composer.engine_ready(self.engine)  # new sessions decode with the new options
         for e in list(self.engines):
             e.display.set_orientation(new.orientation)
+            e.display.script_changed(new.script == "simplified")
             e.composer.apply_settings(old, new)
 
     def _reload(self) -> None:
@@ -157,6 +172,12 @@ class Service:
             self._loaded(engine, "", seconds)
 
         self._loader.start(engine_overrides(self.settings), done)
+
+    def toggle_script(self) -> None:
+        """The 简/繁 menu entry: simplified <-> the traditional script last chosen, saved for the window too."""
+        old, self.settings = self.settings, toggled_script(self.settings)
+        self.store.save(self.settings)
+        self._apply_settings(old, self.settings)
 
     def open_settings(self) -> None:
         """Open Shuru's settings (a Qt process of its own: this one never loads Qt)."""
@@ -181,3 +202,11 @@ def _component() -> IBus.Component:
 def serve(options=None, exec_by_ibus: bool = True, started_at: float | None = None) -> int:
     """Run the engine process; returns its exit code."""
     return Service(options, started_at).run(exec_by_ibus)
+
+
+def _mtime(path) -> float | None:
+    """A file's modification time, None when it is missing."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
