@@ -110,9 +110,7 @@ class MainWindow(QMainWindow):
         tools = bar.addMenu("&Tools")
         tools.addActions([self.mode_action, self.punct_action])
         tools.addSeparator()
-        from .training import trainer_available
-        if trainer_available():
-            tools.addAction(self.train_action)
+        tools.addAction(self.train_action)  # says how to get the trainer when it is not installed
         tools.addAction(self.settings_action)
         bar.addMenu("&Help").addAction(self.about_action)
         self._rebuild_recent_menu()
@@ -386,15 +384,19 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About Shuru", self.about_text())
 
     def train_on_text(self) -> None:
-        from .training import FinetuneRun
+        from .training import NO_TRAINER, FinetuneRun, trainer_command
 
+        command = trainer_command()
+        if command is None:
+            QMessageBox.information(self, "Train on My Text", NO_TRAINER)
+            return
         if self.finetune is not None:
             QMessageBox.information(self, "Training", "A training run is already in progress.")
             return
         files, _ = QFileDialog.getOpenFileNames(self, "Train on my text", self._dialog_dir(), TEXT_FILTER)
         if not files:
             return
-        self.finetune = FinetuneRun(files, self)
+        self.finetune = FinetuneRun(files, self, command)
         self.finetune.progress.connect(self._training_progress)
         self.finetune.finished.connect(self._training_finished)
         self.finetune.start()
