@@ -53,7 +53,8 @@ ICON_PATH = f"/usr/share/icons/hicolor/scalable/apps/{APP_ID}.svg"
 # for its test extensions (the trainer trains eagerly on the CPU and exports with TorchScript).
 TRAINER_PRUNE_GLOBS = ["torch/include", "torch/share", "torch/test", "torch/lib/libjitbackend_test.so",
                        "torch/lib/libtorchbind_test.so", "torch/lib/libaoti_custom_ops.so",
-                       "torch/lib/libbackend_with_compiler.so"]
+                       "torch/lib/libbackend_with_compiler.so"] + [
+    f"torch/bin/{name}" for name in ("test_*", "*Test", "protoc*", "*.pt", "*.ptl", "upgrader_models")]
 
 
 def version() -> str:

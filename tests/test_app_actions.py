@@ -237,3 +237,15 @@ def test_every_menu_action_and_dialog(qtbot, make_window, tmp_path, file_dialogs
     quit_menu(d)
     assert set(menu_actions(w)) <= d.used, "a menu entry this test does not drive"
     assert not qt_messages.take(), "Qt warned about threads or QObject ownership"
+
+
+def test_without_a_trainer_train_on_my_text_says_how_to_get_it(qtbot, make_window, monkeypatch, file_dialogs):
+    import ime_app.training
+
+    monkeypatch.setattr(ime_app.training, "trainer_command", lambda: None)
+    w = make_window()
+    answers, told = ModalAnswers(), []
+    answers.then(lambda box: (told.append(box.text()), box.button(Button.Ok).click()))
+    trigger(w, "Tools/Train on My Text…")
+    qtbot.waitUntil(lambda: bool(told), timeout=TIMEOUT_MS)
+    assert "shuru-trainer" in told[0] and w.finetune is None
