@@ -208,6 +208,8 @@ def test_the_installed_trainer_fine_tunes_a_model_the_installed_app_loads(instal
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["first"] == "你好" and report["model"] == "personal", report
+    if AS_ROOT:  # Tools → Train on My Text in the installed app runs the installed trainer
+        assert report["trainer"] == ["/opt/shuru-trainer/shuru-trainer"]
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="dpkg -r needs root")
