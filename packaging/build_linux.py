@@ -30,7 +30,6 @@ DEPENDS = ["libxkbcommon-x11-0", "libxcb-cursor0", "libegl1", "libxcb-icccm4", "
            "libxcb-render-util0", "libxcb-shape0", "libxcb-randr0", "libxcb-xkb1", "libfontconfig1"]
 RECOMMENDS = ["fonts-noto-cjk"]
 ICON_SIZES = (48, 128, 256)
-TRAINER_GZIP_LEVEL = 6
 # Pruned from the frozen Qt: its own translations (the window's texts are English), the GTK 3
 # platform theme, which alone pulls in GTK, GDK, cairo and pango, the network plugins, the platforms
 # other than xcb, wayland and offscreen (the ibus input context plugin stays) and image formats it never reads.
@@ -49,8 +48,8 @@ IBUS_COMPONENT = "usr/share/ibus/component/shuru.xml"
 ENGINE_EXEC = ["/opt/shuru/ibus-engine-shuru"]
 SETTINGS_EXEC = ["/opt/shuru/shuru", "--settings"]
 ICON_PATH = f"/usr/share/icons/hicolor/scalable/apps/{APP_ID}.svg"
-# Pruned from the frozen trainer: what torch carries for building extensions, for its own tests and
-# for its test extensions (the trainer trains eagerly on the CPU and exports with TorchScript).
+# Pruned from the frozen trainer: torch's headers and CMake files (for building extensions) and its C++
+# test programs and test libraries; the trainer trains eagerly on the CPU and exports with TorchScript.
 TRAINER_PRUNE_GLOBS = ["torch/include", "torch/share", "torch/test", "torch/lib/libjitbackend_test.so",
                        "torch/lib/libtorchbind_test.so", "torch/lib/libaoti_custom_ops.so",
                        "torch/lib/libbackend_with_compiler.so"] + [
@@ -185,8 +184,9 @@ def control(root: Path, package: str, ver: str, depends: list[str], recommends: 
     (root / "DEBIAN/control").write_text("\n".join(fields) + "\n", encoding="utf-8")
 
 
-def build_deb(root: Path, deb: Path, level: int) -> None:
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", f"-z{level}", "--build", str(root), str(deb)],
+def build_deb(root: Path, deb: Path) -> None:
+    """gzip -6 keeps the build short, and both packages fit their budgets with it."""
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-z6", "--build", str(root), str(deb)],
                    check=True, stdout=subprocess.DEVNULL)
 
 
@@ -195,7 +195,8 @@ def user_tarball(frozen: Path, deb_root: Path, out: Path, ver: str, work: Path) 
     name = f"shuru-{ver}-linux-x86_64"
     folder = work / name
     shutil.copytree(frozen, folder / "shuru", symlinks=True)
-    shutil.copytree(deb_root / "usr/share", folder / "share", symlinks=True)
+    # the system-wide IBus component stays out: install.sh writes the user's own
+    shutil.copytree(deb_root / "usr/share", folder / "share", symlinks=True, ignore=shutil.ignore_patterns("ibus"))
     for script in ("install.sh", "uninstall.sh"):
         shutil.copy(LINUX / script, folder / script)
     tarball = out / f"{name}.tar.xz"
@@ -225,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     deb_tree(frozen, root, ver)
     args.out.mkdir(parents=True, exist_ok=True)
     deb = args.out / f"shuru_{ver}_amd64.deb"
-    build_deb(root, deb, 6)
+    build_deb(root, deb)
     tarball = user_tarball(frozen, root, args.out, ver, args.work)
     report = {"version": ver, "dirty": dirty(), "deb": str(deb), "deb_mb": mb(deb.stat().st_size),
               "installed_mb": mb(tree_bytes(root / "opt")), "tarball": str(tarball),
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         troot = args.work / f"shuru-trainer_{ver}_amd64"
         trainer_deb_tree(freeze_trainer(args.work), troot, ver)
         tdeb = args.out / f"shuru-trainer_{ver}_amd64.deb"
-        build_deb(troot, tdeb, TRAINER_GZIP_LEVEL)
+        build_deb(troot, tdeb)
         report.update(trainer_deb=str(tdeb), trainer_deb_mb=mb(tdeb.stat().st_size),
                       trainer_installed_mb=mb(tree_bytes(troot / "opt")))
     print(json.dumps(report))
