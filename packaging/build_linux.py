@@ -29,6 +29,7 @@ APP_ID = "io.github.shuru.Shuru"
 DEPENDS = ["libxkbcommon-x11-0", "libxcb-cursor0", "libegl1", "libxcb-icccm4", "libxcb-keysyms1", "libxcb-image0",
            "libxcb-render-util0", "libxcb-shape0", "libxcb-randr0", "libxcb-xkb1", "libfontconfig1"]
 RECOMMENDS = ["fonts-noto-cjk"]
+SUGGESTS = ["ibus"]  # the IBus engine needs it; the window does not
 ICON_SIZES = (48, 128, 256)
 # Pruned from the frozen Qt: its own translations (the window's texts are English), the GTK 3
 # platform theme, which alone pulls in GTK, GDK, cairo and pango, the network plugins, the platforms
@@ -143,7 +144,7 @@ def deb_tree(frozen: Path, root: Path, ver: str) -> None:
         shutil.copy(LINUX / name, root / "usr/share" / sub / name)
     render_icons(ROOT / "ime_app/ibus/shuru.svg", root)
     write_ibus_component(root / IBUS_COMPONENT)
-    control(root, "shuru", ver, DEPENDS, RECOMMENDS,
+    control(root, "shuru", ver, DEPENDS, RECOMMENDS, SUGGESTS,
             "pinyin input method with a small neural model that runs locally\n"
             " Shuru converts pinyin into Chinese characters with a lexicon, a word trigram model and a small\n"
             " transformer character model, all on the CPU; keystrokes and text never leave the machine.\n"
@@ -165,14 +166,15 @@ def trainer_deb_tree(frozen: Path, root: Path, ver: str) -> None:
     shutil.copytree(frozen, root / "opt/shuru-trainer", symlinks=True)
     (root / "usr/bin").mkdir(parents=True)
     (root / "usr/bin/shuru-trainer").symlink_to("/opt/shuru-trainer/shuru-trainer")
-    control(root, "shuru-trainer", ver, [], ["shuru"],
+    control(root, "shuru-trainer", ver, [], ["shuru"], [],
             "fine-tunes Shuru's neural model on your own text, on the CPU\n"
             " The trainer behind Shuru's Tools > Train on My Text: it adapts the character model and the\n"
             " word statistics to text files you choose, locally, into your personal model. It carries its\n"
             " own Python and CPU PyTorch.")
 
 
-def control(root: Path, package: str, ver: str, depends: list[str], recommends: list[str], description: str) -> None:
+def control(root: Path, package: str, ver: str, depends: list[str], recommends: list[str], suggests: list[str],
+            description: str) -> None:
     """DEBIAN/control of the tree under ``root`` (Installed-Size: what it holds)."""
     size_kb = tree_bytes(root) // 1024
     (root / "DEBIAN").mkdir()
@@ -180,6 +182,7 @@ def control(root: Path, package: str, ver: str, depends: list[str], recommends: 
               "Maintainer: Shuru developers <shuru@localhost>", f"Installed-Size: {size_kb}"]
     fields += [f"Depends: {', '.join(depends)}"] if depends else []
     fields += [f"Recommends: {', '.join(recommends)}"] if recommends else []
+    fields += [f"Suggests: {', '.join(suggests)}"] if suggests else []
     fields += ["Section: utils", "Priority: optional", f"Description: {description}"]
     (root / "DEBIAN/control").write_text("\n".join(fields) + "\n", encoding="utf-8")
 
