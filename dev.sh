@@ -3,7 +3,7 @@
 #   ./dev.sh app     set up (first time) and launch the Shuru window
 #   ./dev.sh test    set up (first time) and run the test suite
 #   ./dev.sh ibus    set up the IBus engine and register this checkout's for the current user
-# Other commands: ./dev.sh setup | bench | eval | screenshot | package (dist/shuru_<version>_amd64.deb)
+# Other commands: ./dev.sh setup | bench | eval | screenshot | package (dist/shuru_<version>_amd64.deb, shuru-trainer_...deb)
 #   ./dev.sh missing-system-packages [test|screenshot|ibus]   what set-up would install (nothing: all there)
 set -euo pipefail
 cd "$(dirname "$0")"

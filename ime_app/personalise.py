@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QFi
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from . import training
-from .training import TRAINER_MISSING, TrainerProcess, finetune_args
+from .training import NO_TRAINER, TrainerProcess, finetune_args
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ class PersonaliseDialog(QDialog):
         self.start_button = _button("Start training", self.start, row)
         v.addLayout(row)
         if training.trainer_command() is None:
-            self.message_label.setText(TRAINER_MISSING)
+            self.message_label.setText(NO_TRAINER)
         return page
 
     def _progress_page(self) -> QWidget:

@@ -50,6 +50,9 @@ def run_smoke(app, window, timeout_s: float = TIMEOUT_S) -> tuple[int, dict]:
             report["convert_ms"] = round((time.perf_counter() - t1) * 1000, 1)
         c._send(("cancel",))
     report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    from .training import trainer_command
+
+    report["trainer"] = trainer_command()  # what Tools → Personalise… runs (None: not installed)
     report["ok"] = bool(ok and report["window_shown"] and report["first"])
     window.engine.stop()
     window.close()

@@ -1,7 +1,9 @@
-"""Running the trainer (``<trainer_command()> finetune ...``) in a QProcess and reading what it says.
+"""Finding the trainer and running it (``<trainer_command()> finetune ...``) in a QProcess.
 
 The GUI never imports the trainer (or torch): it only runs it. :func:`trainer_command` is the
-one place that decides how. The trainer speaks JSON lines on stdout:
+one place that decides how: ``python -m trainer`` in a checkout or a pip install with the
+``trainer`` extra, else the separately packaged ``shuru-trainer``
+(``shuru-trainer_<version>_amd64.deb``) beside the frozen app. The trainer speaks JSON lines on stdout:
 
 * ``finetune ... --check``: one line, ``{"status": "ok", "plan": {...}}`` or ``{"status": "error", ...}``;
 * ``finetune ... --events``: ``{"event": "plan" | "phase" | "step" | "eval", ...}`` lines while it
@@ -14,25 +16,54 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
 import sys
+from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QObject, QProcess, Signal
 
+from . import __version__
+
 MAX_STDERR_LINES = 400  # kept for the details box
-TRAINER_MISSING = ("Personal fine-tuning needs Shuru's trainer, which is not installed. Install the "
-                   "shuru-trainer package (pip install shuru-trainer), or, in a source checkout, start Shuru "
-                   "with ./dev.sh app, which installs the trainer extra.")
+TRAINER_EXECUTABLE = "shuru-trainer"
+SYSTEM_TRAINER = Path("/opt/shuru-trainer") / TRAINER_EXECUTABLE  # the .deb's
+NO_TRAINER = ("Training needs Shuru's trainer, which is not installed. It is a separate download because "
+              "it carries PyTorch: install the shuru-trainer package (sudo apt install ./shuru-trainer_"
+              f"{__version__}_amd64.deb), then open Tools → Personalise… again. In a source checkout, ./dev.sh app "
+              "installs it.")
 
 
-def trainer_command() -> list[str] | None:
-    """The command line that runs the trainer, or None when it is not installed."""
-    if importlib.util.find_spec("trainer") is None:
-        return None
-    return [sys.executable, "-m", "trainer"]
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def trainer_command(*, frozen: bool | None = None, executable: str | None = None, importable: bool | None = None,
+                    home: Path | None = None, which: Callable[[str], str | None] = shutil.which,
+                    is_executable: Callable[[Path], bool] = _executable) -> list[str] | None:
+    """The argv that runs the trainer (``+ ["finetune", ...]``), or None when there is none.
+
+    Not frozen, with the ``trainer`` package importable: ``python -m trainer``. Frozen (or not
+    importable): a ``shuru-trainer`` installed beside the app (``/opt/shuru-trainer`` next to
+    ``/opt/shuru``, or ``~/.local/opt/shuru-trainer``), the .deb's, or one on PATH."""
+    frozen = bool(getattr(sys, "frozen", False)) if frozen is None else frozen
+    executable = executable or sys.executable
+    if importable is None:
+        importable = importlib.util.find_spec("trainer") is not None
+    if importable and not frozen:
+        return [executable, "-m", "trainer"]
+    home = home or Path.home()
+    beside = Path(executable).parent.parent / TRAINER_EXECUTABLE / TRAINER_EXECUTABLE
+    for candidate in (beside, SYSTEM_TRAINER, home / ".local/opt" / TRAINER_EXECUTABLE / TRAINER_EXECUTABLE):
+        if is_executable(candidate):
+            return [str(candidate)]
+    found = which(TRAINER_EXECUTABLE)
+    return [found] if found else None
 
 
 def trainer_available() -> bool:
-    """Whether the trainer can be run."""
+    """Whether a trainer is installed (see :func:`trainer_command`)."""
     return trainer_command() is not None
 
 
@@ -81,7 +112,7 @@ class TrainerProcess(QObject):
 
     def start(self) -> None:
         if not self.command:
-            self._finish({"status": "error", "message": TRAINER_MISSING})
+            self._finish({"status": "error", "message": NO_TRAINER})
             return
         self.process.start()
 

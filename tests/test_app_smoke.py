@@ -14,6 +14,7 @@ def test_smoke_run_loads_everything_and_converts(tmp_path):
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["ok"] and report["window_shown"] and report["first"] == "你好"
     assert "neural" in report["engine"] and report["model"] == "base"
+    assert report["trainer"] == [sys.executable, "-m", "trainer"]  # the checkout's
 
 
 def test_smoke_run_fails_when_the_assets_are_missing(tmp_path):

@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ibus", action="store_true", help="started by ibus-daemon: claim the component's bus name")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--write-component", type=Path, metavar="DIR",
-                      help="write DIR/shuru.xml, whose <exec> runs this checkout's engine, and exit")
+                      help="write DIR/shuru.xml, whose <exec> runs this engine (this checkout's, or the installed one), and exit")
     what.add_argument("--print-component", action="store_true", help="print that component XML and exit")
     what.add_argument("--bench", action="store_true",
                       help="measure key-to-lookup-table latency through a private ibus-daemon and exit")
@@ -60,12 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=handlers,
                         format="%(asctime)s shuru-ibus %(levelname)s %(name)s: %(message)s")
     if args.write_component or args.print_component:
-        from .component import checkout_command, render_component, settings_command, write_component
+        from .component import engine_command, render_component, settings_command, write_component
 
         if args.print_component:
-            sys.stdout.write(render_component(checkout_command(*engine_args(args)), setup_argv=settings_command()))
+            sys.stdout.write(render_component(engine_command(*engine_args(args)), setup_argv=settings_command()))
         else:
-            print(write_component(args.write_component, checkout_command(*engine_args(args))))
+            print(write_component(args.write_component, engine_command(*engine_args(args))))
         return 0
     if args.bench:
         from .bench import run_bench

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .component import checkout_command, write_component
+from .component import engine_command, write_component
 from .private_bus import PrivateIBus
 
 BENCH_INPUTS = Path(__file__).resolve().parents[2] / "engine" / "data" / "bench-inputs.txt"
@@ -136,7 +136,7 @@ def run_bench(engine_args: list[str], inputs: int = 300, json_path: Path | None 
         return 2
     chosen = [w.lower() for w in lines[:inputs]]
     with tempfile.TemporaryDirectory(prefix="shuru-ibus-bench-") as home:
-        component = write_component(Path(home) / "component", checkout_command(*engine_args))
+        component = write_component(Path(home) / "component", engine_command(*engine_args))
         with PrivateIBus(component.parent, Path(home)) as bus:
             result = measure(BenchClient(bus.address), chosen)
     result["engine_args"] = engine_args

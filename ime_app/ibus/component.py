@@ -1,9 +1,10 @@
 """The IBus component description (``shuru.xml``): how ibus-daemon finds and starts the engine.
 
-:func:`render_component` renders it for any command line (an installed
-``/usr/bin/ibus-engine-shuru --ibus``, or a checkout's venv Python); the package installs it
-to ``/usr/share/ibus/component/``. :func:`checkout_command` is the command line of this
-checkout's engine: the venv's Python, by absolute path, with the checkout first on its path.
+:func:`render_component` renders it for any command line (the packaged
+``/opt/shuru/ibus-engine-shuru --ibus``, or a checkout's venv Python); the .deb installs it
+to ``/usr/share/ibus/component/``. :func:`engine_command` is the command line of the running
+engine: the frozen executable itself, or :func:`checkout_command`, this checkout's engine: the
+venv's Python, by absolute path, with the checkout first on its path.
 """
 from __future__ import annotations
 
@@ -22,6 +23,19 @@ ICON = Path(__file__).resolve().parent / "shuru.svg"
 CHECKOUT = Path(__file__).resolve().parents[2]
 ENGINE_MODULE = "ime_app.ibus"
 DESCRIPTION = "Shuru: pinyin with an on-device neural decoder"
+APP_EXECUTABLE = "shuru"  # the window, next to the frozen engine executable
+
+
+def frozen() -> bool:
+    """Whether this is the frozen app (PyInstaller), not a checkout or a pip install."""
+    return bool(getattr(sys, "frozen", False))
+
+
+def engine_command(*engine_args: str) -> list[str]:
+    """argv that runs the engine that is running now: the frozen executable, or this checkout's."""
+    if frozen():
+        return [str(Path(sys.executable).absolute()), *engine_args]
+    return checkout_command(*engine_args)
 
 
 def checkout_command(*engine_args: str, python: str | None = None, checkout: Path = CHECKOUT) -> list[str]:
@@ -35,7 +49,11 @@ def checkout_command(*engine_args: str, python: str | None = None, checkout: Pat
 
 
 def settings_command(python: str | None = None, checkout: Path = CHECKOUT) -> list[str]:
-    """argv that opens Shuru's settings (the component's <setup>; the property menu runs it too)."""
+    """argv that opens Shuru's settings (the component's <setup>; the property menu runs it too).
+
+    Frozen: the window executable beside the engine's (``/opt/shuru/shuru --settings``)."""
+    if frozen() and python is None:
+        return [str(Path(sys.executable).absolute().parent / APP_EXECUTABLE), "--settings"]
     python = python or str(Path(sys.executable).absolute())
     return ["/usr/bin/env", f"PYTHONPATH={Path(checkout).absolute()}", python, "-m", "ime_app", "--settings"]
 
@@ -59,11 +77,11 @@ def render_component(exec_argv: list[str], *, setup_argv: list[str] | None = Non
 
 
 def write_component(folder: Path, exec_argv: list[str] | None = None, setup_argv: list[str] | None = None) -> Path:
-    """Write ``folder/shuru.xml`` (default: this checkout's engine); returns its path."""
+    """Write ``folder/shuru.xml`` (default: the running engine); returns its path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / FILE_NAME
-    text = render_component(exec_argv or checkout_command(), setup_argv=setup_argv or settings_command())
+    text = render_component(exec_argv or engine_command(), setup_argv=setup_argv or settings_command())
     path.write_text(text, encoding="utf-8")
     return path
 

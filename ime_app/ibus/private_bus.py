@@ -35,7 +35,9 @@ def missing_tools() -> list[str]:
 class PrivateIBus:
     """``with PrivateIBus(components, home) as bus:`` runs one; ``bus.env`` is for its clients."""
 
-    def __init__(self, component_dir: Path, home: Path, *, display: str | None = None):
+    def __init__(self, component_dir: Path, home: Path, *, display: str | None = None,
+                 base_env: dict[str, str] | None = None):
+        self.base_env = base_env  # what the daemon and its engines inherit (default: this process's environment)
         self.component_dir = Path(component_dir)
         self.home = Path(home)
         self.display = display
@@ -47,7 +49,8 @@ class PrivateIBus:
     @property
     def env(self) -> dict[str, str]:
         """The environment of the daemon and of its clients (IBUS_ADDRESS once it runs)."""
-        env = {k: v for k, v in os.environ.items() if k not in SESSION_VARS}
+        base = os.environ if self.base_env is None else self.base_env
+        env = {k: v for k, v in base.items() if k not in SESSION_VARS}
         env.update({
             "XDG_CONFIG_HOME": str(self.home / "config"), "XDG_CACHE_HOME": str(self.home / "cache"),
             "XDG_DATA_HOME": str(self.home / "data"), "IBUS_COMPONENT_PATH": str(self.component_dir),

@@ -20,7 +20,7 @@ from gi.repository import Gio, GLib, GObject, IBus  # noqa: E402
 
 from ..config import (PHRASES_FILE, Settings, SettingsStore, config_dir, engine_overrides, phrases_path,  # noqa: E402
                       toggled_script)
-from .component import COMPONENT_NAME, ENGINE_NAME, checkout_command, render_component, settings_command  # noqa: E402
+from .component import COMPONENT_NAME, ENGINE_NAME, engine_command, render_component, settings_command  # noqa: E402
 from .engine import ShuruEngine  # noqa: E402
 from .loader import EngineLoader, model_stamp  # noqa: E402
 
@@ -195,7 +195,7 @@ def _component() -> IBus.Component:
     """This process's component, for registering it without ibus-daemon's registry."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "shuru.xml"
-        path.write_text(render_component(checkout_command(), setup_argv=settings_command()), encoding="utf-8")
+        path.write_text(render_component(engine_command(), setup_argv=settings_command()), encoding="utf-8")
         return IBus.Component.new_from_file(str(path))
 
 

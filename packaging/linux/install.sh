@@ -5,6 +5,8 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 prefix=${SHURU_PREFIX:-$HOME/.local}
+data=${XDG_DATA_HOME:-$HOME/.local/share}
+conf=${XDG_CONFIG_HOME:-$HOME/.config}
 app=io.github.shuru.Shuru
 rm -rf "$prefix/opt/shuru.new"
 mkdir -p "$prefix/opt" "$prefix/bin" "$prefix/share/applications" "$prefix/share/metainfo"
@@ -17,4 +19,15 @@ sed "s|^Exec=shuru|Exec=$prefix/bin/shuru|" "$here/share/applications/$app.deskt
 cp "$here/share/metainfo/$app.metainfo.xml" "$prefix/share/metainfo/"
 cp -R "$here/share/icons" "$prefix/share/"
 command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database "$prefix/share/applications" || true
+# The IBus engine, for this user. ibus-daemon reads components only from IBUS_COMPONENT_PATH or
+# /usr/share/ibus/component, so the path is set for the user's sessions (environment.d, read at
+# login by systemd user sessions: GNOME, KDE Plasma).
+component_dir="$data/ibus/component"
+"$prefix/opt/shuru/ibus-engine-shuru" --write-component "$component_dir" >/dev/null
+mkdir -p "$conf/environment.d"
+echo "IBUS_COMPONENT_PATH=$component_dir:/usr/share/ibus/component" > "$conf/environment.d/60-shuru-ibus.conf"
+if command -v ibus >/dev/null 2>&1; then
+  IBUS_COMPONENT_PATH="$component_dir:/usr/share/ibus/component" ibus write-cache >/dev/null 2>&1 || true
+fi
 echo "Shuru installed in $prefix/opt/shuru; start it from the applications menu or with $prefix/bin/shuru"
+echo "IBus engine registered ($component_dir/shuru.xml): log out and in again, then add Shuru as an input source"

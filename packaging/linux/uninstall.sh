@@ -3,7 +3,15 @@
 # unless --purge is given.
 set -eu
 prefix=${SHURU_PREFIX:-$HOME/.local}
+data=${XDG_DATA_HOME:-$HOME/.local/share}
+conf=${XDG_CONFIG_HOME:-$HOME/.config}
 app=io.github.shuru.Shuru
+component_dir="$data/ibus/component"
+# the IBus component, if it is this install's (a checkout's ./dev.sh ibus writes the same file)
+if grep -qF "$prefix/opt/shuru/" "$component_dir/shuru.xml" 2>/dev/null; then
+  rm -f "$component_dir/shuru.xml"
+  rmdir "$component_dir" 2>/dev/null && rm -f "$conf/environment.d/60-shuru-ibus.conf" || true
+fi
 rm -rf "$prefix/opt/shuru"
 rm -f "$prefix/bin/shuru" "$prefix/share/applications/$app.desktop" "$prefix/share/metainfo/$app.metainfo.xml"
 find "$prefix/share/icons/hicolor" -name "$app.*" -delete 2>/dev/null || true
