@@ -197,18 +197,19 @@ def test_the_installed_trainer_fine_tunes_a_model_the_installed_app_loads(instal
     text = tmp_path / "mine.txt"
     text.write_text("\n".join(["我们明天去公园散步，然后一起吃午饭。"] * 60), encoding="utf-8")
     fast = ["--max_steps=3", "--batch_size=4", "--seq_len=32", "--eval_windows=4", "--warmup_steps=1", "--eval_every=3"]
-    run = subprocess.run([trainer, "finetune", "--text", str(text), *fast], env=env, capture_output=True, text=True,
-                         timeout=600, cwd=tmp_path)
+    run = subprocess.run([trainer, "finetune", "--text", str(text), "--report-clauses", "2", *fast], env=env,
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
-    personal = home / ".local/share/shuru/models/personal"
-    assert result["status"] == "ok" and Path(result["out"]) == personal and (personal / "model.onnx").is_file()
+    personal = Path(result["out"])  # a new model of the user's registry, put in use
+    assert result["status"] == "ok" and personal.parent == home / ".local/share/shuru/models"
+    assert (personal / "model.onnx").is_file() and result["active"] is True and "report" in result
     run = subprocess.run([installed["app"], "--smoke"], env={**env, "QT_QPA_PLATFORM": "offscreen"},
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
-    assert report["first"] == "你好" and report["model"] == "personal", report
-    if AS_ROOT:  # Tools → Train on My Text in the installed app runs the installed trainer
+    assert report["first"] == "你好" and report["model"] == personal.name, report
+    if AS_ROOT:  # Tools → Personalise… in the installed app runs the installed trainer
         assert report["trainer"] == ["/opt/shuru-trainer/shuru-trainer"]
 
 

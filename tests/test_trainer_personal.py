@@ -77,6 +77,8 @@ PREFLIGHT = [  # (what breaks, how, the message)
     ("an output folder that cannot be made", lambda mp, out: out.parent.write_text("a file"), "cannot write to"),
     ("a damaged replay sample", lambda mp, out: mp.setattr(ft, "REPLAY_DIR", out.parent.parent / "no-replay"),
      "no replay sample"),
+    ("the engine's files missing", lambda mp, out: mp.setattr(ft, "ENGINE_ASSETS", out.parent.parent / "no-assets"),
+     "the engine's files that fine-tuning needs"),
 ]
 
 

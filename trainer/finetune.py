@@ -95,6 +95,20 @@ def check_dependencies(modules: tuple[str, ...] | None = None) -> None:
                            + ". Install the trainer (the shuru-trainer package, or pip install 'shuru[trainer]').")
 
 
+def check_engine_assets(assets: Path | None = None) -> None:
+    """The engine's lexicon and n-gram load (the text layer and the report need them)."""
+    from engine.lexicon import Lexicon
+    from engine.ngram import NgramModel
+    from engine.errors import ShuruError
+
+    assets = Path(assets) if assets is not None else ENGINE_ASSETS
+    try:
+        lexicon = Lexicon.load(assets / "lexicon.npz")
+        NgramModel.load(assets / "ngram.npz", token_hash=lexicon.token_hash())
+    except ShuruError as e:
+        raise TrainerError(f"the engine's files that fine-tuning needs cannot be used: {e}") from None
+
+
 def check_output(folder: Path, need_bytes: int) -> None:
     """The folder can be created and written, and its disk has ``need_bytes`` free."""
     folder = Path(folder)
@@ -215,6 +229,7 @@ def plan_finetune(texts_paths: list[Path], out: Path | None = None, base: Path |
     texts = read_texts(texts_paths, log)  # refuses binary files before anything is touched
     base = Path(base) if base else INSTALLED_MODEL
     out = Path(out) if out else _registry().dir_for_files(list(texts_paths))
+    check_engine_assets()
     manifest = load_manifest(base)
     if not (base / WEIGHTS_NAME).is_file():
         raise ManifestError(f"{base} has no {WEIGHTS_NAME}: this model cannot be fine-tuned")
