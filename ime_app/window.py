@@ -192,7 +192,10 @@ class MainWindow(QMainWindow):
         short = shorten_status(text)
         if self.font_warning:
             text, short = f"{text}\n\n{self.font_warning}", f"{short} — no Chinese font"
-        self.set_status(text, short, WARN_STYLE if fallback or self.font_warning else "")
+        settings_error = getattr(self.store, "error", "")  # a damaged settings file was set aside
+        if settings_error:
+            text, short = f"{text}\n\n{settings_error}", f"{short} — settings reset"
+        self.set_status(text, short, WARN_STYLE if fallback or self.font_warning or settings_error else "")
         self.controller.engine_loaded()
 
     @Slot(str)
