@@ -101,9 +101,9 @@ class SettingsStore:
         """Write atomically; a failure is logged (settings are a convenience, not data)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps(asdict(settings), ensure_ascii=False, indent=2), encoding="utf-8")
-            os.replace(tmp, self.path)
+            from engine.atomic import write_bytes_atomic  # the old file stays whole on a full disk
+
+            write_bytes_atomic(self.path, json.dumps(asdict(settings), ensure_ascii=False, indent=2).encode("utf-8"))
         except OSError as e:
             log.warning("could not save settings to %s: %s", self.path, e)
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 
@@ -461,9 +460,10 @@ def read_text(path: Path) -> str:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8", newline="\n")
-    os.replace(tmp, path)
+    """Write UTF-8 text atomically: on a full disk the old file stays whole and no temporary is left."""
+    from engine.atomic import write_bytes_atomic
+
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def summarize_card(card: str, max_lines: int = CARD_SUMMARY_LINES) -> str:
