@@ -94,7 +94,10 @@ try:
     outcome = f"read {len(text)} chars ({encoding})"
 except TextFileError as e:
     outcome = f"refused: {e}"
-print(json.dumps({"outcome": outcome, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM: this process's own peak (ru_maxrss also counts the parent's memory at fork, inherited over exec)
+hwm = next(int(ln.split()[1]) for ln in open("/proc/self/status") if ln.startswith("VmHWM:"))
+print(json.dumps({"outcome": outcome, "max_rss_mb": round(hwm / 1024, 1),
+                  "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 '''
 
 
