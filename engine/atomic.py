@@ -35,3 +35,17 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def set_aside(path: Path) -> Path | None:
+    """Rename an unusable file to ``<name>.corrupt-<time>`` beside it (kept, never deleted, never
+    overwritten by the next save); the new name, or None if it could not be renamed."""
+    import time
+
+    path = Path(path)
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        os.replace(path, aside)
+    except OSError:
+        return None
+    return aside

@@ -103,6 +103,8 @@ class Engine:
         if options.use_neural:
             neural, name, status = _load_neural(options, lexicon)
         ngram, status = _with_user_layer(options, lexicon, ngram, status)
+        if history.error:  # the window shows the status: say why learned words start afresh
+            status = f"{status}; {history.error}"
         _release_freed_memory()
         return cls(options, lexicon, ngram, history, neural, status, name, (time.perf_counter() - t0) * 1000,
                    _dict_store_path(options))

@@ -4,7 +4,7 @@ Letters, apostrophes, junk characters, Backspace/Delete, cursor moves, paging, h
 moves, picks by number, commit, commit-raw, cancel, idle work (as front ends run between keys)
 and very long inputs, in random order.
 After every action the view must be consistent (see :func:`check_view`); view() latency is
-reported as p50/p95/p99/max.
+reported as p50/p95/p99/max, with the slowest action and the longest whole keystroke.
 """
 from __future__ import annotations
 
@@ -25,13 +25,17 @@ class FuzzReport:
     exceptions: list[str] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)
     view_ms: list[float] = field(default_factory=list)
+    action_ms_max: float = 0.0  # the longest action plus its view(): a whole keystroke's work
+    slowest: str = ""  # the action (with the ones before it) whose view() took longest
+    slowest_ms: float = 0.0
 
     def summary(self) -> dict:
         ms = sorted(self.view_ms)
         q = (lambda f: round(ms[min(len(ms) - 1, int(f * len(ms)))], 2)) if ms else (lambda f: None)
         return {"actions": self.actions, "exceptions": len(self.exceptions), "broken_invariants": len(self.broken),
                 "view_ms_p50": q(0.5), "view_ms_p95": q(0.95), "view_ms_p99": q(0.99),
-                "view_ms_max": round(ms[-1], 2) if ms else None,
+                "view_ms_max": round(ms[-1], 2) if ms else None, "slowest_after": self.slowest,
+                "action_ms_max": round(self.action_ms_max, 2),
                 "first_problems": (self.exceptions + self.broken)[:5]}
 
 
@@ -106,10 +110,15 @@ def fuzz(engine, actions: int, seed: int = 0, page_size: int = 5) -> FuzzReport:
         recent = (recent + [name])[-8:]
         report.actions += 1
         try:
+            t_act = time.perf_counter()
             act()
             t0 = time.perf_counter()
             view = session.view()
-            report.view_ms.append((time.perf_counter() - t0) * 1000)
+            ms = (time.perf_counter() - t0) * 1000
+            report.action_ms_max = max(report.action_ms_max, (time.perf_counter() - t_act) * 1000)
+            if ms > report.slowest_ms:
+                report.slowest_ms, report.slowest = ms, f"{ms:.1f} ms after {recent[-3:]}"
+            report.view_ms.append(ms)
         except Exception as e:  # the fuzzer's job: record, start afresh, go on
             report.exceptions.append(f"{type(e).__name__}: {e} after {recent}")
             session = engine.new_session(page_size=page_size)

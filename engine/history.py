@@ -84,6 +84,8 @@ class UserHistory:
     def _open_store(self, path) -> UserStore:
         try:
             return UserStore(path, HALF_LIFE)
+        except sqlite3.OperationalError as e:  # full disk, no permission, locked: not damage, keep the file
+            return self._read_only_copy(path, e)
         except (UserDataError, sqlite3.Error, OSError) as e:
             aside = _set_aside(Path(path)) if path != MEMORY else None
             self.error = f"learned words unreadable ({e})" + (f"; kept as {aside.name}" if aside else "")
@@ -94,6 +96,23 @@ class UserHistory:
                 log.warning("user data %s unusable (%s); learning in memory only", path, e2)
                 self.path = MEMORY
                 return UserStore(MEMORY, HALF_LIFE)
+
+    def _read_only_copy(self, path, problem: Exception) -> UserStore:
+        """A store in memory holding what ``path`` has (if it can be read): learned words keep
+        working, new ones are not saved, and the file is left exactly as it is."""
+        store = UserStore(MEMORY, HALF_LIFE)
+        self.path = MEMORY
+        try:
+            source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                source.backup(store._db)
+            finally:
+                source.close()
+            self.error = f"learned words read-only ({problem}): new words are not saved until this is fixed"
+        except sqlite3.Error as e:
+            self.error = f"learned words unusable ({problem}; {e}); the file is left as it is, learning in memory"
+        log.warning("user data %s: %s", path, self.error)
+        return store
 
     def _migrate(self, legacy: Path) -> None:
         """Import a version-1 history.json once, then keep it as a backup beside the store."""

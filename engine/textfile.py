@@ -17,6 +17,10 @@ from .errors import ShuruError
 # data (which GB18030 can sometimes decode) is full of them.
 MAX_CONTROL_FRACTION = 0.01
 TEXT_SUFFIXES = (".txt", ".md")
+# Largest file read, checked before reading: a file is read and decoded whole (bytes plus text,
+# up to about 3x its size in memory), so 100 MiB stays far under 500 MB; 100 MiB is some 35
+# million Chinese characters, more than a CPU fine-tune gets through. Split bigger files.
+MAX_FILE_BYTES = 100 * 1024 * 1024
 BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le", "utf-16"),
         (codecs.BOM_UTF16_BE, "utf-16-be", "utf-16"))
 
@@ -55,7 +59,8 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
             return text, label
     else:
         if b"\x00" in data:
-            raise TextFileError(f"{name}: contains NUL bytes, looks like a binary file, not plain text")
+            raise TextFileError(f"{name}: contains NUL bytes, looks like a binary file, not plain text "
+                                "(UTF-16 text needs a byte-order mark; or save it as UTF-8)")
         for codec, label in (("utf-8", "utf-8"), ("gb18030", "gb18030")):
             try:
                 text = data.decode(codec)
@@ -64,7 +69,8 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
             if _control_fraction(text) > MAX_CONTROL_FRACTION:
                 break
             return text, label
-    raise TextFileError(f"{name}: not a plain text file (not UTF-8, UTF-16 or GB18030 text; binary data?)")
+    raise TextFileError(f"{name}: not a plain text file (not UTF-8, UTF-16 or GB18030 text: binary data, Big5 "
+                        "or mixed encodings?); save it as UTF-8")
 
 
 def _control_fraction(text: str) -> float:
@@ -83,10 +89,7 @@ def read_text_file(path: Path, need_han: bool = True) -> tuple[str, str]:
     """(text, encoding) of a user text file; TextFileError if missing, a folder, unreadable,
     binary, empty, or (``need_han``) without a single Chinese character."""
     path = Path(path)
-    if path.is_dir():
-        raise TextFileError(f"{path}: is a folder, not a text file")
-    if not path.is_file():
-        raise TextFileError(f"{path}: no such file")
+    _check_readable(path)
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -97,6 +100,23 @@ def read_text_file(path: Path, need_han: bool = True) -> tuple[str, str]:
     if need_han and not han_count(text):
         raise TextFileError(f"{path}: contains no Chinese characters to learn from")
     return text, encoding
+
+
+def _check_readable(path: Path) -> None:
+    """Refuse what is not a regular file of at most MAX_FILE_BYTES, before reading a byte."""
+    if path.is_dir():
+        raise TextFileError(f"{path}: is a folder, not a text file")
+    if path.is_symlink() and not path.exists():
+        raise TextFileError(f"{path}: is a broken link or a link loop")
+    if not path.is_file():
+        raise TextFileError(f"{path}: no such file" if not path.exists() else f"{path}: is not a regular file")
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise TextFileError(f"{path}: cannot read ({e.strerror})") from None
+    if size > MAX_FILE_BYTES:
+        raise TextFileError(f"{path}: is too big ({size / 2**20:.0f} MiB; at most {MAX_FILE_BYTES // 2**20} MiB "
+                            "per file): split it into smaller files")
 
 
 def inspect_text_file(path: Path) -> TextFileInfo:

@@ -78,6 +78,8 @@ class UserStore:
             app_id = db.execute("PRAGMA application_id").fetchone()[0]
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.OperationalError:
+            raise  # cannot open (no permission, disk full, locked): the file itself may be fine
         except sqlite3.DatabaseError as e:
             raise UserDataError(f"{self.path} is not a Shuru user database ({e})") from None
         if tables and app_id != APPLICATION_ID:
@@ -91,6 +93,8 @@ class UserStore:
         if self.path != MEMORY:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
+        if tables:  # a Shuru store of this version: opening it writes nothing (works on a full disk)
+            return db
         with _transaction(db):
             for stmt in filter(str.strip, SCHEMA.split(";")):
                 db.execute(stmt)

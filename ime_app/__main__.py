@@ -49,9 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from .app import create_app, create_window
+    from .probe import install_probe
 
     app = QApplication.instance() or create_app(sys.argv[:1])
     window = create_window(engine_options(args))
+    install_probe(app, window)
     if args.settings:
         return settings_only(window)
     if args.smoke:

@@ -123,30 +123,44 @@ class SettingsStore:
 
     def __init__(self, directory: Path | None = None):
         self.path = (directory or config_dir()) / SETTINGS_FILE
+        self.error = ""  # why the last load fell back to the defaults (shown in the status bar)
 
     def load(self) -> Settings:
-        """The saved settings; defaults when the file is missing or unreadable (logged, never raised)."""
+        """The saved settings; defaults when the file is missing or unusable (logged, never raised).
+        A damaged file is kept as ``settings.json.corrupt-<time>``, so saving does not overwrite it."""
+        self.error = ""
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return Settings()
-        except (OSError, ValueError) as e:
-            log.warning("ignoring unreadable settings file %s: %s", self.path, e)
-            return Settings()
+        except OSError as e:
+            return self._fall_back(f"settings file {self.path} unreadable ({e.strerror or e})", keep=False)
+        except ValueError as e:
+            return self._fall_back(f"settings file {self.path} damaged ({e})")
+        if not isinstance(raw, dict):
+            return self._fall_back(f"settings file {self.path} holds no settings (a JSON {type(raw).__name__})")
         known = {f.name for f in fields(Settings)}
         try:
             return Settings(**{k: v for k, v in raw.items() if k in known}).normalized()
         except (TypeError, ValueError, AttributeError) as e:
-            log.warning("ignoring invalid settings in %s: %s", self.path, e)
-            return Settings()
+            return self._fall_back(f"settings file {self.path} has invalid values ({e})")
+
+    def _fall_back(self, problem: str, keep: bool = True) -> Settings:
+        """Log ``problem``, set a damaged file aside (``keep``), and return the defaults."""
+        from engine.atomic import set_aside
+
+        aside = set_aside(self.path) if keep else None
+        self.error = problem + (f"; kept as {aside.name}, using the defaults" if aside else "; using the defaults")
+        log.warning("%s", self.error)
+        return Settings()
 
     def save(self, settings: Settings) -> None:
         """Write atomically; a failure is logged (settings are a convenience, not data)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps(asdict(settings), ensure_ascii=False, indent=2), encoding="utf-8")
-            os.replace(tmp, self.path)
+            from engine.atomic import write_bytes_atomic  # the old file stays whole on a full disk
+
+            write_bytes_atomic(self.path, json.dumps(asdict(settings), ensure_ascii=False, indent=2).encode("utf-8"))
         except OSError as e:
             log.warning("could not save settings to %s: %s", self.path, e)
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 
@@ -201,7 +200,10 @@ class MainWindow(QMainWindow):
         short = shorten_status(text)
         if self.font_warning:
             text, short = f"{text}\n\n{self.font_warning}", f"{short} — no Chinese font"
-        self.set_status(text, short, WARN_STYLE if fallback or self.font_warning else "")
+        settings_error = getattr(self.store, "error", "")  # a damaged settings file was set aside
+        if settings_error:
+            text, short = f"{text}\n\n{settings_error}", f"{short} — settings reset"
+        self.set_status(text, short, WARN_STYLE if fallback or self.font_warning or settings_error else "")
         self.controller.engine_loaded()
 
     @Slot(str)
@@ -501,9 +503,10 @@ def read_text(path: Path) -> str:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8", newline="\n")
-    os.replace(tmp, path)
+    """Write UTF-8 text atomically: on a full disk the old file stays whole and no temporary is left."""
+    from engine.atomic import write_bytes_atomic
+
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def summarize_card(card: str, max_lines: int = CARD_SUMMARY_LINES) -> str:

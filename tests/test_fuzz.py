@@ -17,6 +17,27 @@ def test_apostrophes_anywhere(engine, letters):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_random_actions(engine, seed):
-    report = fuzz(engine, 1500, seed=seed)
-    assert report.actions == 1500
+    """5,000 actions in all (the 100,000-action run is in docs/RELIABILITY.md)."""
+    report = fuzz(engine, 2500, seed=seed)
+    assert report.actions == 2500
     assert report.exceptions == [] and report.broken == []
+
+
+class _Anything:
+    """A Session stand-in for drawing action names without running them."""
+
+    def __getattr__(self, name):
+        return lambda *a: None
+
+
+def test_the_actions_cover_every_kind_of_key():
+    import random
+
+    from engine.fuzz import random_action
+
+    rng = random.Random(0)
+    names = {random_action(rng, _Anything())[0] for _ in range(5000)}
+    for name in ("backspace", "delete", "left", "right", "home", "end", "page_down", "page_up", "highlight+",
+                 "highlight-", "pick 1", "pick 9", "commit", "commit_raw", "cancel", "idle", "insert long",
+                 "insert a", "insert zhong", "insert \"'\"", "insert \"''\"", "insert '中'", "insert '\\x00'"):
+        assert name in names, name

@@ -139,3 +139,14 @@ def test_manifest_mismatch_is_rejected(tiny_model_dir, tmp_path):
     (bad / "manifest.json").unlink()
     with pytest.raises(ManifestError, match="no manifest.json"):
         load_manifest(bad)
+
+
+def test_an_export_removes_what_a_killed_export_left(tiny_model_dir, tmp_path):
+    """A fine-tune killed while exporting leaves its temp dir beside the output; the next export deletes it."""
+    model = _model(tiny_model_dir)
+    vocab = Vocab.load(tiny_model_dir / "vocab.txt")
+    left = tmp_path / ".q.tmpkilled"
+    left.mkdir()
+    (left / "model.onnx").write_bytes(b"half")
+    write_model_dir(model, vocab, tmp_path / "q", {}, {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["q"] and load_manifest(tmp_path / "q")

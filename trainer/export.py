@@ -185,6 +185,14 @@ def _max_diff(sess, model: CharLM, feeds: dict) -> float:
 # --- model dirs ----------------------------------------------------------------------
 
 
+def _remove_unfinished_exports(out: Path) -> None:
+    """Delete the temp dirs of exports to ``out`` that were killed before their swap (each a
+    partial or unverified model copy; the model at ``out`` itself is never one of them)."""
+    for stale in out.parent.glob(f".{out.name}.tmp*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
 def replace_dir(new: Path, dest: Path) -> None:
     """Put the complete dir `new` at `dest`; the old `dest` is kept until the swap is done."""
     dest = Path(dest)
@@ -207,6 +215,7 @@ def write_model_dir(model: CharLM, vocab: Vocab, out: Path, training: dict, metr
     (``metrics.onnx_parity.int8_rejected``)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_unfinished_exports(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp", dir=out.parent))
     try:
         model = model.float().eval()

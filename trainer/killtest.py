@@ -31,6 +31,12 @@ def _engine_works(model_dir: Path) -> tuple[bool, str]:
     return engine.neural is not None and bool(first), f"{engine.status}; nihao -> {first}"
 
 
+def _reached_training(stderr: str) -> bool:
+    """The run logged where it starts ("resuming at step N", "starting", "starting over"); one
+    killed earlier (reading the text, importing torch) had no chance to say."""
+    return any(line.startswith(("resuming at step", "starting: ", "starting over: ")) for line in stderr.splitlines())
+
+
 def _output_ok(out: Path) -> bool:
     """No output yet, or a complete model folder (never a half-written one)."""
     if not out.exists():
@@ -59,7 +65,7 @@ def run(kills: int, text: Path, base: Path, folder: Path, seed: int = 0, extra: 
     if full.returncode != 0:
         raise SystemExit(f"the uninterrupted run failed:\n{full.stderr[-2000:]}")
     shutil.rmtree(out)
-    failures, kills_done, resumed, expected_resumes, finished_early = [], 0, 0, 0, 0
+    failures, kills_done, resumed, expected_resumes, finished_early, killed_in_startup = [], 0, 0, 0, 0, 0
     had_checkpoint = False
     for i in range(kills + 1):
         final = i == kills
@@ -74,11 +80,14 @@ def run(kills: int, text: Path, base: Path, folder: Path, seed: int = 0, extra: 
                 killed = True
             err.seek(0)
             stderr = err.read()
-        if had_checkpoint:
+        if had_checkpoint and not _reached_training(stderr) and killed:
+            killed_in_startup += 1  # killed before it got to resume or not: nothing to check
+        elif had_checkpoint:
             expected_resumes += 1
             resumed += "resuming at step" in stderr
             if "resuming at step" not in stderr:
-                failures.append(f"run {i}: a checkpoint was on disk but the run did not resume")
+                failures.append(f"run {i}: a checkpoint was on disk but the run did not resume: "
+                                f"{stderr.strip().splitlines()[-3:]}")
         works, status = _engine_works(active)
         if not works:
             failures.append(f"run {i}: the model in use no longer works: {status}")
@@ -96,7 +105,7 @@ def run(kills: int, text: Path, base: Path, folder: Path, seed: int = 0, extra: 
         had_checkpoint = (work / "ckpt.pt").exists()
         log(f"run {i}: {'killed' if killed else 'finished'}; checkpoint on disk: {had_checkpoint}")
     return {"kills": kills_done, "finished_before_their_kill": finished_early, "resumes_expected": expected_resumes,
-            "resumed": resumed, "failures": failures, "uninterrupted_run_s": round(duration, 1)}
+            "resumed": resumed, "killed_before_training_began": killed_in_startup, "failures": failures, "uninterrupted_run_s": round(duration, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
