@@ -93,7 +93,7 @@ class UserStore:
         if self.path != MEMORY:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
-        if tables:  # a Shuru store of this version: opening it writes nothing (works on a full disk)
+        if tables and version == SCHEMA_VERSION:  # opening a current store writes nothing (works on a full disk)
             return db
         with _transaction(db):
             for stmt in filter(str.strip, SCHEMA.split(";")):
