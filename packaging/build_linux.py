@@ -5,7 +5,7 @@ Writes ``dist/shuru_<version>_amd64.deb``: the frozen app under ``/opt/shuru/`` 
 engine and the shipped assets; never torch), ``/usr/bin/shuru``, the IBus component
 ``/usr/share/ibus/component/shuru.xml`` (registered by the postinst), the desktop entry, the
 AppStream metainfo and the icon; ``dist/shuru-trainer_<version>_amd64.deb``: the trainer with CPU
-torch under ``/opt/shuru-trainer/`` and ``/usr/bin/shuru-trainer`` (what Tools → Train on My Text
+torch under ``/opt/shuru-trainer/`` and ``/usr/bin/shuru-trainer`` (what Tools → Personalise…
 runs); and ``dist/shuru-<version>-linux-x86_64.tar.xz``, the app's files with ``install.sh`` /
 ``uninstall.sh`` for a user install into ``~/.local``. Everything comes from this checkout, PyPI
 (PyInstaller) and Debian tools (``dpkg-deb``). A dirty tree is refused unless ``--allow-dirty``:
@@ -168,7 +168,7 @@ def trainer_deb_tree(frozen: Path, root: Path, ver: str) -> None:
     (root / "usr/bin/shuru-trainer").symlink_to("/opt/shuru-trainer/shuru-trainer")
     control(root, "shuru-trainer", ver, [], ["shuru"], [],
             "fine-tunes Shuru's neural model on your own text, on the CPU\n"
-            " The trainer behind Shuru's Tools > Train on My Text: it adapts the character model and the\n"
+            " The trainer behind Shuru's Tools > Personalise: it adapts the character model and the\n"
             " word statistics to text files you choose, locally, into your personal model. It carries its\n"
             " own Python and CPU PyTorch.")
 

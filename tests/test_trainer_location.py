@@ -1,4 +1,4 @@
-"""Where the window finds the trainer it runs for Tools → Train on My Text (no Qt window, no trainer run)."""
+"""Where the window finds the trainer it runs for Tools → Personalise… (no Qt window, no trainer run)."""
 from pathlib import Path
 
 import pytest
