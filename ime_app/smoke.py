@@ -55,6 +55,7 @@ def run_smoke(app, window, timeout_s: float = TIMEOUT_S) -> tuple[int, dict]:
     report["trainer"] = trainer_command()  # what Tools → Personalise… runs (None: not installed)
     report["ok"] = bool(ok and report["window_shown"] and report["first"])
     window.engine.stop()
+    window.keep_settings = False  # a check of the install leaves the user's settings as they were
     window.close()
     return (0 if report["ok"] else 1), report
 

@@ -36,6 +36,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.store = store or SettingsStore()
         self.settings: Settings = self.store.load()
+        self.keep_settings = True  # closing saves the window size and settings (not after --smoke)
         self.path: Path | None = None
         self.engine_status = "loading…"
         self.status_details = ""  # the whole status text (the status bar may show it shortened)
@@ -476,8 +477,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.candidates.hide()
-        self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
-        self.store.save(self.settings)
+        if self.keep_settings:
+            self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
+            self.store.save(self.settings)
         if self.personalise is not None:
             self.personalise.shutdown()  # a training run stops, keeping its checkpoint
         self.engine.stop()
