@@ -145,3 +145,18 @@ def test_a_made_up_word_is_proposed_at_once(tmp_path):
     session.backspace()
     session.insert("m")
     assert "阔罗木" not in [c.text for c in session.candidates()]
+
+
+@pytest.mark.parametrize("layout,keys", [("full", "kuoluomu"), ("xiaohe", "kolomu"), ("full", "klm")])
+def test_a_user_word_is_proposed_in_every_layout(tmp_path, layout, keys):
+    """Shuangpin keys reach the user dictionary as the full pinyin they stand for; the word
+    consumes the keys typed, not the pinyin letters."""
+    from engine import Engine, EngineOptions
+    from engine.userdict import UserWord
+
+    engine = Engine.load(EngineOptions(use_neural=False, history_path=tmp_path / "user.db", layout=layout))
+    engine.add_user_words([UserWord("阔罗木", ("kuo", "luo", "mu"), 1.0)])
+    session = engine.new_session()
+    session.insert(keys)
+    found = [c for c in session.candidates()[:5] if c.text == "阔罗木"]
+    assert found and found[0].consumed == len(keys)
