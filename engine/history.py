@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import set_aside
 from .errors import UserDataError
 from .lexicon import BOS, EOS, Lexicon
 from .ngram import BITS
@@ -305,12 +306,12 @@ def _paths(path: Path | str | None) -> tuple[Path | str, Path | None]:
 
 
 def _set_aside(path: Path) -> Path | None:
-    """Move an unreadable file out of the way as ``<name>.corrupt-<time>`` (never deleted)."""
-    import time
-
-    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    """Move an unreadable store out of the way as ``<name>.corrupt-<time>`` (never deleted),
+    with its SQLite side files."""
+    aside = set_aside(path)
+    if aside is None:
+        return None
     try:
-        os.replace(path, aside)
         for suffix in ("-wal", "-shm"):
             side = path.with_name(path.name + suffix)
             if side.exists():

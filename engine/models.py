@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .atomic import set_aside, write_bytes_atomic
 from .errors import ShuruError
 
 log = logging.getLogger(__name__)
@@ -178,12 +178,11 @@ class ModelRegistry:
         return [p for p in self.root.iterdir() if _is_model_id(p.name) and (p / MANIFEST).is_file()]
 
     def _set_aside(self, path: Path, error: Exception) -> None:
-        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-        log.warning("%s is unreadable (%s): kept as %s; using the base model", path, error, aside.name)
-        try:
-            os.replace(path, aside)
-        except OSError as e:
-            log.warning("could not set %s aside: %s", path, e)
+        aside = set_aside(path)
+        if aside is None:
+            log.warning("%s is unreadable (%s) and could not be set aside; using the base model", path, error)
+        else:
+            log.warning("%s is unreadable (%s): kept as %s; using the base model", path, error, aside.name)
 
 
 def model_info(path: Path, model_id: str, kind: str) -> ModelInfo:
@@ -231,6 +230,4 @@ def _read_json(path: Path) -> dict:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    write_bytes_atomic(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))

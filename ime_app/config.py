@@ -108,10 +108,10 @@ def write_phrases_text(text: str, path: Path | None = None) -> bool:
     """Write the quick-phrases file atomically; False (logged) when it could not be written."""
     path = path or phrases_path()
     try:
+        from engine.atomic import write_bytes_atomic
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_bytes_atomic(path, text.encode("utf-8"))
         return True
     except OSError as e:
         log.warning("could not save quick phrases to %s: %s", path, e)

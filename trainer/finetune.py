@@ -66,12 +66,6 @@ def read_texts(paths: list[Path], log: Callable[[str], None]) -> list[str]:
     return texts
 
 
-def split_user_text(texts: list[str], vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
-    """(train, heldout) token arrays; every USER_HELDOUT_EVERY-th non-empty line is held out."""
-    train_lines, held = split_user_lines(texts)
-    return vocab.encode("\n".join(train_lines)), vocab.encode("\n".join(held))
-
-
 def split_user_lines(texts: list[str]) -> tuple[list[str], list[str]]:
     """(train lines, held-out lines) of the user's text, normalised, empty lines dropped."""
     lines = [normalise_text(line) for t in texts for line in t.splitlines()]
@@ -279,7 +273,7 @@ def _probe_step_seconds(job: Job, device, threads: int, steps: int = 2) -> float
     """Median seconds of a training step of this model and batch on this device."""
     import torch
 
-    from .train import load_weights
+    from .train import load_weights, train_step
 
     torch.set_num_threads(threads)
     model = load_weights(job.base / WEIGHTS_NAME, job.vocab).to(device).train()
@@ -289,10 +283,7 @@ def _probe_step_seconds(job: Job, device, threads: int, steps: int = 2) -> float
     for _ in range(steps + 1):
         x, y = (torch.from_numpy(a).to(device) for a in sampler.batch(job.cfg.batch_size))
         t = time.perf_counter()
-        _, loss = model(x, y)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        train_step(model, opt, x, y, job.cfg, device)
         if device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
