@@ -20,6 +20,7 @@ natural-log.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -184,14 +185,19 @@ class Decoder:
         self._released = 1  # positions below this had their scorer states released (0 = start: kept)
 
     # -- public -------------------------------------------------------------------------
-    def decode(self, text: str) -> list[Conversion]:
+    def decode(self, text: str, deadline: float | None = None) -> list[Conversion]:
         """Ranked conversions of ``text``, in the order an input method lists them:
 
         the best WHOLE_INPUT_FIRST whole-input conversions (all of them for abbreviated input),
         then words and prefixes that follow the best one's segmentation (longest first), the
         other whole-input conversions, single characters, and last anything written with
-        characters outside GB2312 (traditional or rare forms), unless nothing else matches."""
-        self._advance(text)
+        characters outside GB2312 (traditional or rare forms), unless nothing else matches.
+
+        ``deadline`` (a ``time.perf_counter()`` value): the search stops at the first letter
+        decoded past it, and the conversions are those of the letters decoded so far
+        (:attr:`text`, a prefix of ``text``); the next call goes on from there. A paste or an
+        edit at the start of a long input so costs a bounded time per call, not one per letter."""
+        self._advance(text, deadline)
         if not self.text:
             return []
         sentences = self._sentences()
@@ -307,8 +313,8 @@ class Decoder:
                 idx[keep] = np.arange(len(keep))
             index[j], offset[j] = idx, anc
         adopted = len(self.states) - 1
-        for j in range(adopted + 1, len(text) + 1):
-            self.states.append(self._state_at(j))
+        if adopted < len(text):
+            self._set_text(text[:adopted])  # the next decode() searches the rest (within its deadline)
         self._released = max(1, min(old._released - r, adopted + 1))
         self._release_old_states()
 
@@ -325,7 +331,7 @@ class Decoder:
         return merged, where
 
     # -- incremental state ----------------------------------------------------------------
-    def _advance(self, text: str) -> None:
+    def _advance(self, text: str, deadline: float | None = None) -> None:
         common = 0
         for a, b in zip(self.text, text):
             if a != b:
@@ -333,13 +339,24 @@ class Decoder:
             common += 1
         del self.states[common + 1:]
         self._released = max(1, min(self._released, common + 1))
+        self._set_text(text)
+        slowest = 0.0  # the longest a letter took: the next may take as long
+        for j in range(common + 1, len(text) + 1):
+            t0 = time.perf_counter()
+            self.states.append(self._state_at(j))
+            now = time.perf_counter()
+            slowest = max(slowest, now - t0)
+            if deadline is not None and j < len(text) and now + slowest > deadline:
+                self._set_text(text[:j])  # the rest on the next call
+                break
+        self._release_old_states()
+
+    def _set_text(self, text: str) -> None:
+        """The input whose letters the states cover, its lattice and the beam width it reads with."""
         self.text = text
         self.lattice = parse(text, self.lattice_options, previous=self.lattice)
         self._abbreviated = self.lattice.abbreviated()
         self._width = max(self.opt.beam_width, self.opt.abbrev_beam_width if self._abbreviated else 0)
-        for j in range(common + 1, len(text) + 1):
-            self.states.append(self._state_at(j))
-        self._release_old_states()
 
     def _release_old_states(self) -> None:
         """Drop the scorer states of hypotheses more than RELEASE_AFTER letters behind the end.

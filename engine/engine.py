@@ -148,11 +148,12 @@ class Engine:
             return self.options.beam_width
         return NEURAL_BEAM if self.neural is not None else STATISTICAL_BEAM
 
-    def new_session(self, page_size: int = 9, context: str = "") -> Session:
+    def new_session(self, page_size: int = 9, context: str = "", budget_ms: float | None = None) -> Session:
         """A Session that reads keys in the configured layout (full pinyin or a shuangpin layout) and
-        shows and commits text in the configured script."""
+        shows and commits text in the configured script; ``budget_ms`` bounds each view's search
+        (front ends pass :data:`engine.session.DECODE_BUDGET_MS`)."""
         return Session(self, page_size=page_size, context=context, layout=self.options.layout,
-                       script=self.options.script)
+                       script=self.options.script, budget_ms=budget_ms)
 
     def decoder(self, context: str = "", whole_syllables: bool = False) -> Decoder:
         """A fresh incremental decoder conditioned on ``context``; ``whole_syllables``: the text is

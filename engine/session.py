@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 MAX_CONTEXT_CHARS = 32
+# The search time a front end allows one view (a keystroke): a paste or an edit at the start of a
+# long input is decoded further in idle steps of the same size, showing the candidates of the
+# letters decoded so far meanwhile. One letter costs 1-15 ms, so a key is never split.
+DECODE_BUDGET_MS = 40.0
 ALLOWED = set("abcdefghijklmnopqrstuvwxyz'")
 
 
@@ -49,6 +53,7 @@ class SessionView:
     composing: bool
     decode_ms: float
     predictions: tuple[str, ...] = ()  # likely next words after a commit (shown while not composing)
+    complete: bool = True  # False: the candidates are those of the letters decoded so far (idle work goes on)
 
 
 @dataclass
@@ -68,7 +73,10 @@ class Session:
     shown and committed is converted to; decoding, learning and context stay simplified."""
 
     def __init__(self, engine: "Engine", page_size: int = 9, context: str = "", layout: str = FULL_PINYIN,
-                 script: str = SIMPLIFIED):
+                 script: str = SIMPLIFIED, budget_ms: float | None = None):
+        """``budget_ms``: the most time one view() spends searching (front ends: DECODE_BUDGET_MS);
+        a longer search (a paste, an edit at the start of a long input) goes on in :meth:`idle`,
+        the view saying ``complete=False`` meanwhile. None: every view is complete."""
         self.engine = engine
         self._script = script_converter(script)
         self.layout = shuangpin_layout(layout)
@@ -84,12 +92,19 @@ class Session:
         self._cands: list[Conversion] | None = None
         self._undo: list[Decoder] = []  # the decoder before each partial selection
         self.predicting = bool(getattr(engine.options, "prediction", False))  # offer next words after a commit
+        self.budget_ms = budget_ms
+        self._partial = False  # the candidates cover only the letters decoded so far
         self._predictions: tuple[str, ...] = ()  # in the output script
 
     # -- state --------------------------------------------------------------------------
     @property
     def composing(self) -> bool:
         return bool(self.letters or self._selected)
+
+    @property
+    def decoding(self) -> bool:
+        """The last candidates cover only part of the letters: :meth:`idle` goes on searching."""
+        return self._partial and self._cands is not None
 
     @property
     def predictions(self) -> tuple[str, ...]:
@@ -191,6 +206,8 @@ class Session:
         """Choose the highlighted candidate (Space)."""
         if not self.letters:
             return self._finish("") if self._selected else None
+        if self.decoding and self.page == 0 and self.highlight == 0:
+            self._candidates(complete=True)  # Space converts the whole input, decoded or not yet
         return self.select(self.page * self.page_size + self.highlight)
 
     def select(self, index: int) -> str | None:
@@ -263,14 +280,20 @@ class Session:
             candidates=tuple(Candidate(self._shown(c.text, c.kind), self._keys_at(c.consumed), c.kind,
                                        round(c.score, 3)) for c in on_page),
             page=self.page, page_count=page_count, highlight=min(self.highlight, max(0, len(on_page) - 1)),
-            composing=self.composing, decode_ms=ms, predictions=self.predictions)
+            composing=self.composing, decode_ms=ms, predictions=self.predictions, complete=not self.decoding)
 
     def idle(self) -> bool:
         """One bounded step of work a front end runs while no key is waiting; True if more remains.
 
         After a partial selection, the decoder that Backspace at the start would bring back
         is one letter behind per key typed since. Catching it up here, a letter at a time
-        (about one keystroke's work), makes that undo as fast as any key."""
+        (about one keystroke's work), makes that undo as fast as any key.
+
+        First, though, a search that a view() left unfinished goes on (within the budget)."""
+        if self.decoding:
+            self._cands = None
+            self._candidates()
+            return True
         if not (self._undo and self._selected):
             return False
         try:
@@ -324,10 +347,13 @@ class Session:
     def _decoder_context(self) -> str:
         return (self._context + "".join(s.text for s in self._selected))[-MAX_CONTEXT_CHARS:]
 
-    def _candidates(self) -> list[Conversion]:
-        if self._cands is None:
+    def _candidates(self, complete: bool = False) -> list[Conversion]:
+        if self._cands is None or (complete and self._partial):
             pinyin = self._pinyin()
-            cands = self._decoder_for_input().decode(pinyin) if self.letters else []
+            deadline = None if complete or self.budget_ms is None else time.perf_counter() + self.budget_ms / 1000
+            decoder = self._decoder_for_input()
+            cands = decoder.decode(pinyin, deadline) if self.letters else []
+            self._partial = bool(self.letters) and decoder.text != pinyin
             cands = self.engine.with_user_words(pinyin, cands)  # the user dictionary's words
             self._cands = self._with_phrases(cands)
         return self._cands

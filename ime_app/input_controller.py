@@ -102,6 +102,12 @@ class InputController(QObject):
             if item is not TOGGLE:
                 self.editor.default_key(item)
 
+    @property
+    def settled(self) -> bool:
+        """Every key sent is drawn, with the candidates of all its letters (no search still going on)."""
+        return (self.shown_seq == self.sent_seq and not self._deferred
+                and (self.view is None or getattr(self.view, "complete", True)))
+
     @Slot(int, object)
     def on_snapshot(self, seq: int, view) -> None:
         """A worker snapshot: draw it unless a newer action was sent since."""

@@ -77,7 +77,7 @@ def type_keys(app, window, keys: str, use_xdotool: bool) -> None:
     else:
         QTest.keyClicks(window.editor, keys, delay=15)  # a fast typist
     c = window.controller
-    wait_until(app, lambda: c.shown_seq == c.sent_seq and not c._deferred)
+    wait_until(app, lambda: c.settled)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from engine.session import DECODE_BUDGET_MS
+
 from .punctuation import Punctuator
 
 log = logging.getLogger(__name__)
@@ -62,12 +64,17 @@ class SessionRunner:
     Not thread-safe, like the Session: call it from one thread.
     """
 
+    budget_ms: float | None = DECODE_BUDGET_MS  # the search time one view may take (the rest goes on in idle)
+
     def __init__(self, engine, page_size: int, context: str = ""):
         self.engine = engine
         self.page_size = page_size
         self.context = context[-CONTEXT_CHARS:]
-        self.session = engine.new_session(page_size=page_size)
+        self.session = self._new_session()
         self.session.set_context(self.context)
+
+    def _new_session(self):
+        return self.engine.new_session(page_size=self.page_size, budget_ms=self.budget_ms)
 
     @property
     def composing(self) -> bool:
@@ -117,11 +124,17 @@ class SessionRunner:
             log.exception("decoding failed")
             return self._salvage(f"decoding failed ({e}); letters committed as typed")
 
+    @property
+    def decoding(self) -> bool:
+        """The last view showed the candidates of part of the letters; idle steps decode the rest."""
+        return self.session.decoding
+
     def idle(self) -> bool:
         """One bounded step of the session's idle work (run while no key waits); True if more remains.
 
-        Idle work is an optimisation (the undo of a partial pick prepared ahead): a failure is
-        logged and ends it, and typing goes on."""
+        Idle work finishes a search a view left unfinished (then the front end shows the view
+        again: :attr:`decoding` turned False) and prepares the undo of a partial pick. A failure
+        is logged and ends it, and typing goes on."""
         try:
             return bool(self.session.idle())
         except Exception:
@@ -148,7 +161,7 @@ class SessionRunner:
         self.engine = engine
         if page_size is not None:
             self.page_size = page_size
-        self.session = engine.new_session(page_size=self.page_size)
+        self.session = self._new_session()
         self.session.set_context(self.context)
 
     def _committed(self, text: str) -> Outcome:
@@ -168,5 +181,5 @@ class SessionRunner:
             return self.session.view(), Outcome(committed=committed, error=error)
         except Exception:
             log.exception("decoding failed again after commit_raw; new session")
-            self.session = self.engine.new_session(page_size=self.page_size)
+            self.session = self._new_session()
             return None, Outcome(committed=committed, error=error)

@@ -60,6 +60,7 @@ class EngineWorker(QObject):
         self._runner: SessionRunner | None = None
         self._pending: deque[tuple[int, tuple]] = deque()
         self._drain_scheduled = False
+        self._last_seq = 0  # of the last action applied (a view finished in idle time carries it)
         self._drain_requested.connect(self._drain, Qt.ConnectionType.QueuedConnection)
         self._idle_requested.connect(self._idle, Qt.ConnectionType.QueuedConnection)
 
@@ -105,6 +106,7 @@ class EngineWorker(QObject):
         while self._pending:
             seq, action = self._pending.popleft()
             self._apply(seq, action)
+        self._last_seq = seq
         self._emit_view(seq)
         self._idle_requested.emit()
 
@@ -114,7 +116,11 @@ class EngineWorker(QObject):
         about one keystroke's work, and actions queued meanwhile go first)."""
         if self._pending or self._runner is None:
             return
-        if self._runner.idle():
+        was_decoding = self._runner.decoding
+        more = self._runner.idle()
+        if was_decoding and not self._runner.decoding:
+            self._emit_view(self._last_seq)  # the search a key's view left unfinished is done
+        if more:
             self._idle_requested.emit()
 
     def _apply(self, seq: int, action: tuple) -> None:

@@ -37,7 +37,7 @@ def window(make_window, qtbot):
 def settle(qtbot, w: MainWindow) -> None:
     """Wait until the worker has answered every action sent."""
     c = w.controller
-    qtbot.waitUntil(lambda: c.shown_seq == c.sent_seq and not c._deferred, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: c.settled, timeout=TIMEOUT_MS)
 
 
 def typed(qtbot, w: MainWindow, keys: str):
@@ -65,6 +65,23 @@ def test_nihao_space_commits_nihao(qtbot, window):
     press(qtbot, window, Qt.Key.Key_Space)
     assert text(window) == "你好"
     assert window.editor.preedit_text == "" and not window.candidates.isVisible()
+
+
+def test_a_search_left_unfinished_by_a_key_is_drawn_when_idle_work_finishes_it(qtbot, make_window, monkeypatch):
+    from ime_app.session_runner import SessionRunner
+
+    monkeypatch.setattr(SessionRunner, "budget_ms", 0)  # one letter per view: the rest goes on idle
+    w = make_window()
+    qtbot.waitUntil(lambda: w.controller.ready, timeout=TIMEOUT_MS)
+    drawn = []
+    w.engine.worker.snapshot.connect(lambda seq, view: drawn.append(view))  # runs on the worker thread
+    view = typed(qtbot, w, "woxianghuijia")  # settles only once the whole input is decoded
+    assert view.complete and view.candidates[0].text == "我想回家"
+    assert w.candidates.texts[0] == "我想回家"
+    assert any(not v.complete for v in drawn if v is not None)  # a view of what was decoded came first
+    press(qtbot, w, Qt.Key.Key_Space)
+    assert text(w) == "我想回家"
+    close(w)
 
 
 def test_digit_picks_that_candidate(qtbot, window):

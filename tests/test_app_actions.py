@@ -105,7 +105,7 @@ class Driver:
         self.used.add(name)
         trigger(self.w, name)
         c = self.w.controller
-        self.qtbot.waitUntil(lambda: c.shown_seq == c.sent_seq and not c._deferred, timeout=TIMEOUT_MS)
+        self.qtbot.waitUntil(lambda: c.settled, timeout=TIMEOUT_MS)
 
 
 def file_menu(d: Driver) -> None:

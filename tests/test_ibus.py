@@ -240,6 +240,21 @@ def test_comma_and_period_turn_pages_with_the_setting(engine):
     assert ic.display.cursor == 5 and ic.text == ""
 
 
+def test_a_long_search_shows_what_is_decoded_then_the_whole_conversion(engine, monkeypatch):
+    from ime_app.session_runner import SessionRunner
+
+    monkeypatch.setattr(SessionRunner, "budget_ms", 0)  # one letter per view or idle step
+    ic = FakeInputContext(engine, run_idle=False)
+    for ch in "woxianghuijia":
+        ic.press(ch)
+    ic.idle.pop(0)()  # the burst's one refresh: the first letter decoded, every letter shown
+    assert ic.preedit.replace("'", "") == "woxianghuijia" and ic.composer.runner.decoding
+    ic.flush()  # idle steps decode the rest, then the view is shown again
+    assert not ic.composer.runner.decoding and ic.display.page[0] == "我想回家"
+    ic.keys("space")
+    assert ic.text == "我想回家"
+
+
 def test_a_burst_of_keys_is_decoded_once(engine):
     ic = FakeInputContext(engine, run_idle=False)
     for ch in "nihao":

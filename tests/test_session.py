@@ -204,3 +204,74 @@ def test_idle_work_is_bounded_and_optional(engine):
     fresh = engine.new_session(page_size=5)
     type_(fresh, s.letters)
     assert [c.text for c in s.candidates()] == [c.text for c in fresh.candidates()]
+
+
+# -- a bounded search per view (front ends: DECODE_BUDGET_MS) ---------------------------------
+# budget_ms=0 stops each view after one letter, so these specs do not depend on the machine's speed.
+LONG = "woxianghuijiakankanbabamamazenmeyangle"
+
+
+def _texts(session):
+    return [c.text for c in session.candidates()]
+
+
+def _fresh(engine, letters):
+    s = engine.new_session(page_size=5)
+    s.insert(letters)
+    return s
+
+
+@pytest.mark.parametrize("edit", ["paste", "edit_at_start", "edit_in_the_middle"])
+def test_a_long_search_goes_on_in_idle_steps_and_ends_as_a_full_decode(engine, edit):
+    s = engine.new_session(page_size=5, budget_ms=0)
+    if edit == "paste":
+        s.insert(LONG)
+    else:
+        s.insert(LONG)
+        s.view()
+        _idle_until_done(s, limit=400)
+        s.set_cursor(0 if edit == "edit_at_start" else len(LONG) // 2)
+        s.insert("a")
+    view = s.view()
+    assert not view.complete and s.decoding
+    assert all(1 <= c.consumed < len(s.letters) for c in view.candidates)  # of the letters decoded so far
+    assert view.preedit.replace("'", "") == s.letters  # all the letters are shown
+    steps = _idle_until_done(s, limit=400)
+    assert steps >= len(LONG) // 2  # one letter per step
+    view = s.view()
+    assert view.complete and not s.decoding
+    assert _texts(s) == _texts(_fresh(engine, s.letters))
+
+
+def test_space_during_a_long_search_converts_the_whole_input(engine):
+    s = engine.new_session(page_size=5, budget_ms=0)
+    s.insert(LONG)
+    assert not s.view().complete
+    assert s.commit() == _fresh(engine, LONG).commit()
+
+
+def test_a_pick_during_a_long_search_takes_what_was_shown_and_goes_on(engine):
+    s = engine.new_session(page_size=5, budget_ms=0)
+    s.insert(LONG)
+    s.view()  # the first letter
+    for _ in range(8):
+        assert s.idle()
+    view = s.view()
+    assert not view.complete
+    k, shown = next((k, c) for k, c in enumerate(view.candidates) if c.consumed < 9)
+    assert s.select_on_page(k) is None  # a partial selection of what the user saw
+    assert s.view().chosen == shown.text and s.letters == LONG[shown.consumed:]
+    _idle_until_done(s, limit=400)
+    assert s.view().complete
+    # the same as picking it after typing those 9 letters, then typing the rest
+    typed = engine.new_session(page_size=5)
+    type_(typed, LONG[:9])
+    assert typed.select(k) is None
+    type_(typed, LONG[9:])
+    assert _texts(s) == _texts(typed)
+
+
+def test_without_a_budget_every_view_is_complete(engine):
+    s = engine.new_session(page_size=5)
+    s.insert(LONG)
+    assert s.view().complete and not s.decoding and not s.idle()

@@ -59,3 +59,23 @@ def test_the_context_is_kept_across_an_engine_change_and_bounded(engine):
     runner.note_typed("你好")
     runner.use_engine(engine, page_size=3)
     assert runner.context.endswith("你好") and runner.session.page_size == 3
+
+
+def test_a_search_left_unfinished_by_a_view_finishes_in_idle_steps(engine, monkeypatch):
+    monkeypatch.setattr(SessionRunner, "budget_ms", 0)  # one letter per view: independent of the machine
+    runner = SessionRunner(engine, 5)
+    runner.apply(("insert", "woxianghuijia"))
+    view, _ = runner.view()
+    assert not view.complete and runner.decoding
+    steps = 0
+    while runner.idle():
+        steps += 1
+    assert steps >= len("woxianghuijia") - 1 and not runner.decoding
+    assert runner.view()[0].complete
+    assert runner.apply(("commit",)).committed == "我想回家"
+
+
+def test_front_ends_bound_each_view_by_the_session_budget(engine):
+    from engine.session import DECODE_BUDGET_MS
+
+    assert SessionRunner(engine, 5).session.budget_ms == DECODE_BUDGET_MS

@@ -275,7 +275,13 @@ class Composer:
 
     def _idle_step(self) -> None:
         """The session's idle work, a step at a time, while no key waits (a key's refresh comes first)."""
-        if self.runner is not None and not self._refresh_scheduled and self.runner.idle():
+        if self.runner is None or self._refresh_scheduled:
+            return
+        was_decoding = self.runner.decoding
+        more = self.runner.idle()
+        if was_decoding and not self.runner.decoding:
+            self._refresh()  # the search the key's view left unfinished is done: show it (and idle on)
+        elif more:
             self._defer(self._idle_step)
 
     def _hide(self) -> None:
