@@ -155,6 +155,7 @@ class Conversion:
     tokens: tuple[int, ...] = ()
     word_ends: tuple[int, ...] = ()  # where each token ends in the input (sentences only)
     pieces: tuple[str, ...] = ()  # the text of each token (sentences only)
+    uncommon: bool | None = None  # some word has characters outside GB2312 (None: not yet known)
 
 
 class Decoder:
@@ -222,6 +223,8 @@ class Decoder:
         return False
 
     def _uncommon(self, conv: Conversion) -> bool:
+        if conv.uncommon is not None:
+            return conv.uncommon
         return any(t > EOS and self.lex.token_uncommon[t] for t in conv.tokens)
 
     def best_segments(self) -> list[Segment]:
@@ -599,23 +602,22 @@ class Decoder:
         total = beam.score + self.w.ngram * eos
         out = []
         for idx in np.argsort(-total, kind="stable")[: self.opt.nbest * 2]:
-            words = self._backtrace(final, len(self.text), int(idx))
-            if not words:
+            path = self._path(final, len(self.text), int(idx))
+            if not path.words:
                 continue  # only apostrophes: nothing to convert
-            text = "".join(t for t, _, _ in words)
-            segs = tuple(s for _, _, edge in words for s in edge.segs)
-            kind = "literal" if any(e.entries[0] == LITERAL_ENTRY for _, _, e in words) else "sentence"
-            toks = tuple(t for _, t, _ in words)
-            ends = tuple(e.end for _, _, e in words)
-            pieces = tuple(t for t, _, _ in words)
-            out.append(Conversion(text, len(self.text), float(total[idx]), kind, segs, toks, ends, pieces))
+            out.append(Conversion(path.text, len(self.text), float(total[idx]), "literal" if path.literal else "sentence",
+                                  path.segs, path.tokens, path.ends, path.pieces, path.uncommon))
         return _dedupe(out)[: self.opt.nbest]
 
     def _backtrace(self, state: PositionState, pos: int, idx: int) -> list[tuple[str, int, Edge]]:
-        """The words (text, token, edge) of hypothesis ``idx`` at ``pos``, oldest first.
+        """The words (text, token, edge) of hypothesis ``idx`` at ``pos``, oldest first."""
+        return list(self._path(state, pos, idx).words)
 
-        Paths are cached per state, so a keystroke traces back only its new words, not the
-        whole of a long input."""
+    def _path(self, state: PositionState, pos: int, idx: int) -> "_Path":
+        """What hypothesis ``idx`` at ``pos`` converted, oldest word first.
+
+        Paths are cached per state and built from their parent's, so a keystroke traces back
+        only its new words, not the whole of a long input."""
         todo = []
         known = None
         # separators share the beam before them, so the start hypothesis (edge -1) can sit at pos > 0
@@ -627,13 +629,16 @@ class Decoder:
             beam = state.beam
             pos, idx = int(beam.prev_pos[idx]), int(beam.prev_idx[idx])
             state = self.states[pos]
-        path = known or ()
+        path = known or _EMPTY_PATH
         for st, i in reversed(todo):
             beam = st.beam
             edge = st.edges[int(beam.edge[i])]
-            path = path + ((self._entry_text(int(beam.entry[i]), edge), int(beam.w2[i]), edge),)
+            token = int(beam.w2[i])
+            literal = bool(edge.entries[0] == LITERAL_ENTRY)
+            path = path.then(self._entry_text(int(beam.entry[i]), edge), token, edge, literal,
+                             not literal and token > EOS and bool(self.lex.token_uncommon[token]))
             st.paths[i] = path
-        return list(path)
+        return path
 
     def _entry_text(self, entry: int, edge: Edge) -> str:
         if entry == LITERAL_ENTRY:
@@ -709,6 +714,25 @@ class _SegmentShift:
     def frontier(self, f: tuple) -> tuple:
         start, depth, fkey, ikey, segs, multi = f
         return (start - self.r, depth, fkey, ikey, tuple(self.seg(s) for s in segs), multi)
+
+
+class _Path:
+    """The words of one hypothesis, oldest first, with what a candidate needs of them."""
+
+    __slots__ = ("words", "text", "segs", "tokens", "ends", "pieces", "literal", "uncommon")
+
+    def __init__(self, words=(), text="", segs=(), tokens=(), ends=(), pieces=(), literal=False, uncommon=False):
+        self.words, self.text, self.segs, self.tokens = words, text, segs, tokens
+        self.ends, self.pieces, self.literal, self.uncommon = ends, pieces, literal, uncommon
+
+    def then(self, text: str, token: int, edge: Edge, literal: bool, uncommon: bool) -> "_Path":
+        """This path and one more word."""
+        return _Path(self.words + ((text, token, edge),), self.text + text, self.segs + edge.segs,
+                     self.tokens + (token,), self.ends + (edge.end,), self.pieces + (text,),
+                     self.literal or literal, self.uncommon or uncommon)
+
+
+_EMPTY_PATH = _Path()
 
 
 def _last_two(tokens: tuple[int, ...], fallback: tuple[int, int]) -> tuple[int, int]:

@@ -80,6 +80,9 @@ class SyllableLattice:
     text: str
     segments_from: list[list[Segment]] = field(default_factory=list)
     segments_to: list[list[Segment]] = field(default_factory=list)
+    _cost: list = field(default_factory=lambda: [0.0], repr=False)  # best_cut's table, filled on demand
+    _back: list = field(default_factory=lambda: [None], repr=False)
+    _cut: list | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
@@ -90,18 +93,26 @@ class SyllableLattice:
 
     def best_cut(self) -> list[Segment]:
         """One segmentation preferring full syllables, then fewest segments (for display)."""
+        if self._cut is None:
+            self._cut = self._best_cut()
+        return list(self._cut)
+
+    def _best_cut(self) -> list[Segment]:
         n = len(self.text)
-        cost: list[float | None] = [None] * (n + 1)
-        back: list[Segment | None] = [None] * (n + 1)  # the segment ending here on the best path
-        cost[0] = 0.0
-        for i in range(n):
-            if cost[i] is None:
-                continue
-            if self.is_separator(i):
-                _relax(cost, back, i + 1, cost[i], None)
-                continue
-            for seg in self.segments_from[i]:
-                _relax(cost, back, seg.end, cost[i] + CUT_COST.get(seg.kind, 1.5), seg)
+        # cost of the best cut of text[:j] and the segment it ends with (None: a separator); the
+        # prefix a previous lattice shares with this one keeps its entries (see parse)
+        cost, back = self._cost, self._back
+        for j in range(len(cost), n + 1):
+            best, seg_best = None, None
+            if self.is_separator(j - 1):
+                best = cost[j - 1]
+            else:
+                for seg in self.segments_to[j]:
+                    c = cost[seg.start]
+                    if c is not None and (best is None or c + CUT_COST.get(seg.kind, 1.5) < best):
+                        best, seg_best = c + CUT_COST.get(seg.kind, 1.5), seg
+            cost.append(best)
+            back.append(seg_best)
         if cost[n] is None:
             return []
         path, j = [], n
@@ -122,11 +133,6 @@ class SyllableLattice:
 CUT_COST = {SegmentKind.FULL: 1.0, SegmentKind.PARTIAL: 1.2}  # others 1.5
 
 
-def _relax(cost, back, j, c, seg):
-    if cost[j] is None or c < cost[j]:
-        cost[j], back[j] = c, seg
-
-
 def normalise(text: str) -> str:
     """Lower-case the input; keep letters, apostrophes and anything else as typed."""
     return text.lower()
@@ -143,6 +149,8 @@ def parse(text: str, options: LatticeOptions = LatticeOptions(),
     lattice = SyllableLattice(text, [[] for _ in range(n + 1)], [[] for _ in range(n + 1)])
     reuse = _reusable(previous, text, options.whole_syllables) if previous is not None else 0
     whole = _whole_stretches(text) if options.whole_syllables else None
+    if reuse:  # best_cut's entries up to ``reuse`` depend only on segments that end there: the same
+        lattice._cost, lattice._back = previous._cost[: reuse + 1], previous._back[: reuse + 1]
     for i in range(n):
         if i < reuse:
             segs = previous.segments_from[i]

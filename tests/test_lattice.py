@@ -124,3 +124,18 @@ def test_single_letter_abbreviation_is_the_first_letter_of_the_syllable(letter, 
 def test_abbreviated_input_is_recognised(text, abbreviated):
     # the decoder widens its beam for these (their top-5 needs more whole-input hypotheses)
     assert parse(text).abbreviated() is abbreviated
+
+
+@pytest.mark.parametrize("steps", [
+    ["n", "ni", "nih", "niha", "nihao"],  # typed letter by letter
+    ["xian", "xi'an", "xi'anbei"],  # a separator typed inside
+    ["woxianghuijia", "woxiang", "woxianghuijiale"],  # Backspaces, then typing on
+    ["bjdx", "bjdxzh", "beijdx"],  # abbreviations, an edit near the start
+])
+def test_best_cut_of_a_lattice_built_from_a_previous_one_is_that_of_a_fresh_parse(steps):
+    lattice = parse("")
+    for text in steps:
+        lattice = parse(text, previous=lattice)
+        fresh = parse(text)
+        assert [(s.start, s.end, s.kind) for s in lattice.best_cut()] == \
+            [(s.start, s.end, s.kind) for s in fresh.best_cut()]
