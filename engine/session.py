@@ -23,7 +23,7 @@ MAX_CONTEXT_CHARS = 32
 # The search time a front end allows one view (a keystroke): a paste or an edit at the start of a
 # long input is decoded further in idle steps of the same size, showing the candidates of the
 # letters decoded so far meanwhile. One letter costs 1-15 ms, so a key is never split.
-DECODE_BUDGET_MS = 40.0
+DECODE_BUDGET_MS = 30.0
 ALLOWED = set("abcdefghijklmnopqrstuvwxyz'")
 
 
