@@ -419,7 +419,10 @@ def _cold_start(args) -> float:
 def cmd_fuzz(args) -> int:
     from .fuzz import fuzz
 
-    report = fuzz(make_engine(args), args.actions, args.seed).summary()
+    from .session import DECODE_BUDGET_MS
+
+    budget = None if args.unbounded else DECODE_BUDGET_MS
+    report = fuzz(make_engine(args), args.actions, args.seed, budget_ms=budget).summary()
     print(json.dumps(report, ensure_ascii=False, indent=1))
     return 0 if not report["exceptions"] and not report["broken_invariants"] else 1
 
@@ -474,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("fuzz", help="random Session actions with invariant checks")
     p.add_argument("--actions", type=int, default=5000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--unbounded", action="store_true",
+                   help="no search budget per view (every view decodes all the letters)")
     common(p)
     p.set_defaults(fn=cmd_fuzz)
     args = ap.parse_args(argv)

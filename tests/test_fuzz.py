@@ -41,3 +41,11 @@ def test_the_actions_cover_every_kind_of_key():
                  "highlight-", "pick 1", "pick 9", "commit", "commit_raw", "cancel", "idle", "insert long",
                  "insert a", "insert zhong", "insert \"'\"", "insert \"''\"", "insert '中'", "insert '\\x00'"):
         assert name in names, name
+
+
+def test_random_actions_with_every_search_cut_short(engine):
+    """Budget 0: each view decodes one letter, the rest in idle steps, so every action also meets
+    a half-decoded input (picks, Space, edits and cancels in the middle of a search)."""
+    report = fuzz(engine, 1500, seed=2, budget_ms=0)
+    assert report.exceptions == [] and report.broken == []
+    assert report.partial_views > 100
