@@ -150,16 +150,3 @@ def test_replay_is_reported_only_when_used(installed, tmp_path, shards, override
     start = next(line for line in logs if line.startswith("starting"))
     assert ("+ replay" in start) == replay and ("no replay" in start) == (not replay)
     assert training["replay"] is replay and (training["config"]["replay_fraction"] > 0) == replay
-
-
-@pytest.mark.parametrize("base, tokens, minutes", [
-    (7.0, 100_000, 7.0),  # a few pages
-    (7.0, 330_000, 7.0),  # about 1 MB: the preset's budget, so it stays within 10 minutes in all
-    (7.0, 660_000, 9.0),  # 2 MB: 2 minutes more
-    (7.0, 2_800_000, 20.0),  # law_train (8.7 MB): at most 20 minutes
-    (0.0, 2_800_000, 0.0),  # no time limit: the steps decide
-])
-def test_the_training_time_grows_with_the_text_up_to_a_cap(base, tokens, minutes):
-    from trainer.finetune import training_minutes
-
-    assert training_minutes(base, tokens) == minutes

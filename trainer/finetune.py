@@ -54,10 +54,6 @@ REQUIRED_MODULES = ("torch", "numpy", "onnx", "onnxruntime", "onnxruntime.quanti
 DISK_PER_PARAM_BYTES, DISK_MARGIN_BYTES = 4 * 3 + 4 + 1 + 2, 64 << 20
 # Beyond training: loading, the baseline, the export and the report (measured on 2 cores).
 OVERHEAD_S = 150.0
-# The training time grows with the text: the preset's minutes cover about 1 MB (TOKENS_PER_MB tokens
-# of Chinese text), each further MB adds MINUTES_PER_EXTRA_MB, up to MAX_TRAINING_MINUTES. A 1 MB text
-# so stays within 10 minutes in all on a 2-core CPU; more text gets more steps.
-TOKENS_PER_MB, MINUTES_PER_EXTRA_MB, MAX_TRAINING_MINUTES = 330_000, 2.0, 20.0
 
 
 def read_texts(paths: list[Path], log: Callable[[str], None]) -> list[str]:
@@ -243,8 +239,6 @@ def plan_finetune(texts_paths: list[Path], out: Path | None = None, base: Path |
         replay, general_held, general_lines = replay_sampler(shards, vocab, cfg, log)
     else:
         cfg.replay_fraction = 0.0  # every row is the user's text, and the manifest says so
-    if not any(o.split("=", 1)[0].strip().lstrip("-") == "max_minutes" for o in overrides or []):
-        cfg.max_minutes = training_minutes(cfg.max_minutes, len(user_train))
     cfg = _cap_steps(cfg, len(user_train), log)
     params = (base / WEIGHTS_NAME).stat().st_size // 2  # fp16 weights
     need = params * DISK_PER_PARAM_BYTES + DISK_MARGIN_BYTES
@@ -254,14 +248,6 @@ def plan_finetune(texts_paths: list[Path], out: Path | None = None, base: Path |
               held_lines, replay, general_held, general_lines, {})
     job.plan = _plan(job)
     return job
-
-
-def training_minutes(base_minutes: float, user_tokens: int) -> float:
-    """The time budget for ``user_tokens`` of the user's text (``base_minutes`` for up to 1 MB)."""
-    if base_minutes <= 0:
-        return base_minutes  # no time limit: the steps decide
-    extra_mb = max(0.0, user_tokens / TOKENS_PER_MB - 1.0)
-    return round(min(max(base_minutes, MAX_TRAINING_MINUTES), base_minutes + MINUTES_PER_EXTRA_MB * extra_mb), 1)
 
 
 def _plan(job: Job) -> dict:
