@@ -261,7 +261,7 @@ class Decoder:
         beam = self.states[pos].beam
         want = tuple(conv.tokens)
         return [i for i in range(len(beam))
-                if int(beam.w2[i]) == want[-1] and tuple(t for _, t, _ in self._backtrace(self.states[pos], pos, i)) == want]
+                if int(beam.w2[i]) == want[-1] and self._path(self.states[pos], pos, i).tokens == want]
 
     def _adopt(self, old: "Decoder", r: int, anchor: list[int]) -> None:
         """Take over ``old``'s states after position ``r`` for the hypotheses descending from ``anchor``."""
@@ -381,7 +381,7 @@ class Decoder:
         missing = sorted({(p, i) for p, i in keys if self.states[p].beam.extra[i] is None})
         if missing:
             # the last characters suffice: the model reads a bounded window anyway (neural.WINDOW)
-            texts = ["".join(w[0] for w in self._backtrace(self.states[p], p, i))[-REBUILD_CHARS:] for p, i in missing]
+            texts = ["".join(self._path(self.states[p], p, i).pieces)[-REBUILD_CHARS:] for p, i in missing]
             start = self.states[0].beam.extra[0]
             rebuilt, _ = self.scorer.advance_scored([start] * len(missing), texts)
             for (p, i), st in zip(missing, rebuilt):
@@ -603,15 +603,11 @@ class Decoder:
         out = []
         for idx in np.argsort(-total, kind="stable")[: self.opt.nbest * 2]:
             path = self._path(final, len(self.text), int(idx))
-            if not path.words:
+            if not path.tokens:
                 continue  # only apostrophes: nothing to convert
-            out.append(Conversion(path.text, len(self.text), float(total[idx]), "literal" if path.literal else "sentence",
+            out.append(Conversion("".join(path.pieces), len(self.text), float(total[idx]), "literal" if path.literal else "sentence",
                                   path.segs, path.tokens, path.ends, path.pieces, path.uncommon))
         return _dedupe(out)[: self.opt.nbest]
-
-    def _backtrace(self, state: PositionState, pos: int, idx: int) -> list[tuple[str, int, Edge]]:
-        """The words (text, token, edge) of hypothesis ``idx`` at ``pos``, oldest first."""
-        return list(self._path(state, pos, idx).words)
 
     def _path(self, state: PositionState, pos: int, idx: int) -> "_Path":
         """What hypothesis ``idx`` at ``pos`` converted, oldest word first.
@@ -719,16 +715,15 @@ class _SegmentShift:
 class _Path:
     """The words of one hypothesis, oldest first, with what a candidate needs of them."""
 
-    __slots__ = ("words", "text", "segs", "tokens", "ends", "pieces", "literal", "uncommon")
+    __slots__ = ("segs", "tokens", "ends", "pieces", "literal", "uncommon")
 
-    def __init__(self, words=(), text="", segs=(), tokens=(), ends=(), pieces=(), literal=False, uncommon=False):
-        self.words, self.text, self.segs, self.tokens = words, text, segs, tokens
-        self.ends, self.pieces, self.literal, self.uncommon = ends, pieces, literal, uncommon
+    def __init__(self, segs=(), tokens=(), ends=(), pieces=(), literal=False, uncommon=False):
+        self.segs, self.tokens, self.ends, self.pieces = segs, tokens, ends, pieces
+        self.literal, self.uncommon = literal, uncommon
 
     def then(self, text: str, token: int, edge: Edge, literal: bool, uncommon: bool) -> "_Path":
         """This path and one more word."""
-        return _Path(self.words + ((text, token, edge),), self.text + text, self.segs + edge.segs,
-                     self.tokens + (token,), self.ends + (edge.end,), self.pieces + (text,),
+        return _Path(self.segs + edge.segs, self.tokens + (token,), self.ends + (edge.end,), self.pieces + (text,),
                      self.literal or literal, self.uncommon or uncommon)
 
 
