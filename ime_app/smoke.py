@@ -43,8 +43,9 @@ def run_smoke(app, window, timeout_s: float = TIMEOUT_S) -> tuple[int, dict]:
         t1 = time.perf_counter()
         for ch in SMOKE_INPUT:
             c._send(("insert", ch))
-        ok = wait_until(lambda: c.view is not None and c.view.letters == SMOKE_INPUT and c.view.candidates,
-                        "the first candidates")
+        # settled: the candidates of all the letters (a slow machine may show those of the first ones first)
+        ok = wait_until(lambda: c.settled and c.view is not None and c.view.letters == SMOKE_INPUT
+                        and c.view.candidates, "the first candidates")
         if ok:
             report["first"] = c.view.candidates[0].text
             report["convert_ms"] = round((time.perf_counter() - t1) * 1000, 1)

@@ -22,6 +22,9 @@ def test_a_commit_is_text_to_insert_and_context_for_what_follows(engine):
 def test_punctuation_while_composing_commits_everything_first(engine):
     runner = SessionRunner(engine, 5)
     typed(runner, "woxianghuijia")
+    runner.view()
+    while runner.idle():  # a slow machine may leave the search to idle steps
+        pass
     first = runner.session.view().candidates[0].text
     action = punctuation_action(Punctuator(), ",", fullwidth=True, composing=True)
     assert action == ("commit_all_then", "，")
