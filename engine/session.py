@@ -206,13 +206,16 @@ class Session:
         """Choose the highlighted candidate (Space)."""
         if not self.letters:
             return self._finish("") if self._selected else None
-        if self.decoding and self.page == 0 and self.highlight == 0:
+        if self.page == 0 and self.highlight == 0 and (self._cands is None or self._partial):
             self._candidates(complete=True)  # Space converts the whole input, decoded or not yet
         return self.select(self.page * self.page_size + self.highlight)
 
     def select(self, index: int) -> str | None:
-        """Choose a candidate: the text to commit if the input is done, else None (partial)."""
-        cands = self._candidates()
+        """Choose a candidate: the text to commit if the input is done, else None (partial).
+
+        ``index`` is into the list last shown; keys that came before any view (a digit typed
+        right after the letters) choose from the whole input's list."""
+        cands = self._candidates(complete=self._cands is None)
         if not 0 <= index < len(cands):
             return None
         c = cands[index]

@@ -250,6 +250,21 @@ def test_space_during_a_long_search_converts_the_whole_input(engine):
     assert s.commit() == _fresh(engine, LONG).commit()
 
 
+@pytest.mark.parametrize("keys", ["commit", "select 1", "select 2"])
+def test_keys_that_come_before_any_view_choose_from_the_whole_input(engine, keys):
+    """Letters and then Space or a digit in one burst (no view between): the whole input's list."""
+    s = engine.new_session(page_size=5, budget_ms=0)
+    full = _fresh(engine, "nihaoshijie")
+    s.insert("nihaoshijie")
+    if keys == "commit":
+        assert s.commit() == full.commit()
+    else:
+        k = int(keys.split()[1]) - 1
+        want = full.candidates()[k]
+        done = s.select(k)
+        assert done == want.text if want.consumed == len("nihaoshijie") else s.view().chosen == want.text
+
+
 def test_a_pick_during_a_long_search_takes_what_was_shown_and_goes_on(engine):
     s = engine.new_session(page_size=5, budget_ms=0)
     s.insert(LONG)
