@@ -140,7 +140,7 @@ class PositionState:
     frontiers: list[tuple]  # (start, depth, full_key, initial_key, segs, multi)
     edges: list[Edge]
     beam: Beam
-    paths: dict = field(default_factory=dict)  # hypothesis index -> its words, once traced back
+    paths: dict = field(default_factory=dict)  # hypothesis index -> its _Path, once traced back
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,16 @@ def rewrite_npz_meta(path: Path, **changes) -> None:
     np.savez(path, **arrays)
 
 
+def damage_npz(path: Path, kind: str, monkeypatch) -> None:
+    """One of KINDS, or an npz whose meta says another format version or another lexicon."""
+    if kind == "wrong version":
+        rewrite_npz_meta(path, version=999)
+    elif kind == "wrong token hash":
+        rewrite_npz_meta(path, token_hash="0" * 16)
+    else:
+        damage(path, kind, monkeypatch)
+
+
 def rewrite_json(path: Path, **changes) -> None:
     data = json.loads(path.read_text(encoding="utf-8"))
     path.unlink()
@@ -115,12 +125,7 @@ REQUIRED = [(name, kind) for name in ("lexicon.npz", "ngram.npz") for kind in KI
 @pytest.mark.parametrize("name,kind", REQUIRED, ids=[f"{n}-{k}" for n, k in REQUIRED])
 def test_a_damaged_required_asset_is_refused_naming_the_file(assets_copy, monkeypatch, name, kind):
     path = assets_copy / name
-    if kind == "wrong version":
-        rewrite_npz_meta(path, version=999)
-    elif kind == "wrong token hash":
-        rewrite_npz_meta(path, token_hash="0" * 16)
-    else:
-        damage(path, kind, monkeypatch)
+    damage_npz(path, kind, monkeypatch)
     with pytest.raises(AssetError) as raised:
         Engine.load(EngineOptions(assets_dir=assets_copy, learning=False, use_neural=False))
     message = str(raised.value)
@@ -180,12 +185,7 @@ def test_a_damaged_user_text_layer_is_ignored(engine, tiny_model_dir, tmp_path, 
     path = folder / "user_lm.npz"
     tok = engine.lexicon.token_id("你好")
     save_user_lm(path, Counter({tok: 3}), Counter({(tok, tok): 1}), engine.lexicon, ["mine.txt"])
-    if kind == "wrong version":
-        rewrite_npz_meta(path, version=999)
-    elif kind == "wrong token hash":
-        rewrite_npz_meta(path, token_hash="0" * 16)
-    else:
-        damage(path, kind, monkeypatch)
+    damage_npz(path, kind, monkeypatch)
     e = Engine.load(EngineOptions(model_dir=folder, learning=False, personal=False))
     assert e.neural is not None and "your-text layer ignored" in e.status and "user_lm.npz" in e.status
     assert typing_works(e)
