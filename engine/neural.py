@@ -38,10 +38,13 @@ PAD, UNK, BOS, PUNCT = 0, 1, 2, 3
 INPUTS = ("tokens", "positions", "past_k", "past_v", "past_mask")
 OUTPUTS = ("logprobs", "present_k", "present_v")
 MODEL_FILES = ("model.int8.onnx", "model.onnx")
-# Attention window of a hypothesis: past WINDOW tokens it re-reads its last KEEP, so a key in a
-# 200-letter input costs about what one in a sentence does (bench: 64/32 gave p50 18.5 ms there,
-# 40/20 13 ms, 32/16 10 ms). A dev clause without context stays inside 40 tokens.
-WINDOW, KEEP = 40, 20
+# Attention window of a hypothesis: the model attends to its first cached token (BOS, which
+# attention leans on as a sink) and its last WINDOW - 1, so a key in a 200-letter input costs
+# about what one in a sentence does. Only when the positions run out (the model's max_len) does a
+# hypothesis re-read its last KEEP tokens from a fresh start. Tuning (2026-12, docs/TUNING.md):
+# 24 gave the same top-1 on the five dev sets as 40 (with context too) and keys 150-200 of
+# a 200-letter input p50 7.8 ms, p95 12.9 ms (32: 11.6 / 17.5; 40: 14.4 / 22.8).
+WINDOW, KEEP = 24, 20
 
 
 def personal_model_dir() -> Path:
@@ -201,7 +204,7 @@ class NeuralScorer:
         for s in states:  # the state minus its last token, as one cache delta
             k, v = _full_cache(s)
             before.append(NeuralState(None, k[:, :, :-1], v[:, :, :-1], s.length - 1, None))
-        logprobs, *_ = self._forward(before, [[s.last_token] for s in states], {})
+        logprobs, *_ = self._forward(before, [[s.last_token] for s in states])
         for b, s in enumerate(states):
             s.next_logprobs = logprobs[b, 0].astype(np.float16)
 
@@ -225,12 +228,11 @@ class NeuralScorer:
         states = self._fit(states, [len(i) for i in ids])
         out: list[NeuralState | None] = [None] * len(ids)
         inner = np.zeros(len(ids))
-        caches: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         by_len: dict[int, list[int]] = {}
         for k, row in enumerate(ids):
             by_len.setdefault(len(row), []).append(k)
         for n, rows in by_len.items():
-            logprobs, pk, pv, P = self._forward([states[k] for k in rows], [ids[k] for k in rows], caches)
+            logprobs, pk, pv, P = self._forward([states[k] for k in rows], [ids[k] for k in rows])
             b_idx = np.arange(len(rows))[:, None]
             if targets is not None:
                 inner[rows] = logprobs[b_idx, np.arange(n), np.array([targets[k] for k in rows])].sum(axis=1)
@@ -248,22 +250,19 @@ class NeuralScorer:
                                      last[b], row[-1], tuple(row))
         return out, inner
 
-    def _forward(self, states, ids, caches):
-        """One onnxruntime call for rows of equal length; past caches left-padded to a common P."""
+    def _forward(self, states, ids):
+        """One onnxruntime call for rows of equal length; past caches (each cut to its window)
+        left-padded to a common P."""
         B, T = len(states), len(ids[0])
-        P = max(s.length for s in states)
+        P = max(min(s.length, WINDOW) for s in states)
         L, H, D = self.n_layer, self.n_head, self.head_dim
         past_k = np.zeros((L, B, H, P, D), dtype=np.float32)
         past_v = np.zeros((L, B, H, P, D), dtype=np.float32)
         mask = np.zeros((B, P), dtype=np.float32)
         for b, s in enumerate(states):
             if s.length:
-                kv = caches.get(id(s))
-                if kv is None:
-                    kv = caches[id(s)] = _full_cache(s)
-                past_k[:, b, :, P - s.length:] = kv[0]  # left-padded
-                past_v[:, b, :, P - s.length:] = kv[1]
-                mask[b, P - s.length:] = 1.0
+                _write_window(past_k[:, b], past_v[:, b], s, WINDOW)  # left-padded
+                mask[b, P - min(s.length, WINDOW):] = 1.0
         tokens = np.asarray(ids, dtype=np.int64)
         positions = np.array([[s.length + t for t in range(T)] for s in states], dtype=np.int64)
         logprobs, pk, pv = self.session.run(
@@ -272,10 +271,10 @@ class NeuralScorer:
         return logprobs, pk, pv, P
 
     def _fit(self, states: list[NeuralState], n_new: list[int]) -> list[NeuralState]:
-        """Bound the attention window: a state that would read past WINDOW tokens is replaced by
-        one that re-reads its last KEEP tokens, so a keystroke in a very long input costs
-        what one in a sentence does (one batched run per KEEP tokens of growth)."""
-        limit = min(WINDOW, self.max_len)
+        """Keep positions inside the model's range: a state that would read past max_len is
+        replaced by one that re-reads its last KEEP tokens from a fresh start (the attention
+        window already bounds the cost of each key; this runs once per max_len - KEEP tokens)."""
+        limit = self.max_len
         long = [k for k, (s, n) in enumerate(zip(states, n_new)) if s.length + n > limit]
         if not long:
             return states
@@ -306,6 +305,32 @@ def _full_cache(state: NeuralState) -> tuple[np.ndarray, np.ndarray]:
     if len(ks) == 1:
         return ks[0], vs[0]
     return np.concatenate(ks[::-1], axis=2), np.concatenate(vs[::-1], axis=2)
+
+
+def _write_window(dst_k: np.ndarray, dst_v: np.ndarray, state: NeuralState, window: int) -> None:
+    """Write the cache the model attends to into the ends of ``dst_k``/``dst_v`` (L, H, P, Dh):
+    the state's first token (BOS, which attention leans on as a sink) and its last ``window - 1``,
+    or its whole history when that fits. Walks only the recent deltas, then up to the root."""
+    n = left = state.length if state.length <= window else window - 1
+    ks, vs = [], []
+    s = state
+    while left > 0:
+        t = s.k.shape[2]
+        take = min(t, left)
+        ks.append(s.k if take == t else s.k[:, :, t - take:])
+        vs.append(s.v if take == t else s.v[:, :, t - take:])
+        left -= take
+        if left:
+            s = s.parent
+    if state.length > window:
+        while s.parent is not None:
+            s = s.parent
+        ks.append(s.k[:, :, :1])
+        vs.append(s.v[:, :, :1])
+        n += 1
+    P = dst_k.shape[2]
+    np.concatenate(ks[::-1], axis=2, out=dst_k[:, :, P - n:])  # float16 -> float32 in the copy
+    np.concatenate(vs[::-1], axis=2, out=dst_v[:, :, P - n:])
 
 
 def _is_han(ch: str) -> bool:

@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from engine import Engine, EngineOptions  # noqa: E402
-from engine.neural import NeuralScorer  # noqa: E402
+from engine.neural import KEEP, NeuralScorer  # noqa: E402
 from trainer.export import write_model_dir  # noqa: E402
 from trainer.model import MODEL_PRESETS, CharLM  # noqa: E402
 from trainer.vocab import build_small_vocab  # noqa: E402
@@ -165,3 +165,37 @@ def test_undo_prepared_while_idle_decodes_the_same_with_the_model(tiny_model):
         fresh.insert(ch)
     assert s.letters == "woxianghuijiachifan"
     assert [c.text for c in s.candidates()[:10]] == [c.text for c in fresh.candidates()[:10]]
+
+
+@pytest.mark.parametrize("deltas", [1, 3])  # the history read a character or three at a time
+def test_past_the_window_the_model_attends_to_bos_and_the_last_tokens(tiny_model, monkeypatch, deltas):
+    import engine.neural as neural
+
+    model, vocab, path = tiny_model
+    monkeypatch.setattr(neural, "WINDOW", 8)
+    scorer = NeuralScorer.load(path)
+    state = scorer.start("")
+    text = TEXT[:21]
+    for i in range(0, len(text), deltas):
+        (state,) = scorer.advance([state], [text[i:i + deltas]])
+    assert state.length == 22 and state.windowed is None  # past the window, inside max_len: no re-read
+    # reference: the whole cache in torch, every slot but the first and the last 7 masked
+    k, v = (torch.from_numpy(a.astype(np.float32))[:, None] for a in neural._full_cache(state))
+    mask = torch.zeros(1, 22)
+    mask[0, 0] = mask[0, -7:] = 1.0
+    nxt = vocab.tokens.index("家")
+    with torch.no_grad():
+        lp, _, _ = model.forward_cached(torch.tensor([[nxt]]), torch.tensor([[22]]), k, v, mask)
+    (after,) = scorer.advance([state], ["家"])
+    assert np.allclose(after.next_logprobs.astype(np.float32), lp[0, 0].numpy(), atol=2e-2)
+
+
+def test_a_state_re_reads_its_last_tokens_only_when_positions_run_out(tiny_model):
+    _, _, path = tiny_model
+    scorer = NeuralScorer.load(path)
+    state = scorer.start("")
+    while state.length + 2 <= scorer.max_len:
+        (state,) = scorer.advance([state], ["北京"])
+    (after,) = scorer.advance([state], ["大学"])
+    assert state.windowed is not None and after.length == 1 + KEEP + 2
+
