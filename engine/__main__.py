@@ -37,6 +37,7 @@ AFTER_PICK_LETTERS = "hao"  # typed on after a partial selection
 def make_engine(args) -> Engine:
     # Benchmarks measure the shipped engine: no personal model, no learned history.
     opts = EngineOptions(use_neural=not args.no_neural, learning=False, personal=False, beam_width=args.beam,
+                         per_state=getattr(args, "per_state", None),
                          quick_phrases=False,
                          layout=getattr(args, "layout", None) or "full",
                          script=getattr(args, "script", None) or "simplified",
@@ -397,7 +398,7 @@ def cmd_bench(args) -> int:
               f"long_{LONG_INPUT_LETTERS}_letters_back_to_back_ms": latency(long_b2b_ms),
               "cold_start_ms": cold, "load_ms": engine.load_ms, "peak_rss_mb": round(rss_mb, 1),
               "peak_rss_mb_with_long_inputs": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-              "status": engine.status, "beam": engine.beam_width, "wall_s": round(time.perf_counter() - t0, 1)}
+              "status": engine.status, "beam": engine.beam_width, "per_state": engine.per_state, "wall_s": round(time.perf_counter() - t0, 1)}
     print(json.dumps(report, ensure_ascii=False, indent=1))
     return 0
 
@@ -441,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--no-neural", action="store_true", help="statistical scorers only")
         p.add_argument("--beam", type=int, help="beam width (default: 8 with the neural model, else 16)")
         p.add_argument("--model", help="neural model folder (default: installed)")
+        p.add_argument("--per-state", type=int, dest="per_state",
+                       help="hypotheses kept per n-gram state (default: 3)")
 
     p = sub.add_parser("convert", help="stdin pinyin -> JSON candidate lines")
     p.add_argument("--topk", type=int, default=10)

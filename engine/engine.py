@@ -1,6 +1,7 @@
 """The Engine: shared read-only things (lexicon, n-gram, neural model, options, history)."""
 from __future__ import annotations
 
+
 import logging
 import sqlite3
 import time
@@ -51,6 +52,7 @@ class EngineOptions:
     personal: bool = True  # use the user's fine-tuned model, its text layer and the user dictionary
     models_dir: Path | None = None  # None: the model registry under the user data dir (engine.models)
     beam_width: int | None = None  # None: NEURAL_BEAM with the neural scorer (abbreviations: 16), else STATISTICAL_BEAM
+    per_state: int | None = None  # hypotheses kept per n-gram state; None: DecoderOptions' tuned default
     nbest: int = 5
     use_neural: bool = True
     fuzzy_pairs: frozenset[str] = frozenset()
@@ -132,7 +134,7 @@ class Engine:
 
     def configure(self, **changes) -> None:
         """Change options that need no reload (fuzzy_pairs, layout, script, prediction, quick phrases, learning,
-        beam_width, nbest, weights)."""
+        beam_width, per_state, nbest, weights)."""
         was_learning = self.options.learning
         self.options = replace(self.options, **changes)
         if "phrases_path" in changes or "quick_phrases" in changes:
@@ -147,6 +149,11 @@ class Engine:
         if self.options.beam_width is not None:
             return self.options.beam_width
         return NEURAL_BEAM if self.neural is not None else STATISTICAL_BEAM
+
+    @property
+    def per_state(self) -> int:
+        """Hypotheses kept per n-gram state (the option, or the decoder's tuned default)."""
+        return self.options.per_state if self.options.per_state is not None else DecoderOptions.per_state
 
     def new_session(self, page_size: int = 9, context: str = "", budget_ms: float | None = None) -> Session:
         """A Session that reads keys in the configured layout (full pinyin or a shuangpin layout) and
@@ -165,7 +172,7 @@ class Engine:
         return Decoder(
             self.lexicon, self.ngram, weights=self.weights,
             options=DecoderOptions(beam_width=self.beam_width, nbest=o.nbest, entries_per_edge=o.entries_per_edge,
-                                   abbrev_beam_width=o.beam_width or STATISTICAL_BEAM),
+                                   abbrev_beam_width=o.beam_width or STATISTICAL_BEAM, per_state=self.per_state),
             lattice_options=LatticeOptions(fuzzy_pairs=frozenset(o.fuzzy_pairs), whole_syllables=whole_syllables),
             history=self.history if o.learning else None, context=context, scorer=self.neural)
 

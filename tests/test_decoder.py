@@ -112,3 +112,59 @@ def test_abbreviated_input_gets_the_wider_beam(engine, pinyin, width):
     d = Decoder(engine.lexicon, engine.ngram, options=DecoderOptions(beam_width=8, abbrev_beam_width=16))
     d.decode(pinyin)
     assert d._width == width
+
+
+@pytest.mark.parametrize("keys, ranks", [
+    ([], []),
+    ([7], [0]),
+    ([5, 5, 5], [0, 1, 2]),
+    ([3, 1, 3, 1, 2, 3], [0, 0, 1, 1, 0, 2]),
+])
+def test_rank_in_group_counts_earlier_equal_keys(keys, ranks):
+    import numpy as np
+
+    from engine.decoder import _rank_in_group
+
+    assert _rank_in_group(np.array(keys, dtype=np.int64)).tolist() == ranks
+
+
+def _beam_states(decoder):
+    from collections import Counter
+
+    return [Counter(zip(st.beam.w1.tolist(), st.beam.w2.tolist())) for st in decoder.states[1:] if len(st.beam)]
+
+
+@pytest.mark.parametrize("per_state", [1, 2, 3])
+def test_beam_keeps_at_most_per_state_hypotheses_per_ngram_state(engine, per_state):
+    from engine.decoder import Decoder, DecoderOptions
+
+    d = Decoder(engine.lexicon, engine.ngram, options=DecoderOptions(beam_width=8, per_state=per_state))
+    d.decode("jintiantianqizhenhaowomenqugongyuanwanba")
+    most = max(max(c.values()) for c in _beam_states(d))
+    assert most == per_state  # never more, and long inputs fill the allowance
+
+
+def test_second_hypothesis_per_state_gives_alternatives_that_differ_early(engine):
+    """Keeping one past per (last two words) leaves whole-input alternatives that differ only
+    at the end; a second one per state brings back those that differ earlier."""
+    from engine.decoder import Decoder, DecoderOptions
+
+    def early_variants(per_state):
+        d = Decoder(engine.lexicon, engine.ngram, options=DecoderOptions(beam_width=8, per_state=per_state))
+        sents = [c for c in d.decode("woxiangqubeijingkankantiananmen") if c.kind == "sentence"]
+        best = sents[0]
+        return [c.text for c in sents[1:] if c.tokens[-2:] == best.tokens[-2:]]
+
+    assert early_variants(1) == []
+    assert early_variants(2)
+
+
+def test_engine_passes_its_per_state_to_decoders(engine):
+    from engine.decoder import DecoderOptions
+
+    assert engine.decoder().opt.per_state == engine.per_state == DecoderOptions.per_state
+    engine.configure(per_state=1)
+    try:
+        assert engine.decoder().opt.per_state == 1
+    finally:
+        engine.configure(per_state=None)
