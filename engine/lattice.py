@@ -126,10 +126,14 @@ class SyllableLattice:
         return path[::-1]
 
     def abbreviated(self) -> bool:
-        """The input reads best as abbreviations: an initial before its last segment (bjdx, beijdx)."""
-        return any(seg.kind == SegmentKind.INITIAL for seg in self.best_cut()[:-1])
+        """The input reads best as abbreviations: an initial before its last segment (bjdx, beijdx),
+        among the last ABBREVIATION_SPAN (a stray initial early in a long input does not make the
+        words typed now abbreviations, nor need their wider search)."""
+        return any(seg.kind == SegmentKind.INITIAL for seg in self.best_cut()[-ABBREVIATION_SPAN - 1:-1])
 
 
+# Segments before the last one that can make an input abbreviated: the longest word (7 syllables)
+ABBREVIATION_SPAN = 7
 CUT_COST = {SegmentKind.FULL: 1.0, SegmentKind.PARTIAL: 1.2}  # others 1.5
 
 

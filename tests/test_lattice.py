@@ -139,3 +139,14 @@ def test_best_cut_of_a_lattice_built_from_a_previous_one_is_that_of_a_fresh_pars
         fresh = parse(text)
         assert [(s.start, s.end, s.kind) for s in lattice.best_cut()] == \
             [(s.start, s.end, s.kind) for s in fresh.best_cut()]
+
+
+@pytest.mark.parametrize("text, abbreviated", [
+    ("bjdx", True),
+    ("beijdx", True),
+    ("woxianghuijiabjdx", True),  # the initials are where the words are typed now
+    ("bjdxwoxianghuijiachifanshuijiao", False),  # seven full syllables since: those words are not abbreviated
+    ("woxianghuijia", False),
+])
+def test_only_recent_initials_make_an_input_abbreviated(text, abbreviated):
+    assert parse(text).abbreviated() == abbreviated
