@@ -77,11 +77,9 @@ class DecoderOptions:
     nbest: int = 5  # whole-input conversions listed first
     entries_per_edge: int = 32  # lexicon entries proposed per matched span, best prior first
     scan_limit: int = 4000  # entries examined per abbreviated span before filtering
-    # Hypotheses kept per n-gram state (the last two words). Keeping only the best past of each
-    # leaves whole-input alternatives that differ in their last word or two only, and with the
-    # neural scorer two such pasts are not even equivalent. On the five full dev sets 3 raised top-5
-    # 3.3-5.6 points with the neural LM (news 77.5 -> 81.7, learner 85.0 -> 89.0) and as much without
-    # it (4.0-6.0), top-1 within a clause of before (docs/TUNING.md); 2 gave less top-5, 4 the same.
+    # Hypotheses kept per n-gram state (the last two words): one per state leaves whole-input
+    # alternatives that differ only in their last word or two. 3 raised top-5 on every dev set by
+    # 3.3-6.0 points at the same top-1 (docs/TUNING.md).
     per_state: int = 3
 
 
@@ -556,10 +554,6 @@ class Decoder:
             pre = np.arange(len(score))
         order = pre[np.argsort(-score[pre], kind="stable")]
         state = (w1[order] << BITS) | w2[order]
-        if self.opt.per_state <= 1:
-            _, first = np.unique(state, return_index=True)
-            first.sort()
-            return order[first[:K]]
         return order[np.flatnonzero(_rank_in_group(state) < self.opt.per_state)[:K]]
 
     def _rescore_neural(self, beam: Beam, edges: list[Edge], keep_states: bool = True) -> None:

@@ -1,7 +1,6 @@
 """The Engine: shared read-only things (lexicon, n-gram, neural model, options, history)."""
 from __future__ import annotations
 
-
 import logging
 import sqlite3
 import time

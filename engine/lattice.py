@@ -25,6 +25,8 @@ from .syllables import (
 )
 
 SEPARATOR = "'"
+# Segments before the last one that can make an input abbreviated: the longest word (7 syllables)
+ABBREVIATION_SPAN = 7
 
 # An abbreviation is the first letter of a syllable, so z/c/s also stand for zh/ch/sh
 # (视频 -> sp, 只会开车 -> zhkc), as common commercial IMEs accept.
@@ -132,8 +134,6 @@ class SyllableLattice:
         return any(seg.kind == SegmentKind.INITIAL for seg in self.best_cut()[-ABBREVIATION_SPAN - 1:-1])
 
 
-# Segments before the last one that can make an input abbreviated: the longest word (7 syllables)
-ABBREVIATION_SPAN = 7
 CUT_COST = {SegmentKind.FULL: 1.0, SegmentKind.PARTIAL: 1.2}  # others 1.5
 
 
