@@ -14,7 +14,9 @@ Backspace just forgets the last state.
 Every conversion is scored log-linearly (see :class:`ScoreWeights`): the n-gram model's
 log P(word | two previous words), the pinyin match (reading prior, abbreviation and
 fuzzy penalties), a per-word constant and, when present, the neural character LM; the
-user's history is mixed into the n-gram probability (:mod:`engine.history`). Scores are
+user's history is mixed into the n-gram probability (:mod:`engine.history`). With a personal
+model, a hypothesis also earns the user's word bonus (:func:`engine.userlm.word_bonus`) once its
+words, taken together, read like the user's text (:attr:`ScoreWeights.user_word_cost`). Scores are
 natural-log.
 """
 from __future__ import annotations
@@ -65,6 +67,10 @@ class ScoreWeights:
     open_domain: float = 0.0  # open-domain words (titles, list words) the corpus counts never saw
     neural: float = 0.0  # neural char LM log P(chars | history); set when a model is loaded
     neural_abbrev: float = 0.0  # the same for words typed as abbreviations (the LM has less to go on)
+    # What each word costs against the user's word bonus: a hypothesis scores max(0, sum of
+    # (bonus - cost)) over its words, so one of the user's words alone does not re-spell general
+    # text, while a clause full of them does (docs/TUNING.md).
+    user_word_cost: float = 0.75
 
 
 @dataclass(frozen=True)
@@ -134,9 +140,14 @@ class Beam:
     edge: np.ndarray  # index into the ending position's edges (-1 for the start)
     entry: np.ndarray
     extra: list = field(default_factory=list)  # ContextScorer states, aligned with the arrays
+    # sum over the words of (user word bonus - cost); score holds max(0, dom) of it
+    dom: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __len__(self) -> int:
         return len(self.score)
+
+
+BEAM_ARRAYS = ("score", "w1", "w2", "prev_pos", "prev_idx", "edge", "entry", "dom")
 
 
 @dataclass
@@ -178,6 +189,7 @@ class Decoder:
         self.lattice_options = lattice_options
         self.history = history
         self.scorer = scorer if weights.neural else None
+        self._bonus = getattr(ngram, "word_bonus", None)  # per-token user word bonus, or None
         self.context = context
         self.text = ""
         self.lattice: SyllableLattice = parse("", lattice_options)
@@ -302,7 +314,8 @@ class Decoder:
             keep = np.flatnonzero(ok)[: self._width]
             edges = [shift.edge(st.edges[k]) for k in edges_keep]
             beam = Beam(b.score[keep] - anc[keep], b.w1[keep], b.w2[keep], b.prev_pos[keep] - r, new_prev[keep],
-                        edge_map[b.edge[keep]], b.entry[keep], [b.extra[i] for i in keep] if b.extra else [])
+                        edge_map[b.edge[keep]], b.entry[keep], [b.extra[i] for i in keep] if b.extra else [],
+                        b.dom[keep])
             idx = np.full(len(b), -1)
             sparse = len(keep) < max(1, min(len(b), self._width) // MIN_ADOPT_SHARE)
             recent = len(old.text) - j <= RELEASE_AFTER  # far behind the end, model states would need rebuilding
@@ -331,7 +344,7 @@ class Decoder:
         known = {key(fresh, i): i for i in range(len(fresh))}
         extra_rows = [i for i in range(len(kept)) if key(kept, i) not in known]
         shifted = Beam(kept.score, kept.w1, kept.w2, kept.prev_pos, kept.prev_idx, kept.edge + kept_edge_offset,
-                       kept.entry, kept.extra)
+                       kept.entry, kept.extra, kept.dom)
         merged = self._merge(fresh, _take(shifted, extra_rows), 0)
         order = {key(merged, i): i for i in range(len(merged))}
         where = np.array([order.get(key(kept, i), -1) for i in range(len(kept))], dtype=np.int64)
@@ -396,7 +409,7 @@ class Decoder:
         w1, w2, state = start if start is not None else (*self._context_tokens(context), None)
         extra = [state if state is not None else self.scorer.start(context)] if self.scorer else []
         beam = Beam(np.zeros(1), np.array([w1]), np.array([w2]), np.array([-1]), np.array([-1]),
-                    np.array([-1]), np.array([-1]), extra)
+                    np.array([-1]), np.array([-1]), extra, np.zeros(1))
         return PositionState([], [], beam)
 
     def _context_tokens(self, context: str) -> tuple[int, int]:
@@ -424,7 +437,7 @@ class Decoder:
     def _merge(self, a: Beam, b: Beam, b_edge_offset: int) -> Beam:
         """The best ``beam_width`` of two beams at one position (b's edges listed after a's)."""
         cat = {name: np.concatenate([getattr(a, name), getattr(b, name) + (b_edge_offset if name == "edge" else 0)])
-               for name in ("score", "w1", "w2", "prev_pos", "prev_idx", "edge", "entry")}
+               for name in BEAM_ARRAYS}
         order = np.argsort(-cat["score"], kind="stable")[: self._width]
         extra = (a.extra + b.extra) if self.scorer is not None else []
         return Beam(**{k: v[order] for k, v in cat.items()}, extra=[extra[i] for i in order] if extra else [])
@@ -473,7 +486,11 @@ class Decoder:
         M = self.opt.entries_per_edge
         parts_e, parts_c = [], []
         if full_range is not None and full_range[1] > full_range[0]:
-            e = self.lex.full.entries(full_range[0], min(full_range[1], full_range[0] + M))
+            lo, hi = full_range
+            e = self.lex.full.entries(lo, min(hi, lo + M))
+            if self._bonus is not None and hi > lo + M:  # the user's words, however rare in general text
+                rest = self.lex.full.entries(lo + M, min(hi, lo + self.opt.scan_limit))
+                e = np.concatenate([e, rest[self._bonus[self.lex.entry_token[rest]] > 0]])
             parts_e.append(e)
             parts_c.append(self.lex.entry_reading_logp[e])
         if multi:
@@ -539,8 +556,14 @@ class Decoder:
         literal = entry == LITERAL_ENTRY
         lm = np.where(literal, self.w.literal, lm)
         score = base + self.w.ngram * lm + self.w.channel * channel + self.w.word
+        dom = np.concatenate([p[4].dom[p[2]] for p in parts])
+        if self._bonus is not None:
+            gained = dom + np.where(literal, 0.0, self._bonus[tok]) - self.w.user_word_cost
+            score = score + np.maximum(gained, 0.0) - np.maximum(dom, 0.0)
+            dom = gained
         keep = self._select(score, w1, tok)
-        beam = Beam(score[keep], w1[keep], tok[keep], prev_pos[keep], prev_idx[keep], edge_id[keep], entry[keep])
+        beam = Beam(score[keep], w1[keep], tok[keep], prev_pos[keep], prev_idx[keep], edge_id[keep], entry[keep],
+                    dom=dom[keep])
         if self.scorer is not None:
             self._rescore_neural(beam, edges, keep_states=not final)
         return beam
@@ -570,7 +593,7 @@ class Decoder:
         weight = np.where(abbreviated, self.w.neural_abbrev, self.w.neural)
         beam.score = beam.score + weight * self.scorer.first_logprob(parents, texts)
         order = np.argsort(-beam.score, kind="stable")[: self._width]
-        for name in ("score", "w1", "w2", "prev_pos", "prev_idx", "edge", "entry"):
+        for name in BEAM_ARRAYS:
             setattr(beam, name, getattr(beam, name)[order])
         parents, texts = [parents[i] for i in order], [texts[i] for i in order]
         if keep_states:
@@ -778,9 +801,9 @@ def _dedupe(convs: list[Conversion]) -> list[Conversion]:
 def _take(beam: Beam, rows: list[int]) -> Beam:
     idx = np.asarray(rows, dtype=np.int64)
     return Beam(beam.score[idx], beam.w1[idx], beam.w2[idx], beam.prev_pos[idx], beam.prev_idx[idx], beam.edge[idx],
-                beam.entry[idx], [beam.extra[i] for i in rows] if beam.extra else [])
+                beam.entry[idx], [beam.extra[i] for i in rows] if beam.extra else [], beam.dom[idx])
 
 
 def _empty_beam() -> Beam:
     z = np.zeros(0, dtype=np.int64)
-    return Beam(np.zeros(0), z, z, z, z, z, z, [])
+    return Beam(np.zeros(0), z, z, z, z, z, z, [], np.zeros(0))

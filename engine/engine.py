@@ -69,6 +69,9 @@ class EngineOptions:
     # 601-1200 of make_clause_set) 0.08 and 0.16 tied and 0.25 lost 0.2, while the general sets fell
     # 0.4 / 1.4: the law-dev gain was noise, so 0.08 stays.
     user_layer_weight: float = 0.08
+    # Scale of the user's word bonus (engine.userlm.word_bonus; 0: none), granted per hypothesis
+    # against ScoreWeights.user_word_cost (docs/TUNING.md).
+    user_word_bonus: float = 1.0
 
 
 class Engine:
@@ -328,7 +331,7 @@ def _with_user_layer(options: EngineOptions, lexicon: Lexicon, ngram: NgramModel
     """Mix in the n-grams of the user's own text (``user_lm.npz`` beside the personal model)."""
     from .errors import ShuruError
     from .neural import find_model_dir
-    from .userlm import FILE_NAME, AdaptedNgram, UserLM
+    from .userlm import FILE_NAME, AdaptedNgram, UserLM, word_bonus
 
     if options.user_layer_weight <= 0:
         return ngram, status
@@ -341,7 +344,8 @@ def _with_user_layer(options: EngineOptions, lexicon: Lexicon, ngram: NgramModel
     except ShuruError as e:
         log.warning("user language layer ignored: %s", e)
         return ngram, f"{status}; your-text layer ignored ({e})"
-    return AdaptedNgram(ngram, user, options.user_layer_weight), f"{status} + your text"
+    bonus = word_bonus(user, lexicon, options.user_word_bonus) if options.user_word_bonus > 0 else None
+    return AdaptedNgram(ngram, user, options.user_layer_weight, bonus), f"{status} + your text"
 
 
 def _load_neural(options: EngineOptions, lexicon: Lexicon):

@@ -9,6 +9,12 @@ them linearly into the shipped trigram (the classic cache/adaptation LM)::
 
 where ``P_user`` is the user's trigram relative frequency smoothed towards their bigram one
 (zero for word pairs the user never wrote, so those keep ``1 - a`` of their probability).
+
+The mix only helps after word pairs the user wrote. Words the user writes far more often than
+general text does (a lawyer's 责令, 征收, 邮寄) also gain a bonus in every context
+(:func:`word_bonus`, unigram-ratio adaptation, unnormalised)::
+
+    bonus(w) = min(cap, scale * log(P_user(w) / P_lexicon(w)))   where positive and c_user(w) >= 3
 """
 from __future__ import annotations
 
@@ -30,6 +36,9 @@ FILE_NAME = "user_lm.npz"
 # Pseudo-count of the user's bigram estimate inside their trigram one. On 600 law clauses the
 # trigram layer gained +0.5 top-1 over bigrams alone, with k = 0.5, 2 and 8 alike.
 TRIGRAM_PRIOR = 2.0
+# The word bonus (docs/TUNING.md): a word the user wrote fewer times is not evidence of their style.
+WORD_BONUS_MIN_COUNT = 3
+WORD_BONUS_CAP = 4.0  # nats
 
 
 def count_text(lines: Iterable[str], lexicon: Lexicon) -> tuple[Counter, Counter, Counter]:
@@ -105,6 +114,7 @@ class UserLM:
     def __init__(self, unigram: np.ndarray, keys: np.ndarray, counts: np.ndarray, meta: dict,
                  tri_keys: np.ndarray | None = None, tri_counts: np.ndarray | None = None):
         self.meta = meta
+        self.unigram = unigram
         self.keys = keys
         self.counts = counts.astype(np.float64)
         self.ctx_total = np.bincount(keys >> BITS, weights=self.counts, minlength=len(unigram))
@@ -152,16 +162,33 @@ class UserLM:
         return (c3 + prior * p_bi) / (t3 + prior)
 
 
+def word_bonus(user: UserLM, lexicon: Lexicon, scale: float, cap: float = WORD_BONUS_CAP,
+               min_count: int = WORD_BONUS_MIN_COUNT) -> np.ndarray:
+    """Per-token log bonus (float32, >= 0): ``scale`` times how much more often the user writes a
+    word than the lexicon's prior says general text does, capped, for words written ``min_count``
+    times or more; never a penalty, so words the user avoids keep their score."""
+    counts = np.asarray(user.unigram, dtype=np.float64)
+    prior = np.bincount(np.asarray(lexicon.entry_token),
+                        weights=np.exp(np.asarray(lexicon.entry_logp, dtype=np.float64)), minlength=len(counts))
+    with np.errstate(divide="ignore"):
+        ratio = np.log(counts / max(counts.sum(), 1.0)) - np.log(np.maximum(prior, 1e-12))
+    bonus = np.where(counts >= min_count, np.clip(scale * ratio, 0.0, cap), 0.0)
+    bonus[: EOS + 1] = 0.0  # <unk>, <s>, </s> are structure, not words
+    return bonus.astype(np.float32)
+
+
 class AdaptedNgram:
     """The shipped n-gram mixed with the user's n-grams; same ``logprob`` interface.
 
     P(w | u v) = (1 - a) * P_shipped(w | u v) + a * P_user(w | u v): only word pairs the user
-    actually wrote gain probability, so text unlike the user's changes little."""
+    actually wrote gain probability, so text unlike the user's changes little. ``word_bonus``
+    (:func:`word_bonus`, or None) is not part of ``logprob``: the decoder grants it per hypothesis."""
 
-    def __init__(self, base: NgramModel, user: UserLM, weight: float = 0.1):
+    def __init__(self, base: NgramModel, user: UserLM, weight: float = 0.1, word_bonus: np.ndarray | None = None):
         self.base = base
         self.user = user
         self.weight = weight
+        self.word_bonus = word_bonus
         self.meta = base.meta
 
     def logprob(self, w1: np.ndarray, w2: np.ndarray, w3: np.ndarray) -> np.ndarray:
@@ -187,4 +214,4 @@ def build_from_files(paths: list[Path], lexicon: Lexicon, out: Path, read_text=N
     return save_user_lm(out, uni, bi, lexicon, [Path(p).name for p in paths], tri)
 
 
-__all__ = ["UserLM", "AdaptedNgram", "count_text", "save_user_lm", "build_from_files", "FILE_NAME"]
+__all__ = ["UserLM", "AdaptedNgram", "word_bonus", "count_text", "save_user_lm", "build_from_files", "FILE_NAME"]

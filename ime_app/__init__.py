@@ -10,7 +10,7 @@ def _version() -> str:
     try:
         return metadata.version("shuru")
     except metadata.PackageNotFoundError:
-        return "0.3.2"
+        return "0.3.3"
 
 
 __version__ = _version()

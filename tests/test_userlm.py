@@ -100,3 +100,65 @@ def test_a_version_1_layer_still_loads_with_bigrams_only(engine, tmp_path):
     user, ids = _layer(engine, tmp_path, [("我们", "喜欢", "苹果")] * 3 + [("他们", "喜欢", "香蕉")] * 3, version=1)
     p = user.adapt_prob(np.array([ids["我们"]]), np.array([ids["喜欢"]]), np.array([ids["苹果"]]))[0]
     assert p == pytest.approx(0.5)
+
+
+def test_word_bonus_rewards_what_the_user_writes_more_often_than_general_text(engine, tmp_path):
+    from engine.userlm import WORD_BONUS_CAP, word_bonus
+
+    law = [("当事人", "邮寄", "文书")] * 40 + [("我们", "邮寄", "的")] * 2 + [("诉讼", "的", "当事人")]
+    user, ids = _layer(engine, tmp_path, law + [("罚没", "的", "我们")] * 2)
+    bonus = word_bonus(user, engine.lexicon, scale=1.0)
+    for word, expect in [("邮寄", "capped"),      # 42 of the user's 130 words, rare in general text
+                         ("当事人", "positive"),  # 41: a legal word
+                         ("罚没", "none"),        # written twice only: not yet evidence of the user's style
+                         ("的", "none")]:         # common everywhere: never a penalty either
+        b = float(bonus[ids[word]])
+        assert {"capped": b == WORD_BONUS_CAP, "positive": 0 < b <= WORD_BONUS_CAP, "none": b == 0}[expect], (word, b)
+    assert (bonus >= 0).all() and bonus[:3].tolist() == [0, 0, 0]
+    assert not word_bonus(user, engine.lexicon, scale=0.0).any()
+
+
+def _decoder_with_bonus(engine, words: dict[str, float], cost: float, **options):
+    """A decoder whose n-gram is the shipped one (user mix weight 0) plus a word bonus."""
+    import dataclasses
+
+    from engine.decoder import Decoder, DecoderOptions
+    from engine.userlm import AdaptedNgram
+
+    bonus = np.zeros(engine.lexicon.n_tokens, dtype=np.float32)
+    for w, b in words.items():
+        bonus[engine.lexicon.token_id(w)] = b
+    empty = UserLM(np.zeros(engine.lexicon.n_tokens, dtype=np.int32), np.zeros(0, dtype=np.int64),
+                   np.zeros(0, dtype=np.int32), {})
+    ngram = AdaptedNgram(engine.ngram, empty, weight=0.0, word_bonus=bonus)
+    return Decoder(engine.lexicon, ngram, weights=dataclasses.replace(engine.weights, user_word_cost=cost),
+                   options=DecoderOptions(**options))
+
+
+@pytest.mark.parametrize("bonus, cost, granted", [
+    (3.0, 1.0, 1.0),   # 邮寄 (3 - 1) and 滑雪 (0 - 1): the clause earns 1 nat
+    (1.5, 1.0, 0.0),   # 1.5 - 1 - 1 < 0: one user word does not carry a general clause
+    (3.0, 0.0, 3.0),   # no cost: every bonus counts
+])
+def test_a_hypothesis_earns_the_sum_of_its_words_bonus_less_their_cost(engine, bonus, cost, granted):
+    pinyin = "youjihuaxue"
+    plain = {c.text: c.score for c in _decoder_with_bonus(engine, {}, cost).decode(pinyin) if c.kind == "sentence"}
+    scored = {c.text: c.score for c in _decoder_with_bonus(engine, {"邮寄": bonus}, cost).decode(pinyin)
+              if c.kind == "sentence"}
+    assert scored["有机化学"] == pytest.approx(plain["有机化学"], abs=1e-3)  # no bonus word: untouched
+    assert scored["邮寄滑雪"] - plain["邮寄滑雪"] == pytest.approx(granted, abs=1e-3)
+
+
+def test_the_users_words_take_a_clause_that_reads_like_their_text_but_not_general_text(engine):
+    lawyer = {"邮寄": 2.5, "送达": 2.0, "文书": 2.0}
+    top = lambda d, py: next(c.text for c in d.decode(py) if c.kind == "sentence")
+    assert top(_decoder_with_bonus(engine, {}, 1.0), "youjiwenshu") != "邮寄文书"
+    assert top(_decoder_with_bonus(engine, lawyer, 1.0), "youjiwenshu") == "邮寄文书"
+    assert top(_decoder_with_bonus(engine, lawyer, 1.0), "youjihuaxue") == "有机化学"
+
+
+def test_the_users_words_are_proposed_beyond_the_entries_a_reading_lists_first(engine):
+    # youji: 有机 游记 游击 邮寄 | 忧急 右击 ... (best prior first); four are proposed per span
+    texts = lambda d: [c.text for c in d.decode("youji") if c.kind == "sentence"]
+    assert "右击" not in texts(_decoder_with_bonus(engine, {}, 1.0, entries_per_edge=4))
+    assert "右击" in texts(_decoder_with_bonus(engine, {"右击": 3.0}, 1.0, entries_per_edge=4))
