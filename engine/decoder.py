@@ -488,7 +488,7 @@ class Decoder:
         if full_range is not None and full_range[1] > full_range[0]:
             lo, hi = full_range
             e = self.lex.full.entries(lo, min(hi, lo + M))
-            if self._bonus is not None and hi > lo + M:  # the user's words, however rare in general text
+            if self._bonus is not None and hi > lo + M and len(segs) > 1:  # the user's words, however rare
                 rest = self.lex.full.entries(lo + M, min(hi, lo + self.opt.scan_limit))
                 e = np.concatenate([e, rest[self._bonus[self.lex.entry_token[rest]] > 0]])
             parts_e.append(e)
