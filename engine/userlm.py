@@ -170,9 +170,10 @@ def word_bonus(user: UserLM, lexicon: Lexicon, scale: float, cap: float = WORD_B
     counts = np.asarray(user.unigram, dtype=np.float64)
     prior = np.bincount(np.asarray(lexicon.entry_token),
                         weights=np.exp(np.asarray(lexicon.entry_logp, dtype=np.float64)), minlength=len(counts))
-    with np.errstate(divide="ignore"):
-        ratio = np.log(counts / max(counts.sum(), 1.0)) - np.log(np.maximum(prior, 1e-12))
-    bonus = np.where(counts >= min_count, np.clip(scale * ratio, 0.0, cap), 0.0)
+    seen = counts >= max(min_count, 1)
+    ratio = np.log(counts[seen] / counts.sum()) - np.log(np.maximum(prior[seen], 1e-12))
+    bonus = np.zeros(len(counts))
+    bonus[seen] = np.clip(scale * ratio, 0.0, cap)
     bonus[: EOS + 1] = 0.0  # <unk>, <s>, </s> are structure, not words
     return bonus.astype(np.float32)
 
