@@ -556,11 +556,13 @@ class Decoder:
         literal = entry == LITERAL_ENTRY
         lm = np.where(literal, self.w.literal, lm)
         score = base + self.w.ngram * lm + self.w.channel * channel + self.w.word
-        dom = np.concatenate([p[4].dom[p[2]] for p in parts])
         if self._bonus is not None:
+            dom = np.concatenate([p[4].dom[p[2]] for p in parts])
             gained = dom + np.where(literal, 0.0, self._bonus[tok]) - self.w.user_word_cost
             score = score + np.maximum(gained, 0.0) - np.maximum(dom, 0.0)
             dom = gained
+        else:  # no personal model: nothing to carry
+            dom = np.zeros(len(score))
         keep = self._select(score, w1, tok)
         beam = Beam(score[keep], w1[keep], tok[keep], prev_pos[keep], prev_idx[keep], edge_id[keep], entry[keep],
                     dom=dom[keep])
