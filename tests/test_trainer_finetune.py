@@ -150,3 +150,16 @@ def test_replay_is_reported_only_when_used(installed, tmp_path, shards, override
     start = next(line for line in logs if line.startswith("starting"))
     assert ("+ replay" in start) == replay and ("no replay" in start) == (not replay)
     assert training["replay"] is replay and (training["config"]["replay_fraction"] > 0) == replay
+
+
+def test_the_user_text_layer_never_counts_the_reports_held_out_lines(tmp_path):
+    from engine.lexicon import Lexicon
+    from engine.userlm import FILE_NAME, UserLM
+    from trainer.finetune import ENGINE_ASSETS, USER_HELDOUT_EVERY, write_user_layer
+
+    lines = ["当事人应当提起上诉"] * (USER_HELDOUT_EVERY - 1) + ["法院邮寄送达"]  # the last is held out
+    write_user_layer(["\n".join(lines * 3)], [tmp_path / "law.txt"], tmp_path, lambda _: None)
+    lexicon = Lexicon.load(ENGINE_ASSETS / "lexicon.npz")
+    user = UserLM.load(tmp_path / FILE_NAME, lexicon)
+    assert user.unigram[lexicon.token_id("当事人")] == 3 * (USER_HELDOUT_EVERY - 1)
+    assert user.unigram[lexicon.token_id("邮寄")] == 0

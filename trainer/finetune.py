@@ -369,12 +369,14 @@ def _report(job: Job, log, n: int | None = None) -> dict:
 
 def write_user_layer(texts: list[str], paths: list[Path], folder: Path, log) -> None:
     """The statistical side of personalisation: the user's word n-grams (engine.userlm), which
-    the engine mixes into its trigram whenever this model folder is in use."""
+    the engine mixes into its trigram whenever this model folder is in use. Counted from the
+    training lines only, so that the report's held-out clauses stay unseen."""
     from engine.lexicon import Lexicon
     from engine.userlm import FILE_NAME, count_text, save_user_lm
 
     lexicon = Lexicon.load(ENGINE_ASSETS / "lexicon.npz")
-    uni, bi, tri = count_text((line for t in texts for line in t.splitlines()), lexicon)
+    train_lines, _ = split_user_lines(texts)
+    uni, bi, tri = count_text(train_lines, lexicon)
     meta = save_user_lm(folder / FILE_NAME, uni, bi, lexicon, [Path(p).name for p in paths], tri)
     log(f"user text layer: {meta['tokens']} words, {meta['bigrams']} word pairs, {meta['trigrams']} triples")
 
