@@ -70,7 +70,7 @@ class ScoreWeights:
     # What each word costs against the user's word bonus: a hypothesis scores max(0, sum of
     # (bonus - cost)) over its words, so one of the user's words alone does not re-spell general
     # text, while a clause full of them does (docs/TUNING.md).
-    user_word_cost: float = 0.75
+    user_word_cost: float = 0.6
 
 
 @dataclass(frozen=True)
