@@ -27,7 +27,8 @@ from .errors import AssetError, FormatVersionError, asset_problem
 log = logging.getLogger(__name__)
 
 FORMAT = "shuru-lexicon"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: token text in UTF-16 (2 bytes a Han character, not 3)
+TEXT_ENCODING = "utf-16-le"
 MAX_WORD_SYLLABLES = 7
 SYLLABLE_BITS = 9
 INITIAL_BITS = 5
@@ -129,6 +130,8 @@ class Lexicon:
             raise FormatVersionError(asset_problem(
                 what, path, f"is from another version of Shuru: format version {meta.get('version')}, "
                             f"this Shuru reads version {FORMAT_VERSION}"))
+        if not isinstance(meta.get("token_hash"), str):
+            raise AssetError(asset_problem(what, path, "is damaged: its manifest lacks the token-list hash"))
         missing = [k for k in ARRAYS if k not in arrays]
         if missing:
             log.warning("lexicon %s lacks %s", path, missing)
@@ -143,13 +146,13 @@ class Lexicon:
         return cls(arrays, meta)
 
     def token_hash(self) -> str:
-        """Fingerprint of the token list (an n-gram model must be built for the same one); the build
-        records it in the manifest so loading need not read the whole token table."""
-        return self.meta.get("token_hash") or token_list_hash(self._blob, self._offsets)
+        """Fingerprint of the token list (an n-gram model must be built for the same one), recorded in
+        the manifest by the build so loading need not read the whole token table."""
+        return self.meta["token_hash"]
 
     def text(self, token: int) -> str:
         """The characters of a token."""
-        return self._blob[self._offsets[token]: self._offsets[token + 1]].tobytes().decode("utf-8")
+        return self._blob[self._offsets[token]: self._offsets[token + 1]].tobytes().decode(TEXT_ENCODING)
 
     def token_id(self, text: str) -> int | None:
         """Token id of a word or character, or None.
@@ -170,18 +173,20 @@ ARRAYS = ("token_blob", "token_offsets", "token_flags", "token_hash_keys", "toke
           "entry_keys", "entry_logp", "entry_reading_logp", "initial_keys", "initial_order")
 
 
-def token_hash_table(blob: bytes, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted top 32 bits of the text hashes, token ids) for :meth:`Lexicon.token_id`."""
-    hashes = np.fromiter((text_hash(blob[a:b]) for a, b in zip(offsets[:-1], offsets[1:])),
-                         dtype=np.int64, count=len(offsets) - 1)
+def token_hash_table(tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted top 32 bits of the UTF-8 text hashes, token ids) for :meth:`Lexicon.token_id`."""
+    hashes = np.fromiter((text_hash(t.encode("utf-8")) for t in tokens), dtype=np.int64, count=len(tokens))
     top = (hashes >> 32).astype(np.int32)
     ids = np.argsort(top, kind="stable").astype(np.int32)
     return top[ids], ids
 
 
-def token_list_hash(blob, offsets) -> str:
-    """sha1 prefix of the token list (blob and int32 offsets), as n-gram models record it."""
-    return hashlib.sha1(bytes(blob) + np.asarray(offsets, dtype=np.int32).tobytes()).hexdigest()[:16]
+def token_list_hash(tokens: list[str]) -> str:
+    """sha1 prefix of the token list, as n-gram models and user layers record it: of the UTF-8 texts
+    and their int32 offsets, whatever encoding the file stores (format 2's hashes stay valid)."""
+    blob = "".join(tokens).encode("utf-8")
+    offsets = np.cumsum([0] + [len(t.encode("utf-8")) for t in tokens]).astype(np.int32)
+    return hashlib.sha1(blob + offsets.tobytes()).hexdigest()[:16]
 
 
 def read_mapped_npz(path: Path, check_crc: bool = True) -> tuple[dict | None, dict[str, np.ndarray]]:

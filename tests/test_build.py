@@ -141,3 +141,69 @@ def test_open_domain_words_are_flagged_and_never_cut_into(tiny_assets):
     assert context_tokens(lex, "我们去河姆渡遗址") == (lex.token_id("遗"), lex.token_id("址"))
     uni, _, _ = count_text(["我们去河姆渡遗址参观"], lex)
     assert lex.token_id("河姆渡遗址") not in uni and uni[lex.token_id("我们")] == 1
+
+
+def test_titles_add_their_inner_word_ngrams_and_nothing_else(tiny_data, tmp_path):
+    """北京大学 cut as 北京|大学 adds that bigram once; unigrams and sentence boundaries stay the corpus's."""
+    from engine.build.counts import BITS, TITLE_NGRAM_COUNT, count_corpus
+    from engine.build.words import candidate_words, pypinyin_chars
+
+    words, chars = candidate_words(tiny_data), pypinyin_chars()
+    quiet = lambda *a: None  # noqa: E731
+    count_corpus(words, chars, tmp_path / "plain.npz", 1, log=quiet, data_dir=tiny_data)
+    count_corpus(words, chars, tmp_path / "titles.npz", 1, log=quiet, data_dir=tiny_data,
+                 titles=["北京大学", "今天天气很好"])
+    plain, titles = np.load(tmp_path / "plain.npz"), np.load(tmp_path / "titles.npz")
+    ids = {str(w): i for i, w in enumerate(plain["vocab"])}
+    assert (plain["unigram"] == titles["unigram"]).all()
+
+    def counts(d, order):
+        return dict(zip(d[f"{order}_keys"].tolist(), d[f"{order}_counts"].tolist()))
+
+    def added(order):
+        before, after = counts(plain, order), counts(titles, order)
+        return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+
+    bj, dx, jt, tq, hh = (ids[w] for w in ("北京", "大学", "今天", "天气", "很"))
+    assert TITLE_NGRAM_COUNT >= 1
+    assert added("bigram")[bj << BITS | dx] == TITLE_NGRAM_COUNT
+    assert added("trigram")[jt << 2 * BITS | tq << BITS | hh] == TITLE_NGRAM_COUNT
+    for order in ("bigram", "trigram"):  # no <s> or </s> around a title
+        assert all((k >> s) & ((1 << BITS) - 1) not in (1, 2) for k in added(order) for s in (0, BITS, 2 * BITS))
+
+
+def test_lexicon_format_3_round_trip(tiny_assets):
+    """Token text is stored as UTF-16 and read back; the token-list hash is that of the UTF-8 texts,
+    as format 2 defined it, so n-gram models and user layers built for the same tokens stay valid."""
+    import hashlib
+    import json
+
+    from engine.lexicon import FORMAT_VERSION, Lexicon
+
+    lex = Lexicon.load(tiny_assets / "lexicon.npz")
+    assert lex.meta["version"] == FORMAT_VERSION == 3
+    texts = [lex.text(i) for i in range(lex.n_tokens)]
+    assert texts[:3] == ["<unk>", "<s>", "</s>"] and "河姆渡遗址" in texts
+    assert all(lex.token_id(t) == i for i, t in enumerate(texts))
+    with np.load(tiny_assets / "lexicon.npz") as z:
+        assert bytes(z["token_blob"]) == "".join(texts).encode("utf-16-le")
+        assert json.loads(str(z["meta"]))["token_hash"] == lex.token_hash()
+    utf8 = [t.encode("utf-8") for t in texts]
+    offsets = np.cumsum([0] + [len(b) for b in utf8]).astype(np.int32)
+    assert lex.token_hash() == hashlib.sha1(b"".join(utf8) + offsets.tobytes()).hexdigest()[:16]
+
+
+def test_a_lexicon_without_its_token_hash_is_refused(tiny_assets, tmp_path):
+    import json
+
+    from engine.errors import AssetError
+    from engine.lexicon import Lexicon, write_aligned_npz
+
+    with np.load(tiny_assets / "lexicon.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    del meta["token_hash"]
+    arrays["meta"] = np.array(json.dumps(meta))
+    write_aligned_npz(tmp_path / "lexicon.npz", arrays)
+    with pytest.raises(AssetError, match="lacks the token-list hash"):
+        Lexicon.load(tmp_path / "lexicon.npz")

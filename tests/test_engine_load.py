@@ -87,11 +87,11 @@ def rewrite_meta(path, **changes):
     np.savez(path, **arrays)
 
 
-@pytest.mark.parametrize("version", [1, 999])  # 1: the lexicon of Shuru 0.1-0.2
+@pytest.mark.parametrize("version", [1, 2, 999])  # 1: Shuru 0.1-0.2; 2: 0.3.0-0.3.4 (UTF-8 token text)
 def test_wrong_format_version_is_rejected(assets_copy, version):
     rewrite_meta(assets_copy / "lexicon.npz", version=version)
     with pytest.raises(FormatVersionError, match=f"another version of Shuru: format version {version}, "
-                                                 "this Shuru reads version 2"):
+                                                 "this Shuru reads version 3"):
         load(assets_copy)
 
 

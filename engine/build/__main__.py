@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
             from .words import candidate_words, pypinyin_chars
 
             count_corpus(candidate_words(args.data), pypinyin_chars(), args.work / "counts.npz", args.procs,
-                         data_dir=args.data, extra_words=_open_domain(args).all_words())
+                         data_dir=args.data, extra_words=_open_domain(args).all_words(),
+                         titles=_open_domain(args).titles)
         elif step == "lexicon":
             from .lexicon_build import build_lexicon
 

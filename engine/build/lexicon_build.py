@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..lexicon import (FORMAT, FORMAT_VERSION, MAX_WORD_SYLLABLES, pack_initials, pack_syllables, reading_logp,
-                       token_hash_table, token_list_hash, write_aligned_npz)
+from ..lexicon import (FORMAT, FORMAT_VERSION, MAX_WORD_SYLLABLES, TEXT_ENCODING, pack_initials, pack_syllables,
+                       reading_logp, token_hash_table, token_list_hash, write_aligned_npz)
 from ..syllables import ALIASES, SYLLABLE_ID, SYLLABLE_INITIAL
 from .counts import SPECIALS
 from .words import phrase_words
@@ -170,11 +170,11 @@ def _reading_shares(sids: list[int], in_words: dict[int, float]) -> dict[int, fl
 
 def _write(path: Path, tokens: list[str], entries, total: float, n_chars: int, log,
            first_open_domain: int | None = None) -> None:
-    """Write lexicon format 2 (assets/FORMATS.md): an uncompressed npz whose arrays are memory-mapped."""
+    """Write lexicon format 3 (assets/FORMATS.md): an uncompressed npz whose arrays are memory-mapped."""
     blob = bytearray()
     offsets = [0]
     for t in tokens:
-        blob += t.encode("utf-8")
+        blob += t.encode(TEXT_ENCODING)
         offsets.append(len(blob))
     n = len(entries)
     token = np.array([e[0] for e in entries], dtype=np.int32)
@@ -193,9 +193,9 @@ def _write(path: Path, tokens: list[str], entries, total: float, n_chars: int, l
     if first_open_domain is not None:
         flags[first_open_domain:] |= 2  # open-domain words: not in the corpus counts
     offsets_arr = np.array(offsets, dtype=np.int32)
-    hash_keys, hash_ids = token_hash_table(bytes(blob), offsets_arr)
+    hash_keys, hash_ids = token_hash_table(tokens)
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "tokens": len(tokens), "chars": n_chars,
-            "entries": n, "total_count": total, "token_hash": token_list_hash(bytes(blob), offsets_arr)}
+            "entries": n, "total_count": total, "token_hash": token_list_hash(tokens)}
     tmp = path.with_suffix(".tmp.npz")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_aligned_npz(tmp, dict(
