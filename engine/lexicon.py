@@ -184,9 +184,9 @@ def token_hash_table(tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
 def token_list_hash(tokens: list[str]) -> str:
     """sha1 prefix of the token list, as n-gram models and user layers record it: of the UTF-8 texts
     and their int32 offsets, whatever encoding the file stores (format 2's hashes stay valid)."""
-    blob = "".join(tokens).encode("utf-8")
-    offsets = np.cumsum([0] + [len(t.encode("utf-8")) for t in tokens]).astype(np.int32)
-    return hashlib.sha1(blob + offsets.tobytes()).hexdigest()[:16]
+    utf8 = [t.encode("utf-8") for t in tokens]
+    offsets = np.cumsum([0] + [len(b) for b in utf8]).astype(np.int32)
+    return hashlib.sha1(b"".join(utf8) + offsets.tobytes()).hexdigest()[:16]
 
 
 def read_mapped_npz(path: Path, check_crc: bool = True) -> tuple[dict | None, dict[str, np.ndarray]]:

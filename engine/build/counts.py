@@ -130,25 +130,29 @@ def _count_chunk(lines: list[str]):
             toks.append(EOS)
     a = np.asarray(toks, dtype=np.int64)
     uni = np.bincount(a, minlength=len(ids))
-    ok2 = a[:-1] != EOS
-    k2 = (a[:-1] << BITS | a[1:])[ok2]
-    ok3 = (a[:-2] != EOS) & (a[1:-1] != EOS)
-    k3 = (a[:-2] << (2 * BITS) | a[1:-1] << BITS | a[2:])[ok3]
+    k2, k3 = ngram_keys(a, a == EOS)
     u2, c2 = np.unique(k2, return_counts=True)
     u3, c3 = np.unique(k3, return_counts=True)
     extra = occ.count(chunk_clauses) if occ is not None else None
     return uni, u2, c2.astype(np.int32), u3, c3.astype(np.int32), extra
 
 
+def ngram_keys(a: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Packed bigram and trigram keys of the token ids ``a``; none runs on past a token where ``ends``."""
+    k2 = (a[:-1] << BITS | a[1:])[~ends[:-1]]
+    k3 = (a[:-2] << (2 * BITS) | a[1:-1] << BITS | a[2:])[~ends[:-2] & ~ends[1:-1]]
+    return k2, k3
+
+
 def title_ngrams(seg: Segmenter, ids: dict[str, int], titles) -> tuple[np.ndarray, np.ndarray]:
     """Packed bigram and trigram keys inside each title, cut as the corpus is (one per occurrence)."""
-    k2: list[int] = []
-    k3: list[int] = []
+    toks: list[int] = []
+    ends: list[bool] = []
     for t in titles:
-        a = [ids.get(w, UNK) for w in seg.cut(t)]
-        k2.extend(x << BITS | y for x, y in zip(a, a[1:]))
-        k3.extend(x << 2 * BITS | y << BITS | z for x, y, z in zip(a, a[1:], a[2:]))
-    return np.array(k2, dtype=np.int64), np.array(k3, dtype=np.int64)
+        words = seg.cut(t)
+        toks.extend(ids.get(w, UNK) for w in words)
+        ends.extend([False] * (len(words) - 1) + [True])
+    return ngram_keys(np.asarray(toks, dtype=np.int64), np.asarray(ends, dtype=bool))
 
 
 def merge(keys: list[np.ndarray], counts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +208,7 @@ def count_corpus(words: dict[str, float], chars: list[str], out: Path, procs: in
             if n % 20 == 0:
                 log(f"chunks {n} tokens {uni.sum() / 1e6:.1f}M {time.time() - t0:.0f}s")
     if TITLE_NGRAM_COUNT:
-        t2, t3 = title_ngrams(seg, ids, sorted(titles))
+        t2, t3 = title_ngrams(seg, ids, titles)
         k2s.append(t2); c2s.append(np.full(len(t2), TITLE_NGRAM_COUNT, dtype=np.int32))
         k3s.append(t3); c3s.append(np.full(len(t3), TITLE_NGRAM_COUNT, dtype=np.int32))
         log(f"titles: {len(t2) / 1e6:.1f}M bigrams, {len(t3) / 1e6:.1f}M trigrams inside them")
