@@ -74,6 +74,9 @@ missing_system_packages() {
   if [ "${1:-}" = test ]; then
     command -v desktop-file-validate >/dev/null || echo desktop-file-utils
     command -v appstreamcli >/dev/null || echo appstream
+    # the no-network test watches every packet in a namespace of its own (ip), or under strace
+    command -v ip >/dev/null || echo iproute2
+    command -v strace >/dev/null || echo strace
   fi
   case "${1:-}" in ibus|test) missing_ibus_packages "$1" ;; esac
 }

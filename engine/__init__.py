@@ -3,6 +3,10 @@
 Never imports Qt or torch. Entry points: :class:`Engine` (shared, read-only things) and
 :class:`Session` (one input's state), both documented in their modules.
 """
+from . import onnx_runtime
+
+onnx_runtime.switch_off_telemetry()  # before anything below (or a user of the engine) loads onnxruntime
+
 from .engine import Engine, EngineOptions
 from .errors import AssetError, ShuruError
 from .session import Candidate, Session, SessionView

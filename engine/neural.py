@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .onnx_runtime import onnxruntime
 from .errors import STATISTICAL_INSTEAD, AssetError, FormatVersionError, asset_problem
 
 log = logging.getLogger(__name__)
@@ -121,8 +122,7 @@ class NeuralScorer:
         path = next((model_dir / f for f in MODEL_FILES if (model_dir / f).exists()), None)
         if path is None:
             raise AssetError(model_problem(model_dir / MODEL_FILES[-1], "is missing"))
-        import onnxruntime as ort
-
+        ort = onnxruntime()
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1

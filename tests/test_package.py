@@ -115,6 +115,7 @@ def test_the_installed_app_starts_on_x_and_converts(installed, tmp_path):
         report = json.loads(run.stdout.strip().splitlines()[-1])
         assert report["ok"] and report["first"] == "你好" and "neural" in report["engine"]
         assert type_into_the_installed_app(app, env, display, tmp_path) == "你好"
+        assert not list((tmp_path / "home").rglob("*Microsoft*")), "onnxruntime's telemetry is off"
     finally:
         xvfb.terminate()
         xvfb.wait()
@@ -187,6 +188,7 @@ def test_the_installed_ibus_engine_types_into_a_gtk_entry(installed, xvfb, tmp_p
         bus.kill_leftovers()
     log = (Path(bus.env["XDG_CACHE_HOME"]) / "shuru/ibus-engine.log").read_text(encoding="utf-8")
     assert "engine loaded" in log and "neural" in log
+    assert not list(home.rglob("*Microsoft*")), "onnxruntime's telemetry is off"
 
 
 def test_the_installed_trainer_fine_tunes_a_model_the_installed_app_loads(installed, tmp_path):
@@ -209,6 +211,7 @@ def test_the_installed_trainer_fine_tunes_a_model_the_installed_app_loads(instal
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["first"] == "你好" and report["model"] == personal.name, report
+    assert not list(home.rglob("*Microsoft*")), "onnxruntime's telemetry is off"
     if AS_ROOT:  # Tools → Personalise… in the installed app runs the installed trainer
         assert report["trainer"] == ["/opt/shuru-trainer/shuru-trainer"]
 

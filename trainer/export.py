@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.onnx_runtime import onnxruntime
+
 from .errors import ManifestError, ManifestMismatchError
 from .model import CachedStep, CharLM, ModelConfig
 from .train import cpu_has_bf16
@@ -92,7 +94,8 @@ def export_onnx(model: CharLM, path: Path) -> None:
 
 def quantize_int8(src: Path, dst: Path) -> None:
     """onnxruntime dynamic int8 quantisation (weights int8, activations quantised on the fly)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    quantization = onnxruntime("quantization")
+    QuantType, quantize_dynamic = quantization.QuantType, quantization.quantize_dynamic
 
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
 
@@ -117,8 +120,7 @@ def file_sha1(path: Path) -> str:
 
 def ort_session(path: Path, threads: int = 2):
     """An onnxruntime CPU session for model.onnx."""
-    import onnxruntime as ort
-
+    ort = onnxruntime()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1

@@ -1,0 +1,43 @@
+"""The one way Shuru loads onnxruntime: with the library's telemetry switched off first.
+
+onnxruntime's PyPI wheels ship with Microsoft's telemetry on: loading a model writes a device id
+and queued events under ``~/.cache/Microsoft/DeveloperTools/.onnxruntime`` and, seconds later,
+looks up ``mobile.events.data.microsoft.com``. The library reads ``ORT_DISABLE_TELEMETRY`` when it
+loads, so the variable is set when the ``engine`` package is imported (before any Shuru code can
+import onnxruntime), and :func:`onnxruntime` is the only import of it in Shuru's code.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from types import ModuleType
+
+log = logging.getLogger(__name__)
+
+TELEMETRY_VARIABLE = "ORT_DISABLE_TELEMETRY"
+
+
+def switch_off_telemetry() -> None:
+    """Set ORT_DISABLE_TELEMETRY=1 for this process and its children (whatever it was)."""
+    os.environ[TELEMETRY_VARIABLE] = "1"
+    if "onnxruntime" in sys.modules:  # loaded before us: the variable came too late for it
+        log.warning("onnxruntime was imported before Shuru's engine; switching its telemetry events off")
+        _disable_events(sys.modules["onnxruntime"])
+
+
+def onnxruntime(submodule: str = "") -> ModuleType:
+    """``onnxruntime`` (or ``onnxruntime.<submodule>``), imported with telemetry off."""
+    import importlib
+
+    switch_off_telemetry()
+    ort = importlib.import_module("onnxruntime")
+    _disable_events(ort)
+    return importlib.import_module(f"onnxruntime.{submodule}") if submodule else ort
+
+
+def _disable_events(ort: ModuleType) -> None:
+    """The library's own switch as well (it stops the events, not the lookups: hence the variable)."""
+    disable = getattr(ort, "disable_telemetry_events", None)
+    if disable is not None:
+        disable()
