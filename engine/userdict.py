@@ -12,12 +12,11 @@ lacks, that of each of its characters); a word with no known reading is refused 
 (``userdict`` table, :mod:`engine.userdb`).
 
 Matching: a word matches the start of the typed letters when each of its syllables is typed
-in full or as its initial (``shenduxuexi``, ``shdxx``; not ``sdxx``: the initial of
-``shen`` is ``sh``), apostrophes allowed between syllables, the last one possibly
-unfinished at the end of the input. :meth:`UserDict.merge` puts a word covering the whole input
-right after the first sentence candidate (first when the decoder has no whole-input
-conversion of its own, or found exactly this word), and a word covering a prefix among the
-decoder's words of that length.
+in full, as its initial or as its first letter, as the decoder reads abbreviations
+(``shenduxuexi``, ``shdxx``, ``sdxx``), apostrophes allowed between syllables, the last one
+possibly unfinished at the end of the input. :meth:`UserDict.merge` puts the words covering the
+whole input first (the user added them: they beat the decoder's reading of the same letters),
+heaviest first, and a word covering a prefix before the decoder's words of that length.
 """
 from __future__ import annotations
 
@@ -158,7 +157,8 @@ def learned_word_entries(learned: list[tuple[str, float, float]], lexicon) -> li
 
 def match_lengths(syllables: tuple[str, ...], letters: str) -> set[int]:
     """Every number of letters (apostrophes included) that the syllables can be typed as, from
-    the start of ``letters``: each in full or as its initial, the last possibly unfinished."""
+    the start of ``letters``: each in full, as its initial or its first letter, the last possibly
+    unfinished."""
     ends: set[int] = set()
 
     def walk(k: int, pos: int) -> None:
@@ -170,7 +170,7 @@ def match_lengths(syllables: tuple[str, ...], letters: str) -> set[int]:
         if pos >= len(letters):
             return
         syl = syllables[k]
-        for form in {syl, initial_of(syl)}:
+        for form in {syl, initial_of(syl), syl[0]}:
             if letters.startswith(form, pos):
                 walk(k + 1, pos + len(form))
         rest = letters[pos:]
@@ -220,15 +220,12 @@ class UserDict:
         if not found:
             return conversions
         mine = {(w.word, n) for w, n in found}
-        first_is_mine = bool(conversions) and (conversions[0].text, conversions[0].consumed) in mine
         out = [c for c in conversions if (c.text, c.consumed) not in mine]
-        whole = [self._conversion(w, n) for w, n in found if n == len(letters)]
-        top = out[0] if out else None
-        at = 0 if first_is_mine or top is None or top.consumed < len(letters) or top.kind == "literal" else 1
-        out[at:at] = whole
+        whole = [self._conversion(w, n) for w, n in found if n == len(letters)]  # heaviest first
+        out[0:0] = whole
         for w, n in found:
             if n < len(letters):
-                out.insert(_prefix_slot(out, n, len(whole) + at), self._conversion(w, n))
+                out.insert(_prefix_slot(out, n, len(whole)), self._conversion(w, n))
         return out
 
     def _conversion(self, w: UserWord, consumed: int) -> Conversion:

@@ -68,7 +68,7 @@ MATCHES = [
     (SDXX, "shenduxuex", {10}),                 # the last syllable as its initial
     (SDXX, "shenduxuexiwo", {10, 11}),          # a prefix of the input
     (SDXX, "shendux", set()),                   # too few syllables
-    (SDXX, "sdxx", set()),                      # s is not the initial of shen
+    (SDXX, "sdxx", {4}),                        # a first letter, as the decoder reads abbreviations
     (("xi", "an"), "xian", {3, 4}),             # 3: an typed as its initial a
     (("zhong", "guo"), "zhonggu", {6, 7}),      # the last syllable unfinished (6: as its initial)
 ]
@@ -85,18 +85,26 @@ def conv(text, consumed, kind="sentence"):
 
 # (decoder candidates, letters) -> merged texts, with 舒如 (shu ru) and 舒如法 (shu ru fa) in the dictionary
 MERGES = [
-    # the whole input: right after the first sentence
-    ([conv("书如", 5), conv("输入", 5), conv("书", 3, "char")], "shuru", ["书如", "舒如", "输入", "书"]),
+    # the whole input: the user's word first, before the decoder's reading of the same letters
+    ([conv("书如", 5), conv("输入", 5), conv("书", 3, "char")], "shuru", ["舒如", "书如", "输入", "书"]),
     # the decoder found the word itself: it stays first, once
     ([conv("舒如", 5), conv("输入", 5)], "shuru", ["舒如", "输入"]),
     # the decoder has only the letters: the word goes first
     ([conv("shuru", 5, "literal")], "shuru", ["舒如", "shuru"]),
     # a prefix: among the decoder's words, before those covering no more letters
     ([conv("书如发", 7), conv("输入法", 7, "word"), conv("输入", 5, "word"), conv("书", 3, "char")], "shurufa",
-     ["书如发", "舒如法", "输入法", "舒如", "输入", "书"]),
+     ["舒如法", "书如发", "输入法", "舒如", "输入", "书"]),
     ([], "shrf", ["舒如法", "舒如"]),
     ([conv("是", 1)], "xx", ["是"]),
+    ([conv("书如", 2)], "sr", ["舒如", "书如"]),  # first letters
 ]
+
+
+def test_the_weight_orders_user_words_of_one_reading():
+    words = [UserWord("石狮", ("shi", "shi"), 1.0), UserWord("事实", ("shi", "shi"), 3.0), UserWord("誓师", ("shi", "shi"), 2.0)]
+    for letters in ("shishi", "ss", "shis"):
+        merged = UserDict(words).merge(letters, [conv("实施", len(letters)), conv("时", 3, "char")])
+        assert [c.text for c in merged][:4] == ["事实", "誓师", "石狮", "实施"], letters
 
 
 @pytest.mark.parametrize("decoded, letters, expected", MERGES)
@@ -160,3 +168,31 @@ def test_a_user_word_is_proposed_in_every_layout(tmp_path, layout, keys):
     session.insert(keys)
     found = [c for c in session.candidates()[:5] if c.text == "阔罗木"]
     assert found and found[0].consumed == len(keys)
+
+
+# word added, keys typed -> it is the first candidate (with the shipped engine, neural model and all,
+# before any pick: the decoder alone ranks 括落幕 and 神功能不全 first)
+FIRST = [
+    ("阔落木", ("kuo", "luo", "mu"), "kuoluomu"),
+    ("阔落木", ("kuo", "luo", "mu"), "klm"),
+    ("阔落木", ("kuo", "luo", "mu"), "kuolm"),
+    ("肾功能不全", ("shen", "gong", "neng", "bu", "quan"), "shengongnengbuquan"),
+    ("肾功能不全", ("shen", "gong", "neng", "bu", "quan"), "shgnbq"),
+    ("肾功能不全", ("shen", "gong", "neng", "bu", "quan"), "sgnbq"),
+]
+
+
+@pytest.fixture(scope="module")
+def engine_with_user_words(tmp_path_factory):
+    from engine import Engine, EngineOptions
+
+    engine = Engine.load(EngineOptions(history_path=tmp_path_factory.mktemp("first") / "user.db"))
+    engine.add_user_words([UserWord(w, syl) for w, syl, _ in FIRST[::3]])
+    return engine
+
+
+@pytest.mark.parametrize("word, syllables, keys", FIRST)
+def test_the_users_own_word_comes_first(engine_with_user_words, word, syllables, keys):
+    session = engine_with_user_words.new_session()
+    session.insert(keys)
+    assert session.candidates()[0].text == word
