@@ -271,6 +271,26 @@ class Engine:
     def clear_history(self) -> None:
         self.history.clear()
 
+    def export_user_data(self, dest: Path, files: dict[str, bytes] | None = None) -> dict:
+        """Learned words, user dictionary, quick phrases and the front end's ``files`` in one
+        backup file (engine.backup); its manifest."""
+        from .backup import export_user_data
+
+        return export_user_data(self, dest, files)
+
+    def import_user_data(self, src: Path):
+        """Add a backup's user data to this user's (engine.backup.ImportSummary; BackupError)."""
+        from .backup import import_user_data
+
+        return import_user_data(self, src)
+
+    def close(self) -> None:
+        """Close the user's data: ``user.db`` is then a complete file (no write-ahead log to
+        copy with it). Front ends call it when they quit; interpreter exit does it as well."""
+        self.history.close()
+        if self.dict_store is not None:
+            self.dict_store.close()
+
     def use_history(self, history: UserHistory) -> None:
         """Decode with ``history`` and learn into it (evaluation with a given history)."""
         self.history = history

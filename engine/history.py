@@ -82,6 +82,10 @@ class UserHistory:
         self._reload()
 
     # -- opening ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the store, its write-ahead log folded into ``user.db``."""
+        self.store.close()
+
     def _open_store(self, path) -> UserStore:
         try:
             return UserStore(path, HALF_LIFE)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,8 @@ class UserStore:
         self.half_life = float(half_life)
         self._db = self._open()
         self._version = self._data_version()
+        # at close, garbage collection or interpreter exit: the WAL folded back into user.db
+        self._closer = weakref.finalize(self, _checkpoint_and_close, self._db, self.path)
 
     # -- opening --------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -104,7 +107,8 @@ class UserStore:
         return db
 
     def close(self) -> None:
-        self._db.close()
+        """Fold the write-ahead log into the file (so ``user.db`` alone is complete) and close."""
+        self._closer()
 
     def _decayed(self, weight: float, stamp: float, now: float) -> float:
         return weight * 0.5 ** ((now - stamp) / self.half_life)
@@ -225,3 +229,15 @@ class _transaction:
     def __exit__(self, exc_type, exc, tb):
         self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
         return False
+
+
+def _checkpoint_and_close(db: sqlite3.Connection, path: Path | str) -> None:
+    """``PRAGMA wal_checkpoint(TRUNCATE)`` then close; a busy checkpoint (another process is
+    reading) is left to the last connection that closes, as SQLite does."""
+    try:
+        if path != MEMORY:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as e:
+        log.warning("could not checkpoint %s: %s", path, e)
+    finally:
+        db.close()

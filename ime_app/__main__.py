@@ -18,6 +18,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="open only the Settings dialog (what the IBus engine's menu runs), then quit")
     p.add_argument("--smoke", action="store_true",
                    help="start, load everything, convert one input, quit; print a one-line JSON report (exit 0 = all worked)")
+    p.add_argument("--export-user-data", type=Path, metavar="FILE",
+                   help="write learned words, user dictionary, quick phrases and settings to FILE (no window)")
+    p.add_argument("--import-user-data", type=Path, metavar="FILE",
+                   help="add a backup's learned words, dictionary and quick phrases to yours, restore its settings")
     p.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
     return p
 
@@ -46,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.export_user_data or args.import_user_data:
+        from .user_data import export_to, import_from
+
+        if args.export_user_data:
+            return export_to(args.export_user_data, engine_options(args))
+        return import_from(args.import_user_data, engine_options(args))
     from PySide6.QtWidgets import QApplication
 
     from .app import create_app, create_window

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, Slot
@@ -96,6 +97,12 @@ class MainWindow(QMainWindow):
                                           "Choose the model in use: the base model or one of your own")
         self.userdict_action = self._action("&User Dictionary…", self.open_user_dictionary, None,
                                             "Your own words, offered as candidates; import and export word lists")
+        self.export_data_action = self._action("E&xport User Data…", lambda: self.export_user_data(), None,
+                                               "Learned words, user dictionary, quick phrases and settings in one "
+                                               "file: a backup, or to move to another machine")
+        self.import_data_action = self._action("&Import User Data…", lambda: self.import_user_data(), None,
+                                               "Add a backup's learned words, dictionary and quick phrases to yours "
+                                               "and restore its settings")
         self.about_action = self._action("&About Shuru", self.show_about)
         self.mode_action = self._action("中", lambda: self.controller.set_chinese(not self.controller.chinese),
                                         "Ctrl+Space", "Chinese/English mode (tap Shift)")
@@ -110,6 +117,8 @@ class MainWindow(QMainWindow):
         file.addActions([self.new_action, self.open_action])
         self.recent_menu = file.addMenu("Open &Recent")
         file.addActions([self.save_action, self.save_as_action])
+        file.addSeparator()
+        file.addActions([self.export_data_action, self.import_data_action])
         file.addSeparator()
         file.addAction(self.quit_action)
         edit = bar.addMenu("&Edit")
@@ -177,6 +186,7 @@ class MainWindow(QMainWindow):
         w.load_failed.connect(self._engine_failed, queued)
         w.history_cleared.connect(self._history_cleared, queued)
         w.forgotten.connect(self._words_forgotten, queued)
+        w.user_data_done.connect(self._user_data_done, queued)
 
     @Slot(str)
     def _show_message(self, text: str) -> None:
@@ -469,6 +479,54 @@ class MainWindow(QMainWindow):
         super().resizeEvent(event)
         if self.candidates.isVisible():
             self.controller.redraw()
+
+    # User data ------------------------------------------------------------------------
+
+    def export_user_data(self, path: str | None = None) -> None:
+        """Write all user data and the settings to one backup file (asked for when ``path`` is None)."""
+        from engine.backup import SUFFIX
+
+        if path is None:
+            default = str(Path(self._dialog_dir()) / f"shuru-{time.strftime('%Y-%m-%d')}{SUFFIX}")
+            path, _ = QFileDialog.getSaveFileName(self, "Export User Data", default, f"Shuru backup (*{SUFFIX})")
+            if not path:
+                return
+        self.store.save(self.settings)
+        files = {self.store.path.name: self.store.path.read_bytes()} if self.store.path.is_file() else {}
+        self.controller.send_to_engine("user_data_export", path, files)
+
+    def import_user_data(self, path: str | None = None, confirm: bool = True) -> None:
+        """Add a backup's user data to this user's and restore its settings."""
+        from engine.backup import SUFFIX
+
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Import User Data", self._dialog_dir(),
+                                                  f"Shuru backup (*{SUFFIX});;All files (*)")
+            if not path:
+                return
+        if confirm and QMessageBox.question(
+                self, "Import User Data", "Add the backup's learned words, dictionary words and quick phrases to "
+                "yours (nothing of yours is removed) and replace your settings with the backup's?") \
+                != QMessageBox.StandardButton.Yes:
+            return
+        self.controller.send_to_engine("user_data_import", path)
+
+    @Slot(str, object)
+    def _user_data_done(self, message: str, files) -> None:
+        """An export or import finished: restore the settings it carried, say what happened."""
+        data = (files or {}).get(self.store.path.name)
+        if data is not None:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                (Path(tmp) / self.store.path.name).write_bytes(data)
+                restored = SettingsStore(Path(tmp))
+                settings = restored.load()
+            if restored.error:
+                message += f"; settings not restored ({restored.error})"
+            else:
+                self.apply_settings(settings, reconfigure=True)
+        self.set_status(message, style=ERROR_STYLE if message.startswith("Not ") else "")
 
     # Closing --------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ class EngineWorker(QObject):
     forgotten = Signal(object)  # words forgotten with Ctrl+Delete
     user_words = Signal(object)  # the user dictionary: [engine.userdict.UserWord]
     userdict_message = Signal(str)  # what an add / import / export did, for the dictionary dialog
+    user_data_done = Signal(str, object)  # what a backup export / import did; the front end's files it restored
     _drain_requested = Signal()
     _idle_requested = Signal()
 
@@ -85,6 +86,11 @@ class EngineWorker(QObject):
             return
         log.info("engine loaded in %.2f s: %s", time.perf_counter() - t0, self._engine.status)
         self.loaded.emit(self._engine.status, self._engine.model_name, self._model_card())
+
+    def close(self) -> None:
+        """Close the engine's user data (after the thread has stopped: nothing else uses it)."""
+        if self._engine is not None:
+            self._engine.close()
 
     @Slot(int, object)
     def submit(self, seq: int, action: tuple) -> None:
@@ -231,6 +237,31 @@ class EngineWorker(QObject):
         words = learned_word_entries(self._engine.learned_words(), self._engine.lexicon)
         self._export(Path(path), format_word_list(words), f"Exported {len(words)} learned words to {path}")
 
+    def _do_user_data_export(self, seq: int, path: str, files: dict) -> None:
+        """All user data in one backup file (engine.backup), with the front end's ``files``."""
+        from engine.errors import ShuruError
+
+        try:
+            contents = self._engine.export_user_data(Path(path), files)["contents"]
+        except ShuruError as e:
+            self.user_data_done.emit(f"Not exported: {e}", None)
+            return
+        self.user_data_done.emit(f"Exported {contents['learned_words']} learned words and "
+                                 f"{contents['dictionary_words']} dictionary words to {path}", None)
+
+    def _do_user_data_import(self, seq: int, path: str) -> None:
+        """Add a backup's user data; its other files (settings) go back to the window."""
+        from engine.errors import ShuruError
+
+        try:
+            summary = self._engine.import_user_data(Path(path))
+        except ShuruError as e:
+            self.user_data_done.emit(f"Not imported (nothing was changed): {e}", None)
+            return
+        self._runner.session.rerank()
+        self.user_words.emit(self._engine.user_words())
+        self.user_data_done.emit(f"Imported {Path(path).name}: {summary.describe()}", summary.files)
+
     def _userdict_changed(self, change, message: str) -> None:
         try:
             change()
@@ -303,3 +334,4 @@ class EngineThread:
         if self.thread.isRunning():
             self.thread.quit()
             self.thread.wait(timeout_ms)
+        self.worker.close()

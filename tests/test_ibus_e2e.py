@@ -161,3 +161,6 @@ def test_the_engine_quits_when_the_bus_goes_away(desktop):
     while bus.processes() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert bus.processes() == [], "processes left after ibus-daemon exited"
+    store = Path(bus.env["XDG_DATA_HOME"]) / "shuru" / "user.db"
+    wal = store.with_name("user.db-wal")
+    assert not wal.exists() or wal.stat().st_size == 0, "the engine folded its write-ahead log into user.db"

@@ -8,6 +8,7 @@ before it is ready are queued by each composer. The process quits when the bus g
 from __future__ import annotations
 
 import logging
+import signal
 import subprocess
 import tempfile
 import time
@@ -69,6 +70,8 @@ class Service:
             return 1
         loop = GLib.MainLoop()
         bus.connect("disconnected", lambda *_: (log.info("ibus-daemon went away; quitting"), loop.quit()))
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # ibus-daemon ends its engines with SIGTERM
+            GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, _quit_on_signal, loop, signum)
         ShuruEngine.service = self
         self.factory = IBus.Factory.new(bus.get_connection())
         self.factory.add_engine(ENGINE_NAME, GObject.type_name(ShuruEngine))
@@ -79,6 +82,8 @@ class Service:
         self._watch_settings()
         log.info("serving %s on the IBus bus (%.2f s after start)", ENGINE_NAME, time.perf_counter() - self.started_at)
         loop.run()
+        if self.engine is not None:
+            self.engine.close()  # user.db complete on disk (its write-ahead log folded in)
         return 0
 
     def _loaded(self, engine, error: str, seconds: float) -> None:
@@ -210,3 +215,10 @@ def _mtime(path) -> float | None:
         return path.stat().st_mtime
     except OSError:
         return None
+
+
+def _quit_on_signal(loop, signum) -> bool:
+    """End the main loop (the user data is then closed cleanly); GLib's signal source stays."""
+    log.info("signal %d; quitting", signum)
+    loop.quit()
+    return True
