@@ -137,6 +137,16 @@ def evaluate(engine: Engine, rows: list[dict], use_context: bool, limit: int | N
             "ms_p50": percentile(ms, 0.5), "ms_p95": percentile(ms, 0.95)}
 
 
+def dev_sets(with_abbreviated: bool = True) -> list[str]:
+    """The dev sets beside a development checkout; a plain error (exit 2) where there are none."""
+    files = [str(p) for p in sorted(DEV_DIR.glob("dev-*.jsonl")) if with_abbreviated or "abbrev" not in p.name]
+    if not files:
+        raise SystemExit(f"no dev sets found in {DEV_DIR}: they are not part of Shuru's repository (they live in "
+                         "../shared/data/dev beside a development checkout); pass JSON-lines files of your own, "
+                         'one {"pinyin": ..., "hanzi": ...} a line')
+    return files
+
+
 def read_sets(paths: list[str]) -> dict[str, list[dict]]:
     """Dev-set rows by set name; a missing or unreadable file is a clear error (exit 2), not a traceback."""
     out = {}
@@ -225,7 +235,7 @@ def shuangpin_rows(rows: list[dict], layout_name: str) -> tuple[list[dict], int]
 
 
 def cmd_eval(args) -> int:
-    sets = read_sets(args.sets or [str(p) for p in sorted(DEV_DIR.glob("dev-*.jsonl"))])
+    sets = read_sets(args.sets or dev_sets())
     engine = make_engine(args)
     attach_history(engine, args)
     full = []
@@ -261,7 +271,7 @@ def first_word(lexicon, text: str, max_chars: int = 4) -> str:
 def cmd_predict(args) -> int:
     from .prediction import Predictor
 
-    sets = read_sets(args.sets or [str(p) for p in sorted(DEV_DIR.glob("dev-*.jsonl")) if "abbrev" not in p.name])
+    sets = read_sets(args.sets or dev_sets(with_abbreviated=False))
     engine = make_engine(args)
     predictor = Predictor(engine.lexicon, engine.ngram)
     rates = []

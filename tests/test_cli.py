@@ -67,3 +67,17 @@ def test_bench_inputs_ship_with_the_engine(monkeypatch, tmp_path):
     rows, source = cli.bench_inputs([])
     assert len(rows) == 300 and "shipped" in source
     assert all(r.isascii() and r.isalpha() for r in rows)
+
+
+def test_commands_that_default_to_the_dev_sets_say_where_they_are(tmp_path, monkeypatch):
+    """In a user's clone there is no ../shared: eval, predict and the asset build say so, no traceback."""
+    import pytest
+
+    import engine.__main__ as cli
+    from engine.build.__main__ import main as build
+
+    monkeypatch.setattr(cli, "DEV_DIR", tmp_path / "no-dev")
+    for argv in (["eval", "--no-neural"], ["predict", "--no-neural"], ["eval", "--layout", "xiaohe", "--no-neural"]):
+        with pytest.raises(SystemExit, match="not part of Shuru's repository"):
+            cli.main(argv)
+    assert build(["all", "--data", str(tmp_path / "no-data"), "--work", str(tmp_path / "w")]) == 2

@@ -20,6 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--open-domain", default="zhwiki",
                     help="open-domain word lists for lexicon v2, comma-separated: zhwiki (shipped), wordfreq, essay; '' = none")
     args = ap.parse_args(argv)
+    if not (args.data / "corpus").is_dir() or not (args.data / "lexicons").is_dir():
+        print(f"engine.build: no corpus and lexicons under {args.data}: the asset build needs the development data "
+              "(../shared/data beside a checkout, or --data DIR); it is not part of the repository, and the built "
+              "assets already ship in assets/", file=sys.stderr)
+        return 2
     args.work.mkdir(parents=True, exist_ok=True)
     if args.step == "bench-inputs":
         from .bench_inputs import build_bench_inputs
