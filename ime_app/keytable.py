@@ -45,7 +45,7 @@ COMPOSING_KEYS: dict[str, tuple] = {
 PUNCT_PAGING_KEYS: dict[str, tuple] = {"comma": ("page_up",), "period": ("page_down",)}
 # Every name a front end may pass; any other key is "" (it routes by the text it types).
 KEY_NAMES = frozenset(COMPOSING_KEYS) | frozenset(PUNCT_PAGING_KEYS)
-# Ctrl+key -> what it toggles (the window binds them as menu shortcuts, the IBus engine routes them).
+# Ctrl+key -> what it toggles (menu shortcuts of the window, routed in its dialogs' fields and by the IBus engine).
 CTRL_TOGGLES: dict[str, str] = {"space": "mode", "period": "punctuation"}
 
 
