@@ -470,16 +470,6 @@ class MainWindow(QMainWindow):
         else:
             self.candidates.hide()
 
-    def moveEvent(self, event) -> None:
-        super().moveEvent(event)
-        if self.candidates.isVisible():
-            self.controller.redraw()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        if self.candidates.isVisible():
-            self.controller.redraw()
-
     # User data ------------------------------------------------------------------------
 
     def export_user_data(self, path: str | None = None) -> None:
