@@ -7,7 +7,8 @@ device. *Start* runs the trainer (``--events``) in its own process: a progress b
 left, a live loss curve and the trainer's own lines; *Cancel* stops it (the trainer keeps a
 checkpoint, and starting the same files again resumes into the same folder). At the end a
 report compares the model before and after on a held-out part of the user's text and on
-general text: *Use it* makes it the active model, *Discard* deletes it.
+general text from a source fine-tuning never trains on, each change with its 95% interval
+(engine.finetune_report): *Use it* makes it the active model, *Discard* deletes it.
 
 *Models*: the base model and every personal model, with date, source files, size and
 results; *Use*, *Use base model* and *Delete*. Choosing a model emits ``model_changed``; the
@@ -16,6 +17,7 @@ window reloads the engine in the background.
 from __future__ import annotations
 
 import logging
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QPointF, QThreadPool, Qt, Signal, Slot
@@ -561,26 +563,31 @@ def describe_plan(plan: dict) -> str:
 
 
 def report_html(report: dict, minutes, model_id: str) -> str:
-    """The before/after table of a finished fine-tune."""
-    user = report.get("user") if isinstance(report.get("user"), dict) else {}
-    general = report.get("general") if isinstance(report.get("general"), dict) else {}
-    rows = [("Your text (held out): first candidate right", user.get("top1"), user.get("clauses")),
-            ("Your text (held out): characters right", user.get("char_acc"), user.get("clauses")),
-            ("General text: first candidate right", general.get("top1"), general.get("clauses"))]
-    cells = "".join(f"<tr><td>{label}</td><td align=right>{_pct(pair, 0)}</td><td align=right>{_pct(pair, 1)}"
-                    f"</td><td align=right>{n or ''}</td></tr>" for label, pair, n in rows)
+    """The before/after table of a finished fine-tune (rows and wording: engine.finetune_report)."""
+    from engine.finetune_report import report_notes, report_rows
+
+    report = report if isinstance(report, dict) else {}
+    cells = "".join(f"<tr><td>{escape(r.label)}</td><td align=right>{_pct(r.before)}</td>"
+                    f"<td align=right>{_pct(r.after)}</td><td>{escape(r.change) or '–'}</td>"
+                    f"<td align=right>{'' if r.clauses is None else r.clauses}</td></tr>" for r in report_rows(report))
+    notes = "".join(f"<p>{escape(note)}</p>" for note in report_notes(report))
     took = f" in {format_duration(float(minutes) * 60)}" if _number(minutes) is not None else ""
-    return (f"<h3>{model_id} is ready{took}</h3><table cellpadding=4><tr><th></th><th>Before</th><th>After</th>"
-            f"<th>Clauses</th></tr>{cells}</table><p>Use it to type with the new model now; "
-            "you can switch back to the base model any time under Models.</p>")
+    return (f"<h3>{escape(model_id)} is ready{took}</h3><table cellpadding=4><tr><th></th><th>Before</th>"
+            f"<th>After</th><th align=left>Change (points, 95% interval)</th><th>Clauses</th></tr>{cells}</table>"
+            f"{notes}<p>Use it to type with the new model now; you can switch back to the base model any time "
+            "under Models.</p>")
 
 
 def metrics_summary(metrics: dict) -> str:
     """One short line about a model's results (the report, else its held-out losses)."""
+    from engine.finetune_report import change_text
+
     report = metrics.get("report") if isinstance(metrics.get("report"), dict) else {}
-    top1 = (report.get("user") or {}).get("top1") if isinstance(report.get("user"), dict) else None
+    user = report.get("user") if isinstance(report.get("user"), dict) else {}
+    top1 = user.get("top1")
     if isinstance(top1, list) and len(top1) == 2:
-        return f"your text top-1 {_pct(top1, 0)} → {_pct(top1, 1)}"
+        change = change_text(user, "top1")
+        return f"your text top-1 {_pct(top1[0])} → {_pct(top1[1])}" + (f": {change}" if change else "")
     before, after = metrics.get("before"), metrics.get("after")
     if isinstance(before, dict) and isinstance(after, dict) and "user_loss" in after:
         return f"your-text loss {before.get('user_loss', '?')} → {after['user_loss']}"
@@ -602,10 +609,8 @@ def format_size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
 
 
-def _pct(pair, i: int) -> str:
-    if isinstance(pair, list) and len(pair) > i and _number(pair[i]) is not None:
-        return f"{pair[i]:.1f}%"  # the trainer reports percentages
-    return "–"
+def _pct(value) -> str:
+    return f"{value:.1f}%" if _number(value) is not None else "–"  # the trainer reports percentages
 
 
 def _number(x):

@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from engine.models import ModelRegistry
 from ime_app import training
-from ime_app.personalise import LossCurve, PersonaliseDialog, describe_plan, format_duration
+from ime_app.personalise import (LossCurve, PersonaliseDialog, describe_plan, format_duration, metrics_summary,
+                                 report_html)
 from tests.conftest import TIMEOUT_MS
 from tests.test_trainer_support import tiny_model_dir  # noqa: F401 (fixture)
 
@@ -133,12 +134,14 @@ def test_train_use_it_and_revert_in_the_window(qtbot, make_window, tmp_path, tex
     assert len(dialog.curve.series["general text (held out)"]) == 3
     assert "step 6/6" in dialog.details.toPlainText() and "not json" not in dialog.details.toPlainText()
     report = dialog.report_label.text()
-    for number in ("61.2%", "70.5%", "88.0%", "92.1%", "66.0%", "65.5%"):
-        assert number in report
+    for shown in ("60.0%", "75.0%", "+15.0 (+3.8 to +25.8)", "88.0%", "92.1%", "+4.1 (+1.8 to +6.4)", "80.0%",
+                  "79.3%", "no measurable change (±3.2)", "6 became right and 8 became wrong",
+                  "Zhihu question titles (2020-2024), a source that fine-tuning never trains on"):
+        assert shown in report, shown
     new_id = dialog.new_model_id
     assert new_id.startswith("personal-") and (models / new_id / "manifest.json").is_file()
     assert ModelRegistry(models, BASE).active_id() is None  # not in use until chosen
-    assert ModelRegistry(models, BASE).get(new_id).metrics["report"]["user"]["top1"] == [61.2, 70.5]
+    assert ModelRegistry(models, BASE).get(new_id).metrics["report"]["user"]["top1"] == [60.0, 75.0]
 
     dialog.use_button.click()
     qtbot.waitUntil(lambda: w.model_label.text() == f"model: {new_id}", timeout=TIMEOUT_MS)
@@ -150,7 +153,7 @@ def test_train_use_it_and_revert_in_the_window(qtbot, make_window, tmp_path, tex
     table = dialog.models.table
     assert [table.item(r, 0).text() for r in range(table.rowCount())] == ["base", new_id]
     assert table.item(1, 2).text() == "notes.txt" and table.item(1, 5).text() == "in use"
-    assert "61.2% → 70.5%" in table.item(1, 4).text()
+    assert table.item(1, 4).text() == "your text top-1 60.0% → 75.0%: +15.0 (+3.8 to +25.8)"
     dialog.models.base_button.click()
     qtbot.waitUntil(lambda: w.model_label.text() == "model: base", timeout=TIMEOUT_MS)
     assert ModelRegistry(models, BASE).active_id() is None
@@ -236,6 +239,33 @@ def test_describe_plan(plan, sentence):
 @pytest.mark.parametrize("seconds, text", [(42, "42 s"), (150, "2 min"), (5400, "1.5 h")])
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
+
+
+# a report (as a manifest holds it) -> what its table and summary say
+REPORTS = [
+    ("an unchanged model", {"user": {"clauses": 60, "top1": [80.0, 80.0], "char_acc": [95.0, 95.0],
+                                     "top1_counts": {"both": 48, "lost": 0, "gained": 0, "neither": 12},
+                                     "char_acc_diff": {"mean": 0.0, "sd": 0.0}},
+                            "general": {"clauses": 300, "top1": [80.0, 80.0], "char_acc": [94.0, 94.0],
+                                        "top1_counts": {"both": 240, "lost": 0, "gained": 0, "neither": 60},
+                                        "char_acc_diff": {"mean": 0.0, "sd": 0.0}}},
+     ["no measurable change (±", "0 became right and 0 became wrong"],
+     "your text top-1 80.0% → 80.0%: no measurable"),
+    ("a report written before the counts were kept",
+     {"user": {"top1": [85.0, 100.0], "char_acc": [97.2, 98.7], "clauses": 60},
+      "general": {"top1": [68.3, 71.7], "char_acc": [90.0, 90.1], "clauses": 60}},
+     ["85.0%", "100.0%", "68.3%", "71.7%", "<td>–</td>"], "your text top-1 85.0% → 100.0%"),
+    ("a damaged report", {"user": [1, 2], "general": None}, ["<td>–</td>"], ""),
+]
+
+
+@pytest.mark.parametrize("what,report,shown,summary", REPORTS, ids=[r[0] for r in REPORTS])
+def test_the_report_renders(what, report, shown, summary):
+    html = report_html(report, 8.5, "personal-20261205-1000")
+    assert "personal-20261205-1000 is ready in 8 min" in html and "95% interval" in html
+    for text in shown:
+        assert text in html, text
+    assert metrics_summary({"report": report}).startswith(summary)
 
 
 def test_loss_curve_draws(qtbot):

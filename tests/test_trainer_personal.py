@@ -64,8 +64,12 @@ def test_events_tell_the_whole_run(job, capsys):
     result = lines[-1]
     assert result["status"] == "ok" and result["out"] == str(job[2])
     for name in ("user", "general"):
-        top1, chars = result["report"][name]["top1"], result["report"][name]["char_acc"]
+        entry = result["report"][name]
+        top1, chars, counts = entry["top1"], entry["char_acc"], entry["top1_counts"]
         assert len(top1) == len(chars) == 2 and all(0 <= v <= 100 for v in top1 + chars)
+        change = entry["top1_change"]
+        assert entry["clauses"] == sum(counts.values()) == 2 and change["low"] <= change["points"] <= change["high"]
+    assert result["report"]["general"]["source"] == replay.load_check_set(ft.REPLAY_DIR)[1]["name"]
     assert load_manifest(job[2])["metrics"]["report"] == result["report"]
 
 
@@ -137,11 +141,24 @@ def test_a_cuda_device_is_used_for_training(job, monkeypatch):
     assert pick_device().type == "cuda"
 
 
+HAN = "".join(bytes([0xB0 + i // 94, 0xA1 + i % 94]).decode("gb2312") for i in range(498))  # common characters
+
+
+REPLAY_HAN, CHECK_HAN = HAN[:249], HAN[249:]  # no clause of the check source can occur in the replay by chance
+
+
+def _han_line(n: int, pool: str) -> str:
+    """Line ``n`` of a source written with the characters of ``pool``: a clause of 10-16
+    characters, a comma and a short one."""
+    return "".join(pool[(n * 7 + i * 13) % len(pool)] for i in range(10 + n % 7)) + "," + pool[n % 50] + "们"
+
+
 def _corpus(tmp_path: Path) -> Path:
     corpus = tmp_path / "data" / "corpus"
     corpus.mkdir(parents=True)
-    for i, source in enumerate(replay.SHARES):
-        lines = [f"第{n}行的中文句子来自{source}" for n in range(400)] + ["short", "太短"]
+    sources = [(s, REPLAY_HAN, 2000 * i) for i, s in enumerate(replay.SHARES)] + [(replay.CHECK_SOURCE, CHECK_HAN, 0)]
+    for source, pool, offset in sources:
+        lines = [_han_line(offset + n, pool) for n in range(2000)] + ["short", "太短"]
         with lzma.open(corpus / f"{source}.txt.xz", "wt", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
     return tmp_path / "data"
@@ -149,16 +166,48 @@ def _corpus(tmp_path: Path) -> Path:
 
 def test_the_replay_sample_is_reproducible_and_checked(tmp_path):
     data = _corpus(tmp_path)
-    a = replay.build_replay(data, tmp_path / "a", total_chars=40_000, log=lambda m: None)
-    b = replay.build_replay(data, tmp_path / "b", total_chars=40_000, log=lambda m: None)
+    a = replay.build_replay(data, tmp_path / "a", total_chars=40_000, check_clauses=12, log=lambda m: None)
+    b = replay.build_replay(data, tmp_path / "b", total_chars=40_000, check_clauses=12, log=lambda m: None)
     assert a == b and dir_snapshot(tmp_path / "a") == dir_snapshot(tmp_path / "b")
     train, held = replay.load_replay(tmp_path / "a")
     assert train and held and len(held) < len(train) and not ({"short", "太短"} & set(train + held))
     assert set(a["sources"]) == set(replay.SHARES) and all(s["licence"] for s in a["sources"].values())
+    rows, check = replay.load_check_set(tmp_path / "a")
+    assert len(rows) == check["clauses"] == 12 and check["source"] == replay.CHECK_SOURCE and check["licence"]
     damaged = tmp_path / "a" / replay.TRAIN_NAME
     damaged.write_bytes(damaged.read_bytes()[:-8] + b"\0" * 8)
     with pytest.raises(DataError, match="damaged"):
         replay.load_replay(tmp_path / "a")
+
+
+def test_the_general_check_is_drawn_from_held_out_lines_of_its_own_source(tmp_path):
+    """Only lines the base model held out (every 100th), distinct clauses, and none of the
+    replay's text: a line the replay holds and a long clause it contains are left out."""
+    data = _corpus(tmp_path)
+    source_file = data / "corpus" / f"{replay.CHECK_SOURCE}.txt.xz"
+    lines = replay.check_lines(source_file, replay.CHECK_SOURCE)
+    assert lines == [_han_line(n, CHECK_HAN) for n in range(99, 2000, 100)]
+    shared_line, long_clause = lines[0], CHECK_HAN[:12]
+    rows = replay.check_set(lines + [lines[1], "《" + long_clause + "》"], [shared_line, "又" + long_clause + "了"],
+                            replay.CHECK_SOURCE, n=100)
+    clauses = [r["hanzi"] for r in rows]
+    assert len(clauses) == len(set(clauses)) and long_clause not in clauses
+    assert shared_line.split(",")[0] not in clauses and lines[2].split(",")[0] in clauses
+    assert all(r["src"] == replay.CHECK_SOURCE for r in rows)
+    assert all(r["pinyin"].isascii() and r["pinyin"].isalpha() for r in rows)
+
+
+def test_the_shipped_general_check_shares_no_source_and_no_text_with_the_replay():
+    rows, check = replay.load_check_set(ft.REPLAY_DIR)
+    meta = json.loads((ft.REPLAY_DIR / replay.META_NAME).read_text(encoding="utf-8"))
+    assert check["source"] not in meta["sources"] and check["source"] not in replay.SHARES
+    assert check["licence"] and {r["src"] for r in rows} == {check["source"]}
+    assert len(rows) == check["clauses"] > 200 and len({r["hanzi"] for r in rows}) == len(rows)
+    train, held = replay.load_replay(ft.REPLAY_DIR)
+    replay_lines = set(train + held)
+    text = "\n".join(train + held)
+    assert not any((r["context"] + r["hanzi"]) in replay_lines for r in rows)
+    assert not [r["hanzi"] for r in rows if len(r["hanzi"]) >= replay.OVERLAP_CHARS and r["hanzi"] in text]
 
 
 def test_the_shipped_replay_sample_loads_and_fits_the_budget():
@@ -169,8 +218,8 @@ def test_the_shipped_replay_sample_loads_and_fits_the_budget():
 
 def test_a_missing_source_is_named(tmp_path):
     data = _corpus(tmp_path)
-    (data / "corpus" / "tech_oiwiki.txt.xz").unlink()
-    with pytest.raises(DataError, match="tech_oiwiki"):
+    (data / "corpus" / f"{replay.CHECK_SOURCE}.txt.xz").unlink()
+    with pytest.raises(DataError, match=replay.CHECK_SOURCE):
         replay.build_replay(data, tmp_path / "out", log=lambda m: None)
 
 

@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--events", action="store_true",
                     help="progress as JSON lines on stdout (plan, phase, step, eval), then the result")
     sp.add_argument("--report-clauses", type=int, default=None,
-                    help="held-out clauses per set typed for the before/after report (default 60)")
+                    help="at most this many clauses per set typed for the before/after report (default: 60 of "
+                         "your text and all 240 of the general-text check)")
     sp.set_defaults(func=_finetune)
 
     sp = sub.add_parser("export", help="ONNX + vocab + manifest + fp16 weights from a run")

@@ -6,7 +6,8 @@ started; start from the installed model's fp16 weights; train on windows of the 
 text mixed with the general-text replay sample that ships with Shuru (``assets/replay``,
 see trainer.replay), so general accuracy holds; export into a temp dir, verify with
 onnxruntime, then swap it into the output dir; finally type held-out clauses of the user's
-text and of general text through the engine, before and after, for the report. An
+text and the general-text check (a corpus source the replay never draws from) through the
+engine, before and after, for the report (trainer.report). An
 interrupt (Ctrl-C, SIGTERM, or a kill) leaves the old model untouched and a resumable
 checkpoint in the work dir: running the same command again resumes.
 """
@@ -37,7 +38,7 @@ from .errors import DataError, ManifestError, TrainerError
 from .events import Events
 from .export import VOCAB_NAME, WEIGHTS_NAME, load_manifest, write_model_dir
 from .model import CharLM, ModelConfig
-from .replay import load_replay
+from .replay import load_check_set, load_replay
 from .textfile import read_text_file
 from .train import PRESETS, TrainConfig, TrainData, mixed_sampler, replay_rows, train
 from .vocab import Vocab
@@ -52,8 +53,9 @@ REQUIRED_MODULES = ("torch", "numpy", "onnx", "onnxruntime", "onnxruntime.quanti
 # Free space needed beside the output and the checkpoint: the checkpoint (fp32 weights and two
 # optimiser moments), the temp export (fp32 and int8 ONNX, fp16 weights, the text layer) and margin.
 DISK_PER_PARAM_BYTES, DISK_MARGIN_BYTES = 4 * 3 + 4 + 1 + 2, 64 << 20
-# Beyond training: loading, the baseline, the export and the report (measured on 2 cores).
-OVERHEAD_S = 150.0
+# Beyond training: loading, the baseline, the export and the report (measured on 2 cores; the
+# report's 300 clauses typed twice take about 50 s of it, 30 s more than its 120 clauses did).
+OVERHEAD_S = 180.0
 
 
 def read_texts(paths: list[Path], log: Callable[[str], None]) -> list[str]:
@@ -118,9 +120,8 @@ def check_output(folder: Path, need_bytes: int) -> None:
                            f"{need_bytes / 1e6:.0f} MB needed for the checkpoint and the new model")
 
 
-def replay_sampler(shard_dir: Path | None, vocab: Vocab, cfg: TrainConfig, log
-                   ) -> tuple[WindowSampler, np.ndarray, list[str]]:
-    """Sampler over general text, held-out windows and held-out lines (for the report).
+def replay_sampler(shard_dir: Path | None, vocab: Vocab, cfg: TrainConfig, log) -> tuple[WindowSampler, np.ndarray]:
+    """Sampler over general text and held-out windows of it (the general-text loss).
 
     Default: the replay sample that ships in the assets; ``shard_dir``: corpus shards from
     ``trainer prepare`` instead (developers). Raises DataError when neither can be used."""
@@ -134,13 +135,13 @@ def replay_sampler(shard_dir: Path | None, vocab: Vocab, cfg: TrainConfig, log
         sampler = WindowSampler(load_shards(shard_dir, "train"), cfg.seq_len, cfg.seed + 1, cfg.bos_align,
                                 cfg.bos_first)
         held = heldout_windows(load_shards(shard_dir, "heldout"), cfg.seq_len, cfg.eval_windows)
-        return sampler, held, []
+        return sampler, held
     train_lines, held_lines = load_replay(REPLAY_DIR)
     sampler = WindowSampler(vocab.encode("\n".join(train_lines)), cfg.seq_len, cfg.seed + 1, cfg.bos_align,
                             cfg.bos_first)
     held = heldout_windows(vocab.encode("\n".join(held_lines)), cfg.seq_len, cfg.eval_windows)
     log(f"replay: {len(train_lines)} lines of general text shipped with Shuru ({REPLAY_DIR})")
-    return sampler, held, held_lines
+    return sampler, held
 
 
 def finetune_config(base_cfg: ModelConfig, weights: Path, work: Path, overrides: list[str]) -> TrainConfig:
@@ -210,7 +211,8 @@ class Job:
     user_held_lines: list[str]
     replay: WindowSampler | None
     general_held: np.ndarray
-    general_held_lines: list[str]
+    general_check: list[dict]
+    general_source: str
     plan: dict
 
 
@@ -234,18 +236,20 @@ def plan_finetune(texts_paths: list[Path], out: Path | None = None, base: Path |
     user_train, user_held = vocab.encode("\n".join(train_lines)), vocab.encode("\n".join(held_lines))
     if len(user_train) < cfg.seq_len + 2:
         raise DataError(f"too little text to learn from ({len(user_train)} tokens); give at least a few pages")
-    replay, general_held, general_lines = None, np.zeros((0, cfg.seq_len + 1), np.int64), []
+    replay, general_held = None, np.zeros((0, cfg.seq_len + 1), np.int64)
     if replay_rows(cfg.batch_size, cfg.replay_fraction) > 0:
-        replay, general_held, general_lines = replay_sampler(shards, vocab, cfg, log)
+        replay, general_held = replay_sampler(shards, vocab, cfg, log)
     else:
         cfg.replay_fraction = 0.0  # every row is the user's text, and the manifest says so
+    check, check_meta = load_check_set(REPLAY_DIR)  # the report's general text, whatever is replayed
     cfg = _cap_steps(cfg, len(user_train), log)
     params = (base / WEIGHTS_NAME).stat().st_size // 2  # fp16 weights
     need = params * DISK_PER_PARAM_BYTES + DISK_MARGIN_BYTES
     check_output(out.parent, need)
     check_output(work.parent, need)
+    source = str(check_meta.get("name") or check_meta.get("source") or "")
     job = Job(list(map(Path, texts_paths)), texts, base, out, work, manifest, vocab, cfg, user_train, user_held,
-              held_lines, replay, general_held, general_lines, {})
+              held_lines, replay, general_held, check, source, {})
     job.plan = _plan(job)
     return job
 
@@ -353,13 +357,14 @@ def _throttled(events: Events, every_s: float = 0.5):
 
 
 def _report(job: Job, log, n: int | None = None) -> dict:
-    """Before/after accuracy on held-out clauses, also stored in the new model's manifest."""
+    """Before/after accuracy on held-out clauses, also stored in the new model's manifest.
+    ``n``: at most this many clauses per set (default: REPORT_CLAUSES of the user's text and
+    the whole general-text check)."""
     from .export import MANIFEST_NAME
-    from .report import REPORT_CLAUSES, before_after, clause_set
+    from .report import REPORT_CLAUSES, before_after, clause_set, spread
 
-    n = REPORT_CLAUSES if n is None else n
-    report = before_after(job.base, job.out, clause_set(job.user_held_lines, n), clause_set(job.general_held_lines, n),
-                          log)
+    user = clause_set(job.user_held_lines, REPORT_CLAUSES if n is None else n)
+    report = before_after(job.base, job.out, user, spread(job.general_check, n), log, job.general_source)
     path = job.out / MANIFEST_NAME
     manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest.setdefault("metrics", {})["report"] = report
