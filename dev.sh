@@ -111,11 +111,15 @@ have_system_file() {
 # Register this checkout's engine with IBus for the current user. ibus-daemon reads components
 # only from IBUS_COMPONENT_PATH or /usr/share/ibus/component, so the path is set for the user's
 # session (environment.d, read at login by systemd user sessions: GNOME, KDE Plasma) and for
-# the daemon restarted now.
+# the daemon restarted now. The component is written only if its engine can start (the venv's
+# Python imports PyGObject and IBus's typelib); otherwise nothing is registered and the reason shows.
 register_ibus() {
   local data=${XDG_DATA_HOME:-$HOME/.local/share} conf=${XDG_CONFIG_HOME:-$HOME/.config}
   local dir="$data/ibus/component"
-  "$PY" -m ime_app.ibus --write-component "$dir" "$@" >/dev/null
+  if ! "$PY" -m ime_app.ibus --write-component "$dir" "$@" >/dev/null; then
+    echo "error: Shuru was not registered with IBus (see above for what to install), nothing was changed" >&2
+    return 1
+  fi
   export IBUS_COMPONENT_PATH="$dir:/usr/share/ibus/component"
   mkdir -p "$conf/environment.d"
   echo "IBUS_COMPONENT_PATH=$IBUS_COMPONENT_PATH" > "$conf/environment.d/60-shuru-ibus.conf"

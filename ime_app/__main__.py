@@ -3,12 +3,21 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
+
+from . import __version__
+
+# Qt platforms that draw without a display server (tests, screenshots, remote viewers).
+HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc", "vkkhrdisplay", "eglfs", "linuxfb")
+NO_DISPLAY = ("shuru: no display found (DISPLAY/WAYLAND_DISPLAY). Shuru is a window: start it in a desktop "
+              "session, or over SSH with X forwarding (ssh -X); QT_QPA_PLATFORM=offscreen runs it without one.")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shuru", description="Shuru: a pinyin input method in its own window.")
+    p.add_argument("--version", action="version", version=f"shuru {__version__}")
     p.add_argument("file", nargs="?", help="a text file to open")
     p.add_argument("--assets", type=Path, help="assets folder (lexicon.npz, ngram.npz, model/)")
     p.add_argument("--model", type=Path, help="neural model folder (default: personal model, else assets/model)")
@@ -48,6 +57,10 @@ def engine_options(args: argparse.Namespace):
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
+    problem = display_problem(os.environ, sys.platform)
+    if problem:
+        print(problem, file=sys.stderr)  # before Qt, which would abort (and dump core) without a display
+        return 1
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.export_user_data or args.import_user_data:
@@ -76,6 +89,19 @@ def main(argv: list[str] | None = None) -> int:
         window.open_file(args.file)
     window.show()
     return app.exec()
+
+
+def display_problem(environ, platform: str) -> str:
+    """Why the window cannot open here, or "": on Linux and the BSDs Qt needs an X11 or Wayland
+    display unless a headless platform is asked for (QT_QPA_PLATFORM=offscreen, ...)."""
+    if not platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return ""  # Windows and macOS always have their own display
+    requested = environ.get("QT_QPA_PLATFORM", "").split(":", 1)[0].split(";", 1)[0].strip().lower()
+    if requested in HEADLESS_PLATFORMS:
+        return ""
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return ""
+    return NO_DISPLAY
 
 
 def settings_only(window) -> int:

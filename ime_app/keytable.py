@@ -156,3 +156,35 @@ class ShiftTap:
     def interrupt(self) -> None:
         """A click (or anything else that is not typing) ends a tap in progress."""
         self._alone = False
+
+
+# The key reference a user reads: Help → Keys and Shortcuts in the window, and the table under
+# "Using the app" in README.md (a test keeps that table equal to key_reference_markdown()).
+# Each row: (keys, what they do), in Markdown (`code` spans).
+KEY_REFERENCE: tuple[tuple[str, str], ...] = (
+    ("letters, `'`", "type pinyin (`'` forces a syllable break: `xi'an`); Shift+letter types a capital when idle"),
+    ("Space", "commit the highlighted candidate"),
+    ("1-9, mouse click", "pick a candidate on the page"),
+    ("`-` `=`, PageUp/PageDown, wheel, ◀ ▶",
+     'turn pages (also `,` `.` while composing, when Settings → "Comma and period turn pages" is on)'),
+    ("Up/Down, Tab/Shift+Tab", "move the highlight (crossing a page edge turns the page)"),
+    ("Left/Right, Home/End", "move inside the pinyin"),
+    ("Backspace / Delete", "edit the pinyin; Backspace at its start undoes a partial pick"),
+    ("Enter", "commit the raw letters"),
+    ("Esc", "cancel"),
+    ("Ctrl+Delete", "forget what was learned of the highlighted candidate (it is ranked as if never typed)"),
+    ("Shift alone, Ctrl+Space", "toggle Chinese / English"),
+    ("Ctrl+.", "toggle full-width / half-width punctuation"),
+    ("Ctrl+Shift+F, toolbar 简/繁", "toggle simplified / traditional characters"),
+    ("punctuation", "full-width in Chinese mode: ，。？！：；“”‘’《》、……——（）【】～￥ (quotes alternate open/close; "
+                    "`,` `.` right after a digit stay ASCII: 3.14); typed while composing, it first commits the "
+                    "highlighted candidate (`nihao!` → 你好！, `nihao,wohenhao.` → 你好，我很好。)"),
+    ("digits (idle), Ctrl/Alt shortcuts", "go to the editor"),
+)
+KEY_REFERENCE_HEADER = ("key", "what it does")
+
+
+def key_reference_markdown() -> str:
+    """:data:`KEY_REFERENCE` as the Markdown table README.md shows."""
+    head, rule = "| {} | {} |".format(*KEY_REFERENCE_HEADER), "|---|---|"
+    return "\n".join([head, rule, *(f"| {keys} | {what} |" for keys, what in KEY_REFERENCE)])

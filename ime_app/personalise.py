@@ -17,10 +17,11 @@ window reloads the engine in the background.
 from __future__ import annotations
 
 import logging
+import math
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QPointF, QThreadPool, Qt, Signal, Slot
+from PySide6.QtCore import QObject, QPointF, QRectF, QThreadPool, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QHeaderView,
                                QLabel, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QStackedWidget,
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 FILE_COLUMNS = ("File", "Characters", "Status")
 MODEL_COLUMNS = ("Model", "Created", "Trained on", "Size", "Result", "")
+MODELS_FLEXIBLE = 2  # the column that takes the room the others leave (the file names)
 TEXT_FILTER = "Text files (*.txt *.md);;All files (*)"
 PHASES = {"baseline": "Measuring the current model…", "training": "Training…",
           "export": "Writing the new model…", "report": "Measuring the new model…"}
@@ -65,10 +67,13 @@ class FileChecker(QObject):
 # -- the loss curve ---------------------------------------------------------------------------
 
 class LossCurve(QWidget):
-    """Loss against training step, one polyline per series (drawn with QPainter)."""
+    """Loss against training step, one polyline per series (a dot while a series has one point),
+    drawn with QPainter; the legend under the plot names exactly the series drawn."""
 
     COLORS = {"training": QColor("#2e6fd8"), "your text (held out)": QColor("#d9480f"),
               "general text (held out)": QColor("#2f9e44")}
+    LEGEND_H = 22  # the legend's row under the plot
+    SWATCH = 14  # width of a legend's line sample
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -76,12 +81,26 @@ class LossCurve(QWidget):
         self.setMinimumSize(320, 160)
 
     def add(self, name: str, step: float, loss: float) -> None:
-        self.series.setdefault(name, []).append((float(step), float(loss)))
-        self.update()
+        """One point; a loss that is no number (an evaluation with no windows) is not drawn."""
+        if math.isfinite(float(step)) and math.isfinite(float(loss)):
+            self.series.setdefault(name, []).append((float(step), float(loss)))
+            self.update()
 
     def clear(self) -> None:
         self.series = {}
         self.update()
+
+    def color(self, name: str) -> QColor:
+        return self.COLORS.get(name, QColor("#555555"))
+
+    def legend(self) -> list[str]:
+        """The names the legend lists: every series with a point to draw."""
+        return [name for name, pts in self.series.items() if pts]
+
+    def plot_rect(self) -> QRectF:
+        """Where the curves are drawn (left of it the axis labels, under it the legend)."""
+        left = self.fontMetrics().horizontalAdvance("00.00") + 8
+        return QRectF(left, 10, max(1, self.width() - left - 10), max(1, self.height() - 20 - self.LEGEND_H))
 
     def paintEvent(self, event) -> None:
         p = QPainter(self)
@@ -94,20 +113,35 @@ class LossCurve(QWidget):
         x0, x1 = min(x for x, _ in points), max(x for x, _ in points)
         y0, y1 = min(y for _, y in points), max(y for _, y in points)
         x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 0.1)
-        m, w, h = 30, self.width() - 40, self.height() - 50
+        r = self.plot_rect()
 
         def at(x: float, y: float) -> QPointF:
-            return QPointF(m + (x - x0) / (x1 - x0) * w, 10 + (y1 - y) / (y1 - y0) * h)
+            return QPointF(r.left() + (x - x0) / (x1 - x0) * r.width(), r.top() + (y1 - y) / (y1 - y0) * r.height())
 
         p.setPen(self.palette().text().color())
-        p.drawText(2, 16, f"{y1:.2f}")
-        p.drawText(2, 10 + h, f"{y0:.2f}")
-        for i, (name, pts) in enumerate(self.series.items()):
-            color = self.COLORS.get(name, QColor("#555"))
-            p.setPen(QPen(color, 2))
-            p.drawPolyline(QPolygonF([at(x, y) for x, y in pts]))
-            p.drawText(m + i * 150, self.height() - 8, name)
+        p.drawText(2, int(r.top()) + 6, f"{y1:.2f}")
+        p.drawText(2, int(r.bottom()), f"{y0:.2f}")
+        for name in self.legend():
+            pts = [at(x, y) for x, y in self.series[name]]
+            p.setPen(QPen(self.color(name), 2))
+            if len(pts) == 1:
+                p.setBrush(self.color(name))
+                p.drawEllipse(pts[0], 3, 3)
+            else:
+                p.drawPolyline(QPolygonF(pts))
+        self._paint_legend(p, r)
         p.end()
+
+    def _paint_legend(self, p: QPainter, plot: QRectF) -> None:
+        """A line sample in each series' color, then its name, left to right under the plot."""
+        x, y = plot.left(), self.height() - self.LEGEND_H / 2
+        metrics = self.fontMetrics()
+        for name in self.legend():
+            p.setPen(QPen(self.color(name), 2))
+            p.drawLine(QPointF(x, y), QPointF(x + self.SWATCH, y))
+            p.setPen(self.palette().text().color())
+            p.drawText(QPointF(x + self.SWATCH + 4, y + metrics.ascent() / 2 - 1), name)
+            x += self.SWATCH + 4 + metrics.horizontalAdvance(name) + 16
 
 
 # -- the dialog -------------------------------------------------------------------------------
@@ -481,11 +515,15 @@ class ModelsPanel(QWidget):
         super().__init__(parent)
         self.registry = registry
         self.infos = []
+        self._fit_pending = True
         v = QVBoxLayout(self)
         self.active_label = QLabel()
         v.addWidget(self.active_label)
         self.table = _table(MODEL_COLUMNS)
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # every column can be dragged wider
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a cut text keeps both ends; its tooltip all
+        self.table.setWordWrap(False)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         v.addWidget(self.table)
         row = QHBoxLayout()
@@ -506,9 +544,18 @@ class ModelsPanel(QWidget):
                      format_size(m.size_bytes), metrics_summary(m.metrics), "in use" if m.id == active else "")
             for c, value in enumerate(cells):
                 item = QTableWidgetItem(value)
-                item.setToolTip(str(m.path) if c == 0 else value)
+                item.setToolTip(f"{m.id}: {m.path}" if c == 0 else value)
                 self.table.setItem(r, c, item)
+        self._fit_pending = not self.isVisible()  # hidden, the table's width is not known yet
+        if not self._fit_pending:
+            fit_columns(self.table, MODELS_FLEXIBLE)
         self._update_buttons()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._fit_pending:  # once: columns the user dragged stay as they are when the tab comes back
+            self._fit_pending = False
+            fit_columns(self.table, MODELS_FLEXIBLE)
 
     def selected(self):
         rows = sorted({i.row() for i in self.table.selectedIndexes()})
@@ -627,6 +674,16 @@ def _refused(parent: QWidget, change) -> bool:
         QMessageBox.warning(parent, "Models", str(e))
         return True
     return False
+
+
+def fit_columns(table: QTableWidget, flexible: int, min_width: int = 120) -> None:
+    """Size every column to its contents; column ``flexible`` then takes the room left: wider to
+    fill the table, or narrower (down to ``min_width``; its texts elided, whole in their tooltips)."""
+    table.resizeColumnsToContents()
+    header = table.horizontalHeader()
+    room = table.viewport().width() if table.isVisible() else table.width() - 2 * table.frameWidth()
+    others = header.length() - header.sectionSize(flexible)
+    header.resizeSection(flexible, max(min_width, room - others))
 
 
 def _table(columns) -> QTableWidget:

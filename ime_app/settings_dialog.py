@@ -7,7 +7,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFontComboBox, QFormLayout,
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QPushButton,
-                               QSpinBox, QVBoxLayout, QWidget)
+                               QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from engine.phrases import parse_phrases
 
@@ -35,10 +35,11 @@ class SettingsDialog(QDialog):
         self._base = settings
         self._phrases_base = phrases_text
         layout = QVBoxLayout(self)
-        layout.addWidget(self._candidate_group(settings))
-        layout.addWidget(self._fuzzy_group(settings, fuzzy_pair_names))
-        layout.addWidget(self._input_group(settings))
-        layout.addWidget(self._phrases_group(phrases_text))
+        self.tabs = QTabWidget()  # in pages: the whole dialog would not fit a 1366x768 screen
+        self.tabs.addTab(_page(self._input_group(settings), self._candidate_group(settings)), "Typing")
+        self.tabs.addTab(_page(self._fuzzy_group(settings, fuzzy_pair_names)), "Fuzzy pinyin")
+        self.tabs.addTab(_page(self._phrases_group(phrases_text)), "Quick phrases")
+        layout.addWidget(self.tabs)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -181,3 +182,13 @@ def _combo(labels: dict[str, str], current: str) -> QComboBox:
         box.addItem(text, value)
     box.setCurrentIndex(max(0, list(labels).index(current) if current in labels else 0))
     return box
+
+
+def _page(*groups: QWidget) -> QWidget:
+    """A tab holding ``groups`` one above the other, top-aligned."""
+    page = QWidget()
+    col = QVBoxLayout(page)
+    for group in groups:
+        col.addWidget(group)
+    col.addStretch(1)
+    return page

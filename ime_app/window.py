@@ -23,7 +23,6 @@ from .worker import EngineThread
 log = logging.getLogger(__name__)
 
 TEXT_FILTER = "Text files (*.txt);;All files (*)"
-CARD_SUMMARY_LINES = 12
 WARN_STYLE = "color: #9a5b00;"
 ERROR_STYLE = "color: #b42318; font-weight: bold;"
 MAX_STATUS_CHARS = 60  # longer status texts are shortened; the whole text is behind "Details…"
@@ -43,7 +42,9 @@ class MainWindow(QMainWindow):
         self.status_details = ""  # the whole status text (the status bar may show it shortened)
         self.details_box: QMessageBox | None = None
         self.model_name = "none"
-        self.model_card = ""
+        self.model_dir: Path | None = None  # the neural model's folder (None: statistical scorers)
+        self.assets_dir = Path(engine_options.assets_dir) if engine_options is not None else default_assets_dir()
+        self.keys_dialog = None  # Help → Keys and Shortcuts, made when first opened
         self.registry = model_registry(engine_options)
         self.personalise = None  # the Personalise dialog, made when first opened (it may be training)
         self.editor = ImeEditor(self)
@@ -104,12 +105,20 @@ class MainWindow(QMainWindow):
                                                "Add a backup's learned words, dictionary and quick phrases to yours "
                                                "and restore its settings")
         self.about_action = self._action("&About Shuru", self.show_about)
-        self.mode_action = self._action("中", lambda: self.controller.set_chinese(not self.controller.chinese),
-                                        "Ctrl+Space", "Chinese/English mode (tap Shift)")
-        self.punct_action = self._action("，。", lambda: self.controller.set_fullwidth(not self.controller.fullwidth),
-                                         "Ctrl+.", "Full-width/half-width punctuation")
-        self.script_action = self._action("简", self.toggle_script, "Ctrl+Shift+F",
-                                          "Simplified/traditional characters (简/繁)")
+        self.keys_action = self._action("&Keys and Shortcuts…", self.show_keys, Std.HelpContents,
+                                        "What every key does while you type")
+        # Checkable, named for what they switch; the toolbar shows their state (中/EN, ，。/,., 简/繁)
+        self.mode_action = self._toggle("&Chinese Input", lambda checked=False: self.controller.set_chinese(
+            not self.controller.chinese), "Ctrl+Space")
+        self.punct_action = self._toggle("&Full-width Punctuation", lambda checked=False: self.controller.set_fullwidth(
+            not self.controller.fullwidth), "Ctrl+.")
+        self.script_action = self._toggle("&Traditional Characters", lambda checked=False: self.toggle_script(),
+                                          "Ctrl+Shift+F")
+
+    def _toggle(self, text: str, slot, shortcut: str) -> QAction:
+        action = self._action(text, slot, shortcut)
+        action.setCheckable(True)
+        return action
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -132,7 +141,7 @@ class MainWindow(QMainWindow):
         tools.addSeparator()
         tools.addActions([self.train_action, self.models_action, self.userdict_action])
         tools.addAction(self.settings_action)
-        bar.addMenu("&Help").addAction(self.about_action)
+        bar.addMenu("&Help").addActions([self.keys_action, self.about_action])
         self._rebuild_recent_menu()
 
     def _build_toolbar(self) -> None:
@@ -164,10 +173,10 @@ class MainWindow(QMainWindow):
         bar.addWidget(QWidget(), 1)  # keeps "Details…" next to the text it explains
         for w in (self.mode_label, self.punct_label, self.model_label, self.latency_label):
             bar.addPermanentWidget(w)
+        bar.messageChanged.connect(self._show_details_button)
         self.controller.latency_changed.connect(self._show_latency)
         self.controller.message.connect(self._show_message)
         self._show_mode(self.controller.chinese)
-        self._show_punct(self.controller.fullwidth)
 
     def _connect_worker(self) -> None:
         """Wire the worker thread to the GUI.
@@ -203,8 +212,9 @@ class MainWindow(QMainWindow):
     # Engine state ---------------------------------------------------------------------
 
     @Slot(str, str, str)
-    def _engine_loaded(self, status: str, model_name: str, card: str) -> None:
-        self.engine_status, self.model_name, self.model_card = status, model_name, card
+    def _engine_loaded(self, status: str, model_name: str, model_dir: str) -> None:
+        self.engine_status, self.model_name = status, model_name
+        self.model_dir = Path(model_dir) if model_dir else None
         self.model_label.setText(f"model: {model_name}")
         fallback = model_name == "none" or status.startswith("statistical")
         text = f"Fallback scorer in use: {status}" if fallback else f"Engine: {status}"
@@ -234,7 +244,17 @@ class MainWindow(QMainWindow):
         self.status_label.setText(short)
         self.status_label.setToolTip(text)
         self.status_label.setStyleSheet(style)
-        self.details_button.setVisible(short != text)
+        self._show_details_button()
+
+    def has_details(self) -> bool:
+        """Whether the status bar shows its message shortened (the whole is behind "Details…")."""
+        return self.status_label.text() != self.status_details
+
+    @Slot()
+    def _show_details_button(self) -> None:
+        """"Details…" sits beside the status text it explains: hidden while a temporary message
+        covers that text (it would paint over it), and when the text is shown whole."""
+        self.details_button.setVisible(self.has_details() and not self.statusBar().currentMessage())
 
     def show_status_details(self) -> None:
         """The whole status message in a box (not modal: the window keeps working)."""
@@ -255,16 +275,38 @@ class MainWindow(QMainWindow):
     def _show_script(self) -> None:
         from engine.script import LABELS
 
-        self.script_action.setText("简" if self.settings.script == "simplified" else "繁")
-        self.script_action.setToolTip(f"Output: {LABELS[self.settings.script]} (click for 简/繁)")
+        from .settings_dialog import SCRIPT_LABELS
+
+        script = self.settings.script
+        other = self.settings.traditional_script if script == "simplified" else "simplified"
+        self.script_action.setChecked(script != "simplified")
+        _show_state(self.script_action, LABELS[script], f"Characters: {SCRIPT_LABELS[script]}. "
+                    f"Click or Ctrl+Shift+F for {SCRIPT_LABELS[other]}.")
 
     def _show_mode(self, chinese: bool) -> None:
-        self.mode_action.setText("中" if chinese else "英")
+        self.mode_action.setChecked(chinese)
+        if chinese:
+            _show_state(self.mode_action, "中", "Chinese input (中): letters type pinyin. "
+                        "Click, Ctrl+Space or tap Shift for English.")
+        else:
+            _show_state(self.mode_action, "EN", "English input (EN): letters and punctuation are typed as they are. "
+                        "Click, Ctrl+Space or tap Shift for Chinese.")
         self.mode_label.setText("中文" if chinese else "English")
+        self._show_punct(self.controller.fullwidth)
 
     def _show_punct(self, fullwidth: bool) -> None:
-        self.punct_action.setText("，。" if fullwidth else ",.")
-        self.punct_label.setText("full-width ，。" if fullwidth else "half-width ,.")
+        """The punctuation setting (it applies in Chinese mode); the status bar says what is typed now."""
+        self.punct_action.setChecked(fullwidth)
+        if fullwidth:
+            _show_state(self.punct_action, "，。", "Full-width punctuation in Chinese input: ，。？！ "
+                        "Click or Ctrl+. for half-width ,.?!")
+        else:
+            _show_state(self.punct_action, ",.", "Half-width punctuation in Chinese input: ,.?! "
+                        "Click or Ctrl+. for full-width ，。？！")
+        chinese = self.controller.chinese
+        self.punct_label.setText("full-width ，。" if fullwidth and chinese else "half-width ,.")
+        self.punct_label.setToolTip("" if chinese else "English input types punctuation as it is; the punctuation "
+                                    f"setting ({'full' if fullwidth else 'half'}-width) applies in Chinese input.")
 
     # Settings -------------------------------------------------------------------------
 
@@ -411,14 +453,34 @@ class MainWindow(QMainWindow):
     # Help and training ----------------------------------------------------------------
 
     def about_text(self) -> str:
-        card = summarize_card(self.model_card) or "No neural model loaded (statistical scorers)."
-        return (f"<h3>Shuru 输入 {__version__}</h3>"
-                "<p>A pinyin input method that runs entirely on this computer.</p>"
-                f"<p><b>Engine:</b> {html_escape(self.engine_status)}<br><b>Model:</b> {html_escape(self.model_name)}</p>"
-                f"<p><b>Model card</b></p><p style='white-space: pre-wrap'>{html_escape(card)}</p>")
+        """The About box's HTML: version, engine, model, data sizes and licences (ime_app.about)."""
+        from .about import AboutFacts, about_html
+
+        return about_html(AboutFacts(__version__, self.engine_status, self.model_name, self.model_dir,
+                                     self.assets_dir))
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About Shuru", self.about_text())
+        """Help → About: the summary; "Show Details…" holds the model's whole card."""
+        from .about import model_card_text
+
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "About Shuru", self.about_text(), QMessageBox.StandardButton.Ok,
+                          self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)  # the licences link opens
+        card = model_card_text(self.model_dir)
+        if card:
+            box.setDetailedText(card)
+        box.exec()
+
+    def show_keys(self):
+        """Help → Keys and Shortcuts: the key reference (ime_app.keytable.KEY_REFERENCE), non-modal; returns it."""
+        from .key_reference import KeyReferenceDialog
+
+        if self.keys_dialog is None:
+            self.keys_dialog = KeyReferenceDialog(self)
+        self.keys_dialog.show()
+        self.keys_dialog.raise_()
+        return self.keys_dialog
 
     def train_on_text(self) -> None:
         """Tools → Personalise…: the fine-tuning dialog (it explains how to get the trainer if missing)."""
@@ -534,6 +596,12 @@ class MainWindow(QMainWindow):
         event.accept()
 
 
+def default_assets_dir() -> Path:
+    from engine.engine import ASSETS_DIR
+
+    return ASSETS_DIR
+
+
 def model_registry(engine_options):
     """The model registry the engine resolves its model through (engine.models)."""
     from engine.models import ModelRegistry
@@ -559,17 +627,14 @@ def write_text_atomic(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def summarize_card(card: str, max_lines: int = CARD_SUMMARY_LINES) -> str:
-    """The first non-empty lines of a model card."""
-    lines = [ln.rstrip() for ln in card.splitlines() if ln.strip()]
-    return "\n".join(lines[:max_lines])
-
-
 def shorten_status(text: str, max_chars: int = MAX_STATUS_CHARS) -> str:
     """The first line of ``text`` without long parenthesised reasons, cut to ``max_chars``."""
     line = LONG_ASIDE.sub("", text.split("\n", 1)[0])
     return line if len(line) <= max_chars else line[:max_chars - 1].rstrip() + "…"
 
 
-def html_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _show_state(action: QAction, label: str, tip: str) -> None:
+    """A toggle's toolbar label (its state, e.g. 中 or EN) and the tooltip saying what a click does."""
+    action.setIconText(label)
+    action.setToolTip(tip)
+    action.setStatusTip(tip)

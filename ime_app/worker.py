@@ -12,7 +12,6 @@ burst, not one per key.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import deque
@@ -23,11 +22,10 @@ from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
 
 from .session_runner import CONTEXT_CHARS, RUNNER_ACTIONS, SESSION_METHODS, Outcome, SessionRunner
 
-__all__ = ["CONTEXT_CHARS", "SESSION_METHODS", "EngineThread", "EngineWorker", "manifest_summary"]
+__all__ = ["CONTEXT_CHARS", "SESSION_METHODS", "EngineThread", "EngineWorker"]
 
 log = logging.getLogger(__name__)
 
-MODEL_CARD_NAMES = ("MODEL_CARD.md", "model_card.md", "README.md")
 INTERNAL_LOAD_ERROR = ("The engine could not start because of an internal error; the details are in the log "
                        "on the terminal that started Shuru. Chinese input is unavailable; typing in English still "
                        "works. Reinstalling Shuru may help; otherwise please report the problem with the log.")
@@ -36,7 +34,7 @@ INTERNAL_LOAD_ERROR = ("The engine could not start because of an internal error;
 class EngineWorker(QObject):
     """Loads the engine and applies session actions; lives on its own QThread."""
 
-    loaded = Signal(str, str, str)  # engine.status, engine.model_name, model card text
+    loaded = Signal(str, str, str)  # engine.status, engine.model_name, the model's folder ("" for none)
     load_failed = Signal(str)  # message for the user
     snapshot = Signal(int, object)  # seq of the last applied action, SessionView (None after an error)
     committed = Signal(int, str)  # seq, text to insert into the editor
@@ -85,7 +83,7 @@ class EngineWorker(QObject):
             self.load_failed.emit(INTERNAL_LOAD_ERROR)
             return
         log.info("engine loaded in %.2f s: %s", time.perf_counter() - t0, self._engine.status)
-        self.loaded.emit(self._engine.status, self._engine.model_name, self._model_card())
+        self.loaded.emit(self._engine.status, self._engine.model_name, self._model_dir())
 
     def close(self) -> None:
         """Close the engine's user data (after the thread has stopped: nothing else uses it)."""
@@ -174,7 +172,7 @@ class EngineWorker(QObject):
 
         self._engine = Engine.load(self._options)
         self._runner.use_engine(self._engine)
-        self.loaded.emit(self._engine.status, self._engine.model_name, self._model_card())
+        self.loaded.emit(self._engine.status, self._engine.model_name, self._model_dir())
 
     def _do_clear_history(self, seq: int) -> None:
         self._engine.clear_history()
@@ -283,37 +281,10 @@ class EngineWorker(QObject):
 
     # -------------------------------------------------------------------------------------
 
-    def _model_card(self) -> str:
-        """The loaded neural model's card (its README), else a summary of its manifest, or ""."""
-        neural = getattr(self._engine, "neural", None)
-        model_dir = getattr(neural, "model_dir", None)
-        if model_dir is None:
-            return ""
-        for name in MODEL_CARD_NAMES:
-            try:
-                return (Path(model_dir) / name).read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-        try:
-            manifest = json.loads((Path(model_dir) / "manifest.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return f"Model folder: {model_dir}"
-        return manifest_summary(manifest, Path(model_dir))
-
-
-def manifest_summary(manifest: dict, model_dir: Path) -> str:
-    """A few lines about a model from its manifest.json (when it ships no card)."""
-    cfg = manifest.get("config", {})
-    lines = [f"Model folder: {model_dir}",
-             f"Transformer character LM: {cfg.get('n_layer', '?')} layers, d_model {cfg.get('d_model', '?')}, "
-             f"{cfg.get('n_head', '?')} heads, vocabulary {manifest.get('vocab_size', '?')}, "
-             f"context {cfg.get('max_len', '?')} characters"]
-    if manifest.get("exported_at"):
-        lines.append(f"Exported: {manifest['exported_at']}" + (" (int8)" if manifest.get("quantized") else ""))
-    for key in ("training", "metrics"):
-        if manifest.get(key):
-            lines.append(f"{key.capitalize()}: {json.dumps(manifest[key], ensure_ascii=False)[:300]}")
-    return "\n".join(lines)
+    def _model_dir(self) -> str:
+        """Folder of the loaded neural model (the About box reads its manifest and card), or ""."""
+        folder = getattr(self._engine, "model_dir", None)
+        return str(folder) if folder is not None else ""
 
 
 class EngineThread:

@@ -147,18 +147,18 @@ def edit_menu(d: Driver) -> None:
 
 def tools_menu(d: Driver) -> None:
     w = d.w
-    d.run("Tools/中")
-    assert not w.controller.chinese and w.mode_label.text() == "English"
-    d.run("Tools/英")
-    assert w.controller.chinese
-    d.run("Tools/，。")
-    assert not w.controller.fullwidth
-    d.run("Tools/,.")
+    d.run("Tools/Chinese Input")
+    assert not w.controller.chinese and w.mode_label.text() == "English" and not w.mode_action.isChecked()
+    d.run("Tools/Chinese Input")
+    assert w.controller.chinese and w.mode_action.isChecked()
+    d.run("Tools/Full-width Punctuation")
+    assert not w.controller.fullwidth and not w.punct_action.isChecked()
+    d.run("Tools/Full-width Punctuation")
     assert w.controller.fullwidth
-    d.run("Tools/简")
-    assert w.settings.script == "traditional" and w.script_action.text() == "繁"
-    d.run("Tools/繁")
-    assert w.settings.script == "simplified"
+    d.run("Tools/Traditional Characters")
+    assert w.settings.script == "traditional" and w.script_action.iconText() == "繁" and w.script_action.isChecked()
+    d.run("Tools/Traditional Characters")
+    assert w.settings.script == "simplified" and w.script_action.iconText() == "简"
     settings_clear_history(d)
     d.run("Tools/Personalise…")  # non-modal: the window goes on working
     assert w.personalise.isVisible() and w.personalise.tabs.currentIndex() == 0
@@ -184,9 +184,15 @@ def settings_clear_history(d: Driver) -> None:
 
 
 def help_menu(d: Driver) -> None:
-    d.answers.then(lambda box: box.accept())
+    d.run("Help/Keys and Shortcuts…")  # non-modal, beside the editor
+    assert d.w.keys_dialog.isVisible() and "Ctrl+Shift+F" in d.w.keys_dialog.browser.toPlainText()
+    d.w.keys_dialog.close()
+    about = []
+    d.answers.then(lambda box: about.append((box.text(), box.detailedText())) or box.accept())
     d.run("Help/About Shuru")
     assert d.answers.seen[-1] == "About Shuru"
+    summary, card = about[0]
+    assert summary == d.w.about_text() and "Licences" in summary and card == ""  # no neural model: no card
 
 
 def quit_menu(d: Driver) -> None:

@@ -22,7 +22,7 @@ def window(make_window, qtbot):
 def test_script_toggle_switches_what_is_committed(qtbot, window):
     window.script_action.trigger()
     settle(qtbot, window)
-    assert window.script_action.text() == "繁"
+    assert window.script_action.iconText() == "繁" and window.script_action.isChecked()
     typed(qtbot, window, "zhongguo ")
     assert text(window).endswith("中國")
     window.script_action.trigger()

@@ -197,3 +197,19 @@ def test_ibus_registers_the_component_for_the_user(system):
                                                  "ibus write-cache", "ibus-daemon --daemonize --xim --replace"]
     env_file = system.root / ".config/environment.d/60-shuru-ibus.conf"
     assert env_file.read_text() == f"IBUS_COMPONENT_PATH={component_dir}:/usr/share/ibus/component\n"
+
+
+def test_ibus_registers_nothing_when_the_engine_cannot_start(system):
+    """The venv's Python cannot run the engine (no PyGObject): dev.sh stops with the reason, IBus untouched."""
+    install(system)
+    venv = _stamped_venv(system, ".shuru-setup")
+    reason = "Shuru's IBus component was not written: The IBus engine cannot start: no PyGObject (install it)"
+    (venv / "bin" / "python").write_text(
+        f'#!/bin/bash\necho "python $*" >> "{system.calls}"\n'
+        f'case "$*" in *--write-component*) echo "{reason}" >&2; exit 1 ;; esac\n')
+    run = system.run("ibus", venv=venv)
+    assert run.returncode == 1
+    assert reason in run.stderr and "Shuru was not registered with IBus" in run.stderr
+    assert "registered" not in run.stdout
+    assert not any(c.startswith(("ibus ", "ibus-daemon")) for c in system.recorded())
+    assert not (system.root / ".config/environment.d/60-shuru-ibus.conf").exists()

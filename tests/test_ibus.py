@@ -18,7 +18,8 @@ import pytest
 
 from ime_app.config import Settings
 from ime_app.ibus import keys as k
-from ime_app.ibus.component import ENGINE_NAME, checkout_command, render_component, write_component
+from ime_app.ibus.component import (ENGINE_NAME, EngineCannotStart, check_engine, checkout_command,
+                                    render_component, write_component)
 from ime_app.keytable import KEY_NAMES
 from tests.ibus_harness import FakeInputContext, keysym
 
@@ -100,6 +101,62 @@ def test_write_component_runs_this_checkouts_engine(tmp_path):
     assert Path(argv[2]).is_absolute() and Path(argv[2]).exists()
     assert write_component(tmp_path / "d").read_text(encoding="utf-8").count("<engine>") == 1
     assert checkout_command()[1] == f"PYTHONPATH={REPO}"
+
+
+@pytest.fixture(scope="module")
+def bare_python(tmp_path_factory) -> Path:
+    """A fresh venv's Python: the standard library only, no PyGObject."""
+    venv = tmp_path_factory.mktemp("bare") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    return venv / "bin" / "python"
+
+
+def gi_without_ibus(folder: Path) -> Path:
+    """A PyGObject that has no IBus typelib (what it raises when gir1.2-ibus-1.0 is missing)."""
+    (folder / "gi").mkdir(parents=True)
+    (folder / "gi" / "__init__.py").write_text(
+        "def require_version(namespace, version):\n"
+        "    raise ValueError(f'Namespace {namespace} not available')\n")
+    return folder
+
+
+# (engine command that cannot serve IBus) -> what the refusal says
+CANNOT_START = [
+    ("a Python without PyGObject", lambda tmp, bare: checkout_command(python=str(bare)),
+     ["cannot import PyGObject", "-m pip install 'PyGObject>=3.42,<3.51'", "./dev.sh ibus"]),
+    ("PyGObject without IBus's typelib",
+     lambda tmp, bare: ["/usr/bin/env", f"PYTHONPATH={gi_without_ibus(tmp / 'fake')}:{REPO}", sys.executable,
+                        "-m", "ime_app.ibus"],
+     ["no IBus typelib (Namespace IBus not available)", "gir1.2-ibus-1.0"]),
+    ("a Python that is not there", lambda tmp, bare: checkout_command(python=str(tmp / "no" / "python")),
+     ["No such file or directory"]),
+]
+
+
+@pytest.mark.parametrize("command,says", [c[1:] for c in CANNOT_START], ids=[c[0] for c in CANNOT_START])
+def test_a_component_that_cannot_start_is_not_written(tmp_path, bare_python, command, says):
+    with pytest.raises(EngineCannotStart) as refused:
+        write_component(tmp_path / "c", command(tmp_path, bare_python))
+    for part in says:
+        assert part in str(refused.value)
+    assert not (tmp_path / "c" / "shuru.xml").exists()
+
+
+def test_write_component_from_a_python_without_pygobject_fails_and_says_what_to_install(tmp_path, bare_python):
+    """The command line dev.sh runs, with a venv that cannot import gi: exit 1, the reason, no file."""
+    run = subprocess.run([str(bare_python), "-m", "ime_app.ibus", "--write-component", str(tmp_path / "c")],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr.startswith("Shuru's IBus component was not written: The IBus engine cannot start: "
+                                 f"{bare_python} cannot import PyGObject")
+    assert not (tmp_path / "c").exists()
+
+
+def test_the_engine_check_passes_where_the_engine_can_start():
+    run = subprocess.run([sys.executable, "-m", "ime_app.ibus", "--check"], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert (run.returncode, run.stderr) == (0, "")
+    assert check_engine(checkout_command()) == ""
 
 
 def test_the_ibus_front_end_never_loads_qt():

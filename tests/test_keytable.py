@@ -169,15 +169,6 @@ def test_recent_files_are_newest_first_and_unique():
     assert len(add_recent([str(i) for i in range(20)], "x")) == 8
 
 
-def test_model_card_summary_from_a_manifest(tmp_path):
-    from ime_app.worker import manifest_summary
-
-    text = manifest_summary({"config": {"n_layer": 4, "d_model": 256, "n_head": 4, "max_len": 128},
-                             "vocab_size": 6000, "exported_at": "2026-11-22", "quantized": True}, tmp_path)
-    assert "4 layers, d_model 256, 4 heads, vocabulary 6000, context 128" in text
-    assert "(int8)" in text and str(tmp_path) in text
-
-
 @pytest.mark.parametrize("events,tapped", [
     ([("press", True), ("release", True)], True),
     ([("press", True), ("press", False), ("release", True)], False),  # Shift+letter

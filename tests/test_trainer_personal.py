@@ -131,7 +131,8 @@ def test_a_cuda_device_is_used_for_training(job, monkeypatch):
 
     installed, text, out = job
     asked = []
-    monkeypatch.setattr(ft, "_probe_step_seconds", lambda job, device, threads: asked.append(device.type) or 0.5)
+    monkeypatch.setattr(ft, "_probe_step_seconds",
+                        lambda job, device, threads: asked.append(device.type) or ft.StepTimes({2: 0.5}, 0.2))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "NVIDIA H200")
     plan = ft.plan_finetune([text], out, installed, overrides=FAST, log=lambda m: None).plan

@@ -1,2 +1,6 @@
-"""Shuru's trainer: pretraining and personal fine-tuning of the character model (PyTorch)."""
-import engine  # noqa: F401  (first: it switches onnxruntime's telemetry off before anything loads it)
+"""Shuru's trainer: pretraining, fine-tuning on a user's text, export (``python -m trainer``)."""
+import time
+
+STARTED_AT = time.perf_counter()  # before torch loads: a fine-tune's plan counts the start-up a run repeats
+
+import engine  # noqa: E402,F401  (before anything loads onnxruntime: the engine switches its telemetry off)

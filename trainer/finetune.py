@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import json
 import math
 import os
@@ -32,6 +33,7 @@ from engine.atomic import write_bytes_atomic
 from engine.build.corpus import normalise_text
 from engine.engine import ASSETS_DIR
 
+from . import STARTED_AT
 from .config import apply_overrides
 from .data import WindowSampler, heldout_windows, load_shards, stderr_log
 from .errors import DataError, ManifestError, TrainerError
@@ -53,9 +55,16 @@ REQUIRED_MODULES = ("torch", "numpy", "onnx", "onnxruntime", "onnxruntime.quanti
 # Free space needed beside the output and the checkpoint: the checkpoint (fp32 weights and two
 # optimiser moments), the temp export (fp32 and int8 ONNX, fp16 weights, the text layer) and margin.
 DISK_PER_PARAM_BYTES, DISK_MARGIN_BYTES = 4 * 3 + 4 + 1 + 2, 64 << 20
-# Beyond training: loading, the baseline, the export and the report (measured on 2 cores; the
-# report's 300 clauses typed twice take about 50 s of it, 30 s more than its 120 clauses did).
-OVERHEAD_S = 180.0
+# What a run spends besides its steps and evaluations (which the plan times on the device), measured
+# on a 2-core CPU (docs/TUNING.md, "The fine-tune estimate"):
+RUN_SETUP_S = 3.0  # what --check leaves out: importing onnx and pypinyin, decoding the replay sample, the optimizer
+CHECKPOINT_S = 0.5  # one checkpoint (every cfg.ckpt_minutes, and the last)
+EXPORT_S = 1.5  # ONNX export, int8 quantisation and its parity check
+USER_LAYER_S, USER_LAYER_S_PER_CHAR = 0.5, 4e-6  # the user's word n-grams: loading the lexicon, counting
+REPORT_S = 50.0  # typing the report's 300 clauses through the engine, before and after
+EVAL_BATCH = 32  # windows per evaluation batch (trainer.train.evaluate_windows)
+OPTIMIZER_SHARE = 0.03  # AdamW's update, as a share of a step (the plan's probe leaves it out)
+THREAD_SCALING = 0.64  # a CPU step on n of N threads takes (N / n) ** 0.64 as long (1 thread: 0.70 s, 2: 0.45 s)
 
 
 def read_texts(paths: list[Path], log: Callable[[str], None]) -> list[str]:
@@ -77,13 +86,17 @@ def split_user_lines(texts: list[str]) -> tuple[list[str], list[str]]:
     return train_lines, held
 
 
-def check_dependencies(modules: tuple[str, ...] | None = None) -> None:
+def check_dependencies(modules: tuple[str, ...] | None = None, import_them: bool = True) -> None:
     """Import every module the run will need (default REQUIRED_MODULES); TrainerError naming
-    the missing ones."""
+    the missing ones. ``import_them`` False: only find them (the plan: importing onnx and
+    pypinyin takes a second, and the run imports them before its first step anyway)."""
     missing = []
     for name in REQUIRED_MODULES if modules is None else modules:
         try:
-            importlib.import_module(name)
+            if import_them:
+                importlib.import_module(name)
+            elif importlib.util.find_spec(name) is None:
+                raise ModuleNotFoundError(f"No module named {name!r}")
         except Exception as e:  # ImportError, or a broken install raising anything  # noqa: BLE001
             missing.append(f"{name} ({type(e).__name__}: {e})")
     if missing:
@@ -218,10 +231,11 @@ class Job:
 
 def plan_finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None = None,
                   shards: Path | None = None, work: Path | None = None, overrides: list[str] | None = None,
-                  log: Callable[[str], None] = stderr_log) -> Job:
+                  log: Callable[[str], None] = stderr_log, check_only: bool = False) -> Job:
     """Check everything a fine-tune needs and plan it (device, steps, time); touches nothing
-    but a write probe. Raises a TrainerError (or InputFileError) saying what is wrong."""
-    check_dependencies()
+    but a write probe. Raises a TrainerError (or InputFileError) saying what is wrong.
+    ``check_only``: the plan alone (packages are found, not imported)."""
+    check_dependencies(import_them=not check_only)
     texts = read_texts(texts_paths, log)  # refuses binary files before anything is touched
     base = Path(base) if base else INSTALLED_MODEL
     out = Path(out) if out else _registry().dir_for_files(list(texts_paths))
@@ -254,6 +268,20 @@ def plan_finetune(texts_paths: list[Path], out: Path | None = None, base: Path |
     return job
 
 
+@dataclass(frozen=True)
+class StepTimes:
+    """What the plan measures on the device: seconds of a training step (forward and backward) by
+    CPU thread count (one entry on a GPU), and of evaluating one batch of held-out windows."""
+
+    steps: dict[int, float]
+    eval_batch_s: float
+
+    @property
+    def step_s(self) -> float:
+        """A step on the fastest thread count (the one the adaptive tuner keeps)."""
+        return min(self.steps.values())
+
+
 def _plan(job: Job) -> dict:
     """Device, steps and estimated time (a few timed steps on the device)."""
     import torch
@@ -261,37 +289,89 @@ def _plan(job: Job) -> dict:
     from .device import detect_device
 
     device = detect_device(torch)
-    s_per_step = _probe_step_seconds(job, torch.device(device.kind), device.threads)
-    cfg = job.cfg
-    train_s = cfg.max_steps * s_per_step
-    if cfg.max_minutes > 0:
-        train_s = min(train_s, cfg.max_minutes * 60)
+    times = _probe_step_seconds(job, torch.device(device.kind), device.threads)
+    cfg, user_chars = job.cfg, sum(len(t) for t in job.texts)
+    eval_windows = len(heldout_windows(job.user_held, cfg.seq_len, cfg.eval_windows)) + len(job.general_held)
+    startup_s = time.perf_counter() - STARTED_AT
+    estimate = estimate_seconds(cfg, times, device.kind, device.threads, eval_windows, user_chars, startup_s)
     resume = (job.work / "ckpt.pt").is_file()
-    return {"device": device.to_dict(), "user_chars": sum(len(t) for t in job.texts),
-            "user_tokens": int(len(job.user_train)), "steps": cfg.max_steps, "s_per_step": round(s_per_step, 3),
-            "estimate_s": round(train_s + OVERHEAD_S), "replay": job.replay is not None,
+    return {"device": device.to_dict(), "user_chars": user_chars,
+            "user_tokens": int(len(job.user_train)), "steps": cfg.max_steps, "s_per_step": round(times.step_s, 3),
+            "s_per_step_by_threads": {n: round(t, 3) for n, t in times.steps.items()},
+            "eval_batch_s": round(times.eval_batch_s, 3), "eval_windows": eval_windows,
+            "startup_s": round(startup_s, 1), "estimate_s": round(estimate), "replay": job.replay is not None,
             "max_minutes": cfg.max_minutes, "resume": resume, "out": str(job.out)}
 
 
-def _probe_step_seconds(job: Job, device, threads: int, steps: int = 2) -> float:
-    """Median seconds of a training step of this model and batch on this device."""
+def estimate_seconds(cfg: TrainConfig, times: StepTimes, device_kind: str, threads: int, eval_windows: int,
+                     user_chars: int, startup_s: float = 0.0) -> float:
+    """Wall-clock seconds of a whole fine-tune: ``startup_s`` (the checks and the plan, which a run
+    repeats), the baseline evaluation, the training loop (its steps, evaluations, thread-count
+    probes and checkpoints, cut at cfg.max_minutes), the last evaluation, the export with the
+    user's text layer, and the report. ``eval_windows``: held-out windows per evaluation."""
+    from .train import TUNER_PROBE_EVERY
+
+    steps, every = cfg.max_steps, max(cfg.eval_every, 1)
+    eval_s = math.ceil(eval_windows / EVAL_BATCH) * times.eval_batch_s
+    loop_s = steps * times.step_s * (1 + OPTIMIZER_SHARE) + steps // every * eval_s
+    if device_kind == "cpu" and cfg.threads == 0:  # the adaptive thread count probes at the start and every 200 steps
+        loop_s += (1 + steps // TUNER_PROBE_EVERY) * thread_probe_seconds(times, threads)
+    if cfg.ckpt_minutes > 0:
+        loop_s += loop_s // (cfg.ckpt_minutes * 60) * CHECKPOINT_S
+    cut = cfg.max_minutes > 0 and loop_s > cfg.max_minutes * 60
+    if cut:
+        loop_s = cfg.max_minutes * 60
+    last_eval_s = eval_s if cut or steps % every else 0.0  # unless the last step was just evaluated
+    return (startup_s + RUN_SETUP_S + eval_s + loop_s + last_eval_s + CHECKPOINT_S
+            + EXPORT_S + USER_LAYER_S + USER_LAYER_S_PER_CHAR * user_chars + REPORT_S)
+
+
+def thread_probe_seconds(times: StepTimes, threads: int) -> float:
+    """What one probe of the adaptive thread count adds to a CPU run: its steps on the thread
+    counts it does not keep are slower. Counts the plan did not time are scaled from all threads."""
+    from .train import TUNER_PROBE_STEPS, thread_options
+
+    on_all = times.steps.get(threads, times.step_s)
+    slower = sum(times.steps.get(n, on_all * (threads / n) ** THREAD_SCALING) - times.step_s
+                 for n in thread_options(threads))
+    return TUNER_PROBE_STEPS * slower
+
+
+def _probe_step_seconds(job: Job, device, threads: int) -> StepTimes:
+    """Seconds of a training step of this model and batch on this device (without the
+    optimizer's update: see OPTIMIZER_SHARE) on all CPU threads and on one (a busy CPU is
+    faster on one: the trainer's adaptive thread count then keeps it), and of one evaluation batch."""
     import torch
 
-    from .train import load_weights, train_step
+    from .train import evaluate_windows, load_weights, train_step
 
-    torch.set_num_threads(threads)
     model = load_weights(job.base / WEIGHTS_NAME, job.vocab).to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=0.0)  # lr 0: the probe changes nothing that is kept
     sampler = WindowSampler(job.user_train, job.cfg.seq_len, 0)
-    times = []
-    for _ in range(steps + 1):
-        x, y = (torch.from_numpy(a).to(device) for a in sampler.batch(job.cfg.batch_size))
+    rows = job.cfg.batch_size
+
+    def step(n_threads: int, n_rows: int) -> float:
+        torch.set_num_threads(n_threads)
+        x, y = (torch.from_numpy(a).to(device) for a in sampler.batch(n_rows))
         t = time.perf_counter()
-        train_step(model, opt, x, y, job.cfg, device)
+        train_step(model, None, x, y, job.cfg, device)
         if device.type == "cuda":
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times[1:]))  # the first step warms up
+        return time.perf_counter() - t
+
+    if device.type == "cpu" and threads > 1:
+        # on one thread a step takes time in proportion to its rows: half a batch, timed and
+        # doubled, is a whole batch's time within 3% (after a first one that warms up)
+        half = max(1, rows // 2)
+        step(1, half)
+        steps = {1: step(1, half) * rows / half, threads: step(threads, rows)}
+    else:
+        step(threads, rows)  # the first step warms up (on a GPU: its libraries' start)
+        steps = {threads: step(threads, rows)}
+    torch.set_num_threads(min(steps, key=steps.get))
+    windows = heldout_windows(job.user_train, job.cfg.seq_len, EVAL_BATCH)
+    t = time.perf_counter()
+    evaluate_windows(model, windows, job.cfg, device, batch=EVAL_BATCH)
+    return StepTimes(steps, (time.perf_counter() - t) * EVAL_BATCH / max(len(windows), 1))
 
 
 def finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None = None,
@@ -302,7 +382,7 @@ def finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None
     (default: the personal model dir). Returns a summary dict (with ``check_only``: the plan)."""
     t0 = time.time()
     events = events or Events()
-    job = plan_finetune(texts_paths, out, base, shards, work, overrides, log)
+    job = plan_finetune(texts_paths, out, base, shards, work, overrides, log, check_only=check_only)
     if check_only:
         return {"status": "ok", "plan": job.plan}
     events.emit("plan", **job.plan)

@@ -236,17 +236,20 @@ def wrap_model(model: CharLM, cfg: TrainConfig, ctx: DistContext, device: torch.
     return net
 
 
-def train_step(net: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+def train_step(net: torch.nn.Module, opt: torch.optim.Optimizer | None, x: torch.Tensor, y: torch.Tensor,
                cfg: TrainConfig, device: torch.device) -> torch.Tensor:
     """One optimizer step on this rank's rows x, y (B, T); under DDP the gradients are the
-    mean over every rank's rows. Returns the loss (a tensor: reading it waits for the GPU)."""
+    mean over every rank's rows. Returns the loss (a tensor: reading it waits for the GPU).
+    ``opt`` None: forward and backward only (the fine-tune plan times steps so, without the
+    second that creating an optimizer costs: it imports torch._dynamo)."""
     with autocast_ctx(cfg, device):
         _, loss = net(x, y)
-    opt.zero_grad(set_to_none=True)
+    (opt or net).zero_grad(set_to_none=True)
     loss.backward()
     if cfg.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-    opt.step()
+    if opt is not None:
+        opt.step()
     return loss.detach()
 
 
@@ -387,6 +390,15 @@ def rederive_rng(seed: int, rank: int, step: int, data: TrainData) -> None:
 # --- the loop ----------------------------------------------------------------------
 
 
+TUNER_PROBE_EVERY, TUNER_PROBE_STEPS = 200, 6  # the adaptive thread count: probe every 200 steps, 6 steps each
+
+
+def thread_options(max_threads: int) -> list[int]:
+    """Thread counts the adaptive tuner tries: 1, 2, 4, ... and the maximum (few options keep
+    probes short on many-core machines)."""
+    return sorted({1, max(max_threads, 1)} | {2**k for k in range(1, 8) if 2**k < max_threads})
+
+
 class ThreadTuner:
     """Adaptive intra-op thread count for a shared CPU.
 
@@ -396,9 +408,8 @@ class ThreadTuner:
     thread count and keep the fastest.
     """
 
-    def __init__(self, max_threads: int, probe_every: int = 200, probe_steps: int = 6):
-        # 1, 2, 4, ... and the maximum: few options keep probes short on many-core machines
-        self.options = sorted({1, max(max_threads, 1)} | {2**k for k in range(1, 8) if 2**k < max_threads})
+    def __init__(self, max_threads: int, probe_every: int = TUNER_PROBE_EVERY, probe_steps: int = TUNER_PROBE_STEPS):
+        self.options = thread_options(max_threads)
         self.probe_every, self.probe_steps = probe_every, probe_steps
         self.times: dict[int, list[float]] = {n: [] for n in self.options}
         self.current = self.options[-1]

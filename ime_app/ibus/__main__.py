@@ -2,7 +2,8 @@
 
     python -m ime_app.ibus --ibus                      # what ibus-daemon runs (from shuru.xml)
     python -m ime_app.ibus                             # from a terminal: registers itself with a running IBus
-    python -m ime_app.ibus --write-component DIR       # DIR/shuru.xml running this checkout's engine
+    python -m ime_app.ibus --write-component DIR       # DIR/shuru.xml running this checkout's engine (if it can start)
+    python -m ime_app.ibus --check                     # can this engine start under IBus? (exit 0, else why, exit 1)
     python -m ime_app.ibus --print-component           # the same XML on stdout
     python -m ime_app.ibus --bench [--inputs 300]      # key-to-lookup-table latency through a private ibus-daemon
 
@@ -28,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--write-component", type=Path, metavar="DIR",
                       help="write DIR/shuru.xml, whose <exec> runs this engine (this checkout's, or the installed one), and exit")
     what.add_argument("--print-component", action="store_true", help="print that component XML and exit")
+    what.add_argument("--check", action="store_true",
+                      help="check that this engine can start under IBus (PyGObject, the IBus typelib); "
+                           "exit 0, else say what to install and exit 1")
     what.add_argument("--bench", action="store_true",
                       help="measure key-to-lookup-table latency through a private ibus-daemon and exit")
     p.add_argument("--inputs", type=int, default=300, help="--bench: how many bench inputs to type (default 300)")
@@ -54,6 +58,13 @@ def engine_args(args: argparse.Namespace) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.check:
+        from .component import engine_problem
+
+        problem = engine_problem()
+        if problem:
+            print(problem, file=sys.stderr)
+        return 1 if problem else 0
     handlers = [logging.StreamHandler()]
     if not (args.write_component or args.print_component or args.bench):
         handlers.append(_log_file())
@@ -64,8 +75,14 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.print_component:
             sys.stdout.write(render_component(engine_command(*engine_args(args)), setup_argv=settings_command()))
-        else:
+            return 0
+        from .component import EngineCannotStart
+
+        try:
             print(write_component(args.write_component, engine_command(*engine_args(args))))
+        except EngineCannotStart as e:
+            print(f"Shuru's IBus component was not written: {e}", file=sys.stderr)
+            return 1
         return 0
     if args.bench:
         from .bench import run_bench

@@ -5,10 +5,16 @@
 to ``/usr/share/ibus/component/``. :func:`engine_command` is the command line of the running
 engine: the frozen executable itself, or :func:`checkout_command`, this checkout's engine: the
 venv's Python, by absolute path, with the checkout first on its path.
+
+:func:`write_component` first runs that command line with ``--check`` (:func:`check_engine`):
+a component whose engine cannot start (a Python without PyGObject, no IBus typelib) is not
+written, and the error says what to install; ibus-daemon itself would only time out.
 """
 from __future__ import annotations
 
+import importlib
 import shlex
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -24,6 +30,13 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 ENGINE_MODULE = "ime_app.ibus"
 DESCRIPTION = "Shuru: pinyin with an on-device neural decoder"
 APP_EXECUTABLE = "shuru"  # the window, next to the frozen engine executable
+CHECK_FLAG = "--check"  # the engine's command line + this: can it start? (exit 0, else the reason on stderr)
+CHECK_TIMEOUT_S = 60
+PYGOBJECT_REQUIREMENT = "PyGObject>=3.42,<3.51"  # pyproject.toml's ibus extra
+
+
+class EngineCannotStart(RuntimeError):
+    """The component's command line cannot run the engine; the message says why and what to install."""
 
 
 def frozen() -> bool:
@@ -77,13 +90,59 @@ def render_component(exec_argv: list[str], *, setup_argv: list[str] | None = Non
 
 
 def write_component(folder: Path, exec_argv: list[str] | None = None, setup_argv: list[str] | None = None) -> Path:
-    """Write ``folder/shuru.xml`` (default: the running engine); returns its path."""
+    """Write ``folder/shuru.xml`` (default: the running engine); returns its path. Raises
+    EngineCannotStart, writing nothing, when that engine could not start (:func:`check_engine`)."""
+    exec_argv = exec_argv or engine_command()
+    text = render_component(exec_argv, setup_argv=setup_argv or settings_command())
+    problem = check_engine(exec_argv)
+    if problem:
+        raise EngineCannotStart(problem)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / FILE_NAME
-    text = render_component(exec_argv or engine_command(), setup_argv=setup_argv or settings_command())
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def check_engine(exec_argv: list[str], timeout_s: float = CHECK_TIMEOUT_S) -> str:
+    """Run the engine's command line (as ibus-daemon would, plus ``--check``): "" when it can
+    start, else why not, with what to install."""
+    argv = [a for a in exec_argv if a != "--ibus"] + [CHECK_FLAG]
+    try:
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+    except OSError as e:
+        return f"The IBus engine's command cannot run ({shlex.join(argv)}): {e.strerror or e}."
+    except subprocess.TimeoutExpired:
+        return f"The IBus engine's check did not answer within {timeout_s:.0f} s ({shlex.join(argv)})."
+    if run.returncode == 0:
+        return ""
+    said = [line for line in (run.stderr + run.stdout).strip().splitlines() if line.strip()]
+    return said[-1] if said else f"The IBus engine's check failed (exit code {run.returncode}): {shlex.join(argv)}"
+
+
+def engine_problem(python: str | None = None) -> str:
+    """In the engine's own process (``--check``): why it could not serve IBus, or "". Checks
+    PyGObject, IBus's typelib, then everything the engine process imports."""
+    python = python or sys.executable
+    try:
+        import gi
+    except ImportError as e:
+        return (f"The IBus engine cannot start: {python} cannot import PyGObject ({e}). Install it into that "
+                f"Python: {python} -m pip install '{PYGOBJECT_REQUIREMENT}' (it builds against the system "
+                "packages libgirepository1.0-dev, libcairo2-dev, pkg-config and gcc); in a checkout, "
+                "./dev.sh ibus installs all of it.")
+    try:
+        gi.require_version("IBus", "1.0")
+        from gi.repository import IBus  # noqa: F401
+    except (ValueError, ImportError) as e:
+        return (f"The IBus engine cannot start: PyGObject finds no IBus typelib ({e}). Install IBus's GObject "
+                "introspection data: gir1.2-ibus-1.0 (Debian, Ubuntu), ibus-libs (Fedora), ibus (Arch).")
+    try:
+        importlib.import_module(f"{ENGINE_MODULE}.service")
+    except Exception as e:  # a missing or broken dependency of the engine, whatever it raises  # noqa: BLE001
+        return (f"The IBus engine cannot start in {python}: {type(e).__name__}: {e}. Install Shuru with its "
+                "dependencies into that Python (in a checkout: ./dev.sh ibus).")
+    return ""
 
 
 def _fields(parent: ET.Element, **values: str) -> None:
