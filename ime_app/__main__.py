@@ -57,18 +57,18 @@ def engine_options(args: argparse.Namespace):
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
-    problem = display_problem(os.environ, sys.platform)
-    if problem:
-        print(problem, file=sys.stderr)  # before Qt, which would abort (and dump core) without a display
-        return 1
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
-    if args.export_user_data or args.import_user_data:
+    if args.export_user_data or args.import_user_data:  # no window: no display needed
         from .user_data import export_to, import_from
 
         if args.export_user_data:
             return export_to(args.export_user_data, engine_options(args))
         return import_from(args.import_user_data, engine_options(args))
+    problem = display_problem(os.environ, sys.platform)
+    if problem:
+        print(problem, file=sys.stderr)  # before Qt, which would abort (and dump core) without a display
+        return 1
     from PySide6.QtWidgets import QApplication
 
     from .app import create_app, create_window

@@ -578,7 +578,10 @@ class MainWindow(QMainWindow):
                 message += f"; settings not restored ({restored.error})"
             else:
                 self.apply_settings(settings, reconfigure=True)
-        self.set_status(message, style=ERROR_STYLE if message.startswith("Not ") else "")
+        if message.startswith("Not "):
+            QMessageBox.warning(self, "User Data", message)
+        else:
+            self.statusBar().showMessage(message, 10_000)
 
     # Closing --------------------------------------------------------------------------
 

@@ -129,6 +129,26 @@ def file_menu(d: Driver) -> None:
     for name in ("note.txt", "copy.txt"):
         d.run(f"File/Open Recent/{(tmp / name).resolve()}")
         assert w.path == (tmp / name).resolve()
+    user_data_menu(d)
+
+
+def user_data_menu(d: Driver) -> None:
+    """File → Export User Data… writes the backup; Import User Data… asks first, then restores it."""
+    from engine.backup import read_backup
+
+    w, tmp = d.w, d.tmp
+    backup = tmp / "me.shuru-backup"
+    d.files["getSaveFileName"] = str(backup)
+    d.run("File/Export User Data…")
+    d.qtbot.waitUntil(backup.exists, timeout=TIMEOUT_MS)
+    assert read_backup(backup)[0]["contents"]["learned_words"] >= 1
+    d.files["getOpenFileName"] = str(backup)
+    d.answers.then(click(Button.No))
+    d.run("File/Import User Data…")  # asked, and No: nothing is sent
+    assert d.answers.seen[-1] == "Import User Data"
+    d.answers.then(click(Button.Yes))
+    d.run("File/Import User Data…")
+    d.qtbot.waitUntil(lambda: "Imported me.shuru-backup" in w.statusBar().currentMessage(), timeout=TIMEOUT_MS)
 
 
 def edit_menu(d: Driver) -> None:
