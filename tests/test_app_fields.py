@@ -37,6 +37,8 @@ def quick_phrase_box(w):
     dialog = SettingsDialog(w.settings, FUZZY_PAIR_NAMES, w, phrases_text="")
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
+    tabs = dialog.tabs
+    tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i) == "Quick phrases"))
     return dialog.phrases
 
 

@@ -23,6 +23,7 @@ CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc: Noto Sans CJ
 REAL_TOOLS = ("dirname", "id", "cat", "mkdir", "touch")
 IBUS_TOOLS = ("ibus-daemon", "ibus", "dbus-run-session", "pkg-config", "cc")
 DESKTOP_TOOLS = ("desktop-file-validate", "appstreamcli")
+NETWORK_TOOLS = ("ip", "strace")  # the no-network test: a namespace of its own, or strace
 SYSTEM_FILES = ("girepository-1.0/IBus-1.0.typelib", "girepository-1.0/Gtk-3.0.typelib",
                 "gtk-3.0/3.0.0/immodules/im-ibus.so")
 FILLER_LINES = 50_000  # several MB: far more than a pipe holds once grep -q has stopped reading
@@ -79,7 +80,7 @@ def system(tmp_path):
     return FakeSystem(tmp_path / "system")
 
 
-def install(system: FakeSystem, fonts=(CJK_FONT,), libs=LIBS, tools=("Xvfb", "xdotool") + IBUS_TOOLS + DESKTOP_TOOLS,
+def install(system: FakeSystem, fonts=(CJK_FONT,), libs=LIBS, tools=("Xvfb", "xdotool") + IBUS_TOOLS + DESKTOP_TOOLS + NETWORK_TOOLS,
             files=SYSTEM_FILES, filler=FILLER_LINES):
     system.tool("fc-list", font_list(list(fonts), filler))
     system.tool("ldconfig", lib_list(list(libs), filler))
@@ -106,12 +107,13 @@ def test_nothing_is_missing_when_everything_is_installed(system, filler, mode):
     (dict(libs=[]), "", ["libxkbcommon-x11-0", "libxcb-cursor0", "libegl1", "libxcb-icccm4", "libxcb-keysyms1",
                          "libxcb-image0", "libxcb-render-util0", "libxcb-shape0", "libxcb-randr0", "libxcb-xkb1"]),
     (dict(tools=()), "", []),  # the window itself needs no X server of its own
-    (dict(tools=IBUS_TOOLS + DESKTOP_TOOLS), "test", ["xvfb", "xdotool"]),
-    (dict(tools=("Xvfb", "xdotool") + IBUS_TOOLS), "test", ["desktop-file-utils", "appstream"]),
+    (dict(tools=IBUS_TOOLS + DESKTOP_TOOLS + NETWORK_TOOLS), "test", ["xvfb", "xdotool"]),
+    (dict(tools=("Xvfb", "xdotool") + IBUS_TOOLS + NETWORK_TOOLS), "test", ["desktop-file-utils", "appstream"]),
+    (dict(tools=("Xvfb", "xdotool") + IBUS_TOOLS + DESKTOP_TOOLS), "test", ["iproute2", "strace"]),
     (dict(tools=("Xvfb",)), "screenshot", ["xdotool"]),
     # a clean machine: IBus, its typelib and GTK module, GTK's typelib and D-Bus for the test client,
     # and what PyGObject builds with (the venv has none yet)
-    (dict(tools=("Xvfb", "xdotool") + DESKTOP_TOOLS, files=()), "test",
+    (dict(tools=("Xvfb", "xdotool") + DESKTOP_TOOLS + NETWORK_TOOLS, files=()), "test",
      ["ibus", "gir1.2-ibus-1.0", "ibus-gtk3", "gir1.2-gtk-3.0", "dbus", "libgirepository1.0-dev", "libcairo2-dev",
       "pkg-config", "gcc"]),
     (dict(tools=(), files=()), "ibus",

@@ -304,11 +304,11 @@ def _plan(job: Job) -> dict:
 
 
 def estimate_seconds(cfg: TrainConfig, times: StepTimes, device_kind: str, threads: int, eval_windows: int,
-                     user_chars: int, startup_s: float = 0.0) -> float:
+                     user_chars: int, startup_s: float = 0.0, report_s: float = REPORT_S) -> float:
     """Wall-clock seconds of a whole fine-tune: ``startup_s`` (the checks and the plan, which a run
     repeats), the baseline evaluation, the training loop (its steps, evaluations, thread-count
     probes and checkpoints, cut at cfg.max_minutes), the last evaluation, the export with the
-    user's text layer, and the report. ``eval_windows``: held-out windows per evaluation."""
+    user's text layer, and the report (``report_s``). ``eval_windows``: held-out windows per evaluation."""
     from .train import TUNER_PROBE_EVERY
 
     steps, every = cfg.max_steps, max(cfg.eval_every, 1)
@@ -323,7 +323,7 @@ def estimate_seconds(cfg: TrainConfig, times: StepTimes, device_kind: str, threa
         loop_s = cfg.max_minutes * 60
     last_eval_s = eval_s if cut or steps % every else 0.0  # unless the last step was just evaluated
     return (startup_s + RUN_SETUP_S + eval_s + loop_s + last_eval_s + CHECKPOINT_S
-            + EXPORT_S + USER_LAYER_S + USER_LAYER_S_PER_CHAR * user_chars + REPORT_S)
+            + EXPORT_S + USER_LAYER_S + USER_LAYER_S_PER_CHAR * user_chars + report_s)
 
 
 def thread_probe_seconds(times: StepTimes, threads: int) -> float:
