@@ -13,7 +13,7 @@ def test_smoke_run_loads_everything_and_converts(tmp_path):
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["ok"] and report["window_shown"] and report["first"] == "你好"
-    assert "neural" in report["engine"] and report["model"] == "base"
+    assert report["engine"].startswith("neural (base)") and report["model"] == "base"
     assert report["trainer"] == [sys.executable, "-m", "trainer"]  # the checkout's
     assert not (tmp_path / "config" / "settings.json").exists()  # the check wrote no settings
 

@@ -113,7 +113,7 @@ def test_the_installed_app_starts_on_x_and_converts(installed, tmp_path):
         run = subprocess.run([app, "--smoke"], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
         assert run.returncode == 0, run.stderr[-3000:]
         report = json.loads(run.stdout.strip().splitlines()[-1])
-        assert report["ok"] and report["first"] == "你好" and "neural" in report["engine"]
+        assert report["ok"] and report["first"] == "你好" and report["engine"].startswith("neural (base)")
         assert type_into_the_installed_app(app, env, display, tmp_path) == "你好"
         assert not list((tmp_path / "home").rglob("*Microsoft*")), "onnxruntime's telemetry is off"
     finally:
@@ -187,7 +187,7 @@ def test_the_installed_ibus_engine_types_into_a_gtk_entry(installed, xvfb, tmp_p
         bus.stop()
         bus.kill_leftovers()
     log = (Path(bus.env["XDG_CACHE_HOME"]) / "shuru/ibus-engine.log").read_text(encoding="utf-8")
-    assert "engine loaded" in log and "neural" in log
+    assert "engine loaded" in log and ": neural (base) + n-gram" in log
     assert not list(home.rglob("*Microsoft*")), "onnxruntime's telemetry is off"
 
 
