@@ -90,11 +90,7 @@ def _copy_store(engine, copy: Path) -> None:
     store = engine.history.store
     if store.path == MEMORY and engine.dict_store is not None:
         store = engine.dict_store  # learning off: the file still holds the dictionary
-    target = sqlite3.connect(str(copy))
-    try:
-        store._db.backup(target)
-    finally:
-        target.close()
+    store.copy_to(copy)
 
 
 def read_backup(src: Path) -> tuple[dict, dict[str, bytes]]:

@@ -106,6 +106,15 @@ class UserStore:
             db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('clock', 0)")
         return db
 
+    def copy_to(self, path: Path) -> None:
+        """A consistent copy of the whole store in ``path`` (SQLite's online backup: other
+        processes may go on writing)."""
+        target = sqlite3.connect(str(path))
+        try:
+            self._db.backup(target)
+        finally:
+            target.close()
+
     def close(self) -> None:
         """Fold the write-ahead log into the file (so ``user.db`` alone is complete) and close."""
         self._closer()

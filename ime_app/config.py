@@ -154,6 +154,27 @@ class SettingsStore:
         log.warning("%s", self.error)
         return Settings()
 
+    def file_contents(self) -> dict[str, bytes]:
+        """The settings file as a backup carries it ({} when there is none yet)."""
+        return {self.path.name: self.path.read_bytes()} if self.path.is_file() else {}
+
+    def restore(self, files: dict[str, bytes]) -> str:
+        """Save the settings a backup carried (``files`` as :meth:`file_contents` gives them), checked
+        first; "" when they were restored or there were none, else why not."""
+        data = files.get(self.path.name)
+        if data is None:
+            return ""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / self.path.name).write_bytes(data)
+            carried = SettingsStore(Path(tmp))
+            settings = carried.load()
+        if carried.error:
+            return f"settings not restored ({carried.error})"
+        self.save(settings)
+        return ""
+
     def save(self, settings: Settings) -> None:
         """Write atomically; a failure is logged (settings are a convenience, not data)."""
         try:

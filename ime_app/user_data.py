@@ -6,7 +6,6 @@ file beside them; no display is needed (a backup over SSH, or before the first s
 from __future__ import annotations
 
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,10 +24,9 @@ def export_to(path: Path, options=None, store: SettingsStore | None = None) -> i
     from engine.errors import ShuruError
 
     store = store or SettingsStore()
-    files = {store.path.name: store.path.read_bytes()} if store.path.is_file() else {}
     engine = _engine(options)
     try:
-        contents = engine.export_user_data(path, files)["contents"]
+        contents = engine.export_user_data(path, store.file_contents())["contents"]
     except ShuruError as e:
         print(f"shuru: not exported: {e}", file=sys.stderr)
         return 1
@@ -52,16 +50,7 @@ def import_from(path: Path, options=None, store: SettingsStore | None = None) ->
         return 1
     finally:
         engine.close()
-    note = ""
-    data = summary.files.get(store.path.name)
-    if data is not None:
-        with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / store.path.name).write_bytes(data)
-            restored = SettingsStore(Path(tmp))
-            settings = restored.load()
-        if restored.error:
-            note = f"; settings not restored ({restored.error})"
-        else:
-            store.save(settings)
+    problem = store.restore(summary.files)
+    note = f"; {problem}" if problem else ""
     print(f"imported {path}: {summary.describe()}{note}")
     return 0

@@ -544,8 +544,7 @@ class MainWindow(QMainWindow):
             if not path:
                 return
         self.store.save(self.settings)
-        files = {self.store.path.name: self.store.path.read_bytes()} if self.store.path.is_file() else {}
-        self.controller.send_to_engine("user_data_export", path, files)
+        self.controller.send_to_engine("user_data_export", path, self.store.file_contents())
 
     def import_user_data(self, path: str | None = None, confirm: bool = True) -> None:
         """Add a backup's user data to this user's and restore its settings."""
@@ -566,18 +565,12 @@ class MainWindow(QMainWindow):
     @Slot(str, object)
     def _user_data_done(self, message: str, files) -> None:
         """An export or import finished: restore the settings it carried, say what happened."""
-        data = (files or {}).get(self.store.path.name)
-        if data is not None:
-            import tempfile
-
-            with tempfile.TemporaryDirectory() as tmp:
-                (Path(tmp) / self.store.path.name).write_bytes(data)
-                restored = SettingsStore(Path(tmp))
-                settings = restored.load()
-            if restored.error:
-                message += f"; settings not restored ({restored.error})"
-            else:
-                self.apply_settings(settings, reconfigure=True)
+        files = files or {}
+        problem = self.store.restore(files)
+        if problem:
+            message += f"; {problem}"
+        elif self.store.path.name in files:
+            self.apply_settings(self.store.load(), reconfigure=True)
         if message.startswith("Not "):
             QMessageBox.warning(self, "User Data", message)
         else:

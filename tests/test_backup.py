@@ -40,6 +40,16 @@ def user_data(engine: Engine, folder: Path) -> tuple:
             phrases.read_text(encoding="utf-8") if phrases.exists() else "")
 
 
+def a_user_with_data(mine: Path) -> Engine:
+    """A user who typed 中国, added 舒如 and has a quick phrase, in ``mine``."""
+    mine.mkdir()
+    (mine / "phrases.txt").write_text("yx 我的邮箱\n", encoding="utf-8")
+    engine = user_engine(mine)
+    type_and_commit(engine, "zhongguo")
+    engine.add_user_words([UserWord("舒如", ("shu", "ru"))])
+    return engine
+
+
 @pytest.fixture
 def backup(tmp_path) -> Path:
     """A backup of a user who typed 你好 and 实验, added 阔落木 and a quick phrase, had settings."""
@@ -70,11 +80,7 @@ def test_a_backup_moves_everything_to_a_new_machine(backup, tmp_path):
 
 def test_an_import_adds_and_removes_nothing(backup, tmp_path):
     mine = tmp_path / "mine"
-    mine.mkdir()
-    (mine / "phrases.txt").write_text("yx 我的邮箱\n", encoding="utf-8")
-    engine = user_engine(mine)
-    type_and_commit(engine, "zhongguo")
-    engine.add_user_words([UserWord("舒如", ("shu", "ru"))])
+    engine = a_user_with_data(mine)
     engine.import_user_data(backup)
     engine.import_user_data(backup)  # twice: no duplicate phrase, no duplicate word
     learned, words, phrases = user_data(engine, mine)
@@ -109,11 +115,7 @@ BAD_BACKUPS = [
 @pytest.mark.parametrize("data, reason", BAD_BACKUPS)
 def test_a_bad_backup_is_refused_and_changes_nothing(data, reason, tmp_path):
     mine = tmp_path / "mine"
-    mine.mkdir()
-    (mine / "phrases.txt").write_text("yx 我的邮箱\n", encoding="utf-8")
-    engine = user_engine(mine)
-    type_and_commit(engine, "zhongguo")
-    engine.add_user_words([UserWord("舒如", ("shu", "ru"))])
+    engine = a_user_with_data(mine)
     before = user_data(engine, mine)
     bad = tmp_path / "bad.shuru-backup"
     bad.write_bytes(data)
