@@ -115,6 +115,7 @@ def evaluate(engine: Engine, rows: list[dict], use_context: bool, limit: int | N
     top1 = top5 = 0
     acc = 0.0
     ms = []
+    by_length: dict[str, list[int]] = {}  # syllable-count group -> [top-1 hits, rows]
     analyser = None
     if misses is not None:
         from .misses import MissAnalyser
@@ -130,11 +131,25 @@ def evaluate(engine: Engine, rows: list[dict], use_context: bool, limit: int | N
                                            convs[0].tokens if convs else ()))
         top1 += c[0] == r["hanzi"]
         top5 += r["hanzi"] in c[:5]
+        group = by_length.setdefault(length_group(r["hanzi"]), [0, 0])
+        group[0] += c[0] == r["hanzi"]
+        group[1] += 1
         acc += max(0.0, 1 - levenshtein(c[0], r["hanzi"]) / len(r["hanzi"]))
         ms.append(res["ms"])
     n = len(rows)
     return {"n": n, "top1": top1 / n, "top5": top5 / n, "char_acc": acc / n,
-            "ms_p50": percentile(ms, 0.5), "ms_p95": percentile(ms, 0.95)}
+            "ms_p50": percentile(ms, 0.5), "ms_p95": percentile(ms, 0.95),
+            "by_length": {k: (h / m, m) for k, (h, m) in sorted(by_length.items())}}
+
+
+# Word sets (every gold at most WORD_SET_CHARS characters) are reported per syllable count too.
+WORD_SET_CHARS = 4
+
+
+def length_group(hanzi: str) -> str:
+    """The syllable-count group of a gold: "1", "2", "3-4" or "5+" (one syllable per character)."""
+    n = len(hanzi)
+    return "1" if n <= 1 else "2" if n == 2 else "3-4" if n <= WORD_SET_CHARS else "5+"
 
 
 def dev_sets(with_abbreviated: bool = True) -> list[str]:
@@ -252,6 +267,9 @@ def cmd_eval(args) -> int:
             full.append(r["top1"])
         print(f"{name:24s} n={r['n']:4d} top1={r['top1']:.3f} top5={r['top5']:.3f} char={r['char_acc']:.3f} "
               f"ms50={r['ms_p50']:.2f} ms95={r['ms_p95']:.2f}", flush=True)
+        if "5+" not in r["by_length"]:  # a set of words: top-1 per syllable count
+            print("  top-1 by syllables: " + ", ".join(f"{k}: {acc:.3f} (n={m})" for k, (acc, m) in r["by_length"].items())
+                  + (" (with context)" if args.context else " (no context)"), flush=True)
         if misses is not None:
             print_misses(name, misses, args.errors)
     if full:

@@ -36,12 +36,16 @@ from .syllables import SYLLABLE_INITIAL, SYLLABLES
 log = logging.getLogger(__name__)
 
 LITERAL_ENTRY = -1
+UNSEEN_CHAR_LOGP = -20.0  # the unigram stand-in of a character the lexicon lacks
 # Scorer states this many letters behind the end are released (recomputed on demand): few
 # words that can still grow start further back.
 RELEASE_AFTER = 16
 # Whole-input conversions listed before the prefix words (我想 for wo'xiang'hui'jia): more of them
 # are mostly near-copies of the first, differing in one character.
 WHOLE_INPUT_FIRST = 3
+# Whole-input readings listed besides the best ones, one per other cut into whole syllables
+# (西安 for xi'an when xian reads best as one syllable).
+ALTERNATIVE_CUTS = 2
 REBUILD_CHARS = 32  # characters re-read to rebuild a released scorer state
 MAX_PREFIXES = 8  # prefixes of the best conversion offered (a long input has one per word)
 MAX_WORD_LETTERS = MAX_WORD_SYLLABLES * 7  # the longest a lexicon word can be typed (zhuang'... with apostrophes)
@@ -71,6 +75,13 @@ class ScoreWeights:
     # (bonus - cost)) over its words, so one of the user's words alone does not re-spell general
     # text, while a clause full of them does (docs/TUNING.md).
     user_word_cost: float = 0.6
+    # P(an input typed with no text before it begins a clause), by its syllables: 1, 2, 3, 4 or more.
+    # The first word is scored as the mixture of "after <s>" and "anywhere" (unigram): a word typed
+    # alone is rarely a clause's start, a long input usually is (docs/TUNING.md).
+    clause_start: tuple[float, ...] = (0.2, 0.2, 0.5, 1.0)
+    # P(an input ends a clause), by its syllables as clause_start: the end scores as
+    # clause_end P(</s>) + (1 - clause_end) P(not </s>), since the text may go on after it (docs/TUNING.md).
+    clause_end: tuple[float, ...] = (0.5, 0.5, 0.5, 0.5)
 
 
 @dataclass(frozen=True)
@@ -142,12 +153,16 @@ class Beam:
     extra: list = field(default_factory=list)  # ContextScorer states, aligned with the arrays
     # sum over the words of (user word bonus - cost); score holds max(0, dom) of it
     dom: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # the first word's weighted scores after <s> (in score) and with no context at all (unigram), for
+    # an input with no text before it; 0 for hypotheses of other inputs
+    lead_bos: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lead_free: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __len__(self) -> int:
         return len(self.score)
 
 
-BEAM_ARRAYS = ("score", "w1", "w2", "prev_pos", "prev_idx", "edge", "entry", "dom")
+BEAM_ARRAYS = ("score", "w1", "w2", "prev_pos", "prev_idx", "edge", "entry", "dom", "lead_bos", "lead_free")
 
 
 @dataclass
@@ -191,6 +206,8 @@ class Decoder:
         self.scorer = scorer if weights.neural else None
         self._bonus = getattr(ngram, "word_bonus", None)  # per-token user word bonus, or None
         self.context = context
+        # no text before the input: its first word may or may not begin a clause (ScoreWeights.clause_start)
+        self._free_start = start is None and not context
         self.text = ""
         self.lattice: SyllableLattice = parse("", lattice_options)
         self._width = options.beam_width  # this input's beam (wider when it reads as abbreviations)
@@ -315,7 +332,7 @@ class Decoder:
             edges = [shift.edge(st.edges[k]) for k in edges_keep]
             beam = Beam(b.score[keep] - anc[keep], b.w1[keep], b.w2[keep], b.prev_pos[keep] - r, new_prev[keep],
                         edge_map[b.edge[keep]], b.entry[keep], [b.extra[i] for i in keep] if b.extra else [],
-                        b.dom[keep])
+                        b.dom[keep], np.zeros(len(keep)), np.zeros(len(keep)))
             idx = np.full(len(b), -1)
             sparse = len(keep) < max(1, min(len(b), self._width) // MIN_ADOPT_SHARE)
             recent = len(old.text) - j <= RELEASE_AFTER  # far behind the end, model states would need rebuilding
@@ -344,7 +361,7 @@ class Decoder:
         known = {key(fresh, i): i for i in range(len(fresh))}
         extra_rows = [i for i in range(len(kept)) if key(kept, i) not in known]
         shifted = Beam(kept.score, kept.w1, kept.w2, kept.prev_pos, kept.prev_idx, kept.edge + kept_edge_offset,
-                       kept.entry, kept.extra, kept.dom)
+                       kept.entry, kept.extra, kept.dom, kept.lead_bos, kept.lead_free)
         merged = self._merge(fresh, _take(shifted, extra_rows), 0)
         order = {key(merged, i): i for i in range(len(merged))}
         where = np.array([order.get(key(kept, i), -1) for i in range(len(kept))], dtype=np.int64)
@@ -409,7 +426,7 @@ class Decoder:
         w1, w2, state = start if start is not None else (*self._context_tokens(context), None)
         extra = [state if state is not None else self.scorer.start(context)] if self.scorer else []
         beam = Beam(np.zeros(1), np.array([w1]), np.array([w2]), np.array([-1]), np.array([-1]),
-                    np.array([-1]), np.array([-1]), extra, np.zeros(1))
+                    np.array([-1]), np.array([-1]), extra, np.zeros(1), np.zeros(1), np.zeros(1))
         return PositionState([], [], beam)
 
     def _context_tokens(self, context: str) -> tuple[int, int]:
@@ -517,9 +534,22 @@ class Decoder:
             return None
         entries = np.concatenate(parts_e)
         tokens = self.lex.entry_token[entries].astype(np.int64)
-        channel = (np.concatenate(parts_c).astype(np.float64) + self.w.uncommon * self.lex.token_uncommon[tokens]
+        split = sum(self._splits_syllable(seg, segs[-1].end) for seg in segs)
+        channel = (np.concatenate(parts_c).astype(np.float64) + self.lattice_options.split_syllable_logprob * split
+                   + self.w.uncommon * self.lex.token_uncommon[tokens]
                    + self.w.open_domain * self.lex.token_open_domain[tokens])
         return Edge(start, segs[-1].end, segs, entries, tokens, channel)
+
+    def _splits_syllable(self, seg: Segment, end: int) -> bool:
+        """``seg`` is an initial or a completion cut out of letters that spell one whole syllable
+        ending by ``end`` (the n of hen, the t of ta)."""
+        if seg.kind not in (SegmentKind.INITIAL, SegmentKind.PARTIAL):
+            return False
+        for k in range(seg.end, min(end, seg.start + 6) + 1):
+            for s in self.lattice.segments_to[k]:
+                if s.kind == SegmentKind.FULL and s.start <= seg.start and (s.start, s.end) != (seg.start, seg.end):
+                    return True
+        return False
 
     def _allowed_mask(self, seg: Segment) -> np.ndarray:
         m = self._allowed.get(seg.syllables)
@@ -563,9 +593,16 @@ class Decoder:
             dom = gained
         else:  # no personal model: nothing to carry
             dom = np.zeros(len(score))
+        lead_bos = np.concatenate([p[4].lead_bos[p[2]] for p in parts])
+        lead_free = np.concatenate([p[4].lead_free[p[2]] for p in parts])
+        if self._free_start:
+            first = prev_pos == 0
+            lead_bos = np.where(first, self.w.ngram * lm, lead_bos)
+            lead_free = np.where(first, self.w.ngram * np.where(literal, self.w.literal, self.ngram.uni_logp[tok]),
+                                 lead_free)
         keep = self._select(score, w1, tok)
         beam = Beam(score[keep], w1[keep], tok[keep], prev_pos[keep], prev_idx[keep], edge_id[keep], entry[keep],
-                    dom=dom[keep])
+                    dom=dom[keep], lead_bos=lead_bos[keep], lead_free=lead_free[keep])
         if self.scorer is not None:
             self._rescore_neural(beam, edges, keep_states=not final)
         return beam
@@ -593,7 +630,14 @@ class Decoder:
         parents = self._scorer_states(beam.prev_pos, beam.prev_idx)
         abbreviated = np.array([edges[int(ei)].abbreviated for ei in beam.edge], dtype=bool)
         weight = np.where(abbreviated, self.w.neural_abbrev, self.w.neural)
-        beam.score = beam.score + weight * self.scorer.first_logprob(parents, texts)
+        first_lp = self.scorer.first_logprob(parents, texts)
+        beam.score = beam.score + weight * first_lp
+        if self._free_start:  # the first word's first character, read after <s> and with no context
+            first = beam.prev_pos == 0
+            if first.any():
+                free = np.array([self._char_unigram(t[0]) if f else 0.0 for t, f in zip(texts, first)])
+                beam.lead_bos = beam.lead_bos + np.where(first, weight * first_lp, 0.0)
+                beam.lead_free = beam.lead_free + np.where(first, weight * free, 0.0)
         order = np.argsort(-beam.score, kind="stable")[: self._width]
         for name in BEAM_ARRAYS:
             setattr(beam, name, getattr(beam, name)[order])
@@ -603,6 +647,35 @@ class Decoder:
         else:
             beam.extra, rest = [None] * len(texts), self.scorer.rest_logprob(parents, texts)
         beam.score = beam.score + weight[order] * rest
+
+    def _char_unigram(self, ch: str) -> float:
+        """The n-gram's unigram log P of a character (the neural LM's stand-in with no context at all)."""
+        t = self.lex.token_id(ch)
+        return float(self.ngram.uni_logp[t]) if t is not None and t > EOS else UNSEEN_CHAR_LOGP
+
+    def _syllables(self) -> int:
+        """Syllables (segments) the input reads as, the same for all its conversions."""
+        return len(self.lattice.best_cut())
+
+    def _clause_start(self) -> float:
+        """P(this input, typed with no text before it, begins a clause), by its length; an
+        abbreviated input (bjdx) is read as a whole phrase."""
+        return 1.0 if self._abbreviated else _by_length(self.w.clause_start, self._syllables())
+
+    def _start_correction(self, beam: Beam) -> np.ndarray:
+        """What each whole-input hypothesis' score gains when its first word is scored as maybe, not
+        surely, beginning a clause: the search read it after <s>."""
+        if not self._free_start:
+            return np.zeros(len(beam))
+        return _mix(self._clause_start(), beam.lead_bos, beam.lead_free) - beam.lead_bos
+
+    def _end_logprob(self, beam: Beam) -> np.ndarray:
+        """log P(the input ends where it ends) for each hypothesis: it ends a clause (</s>) with
+        probability ``clause_end``, else the clause goes on (not </s>); an abbreviated input (bjdx) is
+        read as a whole phrase."""
+        p = np.exp(self.ngram.logprob(beam.w1, beam.w2, np.full(len(beam), EOS)).astype(np.float64))
+        mu = 1.0 if self._abbreviated else _by_length(self.w.clause_end, self._syllables())
+        return np.log(mu * p + (1 - mu) * (1 - p) + 1e-300)
 
     # -- candidates ---------------------------------------------------------------------
     def _final_state(self) -> PositionState:
@@ -625,16 +698,42 @@ class Decoder:
         beam = final.beam
         if len(beam) == 0:
             return []
-        eos = self.ngram.logprob(beam.w1, beam.w2, np.full(len(beam), EOS))
-        total = beam.score + self.w.ngram * eos
+        total = beam.score + self.w.ngram * self._end_logprob(beam) + self._start_correction(beam)
+        order = np.argsort(-total, kind="stable")
         out = []
-        for idx in np.argsort(-total, kind="stable")[: self.opt.nbest * 2]:
-            path = self._path(final, len(self.text), int(idx))
-            if not path.tokens:
-                continue  # only apostrophes: nothing to convert
-            out.append(Conversion("".join(path.pieces), len(self.text), float(total[idx]), "literal" if path.literal else "sentence",
-                                  path.segs, path.tokens, path.ends, path.pieces, path.uncommon))
-        return _dedupe(out)[: self.opt.nbest]
+        for idx in order[: self.opt.nbest * 2]:
+            conv = self._conversion(final, int(idx), float(total[idx]))
+            if conv is not None:
+                out.append(conv)
+        best = _dedupe(out)[: self.opt.nbest]
+        return best[:WHOLE_INPUT_FIRST] + self._other_cuts(final, order, total, best)
+
+    def _other_cuts(self, final: PositionState, order: np.ndarray, total: np.ndarray,
+                    best: list[Conversion]) -> list[Conversion]:
+        """``best`` after its first WHOLE_INPUT_FIRST, led by the best reading of up to ALTERNATIVE_CUTS
+        other cuts into whole syllables (西安 for xi'an when xian reads best as 先), however far
+        behind they are: the first page offers every way the letters read."""
+        head, tail = best[:WHOLE_INPUT_FIRST], best[WHOLE_INPUT_FIRST:]
+        cuts = {_cut(c) for c in head}
+        alternatives: list[Conversion] = []
+        for idx in order:
+            if len(alternatives) >= ALTERNATIVE_CUTS:
+                break
+            conv = self._conversion(final, int(idx), float(total[idx]))
+            if conv is None or conv.kind != "sentence" or _cut(conv) in cuts or any(c.text == conv.text for c in head):
+                continue
+            if all(seg.kind == SegmentKind.FULL for seg in conv.segments):
+                cuts.add(_cut(conv))
+                alternatives.append(conv)
+        return alternatives + [c for c in tail if c not in alternatives]
+
+    def _conversion(self, final: PositionState, idx: int, score: float) -> Conversion | None:
+        """Whole-input hypothesis ``idx`` as a candidate (None if it converts nothing: only apostrophes)."""
+        path = self._path(final, len(self.text), idx)
+        if not path.tokens:
+            return None
+        return Conversion("".join(path.pieces), len(self.text), score, "literal" if path.literal else "sentence",
+                          path.segs, path.tokens, path.ends, path.pieces, path.uncommon)
 
     def _path(self, state: PositionState, pos: int, idx: int) -> "_Path":
         """What hypothesis ``idx`` at ``pos`` converted, oldest word first.
@@ -703,6 +802,8 @@ class Decoder:
                     continue
                 lm = self._lm(np.full(len(edge.tokens), start.w1[0]), np.full(len(edge.tokens), start.w2[0]),
                               edge.tokens)
+                if self._free_start:  # a word alone may begin a clause or not (ScoreWeights.clause_start)
+                    lm = _mix(self._clause_start(), lm, self.ngram.uni_logp[edge.tokens].astype(np.float64))
                 score = self.w.ngram * lm + self.w.channel * edge.channel
                 for e, sc in zip(edge.entries, score):
                     text = self.lex.text(int(self.lex.entry_token[e]))
@@ -791,6 +892,25 @@ def context_tokens(lex: Lexicon, context: str) -> tuple[int, int]:
     return toks[0], toks[1]
 
 
+def _cut(conv: Conversion) -> tuple[int, ...]:
+    """Where a conversion's syllables end."""
+    return tuple(seg.end for seg in conv.segments)
+
+
+def _by_length(table: tuple[float, ...], syllables: int) -> float:
+    """The entry of a per-syllable-count table (its last entry for all longer inputs)."""
+    return table[max(1, min(syllables, len(table))) - 1]
+
+
+def _mix(share: float, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """log(share e^a + (1 - share) e^b), elementwise."""
+    if share >= 1:
+        return np.asarray(a, dtype=np.float64)
+    if share <= 0:
+        return np.asarray(b, dtype=np.float64)
+    return np.logaddexp(np.log(share) + a, np.log1p(-share) + b)
+
+
 def _dedupe(convs: list[Conversion]) -> list[Conversion]:
     seen, out = set(), []
     for c in convs:
@@ -803,9 +923,10 @@ def _dedupe(convs: list[Conversion]) -> list[Conversion]:
 def _take(beam: Beam, rows: list[int]) -> Beam:
     idx = np.asarray(rows, dtype=np.int64)
     return Beam(beam.score[idx], beam.w1[idx], beam.w2[idx], beam.prev_pos[idx], beam.prev_idx[idx], beam.edge[idx],
-                beam.entry[idx], [beam.extra[i] for i in rows] if beam.extra else [], beam.dom[idx])
+                beam.entry[idx], [beam.extra[i] for i in rows] if beam.extra else [], beam.dom[idx],
+                beam.lead_bos[idx], beam.lead_free[idx])
 
 
 def _empty_beam() -> Beam:
     z = np.zeros(0, dtype=np.int64)
-    return Beam(np.zeros(0), z, z, z, z, z, z, [], np.zeros(0))
+    return Beam(np.zeros(0), z, z, z, z, z, z, [], np.zeros(0), np.zeros(0), np.zeros(0))

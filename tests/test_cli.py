@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -38,6 +40,28 @@ def test_eval_prints_accuracy(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "top1=1.000" in p.stdout
+
+
+@pytest.mark.parametrize("flags, mode", [([], "no context"), (["--context"], "with context")])
+def test_eval_reports_a_word_set_per_syllable_count(tmp_path, flags, mode):
+    rows = [{"pinyin": "wo", "hanzi": "我", "context": "你和"},
+            {"pinyin": "nihao", "hanzi": "你好", "context": ""},
+            {"pinyin": "beijingdaxue", "hanzi": "北京大学", "context": "我在"}]
+    path = tmp_path / "words.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "engine", "eval", str(path), "--no-neural", *flags],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert f"top-1 by syllables: 1: 1.000 (n=1), 2: 1.000 (n=1), 3-4: 1.000 (n=1) ({mode})" in p.stdout
+
+
+def test_eval_of_clauses_has_no_syllable_breakdown(tmp_path):
+    path = tmp_path / "clauses.jsonl"
+    path.write_text(json.dumps({"pinyin": "woxianghuijiale", "hanzi": "我想回家了"}, ensure_ascii=False), encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "engine", "eval", str(path), "--no-neural"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "by syllables" not in p.stdout
 
 
 def test_eval_without_dev_sets_says_so(tmp_path):

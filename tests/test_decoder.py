@@ -1,4 +1,5 @@
 """Lattice -> candidates with the shipped lexicon and n-gram (statistical scorers)."""
+import numpy as np
 import pytest
 
 
@@ -29,6 +30,38 @@ def test_both_readings_of_an_ambiguous_cut_are_offered(engine):
     assert "方案" in cands[:5] and "反感" in cands[:5]
     cands = texts(engine, "xian")
     assert "西安" in cands[:10] and "先" in cands[:10]
+
+
+@pytest.mark.parametrize("pinyin, first, on_first_page", [
+    ("shi", "是", ["时", "事", "市", "使"]),
+    ("xian", "先", ["现", "线", "县", "西安"]),
+    ("de", "的", ["得", "德", "地"]),
+    ("ta", "他", ["她", "它"]),
+    ("hen", "很", ["恨", "狠"]),
+    ("qu", "去", ["区", "取"]),
+    ("zhidao", "知道", ["直到", "指导"]),
+    ("bjdx", "北京大学", []),
+])
+def test_a_word_typed_alone_lists_what_people_type(engine, pinyin, first, on_first_page):
+    """With no text before it, an input is scored as maybe, not surely, a clause's start and end."""
+    page = texts(engine, pinyin)[:9]
+    assert page[0] == first
+    assert set(on_first_page) <= set(page)
+
+
+@pytest.mark.parametrize("pinyin, split_reading", [
+    ("hen", "河南"),  # he'n: the n of a whole syllable read as an initial
+    ("ta", "天啊"),  # t'a
+    ("de", "第二"),  # d'e, e standing for er
+])
+def test_a_whole_syllable_is_not_cut_into_an_abbreviation_before_its_own_words(engine, pinyin, split_reading):
+    cands = texts(engine, pinyin)
+    assert split_reading not in cands[:4]
+
+
+def test_the_end_of_a_clause_still_counts_when_it_is_one(engine):
+    """A whole clause keeps its end: the sentence-final particle reads as such."""
+    assert texts(engine, "nihaoma")[0] == "你好吗"
 
 
 def test_list_order_three_sentences_then_prefix_words_then_chars(engine):
@@ -168,3 +201,35 @@ def test_engine_passes_its_per_state_to_decoders(engine):
         assert engine.decoder().opt.per_state == 1
     finally:
         engine.configure(per_state=None)
+
+
+@pytest.mark.parametrize("table, syllables, expected", [
+    ((0.2, 0.2, 0.5, 1.0), 1, 0.2),
+    ((0.2, 0.2, 0.5, 1.0), 3, 0.5),
+    ((0.2, 0.2, 0.5, 1.0), 12, 1.0),  # longer inputs take the last entry
+    ((0.5,), 7, 0.5),
+    ((0.3, 0.6), 0, 0.3),
+])
+def test_per_length_tables(table, syllables, expected):
+    from engine.decoder import _by_length
+
+    assert _by_length(table, syllables) == expected
+
+
+@pytest.mark.parametrize("share, a, b, expected", [
+    (1.0, -2.0, -9.0, -2.0),  # surely a clause start: the score after <s>
+    (0.0, -2.0, -9.0, -9.0),  # surely not: the unigram
+    (0.5, -3.0, -3.0, -3.0),  # both agree
+    (0.25, 0.0, -50.0, float(np.log(0.25))),
+])
+def test_start_mixture(share, a, b, expected):
+    from engine.decoder import _mix
+
+    assert float(_mix(share, np.array([a]), np.array([b]))[0]) == pytest.approx(expected, abs=1e-9)
+
+
+def test_context_turns_the_mixture_off(engine):
+    """After text, the first word is read after that text's words, as before: no unigram mixture."""
+    dec = engine.decoder("我们")
+    dec.decode("shi")
+    assert not dec._free_start and engine.decoder()._free_start
