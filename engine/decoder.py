@@ -81,7 +81,7 @@ class ScoreWeights:
     clause_start: tuple[float, ...] = (0.2, 0.2, 0.5, 1.0)
     # P(an input ends a clause), by its syllables as clause_start: the end scores as
     # clause_end P(</s>) + (1 - clause_end) P(not </s>), since the text may go on after it (docs/TUNING.md).
-    clause_end: tuple[float, ...] = (0.5, 0.5, 0.5, 0.5)
+    clause_end: tuple[float, ...] = (0.5, 0.5, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -534,22 +534,9 @@ class Decoder:
             return None
         entries = np.concatenate(parts_e)
         tokens = self.lex.entry_token[entries].astype(np.int64)
-        split = sum(self._splits_syllable(seg, segs[-1].end) for seg in segs)
-        channel = (np.concatenate(parts_c).astype(np.float64) + self.lattice_options.split_syllable_logprob * split
-                   + self.w.uncommon * self.lex.token_uncommon[tokens]
+        channel = (np.concatenate(parts_c).astype(np.float64) + self.w.uncommon * self.lex.token_uncommon[tokens]
                    + self.w.open_domain * self.lex.token_open_domain[tokens])
         return Edge(start, segs[-1].end, segs, entries, tokens, channel)
-
-    def _splits_syllable(self, seg: Segment, end: int) -> bool:
-        """``seg`` is an initial or a completion cut out of letters that spell one whole syllable
-        ending by ``end`` (the n of hen, the t of ta)."""
-        if seg.kind not in (SegmentKind.INITIAL, SegmentKind.PARTIAL):
-            return False
-        for k in range(seg.end, min(end, seg.start + 6) + 1):
-            for s in self.lattice.segments_to[k]:
-                if s.kind == SegmentKind.FULL and s.start <= seg.start and (s.start, s.end) != (seg.start, seg.end):
-                    return True
-        return False
 
     def _allowed_mask(self, seg: Segment) -> np.ndarray:
         m = self._allowed.get(seg.syllables)
@@ -699,6 +686,7 @@ class Decoder:
         if len(beam) == 0:
             return []
         total = beam.score + self.w.ngram * self._end_logprob(beam) + self._start_correction(beam)
+        total = total + self._split_cost(final)
         order = np.argsort(-total, kind="stable")
         out = []
         for idx in order[: self.opt.nbest * 2]:
@@ -726,6 +714,19 @@ class Decoder:
                 cuts.add(_cut(conv))
                 alternatives.append(conv)
         return alternatives + [c for c in tail if c not in alternatives]
+
+    def _split_cost(self, final: PositionState) -> np.ndarray:
+        """For an input that is one whole syllable (hen, ta, de): what each whole-input hypothesis that
+        cuts it into an initial or a completion pays (he'n -> 河南, t'a -> 天啊, d'e -> 第二)."""
+        cut = self.lattice.best_cut()
+        cost = np.zeros(len(final.beam))
+        if len(cut) != 1 or cut[0].kind != SegmentKind.FULL:
+            return cost
+        for idx in range(len(cost)):
+            segs = self._path(final, len(self.text), idx).segs
+            cost[idx] = self.lattice_options.split_syllable_logprob * sum(
+                seg.kind in (SegmentKind.INITIAL, SegmentKind.PARTIAL) for seg in segs)
+        return cost
 
     def _conversion(self, final: PositionState, idx: int, score: float) -> Conversion | None:
         """Whole-input hypothesis ``idx`` as a candidate (None if it converts nothing: only apostrophes)."""

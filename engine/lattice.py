@@ -70,8 +70,8 @@ class LatticeOptions:
     abbreviation_logprob: float = -2.0  # an initial standing for a whole syllable
     completion_logprob: float = -1.0  # the unfinished last syllable completed
     fuzzy_logprob: float = -1.5  # a fuzzy variant instead of the typed syllable
-    # an initial or a completion cut out of letters that spell a whole syllable (the n of hen read
-    # as he'n -> 河南, the t of ta -> 天啊), on top of its own cost (docs/TUNING.md)
+    # an initial or a completion in a reading of an input that is one whole syllable (hen read as
+    # he'n -> 河南, ta as t'a -> 天啊), on top of its own cost (docs/TUNING.md)
     split_syllable_logprob: float = -3.0
     # Each stretch between separators is one syllable (shuangpin read as pinyin): no segment cuts it,
     # except a stretch that no one segment covers (keys that spell no syllable), read as usual.
