@@ -10,7 +10,7 @@ def _version() -> str:
     try:
         return metadata.version("shuru")
     except metadata.PackageNotFoundError:
-        return "0.3.6"
+        return "0.3.7"
 
 
 __version__ = _version()
