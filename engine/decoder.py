@@ -469,7 +469,8 @@ class Decoder:
                                   np.array([0.0])))
                 continue
             parents = [(seg.start, 0, 0, 0, (), False)] + self._frontiers_at(seg.start)
-            multi_seg = len(seg.syllables) > 1
+            # read through the initials index: several syllables, or one not typed in full (zhon -> zhong)
+            multi_seg = len(seg.syllables) > 1 or seg.exact < 0
             exact_ini = SYLLABLE_INITIAL[seg.exact] if seg.exact >= 0 else -1
             for start, depth, fkey, ikey, psegs, multi in parents:
                 if depth >= MAX_WORD_SYLLABLES:
@@ -585,8 +586,7 @@ class Decoder:
         if self._free_start:
             first = prev_pos == 0
             lead_bos = np.where(first, self.w.ngram * lm, lead_bos)
-            lead_free = np.where(first, self.w.ngram * np.where(literal, self.w.literal, self.ngram.uni_logp[tok]),
-                                 lead_free)
+            lead_free = np.where(first, self.w.ngram * np.where(literal, self.w.literal, self._unigram(tok)), lead_free)
         keep = self._select(score, w1, tok)
         beam = Beam(score[keep], w1[keep], tok[keep], prev_pos[keep], prev_idx[keep], edge_id[keep], entry[keep],
                     dom=dom[keep], lead_bos=lead_bos[keep], lead_free=lead_free[keep])
@@ -638,11 +638,24 @@ class Decoder:
     def _char_unigram(self, ch: str) -> float:
         """The n-gram's unigram log P of a character (the neural LM's stand-in with no context at all)."""
         t = self.lex.token_id(ch)
-        return float(self.ngram.uni_logp[t]) if t is not None and t > EOS else UNSEEN_CHAR_LOGP
+        return float(self.ngram.unigram(np.array([t]))[0]) if t is not None and t > EOS else UNSEEN_CHAR_LOGP
+
+    def _unigram(self, tok: np.ndarray) -> np.ndarray:
+        """log P(tok) with no context at all: the n-gram's unigram, the user's history mixed in as in _lm."""
+        uni = self.ngram.unigram(tok)
+        if self.history is not None and not self.history.empty:
+            uni = self.history.mix(uni, np.full(len(tok), BOS), tok)
+        return uni
 
     def _syllables(self) -> int:
         """Syllables (segments) the input reads as, the same for all its conversions."""
         return len(self.lattice.best_cut())
+
+    def _unfinished(self) -> bool:
+        """The input reads best with an unfinished last syllable (nih, zhon): its end is scored as in
+        Shuru 0.3.6, as no dev set measures it."""
+        cut = self.lattice.best_cut()
+        return bool(cut) and cut[-1].kind in (SegmentKind.PARTIAL, SegmentKind.INITIAL)
 
     def _clause_start(self) -> float:
         """P(this input, typed with no text before it, begins a clause), by its length; an
@@ -659,9 +672,9 @@ class Decoder:
     def _end_logprob(self, beam: Beam) -> np.ndarray:
         """log P(the input ends where it ends) for each hypothesis: it ends a clause (</s>) with
         probability ``clause_end``, else the clause goes on (not </s>); an abbreviated input (bjdx) is
-        read as a whole phrase."""
+        read as a whole phrase, and the end of an unfinished input as before (see _unfinished)."""
         p = np.exp(self.ngram.logprob(beam.w1, beam.w2, np.full(len(beam), EOS)).astype(np.float64))
-        mu = 1.0 if self._abbreviated else _by_length(self.w.clause_end, self._syllables())
+        mu = 1.0 if self._abbreviated or self._unfinished() else _by_length(self.w.clause_end, self._syllables())
         return np.log(mu * p + (1 - mu) * (1 - p) + 1e-300)
 
     # -- candidates ---------------------------------------------------------------------
@@ -716,16 +729,17 @@ class Decoder:
         return alternatives + [c for c in tail if c not in alternatives]
 
     def _split_cost(self, final: PositionState) -> np.ndarray:
-        """For an input that is one whole syllable (hen, ta, de): what each whole-input hypothesis that
-        cuts it into an initial or a completion pays (he'n -> 河南, t'a -> 天啊, d'e -> 第二)."""
+        """For an input that is one syllable, whole or unfinished (hen, ta, zhon): what each whole-input
+        hypothesis that cuts it into initials or completions pays (he'n -> 河南, t'a -> 天啊, z'hon -> 走红)."""
         cut = self.lattice.best_cut()
         cost = np.zeros(len(final.beam))
-        if len(cut) != 1 or cut[0].kind != SegmentKind.FULL:
+        if len(cut) != 1 or cut[0].kind not in (SegmentKind.FULL, SegmentKind.PARTIAL):
             return cost
+        whole = (cut[0].start, cut[0].end)
         for idx in range(len(cost)):
             segs = self._path(final, len(self.text), idx).segs
             cost[idx] = self.lattice_options.split_syllable_logprob * sum(
-                seg.kind in (SegmentKind.INITIAL, SegmentKind.PARTIAL) for seg in segs)
+                seg.kind in (SegmentKind.INITIAL, SegmentKind.PARTIAL) and (seg.start, seg.end) != whole for seg in segs)
         return cost
 
     def _conversion(self, final: PositionState, idx: int, score: float) -> Conversion | None:
@@ -804,7 +818,7 @@ class Decoder:
                 lm = self._lm(np.full(len(edge.tokens), start.w1[0]), np.full(len(edge.tokens), start.w2[0]),
                               edge.tokens)
                 if self._free_start:  # a word alone may begin a clause or not (ScoreWeights.clause_start)
-                    lm = _mix(self._clause_start(), lm, self.ngram.uni_logp[edge.tokens].astype(np.float64))
+                    lm = _mix(self._clause_start(), lm, self._unigram(edge.tokens))
                 score = self.w.ngram * lm + self.w.channel * edge.channel
                 for e, sc in zip(edge.entries, score):
                     text = self.lex.text(int(self.lex.entry_token[e]))

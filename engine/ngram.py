@@ -66,6 +66,10 @@ class NgramModel:
                 what, path, "was built for another lexicon: the two files come from different versions of Shuru"))
         return cls(arrays, meta)
 
+    def unigram(self, w: np.ndarray) -> np.ndarray:
+        """log P(w) with no context at all, for an array of token ids."""
+        return self.uni_logp[np.asarray(w, dtype=np.int64)].astype(np.float64)
+
     def logprob(self, w1: np.ndarray, w2: np.ndarray, w3: np.ndarray) -> np.ndarray:
         """log P(w3 | w1 w2), vectorised over equal-length int64 arrays."""
         w1, w2, w3 = (np.asarray(x, dtype=np.int64) for x in (w1, w2, w3))

@@ -192,6 +192,14 @@ class AdaptedNgram:
         self.word_bonus = word_bonus
         self.meta = base.meta
 
+    def unigram(self, w: np.ndarray) -> np.ndarray:
+        """log P(w) with no context: the shipped unigram mixed with the user's word frequencies."""
+        w = np.asarray(w, dtype=np.int64)
+        base = np.exp(self.base.unigram(w))
+        p_user = self.user.unigram[w] / max(1.0, float(self.user.unigram.sum()))
+        mixed = (1.0 - self.weight) * base + self.weight * p_user
+        return np.log(np.maximum(mixed, 1e-30))
+
     def logprob(self, w1: np.ndarray, w2: np.ndarray, w3: np.ndarray) -> np.ndarray:
         base = np.exp(self.base.logprob(w1, w2, w3).astype(np.float64))
         # Clause starts count too: how a user's clauses open is part of their style (law: 适用本条例,

@@ -52,12 +52,12 @@ def a_user_with_data(mine: Path) -> Engine:
 
 @pytest.fixture
 def backup(tmp_path) -> Path:
-    """A backup of a user who typed 你好 and 实验, added 阔落木 and a quick phrase, had settings."""
+    """A backup of a user who typed 你好 and 电脑, added 阔落木 and a quick phrase, had settings."""
     old = tmp_path / "old"
     (old).mkdir()
     (old / "phrases.txt").write_text("dz 地址：北京市海淀区\n", encoding="utf-8")
     engine = user_engine(old)
-    type_and_commit(engine, "nihao", "shiyan")
+    type_and_commit(engine, "nihao", "diannao")
     engine.add_user_words([UserWord("阔落木", ("kuo", "luo", "mu"), 2.0)])
     path = tmp_path / "me.shuru-backup"
     engine.export_user_data(path, {"settings.json": b'{"page_size": 7}'})
@@ -71,7 +71,7 @@ def test_a_backup_moves_everything_to_a_new_machine(backup, tmp_path):
     assert (summary.learned_words, summary.dictionary_words, summary.phrases) == (2, 1, 1)
     assert summary.files == {"settings.json": b'{"page_size": 7}'}
     learned, words, phrases = user_data(new, tmp_path / "new")
-    assert {"你好", "实验"} <= learned and words == {("阔落木", "kuo'luo'mu", 2.0)}
+    assert {"你好", "电脑"} <= learned and words == {("阔落木", "kuo'luo'mu", 2.0)}
     assert phrases == "dz 地址：北京市海淀区\n"
     session = new.new_session()
     session.insert("dz")
@@ -84,7 +84,7 @@ def test_an_import_adds_and_removes_nothing(backup, tmp_path):
     engine.import_user_data(backup)
     engine.import_user_data(backup)  # twice: no duplicate phrase, no duplicate word
     learned, words, phrases = user_data(engine, mine)
-    assert {"中国", "你好", "实验"} <= learned
+    assert {"中国", "你好", "电脑"} <= learned
     assert {w for w, _, _ in words} == {"舒如", "阔落木"}
     assert phrases.splitlines() == ["yx 我的邮箱", "dz 地址：北京市海淀区"]
 
@@ -198,7 +198,7 @@ def test_the_window_exports_and_imports_user_data(make_window, qtbot, tmp_path):
 
     w = make_window(Settings(page_size=6))
     qtbot.waitUntil(lambda: w.controller.ready, timeout=TIMEOUT_MS)
-    typed(qtbot, w, "shiyan")
+    typed(qtbot, w, "diannao")
     QTest.keyClick(w.editor, Qt.Key.Key_Space)
     path = tmp_path / "mine.shuru-backup"
     w.export_user_data(str(path))
@@ -223,7 +223,7 @@ def test_the_command_line_exports_and_imports(backup, tmp_path):
     assert "added 2 learned words, 1 dictionary words and 1 quick phrases" in run.stdout
     assert json.loads((tmp_path / "config/shuru/settings.json").read_text())["page_size"] == 7
     db = tmp_path / "data/shuru/user.db"
-    assert wal_is_folded(db) and {"你好", "实验"} <= learned_in_a_copy_of(db, tmp_path)
+    assert wal_is_folded(db) and {"你好", "电脑"} <= learned_in_a_copy_of(db, tmp_path)
     again = tmp_path / "again.shuru-backup"
     run = subprocess.run([sys.executable, "-m", "ime_app", "--export-user-data", str(again)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=120)

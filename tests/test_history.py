@@ -22,9 +22,17 @@ SKEWED = Path(__file__).resolve().parent / "fixtures" / "history-skewed.json"
 
 
 def type_and_pick(session, letters: str, text: str) -> str | None:
+    """Pick ``text`` as a user does: whole where it is offered, else its first word, then the rest."""
     session.insert(letters)
-    index = next(i for i, c in enumerate(session.candidates()) if c.text == text)
-    return session.select(index)
+    done = ""
+    while True:
+        cands = [c.text for c in session.candidates()]
+        rest = text[len(done):]
+        index = cands.index(rest) if rest in cands else next(i for i, c in enumerate(cands) if rest.startswith(c))
+        committed = session.select(index)
+        if committed is not None:
+            return committed
+        done += cands[index]
 
 
 def first(engine, letters: str, context: str = "") -> str:
@@ -86,7 +94,7 @@ def test_a_learned_pair_wins_in_its_context(tmp_path):
 # -- learning never poisons decoding --------------------------------------------------------
 
 CLEAR_INPUTS = [("jintiantianqizhenhao", "今天天气真好"), ("woxianghuijia", "我想回家"),
-                ("nihaoshijie", "你好世界"), ("shiyan", "实验"), ("womenyiqiqu", "我们一起去")]
+                ("nihaoshijie", "你好世界"), ("diannao", "电脑"), ("womenyiqiqu", "我们一起去")]
 
 
 @pytest.mark.parametrize("letters,text", CLEAR_INPUTS)
