@@ -41,6 +41,8 @@ def test_both_readings_of_an_ambiguous_cut_are_offered(engine):
     ("qu", "去", ["区", "取"]),
     ("zhidao", "知道", ["直到", "指导"]),
     ("bjdx", "北京大学", []),
+    ("zhon", "中", ["种", "重"]),  # an unfinished syllable with one completion
+    ("nih", "你好", ["你会"]),  # an unfinished input keeps its clause end
 ])
 def test_a_word_typed_alone_lists_what_people_type(engine, pinyin, first, on_first_page):
     """With no text before it, an input is scored as maybe, not surely, a clause's start and end."""
@@ -53,6 +55,7 @@ def test_a_word_typed_alone_lists_what_people_type(engine, pinyin, first, on_fir
     ("hen", "河南"),  # he'n: the n of a whole syllable read as an initial
     ("ta", "天啊"),  # t'a
     ("de", "第二"),  # d'e, e standing for er
+    ("zhon", "走红"),  # z'hon
 ])
 def test_a_whole_syllable_is_not_cut_into_an_abbreviation_before_its_own_words(engine, pinyin, split_reading):
     cands = texts(engine, pinyin)

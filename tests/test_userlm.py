@@ -162,3 +162,16 @@ def test_the_users_words_are_proposed_beyond_the_entries_a_reading_lists_first(e
     texts = lambda d: [c.text for c in d.decode("youji")]
     assert "右击" not in texts(_decoder_with_bonus(engine, {}, 1.0, entries_per_edge=4))
     assert "右击" in texts(_decoder_with_bonus(engine, {"右击": 3.0}, 1.0, entries_per_edge=4))
+
+
+def test_the_context_free_unigram_mixes_in_the_users_word_frequencies(engine):
+    """With no context at all a word scores as (1 - a) P_shipped(w) + a P_user(w)."""
+    counts = np.zeros(engine.lexicon.n_tokens, dtype=np.int32)
+    mine, other = engine.lexicon.token_id("右击"), engine.lexicon.token_id("有机")
+    counts[mine] = 3
+    user = UserLM(counts, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32), {})
+    adapted = AdaptedNgram(engine.ngram, user, weight=0.1)
+    base = engine.ngram.unigram(np.array([mine, other]))
+    mixed = adapted.unigram(np.array([mine, other]))
+    assert mixed[0] == pytest.approx(np.log(0.9 * np.exp(base[0]) + 0.1), rel=1e-6)
+    assert mixed[1] == pytest.approx(np.log(0.9) + base[1], rel=1e-6)
