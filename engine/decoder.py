@@ -583,10 +583,10 @@ class Decoder:
             dom = np.zeros(len(score))
         lead_bos = np.concatenate([p[4].lead_bos[p[2]] for p in parts])
         lead_free = np.concatenate([p[4].lead_free[p[2]] for p in parts])
-        if self._free_start:
-            first = prev_pos == 0
-            lead_bos = np.where(first, self.w.ngram * lm, lead_bos)
-            lead_free = np.where(first, self.w.ngram * np.where(literal, self.w.literal, self._unigram(tok)), lead_free)
+        first = np.flatnonzero(prev_pos == 0) if self._free_start else ()
+        if len(first):  # words that start the input: their scores after <s> and with no context
+            lead_bos[first] = self.w.ngram * lm[first]
+            lead_free[first] = self.w.ngram * np.where(literal[first], self.w.literal, self._unigram(tok[first]))
         keep = self._select(score, w1, tok)
         beam = Beam(score[keep], w1[keep], tok[keep], prev_pos[keep], prev_idx[keep], edge_id[keep], entry[keep],
                     dom=dom[keep], lead_bos=lead_bos[keep], lead_free=lead_free[keep])
@@ -698,8 +698,8 @@ class Decoder:
         beam = final.beam
         if len(beam) == 0:
             return []
-        total = beam.score + self.w.ngram * self._end_logprob(beam) + self._start_correction(beam)
-        total = total + self._split_cost(final)
+        total = (beam.score + self.w.ngram * self._end_logprob(beam) + self._start_correction(beam)
+                 + self._split_cost(final))
         order = np.argsort(-total, kind="stable")
         out = []
         for idx in order[: self.opt.nbest * 2]:

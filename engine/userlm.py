@@ -191,12 +191,13 @@ class AdaptedNgram:
         self.weight = weight
         self.word_bonus = word_bonus
         self.meta = base.meta
+        self._user_words = max(1.0, float(user.unigram.sum()))  # the user's token count, for unigram()
 
     def unigram(self, w: np.ndarray) -> np.ndarray:
         """log P(w) with no context: the shipped unigram mixed with the user's word frequencies."""
         w = np.asarray(w, dtype=np.int64)
         base = np.exp(self.base.unigram(w))
-        p_user = self.user.unigram[w] / max(1.0, float(self.user.unigram.sum()))
+        p_user = self.user.unigram[w] / self._user_words
         mixed = (1.0 - self.weight) * base + self.weight * p_user
         return np.log(np.maximum(mixed, 1e-30))
 
