@@ -38,7 +38,7 @@ def make_engine(args) -> Engine:
     # Benchmarks measure the shipped engine: no personal model, no learned history.
     opts = EngineOptions(use_neural=not args.no_neural, learning=False, personal=False, beam_width=args.beam,
                          per_state=getattr(args, "per_state", None),
-                         quick_phrases=False,
+                         quick_phrases=False, libime=getattr(args, "libime", "wait"),
                          layout=getattr(args, "layout", None) or "full",
                          script=getattr(args, "script", None) or "simplified",
                          **({"model_dir": Path(args.model)} if getattr(args, "model", None) else {}))
@@ -434,7 +434,8 @@ def cmd_bench(args) -> int:
 def _cold_start(args) -> float:
     """A fresh process: import, load, first candidates for one input (ms, in that process)."""
     code = ("import time;t=time.perf_counter();from engine import Engine,EngineOptions;"
-            f"e=Engine.load(EngineOptions(learning=False,personal=False,use_neural={not args.no_neural}));"
+            f"e=Engine.load(EngineOptions(learning=False,personal=False,use_neural={not args.no_neural},"
+            f"libime={getattr(args, 'libime', 'wait')!r}));"
             "s=e.new_session();s.insert('nihao');s.view();print((time.perf_counter()-t)*1000)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1])
@@ -472,6 +473,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--model", help="neural model folder (default: installed)")
         p.add_argument("--per-state", type=int, dest="per_state",
                        help="hypotheses kept per n-gram state (default: 3)")
+        p.add_argument("--libime", choices=["wait", "off"], default="wait",
+                       help="merge the system's libime model into the n-gram (wait: make the merged model first "
+                            "if it is missing; off: the shipped n-gram alone)")
 
     p = sub.add_parser("convert", help="stdin pinyin -> JSON candidate lines")
     p.add_argument("--topk", type=int, default=10)

@@ -58,6 +58,11 @@ class EngineOptions:
     layout: str = "full"  # "full" pinyin or a shuangpin layout (engine.shuangpin.LAYOUT_NAMES)
     script: str = "simplified"  # output script: simplified or traditional / tw / hk (engine.script)
     learning: bool = True
+    # libime's language model from the system, merged into the n-gram (engine.libime): "auto" loads the
+    # merged model made earlier and starts making it in the background when it is missing or out of
+    # date; "wait" makes it first (benchmarks, evaluation); "off" uses the shipped n-gram alone.
+    libime: str = "auto"
+    cache_dir: Path | None = None  # None: platformdirs user cache dir (the merged model)
     prediction: bool = False  # after a commit, offer the likely next words (engine.prediction)
     quick_phrases: bool = True  # offer the user's quick phrases and the built-in dates (rq, sj, xq)
     phrases_path: Path | None = None  # the user's quick-phrases file (engine.phrases); None: built-ins only
@@ -102,10 +107,12 @@ class Engine:
         t0 = time.perf_counter()
         lexicon = Lexicon.load(options.assets_dir / "lexicon.npz")
         ngram = NgramModel.load(options.assets_dir / "ngram.npz", token_hash=lexicon.token_hash())
+        ngram, lm_status = _with_libime(options, lexicon, ngram)
         history = _open_history(options, lexicon)
         neural, name, status = None, "none", "statistical scorers only (neural model disabled)"
         if options.use_neural:
             neural, name, status = _load_neural(options, lexicon)
+        status += lm_status
         ngram, status = _with_user_layer(options, lexicon, ngram, status)
         if history.error:  # the window shows the status: say why learned words start afresh
             status = f"{status}; {history.error}"
@@ -345,6 +352,30 @@ def _release_freed_memory() -> None:
         libc.malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+def _with_libime(options: EngineOptions, lexicon: Lexicon, ngram: NgramModel) -> tuple[NgramModel, str]:
+    """The n-gram merged with the system's libime model where there is one (EngineOptions.libime),
+    and what the status line says about it."""
+    from . import libime
+
+    lm = libime.find_lm() if options.libime != "off" else None
+    if lm is None:
+        return ngram, ""
+    out = (options.cache_dir or libime.default_cache_dir()) / libime.MERGED_NAME
+    merged = libime.load_merged(out, lexicon, ngram, lm)
+    if merged is None and options.libime == "wait":
+        try:
+            libime.merge_files(lm, options.assets_dir, out)
+        except Exception as e:  # noqa: BLE001 - the shipped n-gram still works
+            log.warning("merging %s failed: %s", lm, e)
+            return ngram, f"; libime's model not used ({type(e).__name__}: {e})"
+        merged = libime.load_merged(out, lexicon, ngram, lm)
+    if merged is not None:
+        return merged, f" + libime's {lm.name}"
+    if libime.start_merge(lm, options.assets_dir, out):
+        return ngram, f"; merging libime's {lm.name} in the background (used from the next start)"
+    return ngram, ""
 
 
 def _with_user_layer(options: EngineOptions, lexicon: Lexicon, ngram: NgramModel, status: str):

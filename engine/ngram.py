@@ -135,3 +135,35 @@ def _find(keys: np.ndarray, query: np.ndarray, values: Codebook):
     idx = np.minimum(idx, len(keys) - 1)
     hit = keys[idx] == query
     return np.where(hit, values[idx], np.float32(0.0)), hit
+
+
+# --- building a backoff model (the asset build and the merge with libime's model) -----------
+
+
+def groups(ctx: np.ndarray):
+    """Start index of each run of equal (sorted) context keys, and each element's group."""
+    starts = np.flatnonzero(np.r_[True, ctx[1:] != ctx[:-1]])
+    gid = np.cumsum(np.r_[False, ctx[1:] != ctx[:-1]])
+    return starts, gid
+
+
+def lookup(keys: np.ndarray, query: np.ndarray):
+    """Index of each query in sorted ``keys`` (clipped) and whether it is there."""
+    idx = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+    return idx, keys[idx] == query
+
+
+def backoff_weights(ctx: np.ndarray, keep: np.ndarray, p_hi: np.ndarray, p_lo: np.ndarray, V: int) -> np.ndarray:
+    """log backoff per unigram context: (1 - kept high mass) / (1 - kept low mass)."""
+    num = 1.0 - np.bincount(ctx[keep], weights=p_hi[keep], minlength=V)
+    den = 1.0 - np.bincount(ctx[keep], weights=p_lo[keep], minlength=V)
+    return np.log(np.clip(num, 1e-12, None) / np.clip(den, 1e-12, None))
+
+
+def context_backoff_weights(ctx: np.ndarray, keep: np.ndarray, p_hi: np.ndarray, p_lo: np.ndarray):
+    """Same as :func:`backoff_weights` for packed bigram contexts; returns (context keys, log backoff)."""
+    c = ctx[keep]
+    starts, _ = groups(c)
+    num = 1.0 - np.add.reduceat(p_hi[keep], starts)
+    den = 1.0 - np.add.reduceat(p_lo[keep], starts)
+    return c[starts], np.log(np.clip(num, 1e-12, None) / np.clip(den, 1e-12, None))

@@ -1,5 +1,6 @@
 """The asset build: open-domain word lists, their priors, and a whole tiny build from a data folder."""
 import lzma
+import os
 from pathlib import Path
 
 import numpy as np
@@ -207,3 +208,148 @@ def test_a_lexicon_without_its_token_hash_is_refused(tiny_assets, tmp_path):
     write_aligned_npz(tmp_path / "lexicon.npz", arrays)
     with pytest.raises(AssetError, match="lacks the token-list hash"):
         Lexicon.load(tmp_path / "lexicon.npz")
+
+
+# --- libime's language model merged into the n-gram (engine/build/libime_merge.py) -----------------
+
+KENLM_FIXTURES = Path(__file__).parent / "fixtures" / "kenlm"
+LN10 = float(np.log(10.0))
+
+
+@pytest.fixture(scope="module")
+def merged_assets(tiny_assets, tmp_path_factory) -> Path:
+    """The tiny assets with the tiny KenLM model (tests/fixtures/kenlm) merged in at weight 0.5."""
+    import shutil
+
+    from engine.libime import main
+
+    out = tmp_path_factory.mktemp("merged")
+    shutil.copy(tiny_assets / "lexicon.npz", out / "lexicon.npz")
+    lm = KENLM_FIXTURES / "tiny.quant_array_trie.bin"
+    merged = tmp_path_factory.mktemp("cache") / "ngram-libime.npz"
+    assert main(["--lm", str(lm), "--assets", str(tiny_assets), "--out", str(merged), "--weight", "0.5"]) == 0
+    shutil.copy(merged, out / "ngram.npz")
+    return out
+
+
+def _models(assets: Path):
+    from engine.lexicon import Lexicon
+    from engine.ngram import NgramModel
+
+    lex = Lexicon.load(assets / "lexicon.npz")
+    return lex, NgramModel.load(assets / "ngram.npz", lex.token_hash())
+
+
+def _arpa() -> dict:
+    from tests.test_kenlm_trie import read_arpa
+
+    return {w: (p * LN10, b * LN10) for order in read_arpa(KENLM_FIXTURES / "tiny.arpa") for w, (p, b) in order.items()}
+
+
+def _mixed(ours: float, theirs: float) -> float:
+    return float(np.logaddexp(np.log(0.5) + ours, np.log(0.5) + theirs))
+
+
+@pytest.mark.parametrize("word, libime_words", [
+    ("北京", ["北京"]),  # a word of both models
+    ("我", ["我"]),
+    ("我们", ["我", "们"]),  # not a libime word: the chain of its libime words, P(我) P(们 | 我)
+])
+def test_merged_unigrams_mix_both_models(tiny_assets, merged_assets, word, libime_words):
+    lex, before = _models(tiny_assets)
+    _, after = _models(merged_assets)
+    arpa = _arpa()
+    t = np.array([lex.token_id(word)])
+    theirs = arpa[(libime_words[0],)][0]
+    for v, w in zip(libime_words, libime_words[1:]):  # the ARPA's bigram, else backoff(v) + P(w)
+        theirs += arpa[(v, w)][0] if (v, w) in arpa else arpa[(v,)][1] + arpa[(w,)][0]
+    assert after.unigram(t)[0] == pytest.approx(_mixed(before.unigram(t)[0], theirs), abs=5e-3)  # float16
+
+
+def test_libime_bigrams_of_shuru_tokens_are_added(tiny_assets, merged_assets):
+    """人们 is no bigram of the tiny corpus; libime has it, so the merged model lists it, mixed."""
+    from engine.ngram import BITS
+
+    lex, before = _models(tiny_assets)
+    _, after = _models(merged_assets)
+    u, w = lex.token_id("人"), lex.token_id("们")
+    key = np.int64(u) << BITS | w
+    assert key not in set(before.bi_keys.tolist()) and key in set(after.bi_keys.tolist())
+    ours = before.logprob(np.array([0]), np.array([u]), np.array([w]))[0]
+    want = _mixed(ours, _arpa()[("人", "们")][0])
+    got = after.logprob(np.array([0]), np.array([u]), np.array([w]))[0]
+    assert got == pytest.approx(want, abs=0.05)  # 8-bit score codes
+    assert after.meta["merged"]["licence"] == "LGPL-2.1+" and after.meta["merged"]["weight"] == 0.5
+
+
+def test_merged_backoff_keeps_each_context_normalised(merged_assets):
+    """Unlisted continuations of a context share exactly the mass its listed ones leave."""
+    from engine.ngram import BITS
+
+    lex, m = _models(merged_assets)
+    u = lex.token_id("人")
+    listed = m.bi_keys[(m.bi_keys >> BITS) == u] & ((1 << BITS) - 1)
+    assert len(listed)
+    uni = np.exp(m.unigram(np.arange(lex.n_tokens)))
+    p_listed = np.exp(m.logprob(np.zeros(len(listed), np.int64), np.full(len(listed), u), listed)).sum()
+    backoff = np.log((1 - p_listed) / (1 - uni[listed].sum()))
+    assert float(m.uni_backoff[u]) == pytest.approx(backoff, abs=0.02)
+
+
+def _engine(assets: Path, cache: Path, mode: str):
+    from engine import Engine, EngineOptions
+
+    return Engine.load(EngineOptions(assets_dir=assets, use_neural=False, learning=False, libime=mode,
+                                     cache_dir=cache))
+
+
+def test_the_engine_merges_the_system_model_once_and_reuses_it(tiny_assets, tmp_path, monkeypatch):
+    lm = tmp_path / "zh_CN.lm"
+    lm.write_bytes((KENLM_FIXTURES / "tiny.quant_array_trie.bin").read_bytes())
+    monkeypatch.setenv("SHURU_LIBIME_LM", str(lm))
+    cache = tmp_path / "cache"
+    engine = _engine(tiny_assets, cache, "wait")
+    assert "libime's zh_CN.lm" in engine.status and engine.ngram.meta["merged"]["licence"] == "LGPL-2.1+"
+    made = (cache / "ngram-libime.npz").stat().st_mtime_ns
+    assert "merged" in _engine(tiny_assets, cache, "wait").ngram.meta
+    assert (cache / "ngram-libime.npz").stat().st_mtime_ns == made  # loaded, not made again
+    os.utime(lm, ns=(made + 10**9, made + 10**9))  # the package was updated: made again
+    assert "merged" in _engine(tiny_assets, cache, "wait").ngram.meta
+    assert (cache / "ngram-libime.npz").stat().st_mtime_ns != made
+
+
+@pytest.mark.parametrize("setting, status", [
+    ("off", None),  # SHURU_LIBIME_LM=off
+    ("absent", None),  # named file missing: the shipped n-gram, quietly
+    ("damaged", "libime's model not used"),  # not a KenLM file: said, and the shipped n-gram
+])
+def test_without_a_usable_system_model_the_shipped_ngram_serves(tiny_assets, tmp_path, monkeypatch, setting, status):
+    lm = tmp_path / "zh_CN.lm"
+    if setting == "damaged":
+        lm.write_bytes(b"not a language model" * 100)
+    monkeypatch.setenv("SHURU_LIBIME_LM", "off" if setting == "off" else str(lm))
+    engine = _engine(tiny_assets, tmp_path / "cache", "wait")
+    assert "merged" not in engine.ngram.meta and "libime's zh_CN.lm" not in engine.status
+    assert (status is None and "libime" not in engine.status) or status in engine.status
+    assert engine.decoder("").decode("beijing")[0].text == "北京"
+
+
+def test_a_missing_merged_model_is_made_in_the_background(tiny_assets, tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("SHURU_LIBIME_LM", str(KENLM_FIXTURES / "tiny.quant_array_trie.bin"))
+    cache = tmp_path / "cache"
+    engine = _engine(tiny_assets, cache, "auto")
+    assert "in the background" in engine.status and "merged" not in engine.ngram.meta
+    deadline = time.time() + 120
+    while (cache / "ngram-libime.npz.lock").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    assert "merged" in _engine(tiny_assets, cache, "auto").ngram.meta, (cache / "ngram-libime.npz.log").read_text()
+
+
+def test_a_damaged_merged_model_is_made_again(tiny_assets, tmp_path, monkeypatch):
+    monkeypatch.setenv("SHURU_LIBIME_LM", str(KENLM_FIXTURES / "tiny.quant_array_trie.bin"))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "ngram-libime.npz").write_bytes(b"PK\x03\x04 truncated")
+    assert "merged" in _engine(tiny_assets, cache, "wait").ngram.meta

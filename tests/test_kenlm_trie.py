@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.build.kenlm_trie import KenlmFormatError, read_kenlm_trie
+from engine.kenlm_trie import KenlmFormatError, read_kenlm_trie
 
 FIXTURES = Path(__file__).parent / "fixtures" / "kenlm"
 ARPA = FIXTURES / "tiny.arpa"

@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from ..lexicon import Lexicon
-from ..ngram import FORMAT, FORMAT_VERSION, BITS
+from ..ngram import BITS, FORMAT, FORMAT_VERSION, groups, lookup
+from ..ngram import backoff_weights as _backoff
+from ..ngram import context_backoff_weights as _backoff_keys
 from .counts import SPECIALS
 
 MASK = (1 << BITS) - 1
@@ -42,18 +44,6 @@ def remap(keys: np.ndarray, counts: np.ndarray, old_to_new: np.ndarray, order: i
 def discount(counts: np.ndarray) -> float:
     n1, n2 = (counts == 1).sum(), (counts == 2).sum()
     return float(n1 / (n1 + 2 * n2)) if n1 + n2 else 0.5
-
-
-def groups(ctx: np.ndarray):
-    """Start index of each run of equal (sorted) context keys, and each element's group."""
-    starts = np.flatnonzero(np.r_[True, ctx[1:] != ctx[:-1]])
-    gid = np.cumsum(np.r_[False, ctx[1:] != ctx[:-1]])
-    return starts, gid
-
-
-def lookup(keys: np.ndarray, query: np.ndarray):
-    idx = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-    return idx, keys[idx] == query
 
 
 def build_ngram(counts_path: Path, assets: Path, min_bigram: int = MIN_BIGRAM_COUNT,
@@ -158,19 +148,3 @@ def _prior_counts(lex: Lexicon, V: int) -> np.ndarray:
     prior = np.zeros(V, dtype=np.float64)
     np.add.at(prior, lex.entry_token, np.exp(lex.entry_logp.astype(np.float64)) * float(lex.meta["total_count"]))
     return prior
-
-
-def _backoff(ctx: np.ndarray, keep: np.ndarray, p_hi: np.ndarray, p_lo: np.ndarray, V: int) -> np.ndarray:
-    """log backoff per unigram context: (1 - kept high mass) / (1 - kept low mass)."""
-    num = 1.0 - np.bincount(ctx[keep], weights=p_hi[keep], minlength=V)
-    den = 1.0 - np.bincount(ctx[keep], weights=p_lo[keep], minlength=V)
-    return np.log(np.clip(num, 1e-12, None) / np.clip(den, 1e-12, None))
-
-
-def _backoff_keys(ctx: np.ndarray, keep: np.ndarray, p_hi: np.ndarray, p_lo: np.ndarray):
-    """Same as :func:`_backoff` for packed bigram contexts; returns (context keys, log backoff)."""
-    c = ctx[keep]
-    starts, _ = groups(c)
-    num = 1.0 - np.add.reduceat(p_hi[keep], starts)
-    den = 1.0 - np.add.reduceat(p_lo[keep], starts)
-    return c[starts], np.log(np.clip(num, 1e-12, None) / np.clip(den, 1e-12, None))
