@@ -45,6 +45,8 @@ SEARCH = ("/usr/lib/*/libime/zh_CN.lm", "/usr/lib/libime/zh_CN.lm", "/usr/lib64/
 WEIGHT = 0.5  # libime's share of the merged model (docs/TUNING.md)
 MERGE_VERSION = 1  # of this module's merge: a cached file from another version is made again
 MERGED_NAME = "ngram-libime.npz"
+# The frozen app's executables run the merge when given this first (packaging/*_main.py)
+MERGE_FLAG = "--engine-libime-merge"
 STALE_LOCK_S = 3600  # a merge's lock older than this is from a merge that died
 LN10 = math.log(10.0)
 MAX_PIECES = 8  # libime words per Shuru token at most (longer tokens keep their first 8)
@@ -312,8 +314,8 @@ def start_merge(lm: Path, assets_dir: Path, out: Path) -> bool:
         log.warning("cannot merge libime's model into %s: %s", out.parent, e)
         return False
     os.close(fd)
-    cmd = [sys.executable, "-m", "engine.libime", "--lm", str(lm), "--assets", str(assets_dir), "--out", str(out),
-           "--lock", str(lock)]
+    here = [sys.executable, MERGE_FLAG] if getattr(sys, "frozen", False) else [sys.executable, "-m", "engine.libime"]
+    cmd = here + ["--lm", str(lm), "--assets", str(assets_dir), "--out", str(out), "--lock", str(lock)]
     with open(out.with_name(out.name + ".log"), "ab") as logfile:
         subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logfile, stderr=logfile, start_new_session=True,
                          preexec_fn=lambda: os.nice(10), env=dict(os.environ, OMP_NUM_THREADS="1"))

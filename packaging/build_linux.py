@@ -28,7 +28,8 @@ APP_ID = "io.github.shuru.Shuru"
 # and the CJK font the window cannot do without (Recommends: a system may already have another).
 DEPENDS = ["libxkbcommon-x11-0", "libxcb-cursor0", "libegl1", "libxcb-icccm4", "libxcb-keysyms1", "libxcb-image0",
            "libxcb-render-util0", "libxcb-shape0", "libxcb-randr0", "libxcb-xkb1", "libfontconfig1"]
-RECOMMENDS = ["fonts-noto-cjk"]
+# libime's language model: merged into the n-gram on the user's machine (engine.libime), never shipped
+RECOMMENDS = ["fonts-noto-cjk", "libime-data-language-model"]
 SUGGESTS = ["ibus"]  # the IBus engine needs it; the window does not
 ICON_SIZES = (48, 128, 256)
 # Pruned from the frozen Qt: its own translations (the window's texts are English), the GTK 3

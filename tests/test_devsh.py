@@ -25,7 +25,7 @@ IBUS_TOOLS = ("ibus-daemon", "ibus", "dbus-run-session", "pkg-config", "cc")
 DESKTOP_TOOLS = ("desktop-file-validate", "appstreamcli")
 NETWORK_TOOLS = ("ip", "strace")  # the no-network test: a namespace of its own, or strace
 SYSTEM_FILES = ("girepository-1.0/IBus-1.0.typelib", "girepository-1.0/Gtk-3.0.typelib",
-                "gtk-3.0/3.0.0/immodules/im-ibus.so")
+                "gtk-3.0/3.0.0/immodules/im-ibus.so", "libime/zh_CN.lm")
 FILLER_LINES = 50_000  # several MB: far more than a pipe holds once grep -q has stopped reading
 
 
@@ -117,7 +117,10 @@ def test_nothing_is_missing_when_everything_is_installed(system, filler, mode):
      ["ibus", "gir1.2-ibus-1.0", "ibus-gtk3", "gir1.2-gtk-3.0", "dbus", "libgirepository1.0-dev", "libcairo2-dev",
       "pkg-config", "gcc"]),
     (dict(tools=(), files=()), "ibus",
-     ["ibus", "gir1.2-ibus-1.0", "ibus-gtk3", "libgirepository1.0-dev", "libcairo2-dev", "pkg-config", "gcc"]),
+     ["ibus", "gir1.2-ibus-1.0", "ibus-gtk3", "libgirepository1.0-dev", "libcairo2-dev", "pkg-config", "gcc",
+      "libime-data-language-model"]),
+    (dict(files=SYSTEM_FILES[:3]), "", ["libime-data-language-model"]),  # typing merges libime's model
+    (dict(files=SYSTEM_FILES[:3]), "test", []),  # the tests bring their own
     (dict(files=SYSTEM_FILES[:1] + SYSTEM_FILES[2:]), "test", ["gir1.2-gtk-3.0"]),
     (dict(files=SYSTEM_FILES[1:]), "ibus", ["gir1.2-ibus-1.0"]),
 ])

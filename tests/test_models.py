@@ -159,3 +159,21 @@ def test_the_ibus_reload_stamp_follows_the_choice(tmp_path):
     registry.set_active(None)
     assert len({base, chosen, model_stamp(opts)}) == 3
     assert model_stamp(EngineOptions(models_dir=root, personal=False)) == ()
+
+
+def test_the_ibus_reload_stamp_follows_the_merged_ngram(tmp_path, monkeypatch):
+    """Once the background merge with libime's model wrote its file, the IBus engine reloads to use it."""
+    from pathlib import Path
+
+    from engine import EngineOptions
+    from ime_app.ibus.loader import model_stamp
+
+    lm = Path(__file__).parent / "fixtures" / "kenlm" / "tiny.quant_array_trie.bin"
+    opts = EngineOptions(models_dir=tmp_path / "models", personal=False, cache_dir=tmp_path / "cache")
+    assert model_stamp(opts) == ()  # SHURU_LIBIME_LM=off (conftest)
+    monkeypatch.setenv("SHURU_LIBIME_LM", str(lm))
+    before = model_stamp(opts)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "ngram-libime.npz").write_bytes(b"made")
+    assert before == (None,) and model_stamp(opts) != before
+    assert model_stamp(EngineOptions(personal=False, libime="off", cache_dir=tmp_path / "cache")) == ()

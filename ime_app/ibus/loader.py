@@ -37,7 +37,24 @@ def load_engine(options, overrides: dict):
 
 def model_stamp(options=None) -> tuple:
     """Which personal model is in use and the modification times of its files (None: missing),
-    so that choosing another model or fine-tuning again reloads the engine."""
+    so that choosing another model or fine-tuning again reloads the engine; and the n-gram merged
+    with libime's model, so that the engine takes it up once the background merge made it."""
+    return _personal_stamp(options) + _merged_stamp(options)
+
+
+def _merged_stamp(options) -> tuple:
+    from engine import libime
+
+    if (options is not None and options.libime == "off") or libime.find_lm() is None:
+        return ()
+    path = (getattr(options, "cache_dir", None) or libime.default_cache_dir()) / libime.MERGED_NAME
+    try:
+        return (path.stat().st_mtime_ns,)
+    except OSError:
+        return (None,)
+
+
+def _personal_stamp(options) -> tuple:
     from engine.models import ACTIVE_FILE, ModelRegistry
 
     if options is not None and (options.model_dir is not None or not options.personal):

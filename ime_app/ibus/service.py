@@ -166,7 +166,7 @@ class Service:
             e.composer.apply_settings(old, new)
 
     def _reload(self) -> None:
-        log.info("personal model changed: reloading the engine")
+        log.info("the personal model or the merged n-gram changed: reloading the engine")
         self._reloading = True
 
         def done(engine, error: str, seconds: float) -> None:
