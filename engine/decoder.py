@@ -619,7 +619,7 @@ class Decoder:
         weight = np.where(abbreviated, self.w.neural_abbrev, self.w.neural)
         first_lp = self.scorer.first_logprob(parents, texts)
         beam.score = beam.score + weight * first_lp
-        if self._free_start:  # the first word's first character: after <s>, or its unigram (a word alone)
+        if self._free_start:  # the first word's first character, read after <s> and with no context
             first = beam.prev_pos == 0
             if first.any():
                 free = np.array([self._char_unigram(t[0]) if f else 0.0 for t, f in zip(texts, first)])
@@ -634,8 +634,6 @@ class Decoder:
         else:
             beam.extra, rest = [None] * len(texts), self.scorer.rest_logprob(parents, texts)
         beam.score = beam.score + weight[order] * rest
-        if self._free_start:  # the rest of the first word was read after <s> too: it is the clause-start side
-            beam.lead_bos = beam.lead_bos + np.where(beam.prev_pos == 0, weight[order] * rest, 0.0)
 
     def _char_unigram(self, ch: str) -> float:
         """The n-gram's unigram log P of a character (the neural LM's stand-in with no context at all)."""
