@@ -10,7 +10,7 @@ def _version() -> str:
     try:
         return metadata.version("shuru")
     except metadata.PackageNotFoundError:
-        return "0.3.7"
+        return "0.3.8"
 
 
 __version__ = _version()
