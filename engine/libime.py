@@ -304,22 +304,49 @@ def start_merge(lm: Path, assets_dir: Path, out: Path) -> bool:
     True if one is running now."""
     lock = out.with_name(out.name + ".lock")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if _merging(lock):
+        return True
+    lock.unlink(missing_ok=True)  # left by a merge that died
+    here = [sys.executable, MERGE_FLAG] if getattr(sys, "frozen", False) else [sys.executable, "-m", "engine.libime"]
+    cmd = here + ["--lm", str(lm), "--assets", str(assets_dir), "--out", str(out), "--lock", str(lock)]
     try:
-        if lock.exists() and time.time() - lock.stat().st_mtime > STALE_LOCK_S:
-            lock.unlink(missing_ok=True)
         fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
-        return True
+        return True  # another engine started one just now
     except OSError as e:
         log.warning("cannot merge libime's model into %s: %s", out.parent, e)
         return False
-    os.close(fd)
-    here = [sys.executable, MERGE_FLAG] if getattr(sys, "frozen", False) else [sys.executable, "-m", "engine.libime"]
-    cmd = here + ["--lm", str(lm), "--assets", str(assets_dir), "--out", str(out), "--lock", str(lock)]
-    with open(out.with_name(out.name + ".log"), "ab") as logfile:
-        subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logfile, stderr=logfile, start_new_session=True,
-                         preexec_fn=lambda: os.nice(10), env=dict(os.environ, OMP_NUM_THREADS="1"))
+    try:
+        with open(out.with_name(out.name + ".log"), "ab") as logfile:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logfile, stderr=logfile,
+                                    start_new_session=True, preexec_fn=lambda: os.nice(10),
+                                    env=dict(os.environ, OMP_NUM_THREADS="1"))
+        os.write(fd, str(proc.pid).encode())
+    except OSError as e:
+        log.warning("cannot start the merge of libime's model: %s", e)
+        lock.unlink(missing_ok=True)
+        return False
+    finally:
+        os.close(fd)
     return True
+
+
+def _merging(lock: Path) -> bool:
+    """Whether the merge that holds ``lock`` is still running (its process id is in the file)."""
+    try:
+        text = lock.read_text().strip()
+        age = time.time() - lock.stat().st_mtime
+    except OSError:
+        return False
+    if not text:  # being written this instant, or never: trust a fresh one
+        return age < 5
+    try:
+        os.kill(int(text), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # alive, another user's
+        return age < STALE_LOCK_S
+    return age < STALE_LOCK_S
 
 
 def main(argv: list[str] | None = None) -> int:

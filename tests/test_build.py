@@ -353,3 +353,26 @@ def test_a_damaged_merged_model_is_made_again(tiny_assets, tmp_path, monkeypatch
     cache.mkdir()
     (cache / "ngram-libime.npz").write_bytes(b"PK\x03\x04 truncated")
     assert "merged" in _engine(tiny_assets, cache, "wait").ngram.meta
+
+
+@pytest.mark.parametrize("holder, running", [
+    ("alive", True),  # this test's own process holds it
+    ("dead", False),  # a merge that was killed: its lock does not block the next one
+    ("garbage", False),
+])
+def test_a_merge_lock_counts_only_while_its_process_lives(tmp_path, holder, running):
+    from engine.libime import _merging
+
+    pid = {"alive": str(os.getpid()), "dead": str(_dead_pid()), "garbage": "not a pid"}[holder]
+    lock = tmp_path / "ngram-libime.npz.lock"
+    lock.write_text(pid)
+    assert _merging(lock) is running
+
+
+def _dead_pid() -> int:
+    """The id of a process that has exited and been reaped."""
+    import subprocess
+
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid

@@ -178,8 +178,9 @@ def test_the_installed_ibus_engine_types_into_a_gtk_entry(installed, xvfb, tmp_p
             assert gtk.wait_ready(), gtk.errors()
             xvfb.xdotool(*"nihao", "space")
             assert gtk.wait_for("你好", "", timeout_s=30) == {"text": "你好", "preedit": ""}, bus.daemon_log()[-2000:]
-            (engine,) = [pid for pid in bus.processes()
-                         if b"ibus-engine-shuru" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            (engine,) = [pid for pid in bus.processes()  # not the merge of libime's model, where installed
+                         if b"ibus-engine-shuru" in (argv := Path(f"/proc/{pid}/cmdline").read_bytes())
+                         and b"--engine-libime-merge" not in argv]
             assert "libQt6" not in Path(f"/proc/{engine}/maps").read_text(), "the IBus engine loaded Qt"
         finally:
             gtk.close()
@@ -189,6 +190,26 @@ def test_the_installed_ibus_engine_types_into_a_gtk_entry(installed, xvfb, tmp_p
     log = (Path(bus.env["XDG_CACHE_HOME"]) / "shuru/ibus-engine.log").read_text(encoding="utf-8")
     assert "engine loaded" in log and ": neural (base) + n-gram" in log
     assert not list(home.rglob("*Microsoft*")), "onnxruntime's telemetry is off"
+
+
+@pytest.mark.parametrize("executable", ["shuru", "ibus-engine-shuru"])
+def test_the_installed_executables_merge_a_libime_model(installed, tmp_path, executable):
+    """The engine's background merge of libime's model runs in the frozen executables (here on the
+    tiny KenLM fixture), and the installed engine loads what it made."""
+    exe = installed["root"] / "opt/shuru" / executable
+    (assets,) = (installed["root"] / "opt/shuru").rglob("engine/assets")
+    lm = Path(__file__).parent / "fixtures" / "kenlm" / "tiny.quant_array_trie.bin"
+    out = tmp_path / "cache" / "ngram-libime.npz"
+    run = subprocess.run([str(exe), "--engine-libime-merge", "--lm", str(lm), "--assets", str(assets), "--out",
+                          str(out)], env={"HOME": str(tmp_path)}, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and out.is_file(), run.stderr[-3000:]
+    from engine.libime import load_merged
+    from engine.lexicon import Lexicon
+    from engine.ngram import NgramModel
+
+    lex = Lexicon.load(assets / "lexicon.npz")
+    merged = load_merged(out, lex, NgramModel.load(assets / "ngram.npz", lex.token_hash()), lm)
+    assert merged is not None and merged.meta["merged"]["licence"] == "LGPL-2.1+"
 
 
 def test_the_installed_trainer_fine_tunes_a_model_the_installed_app_loads(installed, tmp_path):
