@@ -1,4 +1,5 @@
-"""Command line: python -m trainer prepare | replay | train | finetune | export | evaluate.
+"""Command line: python -m trainer prepare | replay | train | finetune | export | evaluate
+| pinyin-prepare | pinyin-train.
 
 Progress goes to stderr; `finetune`, `export` and `evaluate` end with one JSON line on
 stdout (the GUI runs `finetune` as a subprocess and reads it). Exit codes: 0 done, 1 a
@@ -76,6 +77,25 @@ def _evaluate(args, extra: list[str]) -> int:
     return 0
 
 
+def _pinyin_prepare(args, extra: list[str]) -> int:
+    from .data import stderr_log
+    from .pinyin_data import PinyinPrepareConfig, prepare_from_config
+
+    meta = prepare_from_config(apply_overrides(PinyinPrepareConfig(), extra), log=stderr_log)
+    print(json.dumps({k: v for k, v in meta.items() if k != "sources"}, ensure_ascii=False))
+    return 0
+
+
+def _pinyin_train(args, extra: list[str]) -> int:
+    from .pinyin_train import PRESETS, pinyin_train
+
+    cfg = apply_overrides(PRESETS[args.preset](), extra)
+    paths = {k: v for k, v in (("run_dir", args.run_dir), ("data_dir", args.data_dir)) if v is not None}
+    result = pinyin_train(apply_overrides(cfg, [f"--{k}={v}" for k, v in paths.items()]))
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree (config keys of prepare/train/finetune are --key=value extras)."""
     from .data import PrepareConfig
@@ -133,6 +153,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--law-out", type=Path, default=Path("build/law-dev.jsonl"))
     sp.add_argument("--n", type=int, default=600, help="clauses in the law dev set")
     sp.set_defaults(func=_evaluate)
+
+    from .pinyin_data import PinyinPrepareConfig
+    from .pinyin_train import PRESETS as PINYIN_PRESETS
+
+    sp = sub.add_parser("pinyin-prepare", help="corpus -> token + syllable shards for the pinyin model "
+                        "(re-run with a larger --max_chars to append)", formatter_class=fmt,
+                        epilog="config keys:\n" + config_help(PinyinPrepareConfig()))
+    sp.set_defaults(func=_pinyin_prepare)
+
+    sp = sub.add_parser("pinyin-train", help="train the pinyin-reading model (re-run the same command to resume)",
+                        formatter_class=fmt, epilog="config keys (cpu preset shown):\n" + config_help(PINYIN_PRESETS["cpu"]()))
+    sp.add_argument("--preset", choices=sorted(PINYIN_PRESETS), default="cpu")
+    sp.add_argument("--run-dir", default=None, help="checkpoint, train.log and export/ (default: the preset's)")
+    sp.add_argument("--data-dir", default=None, help="pinyin-prepare's output (default: build/trainer/pinyin)")
+    sp.set_defaults(func=_pinyin_train)
     return p
 
 
