@@ -1,5 +1,5 @@
 """Command line: python -m trainer prepare | replay | train | finetune | export | evaluate
-| pinyin-prepare | pinyin-train.
+| pinyin-prepare | pinyin-train | pinyin-export.
 
 Progress goes to stderr; `finetune`, `export` and `evaluate` end with one JSON line on
 stdout (the GUI runs `finetune` as a subprocess and reads it). Exit codes: 0 done, 1 a
@@ -96,6 +96,18 @@ def _pinyin_train(args, extra: list[str]) -> int:
     return 0
 
 
+def _pinyin_export(args, extra: list[str]) -> int:
+    from .data import stderr_log
+    from .pinyin_export import pinyin_export
+
+    if extra:
+        raise ConfigError(f"unexpected arguments: {' '.join(extra)}")
+    result = pinyin_export(Path(args.weights), Path(args.out), int8=args.int8,
+                           data_dir=Path(args.data) if args.data else None, log=stderr_log)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree (config keys of prepare/train/finetune are --key=value extras)."""
     from .data import PrepareConfig
@@ -168,6 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--run-dir", default=None, help="checkpoint, train.log and export/ (default: the preset's)")
     sp.add_argument("--data-dir", default=None, help="pinyin-prepare's output (default: build/trainer/pinyin)")
     sp.set_defaults(func=_pinyin_train)
+
+    sp = sub.add_parser("pinyin-export", help="encoder.onnx + decoder.onnx + candidates.npz + manifest from "
+                        "pinyin-train's export/ dir (see trainer/pinyin_export.py for the run-time contract)")
+    sp.add_argument("--weights", required=True, help="pinyin-train's RUN/export dir (weights.pt, manifest.json)")
+    sp.add_argument("--out", required=True, help="model dir to (re)place atomically")
+    sp.add_argument("--int8", action="store_true", help="int8 dynamic quantisation of each graph that stays close")
+    sp.add_argument("--data", default=None, help="pinyin-prepare dir: check int8 on its held-out text "
+                    "(default: random tokens)")
+    sp.set_defaults(func=_pinyin_export)
     return p
 
 

@@ -73,23 +73,35 @@ def io_contract() -> dict:
 # --- files ---------------------------------------------------------------------------
 
 
-def export_onnx(model: CharLM, path: Path) -> None:
-    """Trace CachedStep to ONNX with dynamic B, T, P."""
-    model = model.float().eval()
-    c = model.cfg
-    B, T, P = 2, 3, 4  # sizes > 1 so no axis is specialised as a constant while tracing
-    args = (torch.zeros(B, T, dtype=torch.long), torch.arange(P, P + T).repeat(B, 1),
+# Dynamic axes of the CachedStep graph (trainer.pinyin_export adds its own input to these).
+CACHED_STEP_AXES = {"tokens": {0: "B", 1: "T"}, "positions": {0: "B", 1: "T"},
+                    "past_k": {1: "B", 3: "P"}, "past_v": {1: "B", 3: "P"}, "past_mask": {0: "B", 1: "P"},
+                    "logprobs": {0: "B", 1: "T"}, "present_k": {1: "B", 3: "PT"}, "present_v": {1: "B", 3: "PT"}}
+
+
+def cached_step_args(c: ModelConfig, B: int = 2, T: int = 3, P: int = 4) -> tuple:
+    """Example inputs of CachedStep for tracing (sizes > 1 so no axis is specialised as a
+    constant while tracing)."""
+    return (torch.zeros(B, T, dtype=torch.long), torch.arange(P, P + T).repeat(B, 1),
             torch.zeros(c.n_layer, B, c.n_head, P, c.head_dim), torch.zeros(c.n_layer, B, c.n_head, P, c.head_dim),
             torch.ones(B, P))
-    dyn = {"tokens": {0: "B", 1: "T"}, "positions": {0: "B", 1: "T"},
-           "past_k": {1: "B", 3: "P"}, "past_v": {1: "B", 3: "P"}, "past_mask": {0: "B", 1: "P"},
-           "logprobs": {0: "B", 1: "T"}, "present_k": {1: "B", 3: "PT"}, "present_v": {1: "B", 3: "PT"}}
+
+
+def trace_onnx(module: torch.nn.Module, args: tuple, path: Path, input_names: list[str], output_names: list[str],
+               dynamic_axes: dict) -> None:
+    """torch.onnx.export as every Shuru graph is exported."""
     with torch.no_grad():
         # The TorchScript exporter (dynamo=False) needs no onnxscript. Constant folding
         # stores Linear weights pre-transposed (onnxruntime would otherwise transpose
         # them on every call).
-        torch.onnx.export(CachedStep(model), args, str(path), input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
-                          dynamic_axes=dyn, opset_version=OPSET, dynamo=False, do_constant_folding=True)
+        torch.onnx.export(module, args, str(path), input_names=input_names, output_names=output_names,
+                          dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False, do_constant_folding=True)
+
+
+def export_onnx(model: CharLM, path: Path) -> None:
+    """Trace CachedStep to ONNX with dynamic B, T, P."""
+    model = model.float().eval()
+    trace_onnx(CachedStep(model), cached_step_args(model.cfg), path, INPUT_NAMES, OUTPUT_NAMES, CACHED_STEP_AXES)
 
 
 def quantize_int8(src: Path, dst: Path) -> None:
@@ -228,7 +240,8 @@ def write_model_dir(model: CharLM, vocab: Vocab, out: Path, training: dict, metr
         parity = {"fp32": verify_onnx(fp32, model)}
         _check_parity(parity)
         if int8:
-            int8 = _try_int8(fp32, tmp / ONNX_NAME, model, parity, parity_windows, log)
+            int8 = _try_int8(fp32, tmp / ONNX_NAME, lambda p: verify_int8(p, model, windows=parity_windows), parity,
+                             log)
         manifest = build_manifest(model.cfg, vocab, training, {**metrics, "onnx_parity": parity}, int8,
                                   tmp / ONNX_NAME)
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -245,11 +258,11 @@ def write_model_dir(model: CharLM, vocab: Vocab, out: Path, training: dict, metr
     return manifest
 
 
-def _try_int8(fp32: Path, dst: Path, model: CharLM, parity: dict, windows, log) -> bool:
-    """Quantise fp32 into dst if the int8 model stays close; else keep fp32 as dst. Returns
-    whether dst is int8."""
+def _try_int8(fp32: Path, dst: Path, verify, parity: dict, log, what: str = "int8 model") -> bool:
+    """Quantise fp32 into dst if the int8 model stays close (``verify(dst)`` -> verify_int8's
+    dict); else keep fp32 as dst. Returns whether dst is int8."""
     quantize_int8(fp32, dst)
-    drift = verify_int8(dst, model, windows=windows)
+    drift = verify(dst)
     if drift["mean_abs_drift"] <= INT8_MEAN_DRIFT and drift["top1_agreement"] >= INT8_TOP1_AGREEMENT:
         parity["int8"] = drift
         fp32.unlink()
@@ -257,7 +270,7 @@ def _try_int8(fp32: Path, dst: Path, model: CharLM, parity: dict, windows, log) 
     parity["int8_rejected"] = drift
     os.replace(fp32, dst)
     if log is not None:
-        log(f"int8 model drifts from fp32 (mean {drift['mean_abs_drift']:.3f}, top-1 agreement "
+        log(f"{what} drifts from fp32 (mean {drift['mean_abs_drift']:.3f}, top-1 agreement "
             f"{drift['top1_agreement']:.3f} over {drift['positions']} positions; limits {INT8_MEAN_DRIFT} / "
             f"{INT8_TOP1_AGREEMENT}): keeping the fp32 model (larger and a little slower, same accuracy)")
     return False
@@ -297,26 +310,40 @@ def load_manifest(model_dir: Path, vocab_sha1: str | None = None) -> dict:
     matching its sha1 (and `vocab_sha1` if given). Raises ManifestError /
     ManifestMismatchError with what is wrong."""
     model_dir = Path(model_dir)
+    m = read_manifest(model_dir, FORMAT, FORMAT_VERSION, (ONNX_NAME, VOCAB_NAME))
     path = model_dir / MANIFEST_NAME
+    check_vocab_file(model_dir, m, vocab_sha1)
+    if ModelConfig.from_dict(m["config"]).vocab_size != m.get("vocab_size"):
+        raise ManifestMismatchError(f"{path}: config vocab_size differs from vocab_size")
+    return m
+
+
+def read_manifest(model_dir: Path, fmt: str, version: int, files: tuple[str, ...]) -> dict:
+    """A model dir's manifest.json, checked for format, version and `files` present."""
+    path = Path(model_dir) / MANIFEST_NAME
     if not path.is_file():
         raise ManifestError(f"{model_dir} has no {MANIFEST_NAME}: not a Shuru model dir (re-export it)")
     try:
         m = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as e:
         raise ManifestError(f"{path} is not valid JSON: {e}") from None
-    if m.get("format") != FORMAT or m.get("format_version") != FORMAT_VERSION:
+    if not isinstance(m, dict):
+        raise ManifestError(f"{path} is not a JSON object")
+    if m.get("format") != fmt or m.get("format_version") != version:
         raise ManifestMismatchError(f"{path}: format {m.get('format')!r} v{m.get('format_version')}, "
-                                    f"expected {FORMAT!r} v{FORMAT_VERSION}")
-    for name in (ONNX_NAME, VOCAB_NAME):
-        if not (model_dir / name).is_file():
+                                    f"expected {fmt!r} v{version}")
+    for name in files:
+        if not (Path(model_dir) / name).is_file():
             raise ManifestError(f"{model_dir} is missing {name}")
-    actual = Vocab.load(model_dir / VOCAB_NAME).sha1
+    return m
+
+
+def check_vocab_file(model_dir: Path, m: dict, vocab_sha1: str | None = None) -> None:
+    """vocab.txt of a model dir must match the manifest's vocab_sha1 (and `vocab_sha1` if given)."""
+    actual = Vocab.load(Path(model_dir) / VOCAB_NAME).sha1
     if actual != m.get("vocab_sha1") or (vocab_sha1 is not None and actual != vocab_sha1):
         raise ManifestMismatchError(f"{model_dir}: vocab.txt sha1 {actual} does not match the manifest "
                                     f"({m.get('vocab_sha1')}){'' if vocab_sha1 is None else ' / ' + vocab_sha1}")
-    if ModelConfig.from_dict(m["config"]).vocab_size != m.get("vocab_size"):
-        raise ManifestMismatchError(f"{path}: config vocab_size differs from vocab_size")
-    return m
 
 
 # --- from a training run -----------------------------------------------------------

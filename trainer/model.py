@@ -164,7 +164,8 @@ class CharLM(nn.Module):
         loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=0)
         return logits, loss
 
-    def forward_cached(self, tokens, positions, past_k, past_v, past_mask, wte_t: torch.Tensor | None = None):
+    def forward_cached(self, tokens, positions, past_k, past_v, past_mask, wte_t: torch.Tensor | None = None,
+                       added: torch.Tensor | None = None):
         """Incremental decoding (the ONNX graph).
 
         tokens, positions: int64 (B, T); past_k, past_v: float (L, B, H, P, Dh);
@@ -173,7 +174,9 @@ class CharLM(nn.Module):
         the whole vocabulary) and present_k, present_v (L, B, H, P+T, Dh).
 
         `wte_t` (C, V), the transposed token embedding, is what the ONNX graph stores
-        (see CachedStep); without it the model's own embedding is used.
+        (see CachedStep); without it the model's own embedding is used. `added` (B, T, C),
+        if given, is added to the token + position embedding (the pinyin model's
+        proj(enc), trainer.pinyin_export).
         """
         B, T = tokens.shape
         if wte_t is None:
@@ -181,6 +184,8 @@ class CharLM(nn.Module):
         else:  # gather columns of the (C, V) matrix: (C, B*T) -> (B, T, C)
             tok = wte_t.index_select(1, tokens.reshape(-1)).t().reshape(B, T, -1)
         x = tok + self.wpe(positions)  # (B, T, C)
+        if added is not None:
+            x = x + added
         causal = torch.ones(T, T, dtype=torch.bool, device=tokens.device).tril()  # (T, T)
         new_ok = causal.unsqueeze(0).expand(tokens.shape[0], T, T)  # (B, T, T)
         past_ok = (past_mask > 0.5).unsqueeze(1).expand(-1, T, -1)  # (B, T, P)

@@ -92,7 +92,7 @@ def attention_mask(syl: torch.Tensor, lookahead: int) -> torch.Tensor:
     i = torch.arange(T, device=syl.device)
     window = i[None, :] <= i[:, None] + lookahead  # (T, T)
     present = (syl != SYL_PAD)[:, None, None, :]  # (B, 1, 1, T)
-    eye = torch.eye(T, dtype=torch.bool, device=syl.device)
+    eye = i[None, :] == i[:, None]  # not torch.eye: ONNX EyeLike has no bool kernel in onnxruntime
     return (window & present) | eye
 
 
