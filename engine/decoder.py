@@ -71,6 +71,9 @@ class ScoreWeights:
     open_domain: float = 0.0  # open-domain words (titles, list words) the corpus counts never saw
     neural: float = 0.0  # neural char LM log P(chars | history); set when a model is loaded
     neural_abbrev: float = 0.0  # the same for words typed as abbreviations (the LM has less to go on)
+    # the same for words typed wholly as initials in an input that reads as abbreviations (bjdx);
+    # an abbreviated word inside full pinyin keeps neural_abbrev, as its rivals are full readings
+    neural_initials: float = 0.0
     # What each word costs against the user's word bonus: a hypothesis scores max(0, sum of
     # (bonus - cost)) over its words, so one of the user's words alone does not re-spell general
     # text, while a clause full of them does (docs/TUNING.md).
@@ -617,6 +620,10 @@ class Decoder:
         parents = self._scorer_states(beam.prev_pos, beam.prev_idx)
         abbreviated = np.array([edges[int(ei)].abbreviated for ei in beam.edge], dtype=bool)
         weight = np.where(abbreviated, self.w.neural_abbrev, self.w.neural)
+        if self._abbreviated:
+            initials = np.array([all(s.kind == SegmentKind.INITIAL for s in edges[int(ei)].segs) for ei in beam.edge],
+                                dtype=bool)
+            weight = np.where(initials, self.w.neural_initials, weight)
         first_lp = self.scorer.first_logprob(parents, texts)
         beam.score = beam.score + weight * first_lp
         if self._free_start:  # the first word's first character, read after <s> and with no context

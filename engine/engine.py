@@ -27,11 +27,8 @@ ASSETS_DIR = Path(str(resources.files("engine"))) / "assets"
 
 # Log-linear weights tuned on the dev sets (README "Tuning"): without and with the neural LM.
 STATISTICAL_WEIGHTS = ScoreWeights()
-# neural_abbrev (words typed as initials, also inside full-pinyin input): 0.15 gave abbreviated top-5
-# +1.0 without context but -0.5 with it and -0.6 full-pinyin top-1 (200 clauses per set), so 0.3 stays.
-# neural 0.5 -> 0.35 with the int8 model at beam 8: mean top-1 +0.6 / +0.7 on two 200-clause slices
-# per set (0.25 and 0.75 were worse).
-NEURAL_WEIGHTS = ScoreWeights(neural=0.35, neural_abbrev=0.3)
+# The neural weights (neural, neural_abbrev, neural_initials): docs/TUNING.md.
+NEURAL_WEIGHTS = ScoreWeights(neural=0.35, neural_abbrev=0.3, neural_initials=0.1)
 # A model fine-tuned on the user's own text gets the same weight: with the 856-step fine-tune
 # (2 threads) law-dev (600) scored 92.8 at 0.35, 93.0 at 0.4, 92.8 at 0.5 and 0.65, while the general
 # sets (100 each) fell from 66.0 at 0.35 to 64.6 at 0.5 and 63.8 at 0.65.

@@ -199,3 +199,20 @@ def test_a_state_re_reads_its_last_tokens_only_when_positions_run_out(tiny_model
     (after,) = scorer.advance([state], ["大学"])
     assert state.windowed is not None and after.length == 1 + KEEP + 2
 
+
+
+@pytest.mark.parametrize("pinyin, affected", [
+    ("bjdx", True),  # typed as initials: each word's neural weight is neural_initials
+    ("beijingdaxue", False),  # full pinyin: an initials reading competes with full ones at neural_abbrev
+])
+def test_the_initials_weight_counts_only_in_abbreviated_input(pinyin, affected):
+    from dataclasses import replace
+
+    from engine.engine import NEURAL_WEIGHTS
+
+    def scores(initials: float) -> list[float]:
+        weights = replace(NEURAL_WEIGHTS, neural_initials=initials)
+        engine = Engine.load(EngineOptions(learning=False, personal=False, weights=weights, libime="off"))
+        return [round(c.score, 4) for c in engine.decoder("").decode(pinyin)[:5]]
+
+    assert (scores(0.0) != scores(1.0)) == affected
