@@ -27,8 +27,10 @@ ASSETS_DIR = Path(str(resources.files("engine"))) / "assets"
 
 # Log-linear weights tuned on the dev sets (README "Tuning"): without and with the neural LM.
 STATISTICAL_WEIGHTS = ScoreWeights()
-# The neural weights (neural, neural_abbrev, neural_initials): docs/TUNING.md.
-NEURAL_WEIGHTS = ScoreWeights(neural=0.35, neural_abbrev=0.3, neural_initials=0.1)
+# The neural weights (neural, neural_abbrev, neural_initials): docs/TUNING.md. With libime's model mixed
+# into the n-gram (engine.libime), words typed wholly as initials lean less on the neural model.
+NEURAL_WEIGHTS = ScoreWeights(neural=0.35, neural_abbrev=0.3, neural_initials=0.3)
+NEURAL_LIBIME_WEIGHTS = replace(NEURAL_WEIGHTS, neural_initials=0.1)
 # A model fine-tuned on the user's own text gets the same weight: with the 856-step fine-tune
 # (2 threads) law-dev (600) scored 92.8 at 0.35, 93.0 at 0.4, 92.8 at 0.5 and 0.65, while the general
 # sets (100 each) fell from 66.0 at 0.35 to 64.6 at 0.5 and 63.8 at 0.65.
@@ -88,6 +90,7 @@ class Engine:
         self.history = history
         self.neural = neural
         self.status = status
+        self.libime_merged = False  # the n-gram holds libime's model (engine.libime); set by load
         self.model_name = model_name
         self.load_ms = load_ms
         self.dict_path = dict_path  # where the user dictionary is kept (None: personal data off)
@@ -105,6 +108,7 @@ class Engine:
         lexicon = Lexicon.load(options.assets_dir / "lexicon.npz")
         ngram = NgramModel.load(options.assets_dir / "ngram.npz", token_hash=lexicon.token_hash())
         ngram, lm_status = _with_libime(options, lexicon, ngram)
+        merged = "merged" in ngram.meta
         history = _open_history(options, lexicon)
         neural, name, status = None, "none", "statistical scorers only (neural model disabled)"
         if options.use_neural:
@@ -114,14 +118,18 @@ class Engine:
         if history.error:  # the window shows the status: say why learned words start afresh
             status = f"{status}; {history.error}"
         _release_freed_memory()
-        return cls(options, lexicon, ngram, history, neural, status, name, (time.perf_counter() - t0) * 1000,
-                   _dict_store_path(options))
+        engine = cls(options, lexicon, ngram, history, neural, status, name, (time.perf_counter() - t0) * 1000,
+                     _dict_store_path(options))
+        engine.libime_merged = merged
+        return engine
 
     @property
     def weights(self) -> ScoreWeights:
         if self.options.weights is not None:
             return self.options.weights
-        return NEURAL_WEIGHTS if self.neural is not None else STATISTICAL_WEIGHTS
+        if self.neural is None:
+            return STATISTICAL_WEIGHTS
+        return NEURAL_LIBIME_WEIGHTS if self.libime_merged else NEURAL_WEIGHTS
 
     @property
     def model_dir(self):

@@ -310,6 +310,7 @@ def test_the_engine_merges_the_system_model_once_and_reuses_it(tiny_assets, tmp_
     cache = tmp_path / "cache"
     engine = _engine(tiny_assets, cache, "wait")
     assert "libime's zh_CN.lm" in engine.status and engine.ngram.meta["merged"]["licence"] == "LGPL-2.1+"
+    assert engine.libime_merged
     made = (cache / "ngram-libime.npz").stat().st_mtime_ns
     assert "merged" in _engine(tiny_assets, cache, "wait").ngram.meta
     assert (cache / "ngram-libime.npz").stat().st_mtime_ns == made  # loaded, not made again
