@@ -32,3 +32,16 @@ class FormatVersionError(AssetError):
 
 class UserDataError(ShuruError):
     """The user's data (learned words, user dictionary) cannot be read or written."""
+
+
+class PinyinModelError(AssetError):
+    """A pinyin model dir (engine.pinyin_format) is missing a file or is malformed."""
+
+
+class PinyinModelMismatchError(PinyinModelError):
+    """A pinyin model dir's files do not belong together, or not with this Shuru (another
+    format, vocabulary or syllable table)."""
+
+
+class PinyinFormatVersionError(PinyinModelMismatchError, FormatVersionError):
+    """A pinyin model dir was written by another format version than this code reads."""

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.neural import INPUTS, OUTPUTS
 from engine.onnx_runtime import onnxruntime
 
 from .errors import ManifestError, ManifestMismatchError
@@ -40,8 +41,7 @@ FORMAT_VERSION = 1
 OPSET = 17
 ONNX_NAME, VOCAB_NAME, MANIFEST_NAME, WEIGHTS_NAME, CARD_NAME = (
     "model.onnx", "vocab.txt", "manifest.json", "weights.pt", "README.md")
-INPUT_NAMES = ["tokens", "positions", "past_k", "past_v", "past_mask"]
-OUTPUT_NAMES = ["logprobs", "present_k", "present_v"]
+INPUT_NAMES, OUTPUT_NAMES = list(INPUTS), list(OUTPUTS)  # the engine's reader defines them
 # Parity bounds checked at export time. fp32 ONNX must match torch (max abs diff of the
 # logprobs). int8 dynamic quantisation also quantises activations on the fly, so single
 # logprobs move by up to ~1 nat; what the engine needs is that the distribution over the

@@ -45,7 +45,6 @@ The run-time contract (one sequence; B rows are independent sequences):
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -57,22 +56,21 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from engine.errors import PinyinModelError, PinyinModelMismatchError
+from engine.pinyin_format import (CANDIDATES_NAME, DECODER_INPUTS, DECODER_NAME, DECODER_OUTPUTS, ENCODER_INPUTS,
+                                  ENCODER_NAME, ENCODER_OUTPUTS, FORMAT, FORMAT_VERSION, MANIFEST_NAME,
+                                  SYLLABLES_NAME, VOCAB_NAME, candidates_dense, read_candidates, read_pinyin_manifest)
+
 from .errors import ManifestError, ManifestMismatchError
-from .export import (CACHED_STEP_AXES, INPUT_NAMES, INT8_RELEVANT, MANIFEST_NAME, OPSET,
-                     OUTPUT_NAMES, VOCAB_NAME, WEIGHTS_NAME, _check_parity, _feeds, _remove_unfinished_exports,
-                     _try_int8, cached_step_args, check_vocab_file, file_sha1, io_contract, ort_session,
-                     read_manifest, replace_dir, trace_onnx)
+from .export import (CACHED_STEP_AXES, INT8_RELEVANT, OPSET, WEIGHTS_NAME, _check_parity, _feeds,
+                     _remove_unfinished_exports, _try_int8, cached_step_args, check_vocab_file, file_sha1,
+                     io_contract, ort_session, read_manifest, replace_dir, trace_onnx)
 from .model import CachedStep, ModelConfig
 from .pinyin_model import PinyinConfig, PinyinLM, restricted_logprobs
 from .pinyin_vocab import SYL_NONE, SYL_PAD, SYL_SPECIALS, SyllableVocab, load_syllable_vocab
 from .vocab import SPECIAL_TOKENS, Vocab
 
-FORMAT, FORMAT_VERSION = "shuru-pinyin-model", 1
-ENCODER_NAME, DECODER_NAME, CANDIDATES_NAME, SYLLABLES_NAME = (
-    "encoder.onnx", "decoder.onnx", "candidates.npz", "syllables.txt")
-MODEL_FILES = (ENCODER_NAME, DECODER_NAME, CANDIDATES_NAME, VOCAB_NAME, SYLLABLES_NAME)
-ENCODER_INPUTS, ENCODER_OUTPUTS = ["syllables"], ["enc"]
-DECODER_INPUTS, DECODER_OUTPUTS = INPUT_NAMES + ["pinyin"], OUTPUT_NAMES
+# The format (names, files, token layout, manifest checks) is defined in engine.pinyin_format.
 
 
 # --- the two graphs ------------------------------------------------------------------
@@ -138,11 +136,8 @@ def save_candidates(candidates: np.ndarray, vocab: Vocab, table: SyllableVocab, 
 
 def load_candidates(path: Path, vocab_size: int) -> np.ndarray:
     """candidates.npz -> the dense bool [n_syllable, vocab_size] matrix."""
-    with np.load(path) as z:
-        offsets, ids = z["offsets"], z["ids"]
-    dense = np.zeros((len(offsets) - 1, vocab_size), dtype=bool)
-    dense[np.repeat(np.arange(len(offsets) - 1), np.diff(offsets)), ids] = True
-    return dense
+    offsets, ids, _ = read_candidates(path)
+    return candidates_dense(offsets, ids, vocab_size)
 
 
 def restrict(logprobs: np.ndarray, syllables: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -356,30 +351,14 @@ def write_pinyin_model_dir(model: PinyinLM, vocab: Vocab, table: SyllableVocab, 
 
 
 def load_pinyin_manifest(model_dir: Path, vocab_sha1: str | None = None, syllable_sha1: str | None = None) -> dict:
-    """Read and check a pinyin model dir: format and version, every file present, vocab.txt
-    and syllables.txt matching the manifest's sha1s (and the ones given), candidates.npz
-    written for both and with a row per syllable token. Raises ManifestError /
-    ManifestMismatchError saying what is wrong."""
-    model_dir = Path(model_dir)
-    m = read_manifest(model_dir, FORMAT, FORMAT_VERSION, MODEL_FILES)
-    check_vocab_file(model_dir, m, vocab_sha1)
-    actual = hashlib.sha1((model_dir / SYLLABLES_NAME).read_bytes()).hexdigest()
-    if actual != m.get("syllable_sha1") or (syllable_sha1 is not None and actual != syllable_sha1):
-        raise ManifestMismatchError(f"{model_dir}: syllables.txt sha1 {actual} does not match the manifest "
-                                    f"({m.get('syllable_sha1')})"
-                                    f"{'' if syllable_sha1 is None else ' / ' + syllable_sha1}")
+    """engine.pinyin_format.read_pinyin_manifest with the trainer's errors: raises
+    ManifestError / ManifestMismatchError saying what is wrong."""
     try:
-        with np.load(model_dir / CANDIDATES_NAME) as z:
-            written_for = (str(z["vocab_sha1"]), str(z["syllable_sha1"]))
-            rows = len(z["offsets"]) - 1
-    except (OSError, ValueError, KeyError) as e:
-        raise ManifestError(f"{model_dir / CANDIDATES_NAME} is unreadable: {e}") from None
-    if written_for != (m.get("vocab_sha1"), m.get("syllable_sha1")) or rows != m.get("n_syllable"):
-        raise ManifestMismatchError(f"{model_dir / CANDIDATES_NAME} was written for another vocab.txt / "
-                                    f"syllables.txt ({rows} rows, manifest n_syllable {m.get('n_syllable')})")
-    if ModelConfig.from_dict(m["config"]).vocab_size != m.get("vocab_size"):
-        raise ManifestMismatchError(f"{model_dir / MANIFEST_NAME}: config vocab_size differs from vocab_size")
-    return m
+        return read_pinyin_manifest(model_dir, vocab_sha1, syllable_sha1)
+    except PinyinModelMismatchError as e:
+        raise ManifestMismatchError(str(e)) from None
+    except PinyinModelError as e:
+        raise ManifestError(str(e)) from None
 
 
 # --- from pinyin-train's export dir ---------------------------------------------------

@@ -1,7 +1,7 @@
 """The pinyin encoder's input vocabulary (syllable tokens) and the syllable -> hanzi
 candidate matrix.
 
-Syllable token ids: 0 `<pad>` (nothing typed there: padding, or past the end of the
+Syllable token ids (defined in engine.pinyin_format): 0 `<pad>` (nothing typed there: padding, or past the end of the
 input; never attended to), 1 `<none>` (a position with no pinyin: <bos>, punctuation, a
 char pypinyin cannot read), then the engine's toneless syllables in engine.syllables
 order (`v` for ü), then the 23 consonant initials (b p m f ... y w) for a syllable typed
@@ -18,13 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.syllables import ALIASES, INITIALS, SYLLABLE_ID, SYLLABLES, initial_of
+from engine.pinyin_format import SYL_NONE, SYL_PAD, SYL_SPECIALS, SYLLABLE_TOKENS, tokens_text
+from engine.syllables import ALIASES, SYLLABLES, initial_of
 
 from .errors import DataError
 from .vocab import PAD, SPECIAL_TOKENS, Vocab
-
-SYL_PAD, SYL_NONE = 0, 1
-SYL_SPECIALS = ("<pad>", "<none>")
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ class SyllableVocab:
         return hashlib.sha1(self.to_text().encode("utf-8")).hexdigest()
 
     def to_text(self) -> str:
-        return "".join(t + "\n" for t in self.tokens)
+        return tokens_text(self.tokens)
 
     def save(self, path: Path) -> None:
         Path(path).write_text(self.to_text(), encoding="utf-8")
@@ -73,9 +71,8 @@ class SyllableVocab:
 
 
 def syllable_vocab() -> SyllableVocab:
-    """The table built from engine.syllables (the one definition of the inventory)."""
-    initials = tuple(i for i in INITIALS if i not in SYLLABLE_ID)  # 23: a, o, e are syllables
-    return SyllableVocab(SYL_SPECIALS + SYLLABLES + initials, len(SYLLABLES))
+    """The table of engine.pinyin_format (the one definition of the token layout)."""
+    return SyllableVocab(SYLLABLE_TOKENS, len(SYLLABLES))
 
 
 def load_syllable_vocab(path: Path) -> SyllableVocab:
@@ -84,7 +81,7 @@ def load_syllable_vocab(path: Path) -> SyllableVocab:
     table = syllable_vocab()
     if tokens != table.tokens:
         raise DataError(f"{path}: syllable table differs from engine.syllables (sha1 "
-                        f"{hashlib.sha1(''.join(t + chr(10) for t in tokens).encode()).hexdigest()} vs "
+                        f"{hashlib.sha1(tokens_text(tokens).encode()).hexdigest()} vs "
                         f"{table.sha1}); rebuild the data / start a new run")
     return table
 
