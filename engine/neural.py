@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .onnx_runtime import onnxruntime
+from .onnx_runtime import cpu_session
 from .errors import STATISTICAL_INSTEAD, AssetError, FormatVersionError, asset_problem
 
 log = logging.getLogger(__name__)
@@ -122,15 +122,8 @@ class NeuralScorer:
         path = next((model_dir / f for f in MODEL_FILES if (model_dir / f).exists()), None)
         if path is None:
             raise AssetError(model_problem(model_dir / MODEL_FILES[-1], "is missing"))
-        ort = onnxruntime()
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.enable_cpu_mem_arena = False  # keep RSS low: batches vary in shape every keystroke
-        so.enable_mem_pattern = False
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            sess = cpu_session(path, threads)
         except Exception as e:
             log.warning("%s is not a loadable ONNX model: %s", path, e)
             raise AssetError(model_problem(path, "is damaged or unreadable")) from None
@@ -210,13 +203,7 @@ class NeuralScorer:
 
     def encode(self, text: str) -> list[int]:
         """Characters -> token ids (runs of non-Han characters become one <p>)."""
-        out: list[int] = []
-        for ch in unicodedata.normalize("NFKC", text):
-            if _is_han(ch):
-                out.append(self.token_id.get(ch, UNK))
-            elif not out or out[-1] != PUNCT:
-                out.append(PUNCT)
-        return out
+        return encode_text(self.token_id, text)
 
     # -- running the model --------------------------------------------------------------
     def _run(self, states: list[NeuralState], ids: list[list[int]], targets: list[list[int]] | None = None
@@ -253,22 +240,14 @@ class NeuralScorer:
     def _forward(self, states, ids):
         """One onnxruntime call for rows of equal length; past caches (each cut to its window)
         left-padded to a common P."""
-        B, T = len(states), len(ids[0])
-        P = max(min(s.length, WINDOW) for s in states)
-        L, H, D = self.n_layer, self.n_head, self.head_dim
-        past_k = np.zeros((L, B, H, P, D), dtype=np.float32)
-        past_v = np.zeros((L, B, H, P, D), dtype=np.float32)
-        mask = np.zeros((B, P), dtype=np.float32)
-        for b, s in enumerate(states):
-            if s.length:
-                _write_window(past_k[:, b], past_v[:, b], s, WINDOW)  # left-padded
-                mask[b, P - min(s.length, WINDOW):] = 1.0
+        past_k, past_v, mask = cache_feeds(states, self.n_layer, self.n_head, self.head_dim)
+        T = len(ids[0])
         tokens = np.asarray(ids, dtype=np.int64)
         positions = np.array([[s.length + t for t in range(T)] for s in states], dtype=np.int64)
         logprobs, pk, pv = self.session.run(
             list(OUTPUTS), {"tokens": tokens, "positions": positions, "past_k": past_k, "past_v": past_v,
                             "past_mask": mask})
-        return logprobs, pk, pv, P
+        return logprobs, pk, pv, past_k.shape[3]
 
     def _fit(self, states: list[NeuralState], n_new: list[int]) -> list[NeuralState]:
         """Keep positions inside the model's range: a state that would read past max_len is
@@ -292,6 +271,33 @@ class NeuralScorer:
         L, H, D = self.n_layer, self.n_head, self.head_dim
         z = np.zeros((L, H, 0, D), dtype=np.float32)
         return NeuralState(None, z, z, 0, np.zeros(self.vocab_size, dtype=np.float32))
+
+
+def cache_feeds(states, n_layer: int, n_head: int, head_dim: int, window: int = WINDOW
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """past_k, past_v (L, B, H, P, Dh) float32 and past_mask (B, P) for a batch of states
+    (anything with NeuralState's parent / k / v / length chain): each state's window of its
+    cache, left-padded to a common P."""
+    B, P = len(states), max(min(s.length, window) for s in states)
+    past_k = np.zeros((n_layer, B, n_head, P, head_dim), dtype=np.float32)
+    past_v = np.zeros((n_layer, B, n_head, P, head_dim), dtype=np.float32)
+    mask = np.zeros((B, P), dtype=np.float32)
+    for b, s in enumerate(states):
+        if s.length:
+            _write_window(past_k[:, b], past_v[:, b], s, window)  # left-padded
+            mask[b, P - min(s.length, window):] = 1.0
+    return past_k, past_v, mask
+
+
+def encode_text(token_id: dict[str, int], text: str) -> list[int]:
+    """Characters -> token ids (runs of non-Han characters become one <p>)."""
+    out: list[int] = []
+    for ch in unicodedata.normalize("NFKC", text):
+        if _is_han(ch):
+            out.append(token_id.get(ch, UNK))
+        elif not out or out[-1] != PUNCT:
+            out.append(PUNCT)
+    return out
 
 
 def _full_cache(state: NeuralState) -> tuple[np.ndarray, np.ndarray]:

@@ -41,3 +41,16 @@ def _disable_events(ort: ModuleType) -> None:
     disable = getattr(ort, "disable_telemetry_events", None)
     if disable is not None:
         disable()
+
+
+def cpu_session(path, threads: int = 1):
+    """An onnxruntime CPU session as the engine runs its models: few threads, no memory arena
+    or memory patterns (keeps RSS low: batches vary in shape every keystroke)."""
+    ort = onnxruntime()
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.enable_cpu_mem_arena = False
+    so.enable_mem_pattern = False
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])

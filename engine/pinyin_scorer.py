@@ -1,0 +1,231 @@
+"""Run-time runner of the pinyin-reading model (engine.pinyin_format; the contract is in
+trainer/pinyin_export.py's module doc): numpy and onnxruntime only.
+
+Positions are absolute and shared by both graphs. The decoder reads <bos> ctx_1 .. ctx_k
+c_1 .. c_m at positions 0 .. k + m; the pinyin row fed with the token at position t is
+the encoder row of t, the row of the syllable of the char position t *predicts*. So a
+state cannot read its last token until the next char's syllable is known: a state holds
+the float16 keys/values of the positions it has read (like engine.neural.NeuralState,
+a delta per state with a link to its parent) and the tokens it has not read yet
+(`unread`: its last token, and after start() the context tokens whose encoder rows are
+not final yet, see start()). extend() reads them with the rows it is given.
+
+Look-ahead: enc[t] depends on the syllables up to t + lookahead, so rows (and the keys and
+values computed from them) of the last `lookahead` typed positions change when more
+syllables are typed: keeping states whose rows stay valid is the caller's job.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import PinyinModelError, PinyinModelMismatchError
+from .neural import BOS, UNK, WINDOW, _is_han, cache_feeds, encode_text, PUNCT
+from .onnx_runtime import cpu_session
+from .pinyin_format import (CANDIDATES_NAME, DECODER_INPUTS, DECODER_NAME, DECODER_OUTPUTS, ENCODER_INPUTS,
+                            ENCODER_NAME, ENCODER_OUTPUTS, SYL_NONE, SYLLABLE_SHA1, SYLLABLE_TOKENS,
+                            SYLLABLES_NAME, VOCAB_NAME, read_candidates, read_pinyin_manifest)
+from .syllables import ALIASES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PinyinState:
+    """What the model has read for one hypothesis (see the module doc)."""
+
+    parent: "PinyinState | None"
+    k: np.ndarray  # (L, H, t, Dh) float16 keys of the positions this state read
+    v: np.ndarray
+    length: int  # positions read in total (= position of unread[0])
+    unread: tuple[int, ...]  # tokens at positions length .. length + len - 1, not read yet
+    tokens: tuple[int, ...] = ()  # the tokens this state read
+
+    @property
+    def deferred(self) -> int:
+        """Unread tokens before the last one (context tokens after start(), else 0): extend()
+        needs this many pinyin rows before the text's."""
+        return len(self.unread) - 1
+
+    @property
+    def next_position(self) -> int:
+        """The position whose output predicts the next char (that of the last token)."""
+        return self.length + self.deferred
+
+
+class PinyinScorer:
+    """Restricted log-probabilities of hanzi strings given their syllables (see the module doc)."""
+
+    def __init__(self, encoder, decoder, manifest: dict, vocab: list[str], offsets: np.ndarray, ids: np.ndarray,
+                 model_dir: Path):
+        self.encoder, self.decoder, self.manifest, self.model_dir = encoder, decoder, manifest, model_dir
+        self.offsets, self.ids = offsets, ids  # candidates CSR: row s = ids[offsets[s]:offsets[s + 1]], sorted
+        self.token_id = {t: i for i, t in enumerate(vocab)}
+        self.vocab_size = len(vocab)
+        cfg = manifest["config"]
+        self.n_layer, self.n_head = int(cfg["n_layer"]), int(cfg["n_head"])
+        self.d_model = int(cfg["d_model"])
+        self.head_dim = self.d_model // self.n_head
+        self.lookahead, self.max_len = int(manifest["lookahead"]), int(manifest["max_len"])
+        self.quantized = dict(manifest.get("quantized") or {})
+        self.syllable_id = {s: i for i, s in enumerate(SYLLABLE_TOKENS)}
+        self.max_context = 32
+        self.window = WINDOW  # attention window of a state, as engine.neural's
+
+    # -- loading ------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, model_dir: Path, threads: int = int(os.environ.get("SHURU_ORT_THREADS", "1"))) -> "PinyinScorer":
+        """Check the model dir (manifest, vocab.txt and syllables.txt sha1s, this Shuru's syllable
+        table, candidates.npz, both graphs' I/O) and load it. encoder.onnx and decoder.onnx are
+        int8 where the manifest's "quantized" says so (same file names). Raises
+        PinyinModelError / PinyinModelMismatchError / PinyinFormatVersionError with the reason."""
+        model_dir = Path(model_dir)
+        m = read_pinyin_manifest(model_dir)
+        if m.get("syllable_sha1") != SYLLABLE_SHA1:
+            raise PinyinModelMismatchError(f"{model_dir / SYLLABLES_NAME} is another syllable table than this "
+                                           f"Shuru's (engine.syllables): re-export the model with this version")
+        vocab = (model_dir / VOCAB_NAME).read_text(encoding="utf-8").split("\n")[:-1]
+        if len(vocab) != m.get("vocab_size"):
+            raise PinyinModelMismatchError(f"{model_dir / VOCAB_NAME} has {len(vocab)} tokens, the manifest "
+                                           f"says {m.get('vocab_size')}")
+        offsets, ids, _ = read_candidates(model_dir / CANDIDATES_NAME)
+        if len(ids) and (ids.min() < 0 or ids.max() >= len(vocab)):
+            raise PinyinModelError(f"{model_dir / CANDIDATES_NAME} is damaged: ids outside the vocabulary")
+        encoder = _session(model_dir / ENCODER_NAME, threads, ENCODER_INPUTS, ENCODER_OUTPUTS)
+        decoder = _session(model_dir / DECODER_NAME, threads, DECODER_INPUTS, DECODER_OUTPUTS)
+        scorer = cls(encoder, decoder, m, vocab, offsets, ids, model_dir)
+        scorer.start("的")  # one real step of each graph: fails now, not on the first keystroke
+        scorer.encode(np.full((1, 1), SYL_NONE))
+        return scorer
+
+    # -- syllables and the encoder ----------------------------------------------------------------
+    def syllable_ids(self, syllables: list[str]) -> np.ndarray:
+        """Syllable token ids (int64) of full syllables (`lv`, `lue` = `lve`) and initials
+        (`zh`); anything else (`xyz`, punctuation) -> `<none>` (1)."""
+        return np.array([self.syllable_id.get(ALIASES.get(s, s), SYL_NONE) for s in syllables], dtype=np.int64)
+
+    def encode(self, syl_ids: np.ndarray, context_positions: int = 0) -> np.ndarray:
+        """Encoder rows: syl_ids (B, S) typed syllable ids -> enc (B, k + S, d) float32 with
+        k = context_positions (PinyinState.next_position of the state start() returned): rows
+        0 .. k - 1 are those of `<none>` at <bos> and the context chars (as the model was
+        trained), row k + j that of syl_ids[:, j], the position predicting the (j+1)-th typed
+        char. enc[:, t] is the row of absolute position t."""
+        syl_ids = np.asarray(syl_ids, dtype=np.int64)
+        B, S = syl_ids.shape
+        if context_positions + S > self.max_len:
+            raise ValueError(f"{context_positions + S} positions > the model's max_len {self.max_len}")
+        row = np.concatenate([np.full((B, context_positions), SYL_NONE, np.int64), syl_ids], axis=1)
+        return self.encoder.run(ENCODER_OUTPUTS, {"syllables": row})[0]
+
+    # -- the decoder --------------------------------------------------------------------------------
+    def start(self, context: str) -> PinyinState:
+        """State after <bos> and the last characters of ``context`` (k tokens): the positions
+        < k - lookahead are read (their `<none>` rows cannot change); the last `lookahead`
+        context tokens stay unread (their rows see the first typed syllables) with the last
+        one, which predicts the first typed char. The first extend() of this state needs
+        `deferred` rows for them first: enc[:, length:next_position] of encode(...,
+        next_position)."""
+        ids = [BOS] + encode_text(self.token_id, context[-self.max_context:])
+        k = len(ids) - 1
+        n_read = max(k - self.lookahead, 0)
+        empty = self._empty()
+        if not n_read:
+            return PinyinState(None, empty.k, empty.v, 0, tuple(ids))
+        rows = self.encode(np.zeros((1, 0), np.int64), k)[:, :n_read]
+        _, new = self._read([empty], [ids[:n_read]], rows)
+        return PinyinState(None, new[0].k, new[0].v, n_read, tuple(ids[n_read:]), tuple(ids[:n_read]))
+
+    def extend(self, states: list[PinyinState], texts: list[str], pinyin_rows: list[np.ndarray],
+               syl_ids: list[np.ndarray]) -> tuple[np.ndarray, list[PinyinState]]:
+        """Restricted log P(text | state, syllables) for each row, and the states after the texts.
+
+        pinyin_rows[i]: float32 (states[i].deferred + len(texts[i]), d), the encoder rows of
+        positions states[i].length .. states[i].next_position + len(texts[i]) - 1: those of the
+        state's deferred context positions (only after start()), then those the text's chars are
+        predicted at, i.e. enc[b, s.length : s.next_position + len(text)] of encode().
+        syl_ids[i]: int (len(texts[i]),), the syllable token each char was typed as.
+
+        The score is the sum over the chars of log-softmax over the candidates of the char's
+        syllable (candidates.npz). A char that is not among its syllable's candidates, or a
+        syllable with no candidates in the vocabulary (biang, bong, cei, den, din, eng, fiao,
+        nia, nun, rua, wong), falls back to the unrestricted log-softmax: the `<none>` row,
+        every token but <pad>, as training scores it. One decoder run per distinct number of
+        positions read; texts must be non-empty and stay under max_len positions."""
+        reads = [list(s.unread) + [self._char_id(ch) for ch in t[:-1]] for s, t in zip(states, texts)]
+        for s, t, r, rows in zip(states, texts, reads, pinyin_rows):
+            if not t or np.shape(rows) != (len(r), self.d_model):
+                raise ValueError(f"text {t!r} after a state with {s.deferred} deferred positions needs "
+                                 f"({len(r)}, {self.d_model}) pinyin rows, got {np.shape(rows)}")
+            if s.length + len(r) > self.max_len:
+                raise ValueError(f"{s.length + len(r)} positions > the model's max_len {self.max_len}")
+        scores, out = np.zeros(len(texts)), [None] * len(texts)
+        by_len: dict[int, list[int]] = {}
+        for i, r in enumerate(reads):
+            by_len.setdefault(len(r), []).append(i)
+        for n, batch in by_len.items():
+            logprobs, new = self._read([states[i] for i in batch], [reads[i] for i in batch],
+                                       np.stack([np.asarray(pinyin_rows[i], np.float32) for i in batch]))
+            for b, i in enumerate(batch):
+                m = len(texts[i])
+                targets = [self._char_id(ch) for ch in texts[i]]
+                scores[i] = self._restricted(logprobs[b, n - m:], targets, np.asarray(syl_ids[i])).sum()
+                out[i] = PinyinState(new[b].parent, new[b].k, new[b].v, new[b].length, (targets[-1],),
+                                     tuple(reads[i]))
+        return scores, out
+
+    def _restricted(self, logprobs: np.ndarray, targets: list[int], syl: np.ndarray) -> np.ndarray:
+        """(m, V) log-softmax rows -> (m,) restricted logprob of each target (see extend())."""
+        out = np.empty(len(targets))
+        for j, (v, s) in enumerate(zip(targets, syl)):
+            row = self.ids[self.offsets[s]:self.offsets[s + 1]]
+            hit = np.searchsorted(row, v)
+            if hit == len(row) or row[hit] != v:
+                row = self.ids[self.offsets[SYL_NONE]:self.offsets[SYL_NONE + 1]]
+            lp = logprobs[j].astype(np.float64)
+            x = lp[row]
+            top = x.max()
+            out[j] = lp[v] - (top + np.log(np.exp(x - top).sum()))
+        return out
+
+    def _read(self, states: list[PinyinState], ids: list[list[int]], pinyin: np.ndarray
+              ) -> tuple[np.ndarray, list[PinyinState]]:
+        """One decoder run over rows of equal length: logprobs (B, T, V) and the states with
+        the keys/values of the read positions (unread left empty for the caller)."""
+        past_k, past_v, mask = cache_feeds(states, self.n_layer, self.n_head, self.head_dim, self.window)
+        T, P = len(ids[0]), past_k.shape[3]
+        positions = np.array([[s.length + t for t in range(T)] for s in states], dtype=np.int64)
+        logprobs, pk, pv = self.decoder.run(DECODER_OUTPUTS, {
+            "tokens": np.asarray(ids, np.int64), "positions": positions, "past_k": past_k, "past_v": past_v,
+            "past_mask": mask, "pinyin": pinyin})
+        # float16 halves what a beam's states hold; one conversion per batch, views per state
+        new_k, new_v = pk[:, :, :, P:].astype(np.float16), pv[:, :, :, P:].astype(np.float16)
+        new = [PinyinState(s if s.length else None, new_k[:, b], new_v[:, b], s.length + T, ())
+               for b, s in enumerate(states)]
+        return logprobs, new
+
+    def _char_id(self, ch: str) -> int:
+        """One token per char (texts align with their pinyin rows): Han -> its id or <unk>, else <p>."""
+        return self.token_id.get(ch, UNK) if _is_han(ch) else PUNCT
+
+    def _empty(self) -> PinyinState:
+        z = np.zeros((self.n_layer, self.n_head, 0, self.head_dim), dtype=np.float16)
+        return PinyinState(None, z, z, 0, ())
+
+
+def _session(path: Path, threads: int, inputs: list[str], outputs: list[str]):
+    """A CPU session of one graph, its I/O names checked."""
+    try:
+        sess = cpu_session(path, threads)
+    except Exception as e:
+        log.warning("%s is not a loadable ONNX model: %s", path, e)
+        raise PinyinModelError(f"{path} is damaged or unreadable: re-export the model dir") from None
+    names_in = [i.name for i in sess.get_inputs()]
+    names_out = [o.name for o in sess.get_outputs()]
+    if set(names_in) != set(inputs) or not set(outputs) <= set(names_out):
+        raise PinyinModelMismatchError(f"{path} has inputs {names_in} / outputs {names_out}, expected "
+                                       f"{inputs} / {outputs}: it is from another version of Shuru")
+    return sess
