@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import PinyinModelError, PinyinModelMismatchError
-from .neural import BOS, UNK, WINDOW, _is_han, cache_feeds, encode_text, PUNCT
+from .neural import BOS, PUNCT, UNK, WINDOW, _is_han, cache_feeds, encode_text
 from .onnx_runtime import cpu_session
 from .pinyin_format import (CANDIDATES_NAME, DECODER_INPUTS, DECODER_NAME, DECODER_OUTPUTS, ENCODER_INPUTS,
                             ENCODER_NAME, ENCODER_OUTPUTS, SYL_NONE, SYLLABLE_SHA1, SYLLABLE_TOKENS,
