@@ -20,6 +20,7 @@ or ``off``. docs/TUNING.md has the measurements and the choice of the weight.
 from __future__ import annotations
 
 import glob
+import io
 import json
 import logging
 import math
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import write_bytes_atomic
 from .lexicon import BOS, EOS, UNK, Lexicon
 from .ngram import BITS, NgramModel, _find
 from .ngram import backoff_weights, context_backoff_weights, lookup
@@ -227,21 +229,17 @@ def merge(lex: Lexicon, ours: NgramModel, lib: LibimeTables, alpha: float, log=p
 
 
 def write_merged(arrays: dict[str, np.ndarray], meta: dict, out: Path, source: dict) -> None:
-    """Write the merged model atomically (a temporary file renamed), its manifest recording its sources."""
+    """Write the merged model atomically (engine.atomic), its manifest recording its sources."""
     meta = dict(meta, counts={"bigrams": int(len(arrays["bi_keys"])), "trigrams": int(len(arrays["tri_keys"]))},
                 merged=source)
-    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.npz")
-    try:
-        with np.errstate(divide="ignore"):
-            np.savez(tmp, meta=np.array(json.dumps(meta)),
-                     uni_logp=arrays["uni_logp"].astype(np.float32),
-                     uni_backoff=arrays["uni_backoff"].astype(np.float32),
-                     bi_keys=arrays["bi_keys"], bi_logp=arrays["bi_logp"].astype(np.float16),
-                     bi_backoff=arrays["bi_backoff"].astype(np.float16), tri_keys=arrays["tri_keys"],
-                     tri_logp=arrays["tri_logp"].astype(np.float16))
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    buf = io.BytesIO()
+    with np.errstate(divide="ignore"):
+        np.savez(buf, meta=np.array(json.dumps(meta)),
+                 uni_logp=arrays["uni_logp"].astype(np.float32), uni_backoff=arrays["uni_backoff"].astype(np.float32),
+                 bi_keys=arrays["bi_keys"], bi_logp=arrays["bi_logp"].astype(np.float16),
+                 bi_backoff=arrays["bi_backoff"].astype(np.float16), tri_keys=arrays["tri_keys"],
+                 tri_logp=arrays["tri_logp"].astype(np.float16))
+    write_bytes_atomic(out, buf.getvalue())
 
 
 # --- finding, loading and making the merged model -------------------------------------------------

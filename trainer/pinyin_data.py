@@ -22,8 +22,8 @@ the last complete round.
 """
 from __future__ import annotations
 
+import io
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -202,12 +202,10 @@ def _write_round(out: Path, meta: dict, readers: dict, enc: Encoder, share: floa
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        np.save(fh, array)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """np.save, atomically (engine.atomic)."""
+    buf = io.BytesIO()
+    np.save(buf, array)
+    write_bytes_atomic(path, buf.getvalue())
 
 
 # --- reading the shards ------------------------------------------------------------
