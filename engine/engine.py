@@ -106,8 +106,7 @@ class Engine:
         (``status`` says why); a missing or broken lexicon or n-gram model raises AssetError."""
         t0 = time.perf_counter()
         lexicon = Lexicon.load(options.assets_dir / "lexicon.npz")
-        ngram = NgramModel.load(options.assets_dir / "ngram.npz", token_hash=lexicon.token_hash())
-        ngram, lm_status = _with_libime(options, lexicon, ngram)
+        ngram, lm_status = _load_ngram(options, lexicon)
         merged = "merged" in ngram.meta
         history = _open_history(options, lexicon)
         neural, name, status = None, "none", "statistical scorers only (neural model disabled)"
@@ -359,25 +358,30 @@ def _release_freed_memory() -> None:
         pass
 
 
-def _with_libime(options: EngineOptions, lexicon: Lexicon, ngram: NgramModel) -> tuple[NgramModel, str]:
+def _load_ngram(options: EngineOptions, lexicon: Lexicon) -> tuple[NgramModel, str]:
     """The n-gram merged with the system's libime model where there is one (EngineOptions.libime),
-    and what the status line says about it."""
+    else the shipped one; and what the status line says about it. A valid merged model is loaded
+    alone: the shipped one is read only to check it (its manifest) or to make it."""
     from . import libime
 
+    path = options.assets_dir / "ngram.npz"
     lm = libime.find_lm() if options.libime != "off" else None
+    out = (options.cache_dir or libime.default_cache_dir()) / libime.MERGED_NAME
+    merged = libime.load_merged(out, lexicon, libime.ngram_meta(path), lm) if lm is not None else None
+    if merged is not None:
+        return merged, f" + libime's {lm.name}"
+    ngram = NgramModel.load(path, token_hash=lexicon.token_hash())
     if lm is None:
         return ngram, ""
-    out = (options.cache_dir or libime.default_cache_dir()) / libime.MERGED_NAME
-    merged = libime.load_merged(out, lexicon, ngram, lm)
-    if merged is None and options.libime == "wait":
+    if options.libime == "wait":
         try:
             libime.merge_files(lm, options.assets_dir, out)
         except Exception as e:  # noqa: BLE001 - the shipped n-gram still works
             log.warning("merging %s failed: %s", lm, e)
             return ngram, f"; libime's model not used ({type(e).__name__}: {e})"
-        merged = libime.load_merged(out, lexicon, ngram, lm)
-    if merged is not None:
-        return merged, f" + libime's {lm.name}"
+        merged = libime.load_merged(out, lexicon, ngram.meta, lm)
+        if merged is not None:
+            return merged, f" + libime's {lm.name}"
     if libime.start_merge(lm, options.assets_dir, out):
         return ngram, f"; merging libime's {lm.name} in the background (used from the next start)"
     return ngram, ""

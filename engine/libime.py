@@ -263,24 +263,35 @@ def default_cache_dir() -> Path:
     return Path(user_cache_dir("shuru", appauthor=False))
 
 
-def source_of(lm: Path, base: NgramModel, weight: float = WEIGHT) -> dict:
-    """What a merged model is made from: it is valid while all of this is unchanged."""
+def ngram_meta(path: Path) -> dict:
+    """The manifest of an n-gram file without its tables ({} if unreadable: NgramModel.load says why)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return json.loads(str(z["meta"]))
+    except Exception:  # noqa: BLE001 - only a shortcut; the full load reports the problem
+        return {}
+
+
+def source_of(lm: Path, base_meta: dict, weight: float = WEIGHT) -> dict:
+    """What a merged model is made from (``base_meta``: the shipped n-gram's manifest): it is valid
+    while all of this is unchanged."""
     st = lm.stat()
     return {"model": str(lm), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "weight": weight,
             "package": "libime-data-language-model", "licence": "LGPL-2.1+", "merge_version": MERGE_VERSION,
-            "base": {"token_hash": base.meta.get("token_hash"), "counts": base.meta.get("counts")}}
+            "base": {"token_hash": base_meta.get("token_hash"), "counts": base_meta.get("counts")}}
 
 
-def load_merged(path: Path, lex: Lexicon, base: NgramModel, lm: Path) -> NgramModel | None:
-    """The cached merged model if it was made from ``base`` and ``lm`` as they are now, else None."""
-    if not path.is_file():
+def load_merged(path: Path, lex: Lexicon, base_meta: dict, lm: Path) -> NgramModel | None:
+    """The cached merged model if it was made from the shipped n-gram (its manifest ``base_meta``)
+    and ``lm`` as they are now, else None."""
+    if not path.is_file() or not base_meta:
         return None
     try:
         merged = NgramModel.load(path, token_hash=lex.token_hash())
     except Exception as e:  # noqa: BLE001 - a damaged cache is made again, never fatal
         log.warning("merged model %s unusable (%s): it will be made again", path, e)
         return None
-    if merged.meta.get("merged") != source_of(lm, base):
+    if merged.meta.get("merged") != source_of(lm, base_meta):
         log.info("merged model %s is out of date: it will be made again", path)
         return None
     return merged
@@ -294,7 +305,7 @@ def merge_files(lm: Path, assets_dir: Path, out: Path, weight: float = WEIGHT) -
     base = NgramModel.load(assets_dir / "ngram.npz", token_hash=lex.token_hash())
     lib = LibimeTables.of(read_kenlm_trie(lm))
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_merged(merge(lex, base, lib, 1.0 - weight, log=log.info), base.meta, out, source_of(lm, base, weight))
+    write_merged(merge(lex, base, lib, 1.0 - weight, log=log.info), base.meta, out, source_of(lm, base.meta, weight))
 
 
 def start_merge(lm: Path, assets_dir: Path, out: Path) -> bool:

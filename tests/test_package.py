@@ -208,7 +208,7 @@ def test_the_installed_executables_merge_a_libime_model(installed, tmp_path, exe
     from engine.ngram import NgramModel
 
     lex = Lexicon.load(assets / "lexicon.npz")
-    merged = load_merged(out, lex, NgramModel.load(assets / "ngram.npz", lex.token_hash()), lm)
+    merged = load_merged(out, lex, NgramModel.load(assets / "ngram.npz", lex.token_hash()).meta, lm)
     assert merged is not None and merged.meta["merged"]["licence"] == "LGPL-2.1+"
 
 
