@@ -160,9 +160,9 @@ case "$cmd" in
   test) setup_python test; setup_system test; setup_ibus_python; QT_QPA_PLATFORM=offscreen exec "$PY" -m pytest "$@" ;;
   ibus) setup_python; setup_system ibus; setup_ibus_python; register_ibus "$@" ;;
   package) setup_python test; setup_system test; exec "$PY" packaging/build_linux.py "$@" ;;
-  bench) setup_python; exec "$PY" -m engine bench "$@" ;;
-  eval) setup_python; exec "$PY" -m engine eval "$@" ;;  # default: the dev sets in ../shared/data/dev
-  screenshot) setup_python; setup_system screenshot; exec "$PY" -m ime_app.screenshot "$@" ;;
+  bench) setup_python; exec "$PY" -m tools bench "$@" ;;
+  eval) setup_python; exec "$PY" -m tools eval "$@" ;;  # default: the dev sets in ../shared/data/dev
+  screenshot) setup_python; setup_system screenshot; exec "$PY" -m tools.screenshot "$@" ;;
   missing-system-packages) missing_system_packages "$@" ;;
   *) echo "usage: ./dev.sh {app|test|ibus|setup|bench|eval|screenshot|package|missing-system-packages [test|screenshot|ibus]}" >&2; exit 2 ;;
 esac

@@ -1,37 +1,22 @@
-"""Command line: ``python -m engine {convert,eval,bench}``.
+"""Command line: ``python -m engine convert``, the engine's command-line contract.
 
 convert   stdin lines (pinyin, or JSON {"pinyin", "context"} with --context) -> one JSON line each:
           {"input", "candidates": [top-k], "ms"}; with --keystrokes also "key_ms" (per letter typed
           through a Session). Model loading is excluded from ms. Nothing is learned. With
           --layout xiaohe (or another shuangpin layout) the lines are shuangpin keys.
-eval      top-1 / top-5 / character accuracy / latency on dev-set JSONL files (default: the dev
-          sets beside the checkout); --layout converts each clause's syllables to that
-          shuangpin layout's keys first (full-pinyin sets only).
-predict   next-word prediction on dev-set JSONL files: how often the clause's first word is
-          among the top-k words predicted from the text before it.
-bench     per-keystroke latency (p50/p95/max), cold start to first candidates, peak RSS.
-fuzz      random Session actions with invariant checks and view() latency.
+
+Accuracy, prediction, latency and fuzzing live with the development tools (``python -m tools``).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from . import script, shuangpin
 from .engine import Engine, EngineOptions
-
-DEV_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
-# Pinyin of corpus clauses shipped with the engine (python -m engine.build bench-inputs), so the
-# benchmark runs where the dev sets are not (an installed Shuru, a fresh clone).
-BENCH_INPUTS = Path(__file__).resolve().parent / "data" / "bench-inputs.txt"
-LONG_INPUT_LETTERS = 200
-MISS_RANKS = 50  # candidates searched for the gold's rank
-AFTER_PICK_LETTERS = "hao"  # typed on after a partial selection
+from .evaluation import convert_one
 
 
 def make_engine(args) -> Engine:
@@ -45,31 +30,6 @@ def make_engine(args) -> Engine:
     engine = Engine.load(opts)
     print(f"engine: {engine.status}", file=sys.stderr)
     return engine
-
-
-def convert_one(engine: Engine, pinyin: str, context: str, topk: int, keystrokes: bool) -> dict:
-    """Candidates for one input (pinyin, or keys of the engine's shuangpin layout), timed in-process."""
-    out: dict = {"input": pinyin}
-    lay = shuangpin.layout(engine.options.layout)
-    if lay is not None and not keystrokes:
-        t0 = time.perf_counter()
-        convs = engine.decoder(context, whole_syllables=True).decode(lay.read(pinyin).pinyin)
-        out.update(candidates=[c.text for c in convs[:topk]], ms=round((time.perf_counter() - t0) * 1000, 3))
-    elif keystrokes:
-        session = engine.new_session(page_size=topk, context=context)
-        t_all = time.perf_counter()
-        key_ms = [round(ms, 3) for ms in type_keys(session, pinyin)]
-        cands = [c.text for c in session.candidates()[:topk]]
-        out.update(candidates=cands, ms=round((time.perf_counter() - t_all) * 1000, 3), key_ms=key_ms)
-        return out  # the session already shows its script
-    else:
-        t0 = time.perf_counter()
-        convs = engine.decoder(context).decode(pinyin)
-        out.update(candidates=[c.text for c in convs[:topk]], ms=round((time.perf_counter() - t0) * 1000, 3))
-    conv = script.converter(engine.options.script)
-    if conv is not None:
-        out["candidates"] = [conv.convert(c) for c in out["candidates"]]
-    return out
 
 
 def cmd_convert(args) -> int:
@@ -92,390 +52,27 @@ def cmd_convert(args) -> int:
     return 0
 
 
-def levenshtein(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
-def percentile(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
-
-
-def evaluate(engine: Engine, rows: list[dict], use_context: bool, limit: int | None = None,
-             misses: list | None = None) -> dict:
-    """Top-1, top-5, char accuracy and latency of the engine on dev-set rows; with ``misses`` (a
-    list), each miss is analysed (engine.misses) and appended."""
-    rows = rows[:limit] if limit else rows
-    top1 = top5 = 0
-    acc = 0.0
-    ms = []
-    by_length: dict[str, list[int]] = {}  # syllable-count group -> [top-1 hits, rows]
-    analyser = None
-    if misses is not None:
-        from .misses import MissAnalyser
-
-        analyser = MissAnalyser(engine.lexicon)
-    for r in rows:
-        context = r.get("context", "") if use_context else ""
-        res = convert_one(engine, r["pinyin"], context, 10, False)
-        c = res["candidates"] or [""]
-        if analyser is not None and c[0] != r["hanzi"]:
-            convs = engine.decoder(context).decode(r["pinyin"])
-            misses.append(analyser.analyse(r["hanzi"], [x.text for x in convs[:MISS_RANKS]],
-                                           convs[0].tokens if convs else ()))
-        top1 += c[0] == r["hanzi"]
-        top5 += r["hanzi"] in c[:5]
-        group = by_length.setdefault(length_group(r["hanzi"]), [0, 0])
-        group[0] += c[0] == r["hanzi"]
-        group[1] += 1
-        acc += max(0.0, 1 - levenshtein(c[0], r["hanzi"]) / len(r["hanzi"]))
-        ms.append(res["ms"])
-    n = len(rows)
-    return {"n": n, "top1": top1 / n, "top5": top5 / n, "char_acc": acc / n,
-            "ms_p50": percentile(ms, 0.5), "ms_p95": percentile(ms, 0.95),
-            "by_length": {k: (h / m, m) for k, (h, m) in sorted(by_length.items())}}
-
-
-# Word sets (every gold at most WORD_SET_CHARS characters) are reported per syllable count too.
-WORD_SET_CHARS = 4
-
-
-def length_group(hanzi: str) -> str:
-    """The syllable-count group of a gold: "1", "2", "3-4" or "5+" (one syllable per character)."""
-    n = len(hanzi)
-    return "1" if n <= 1 else "2" if n == 2 else "3-4" if n <= WORD_SET_CHARS else "5+"
-
-
-def dev_sets(with_abbreviated: bool = True) -> list[str]:
-    """The dev sets beside a development checkout; a plain error (exit 2) where there are none."""
-    files = [str(p) for p in sorted(DEV_DIR.glob("dev-*.jsonl")) if with_abbreviated or "abbrev" not in p.name]
-    if not files:
-        raise SystemExit(f"no dev sets found in {DEV_DIR}: they are not part of Shuru's repository (they live in "
-                         "../shared/data/dev beside a development checkout); pass JSON-lines files of your own, "
-                         'one {"pinyin": ..., "hanzi": ...} a line')
-    return files
-
-
-def read_sets(paths: list[str]) -> dict[str, list[dict]]:
-    """Dev-set rows by set name; a missing or unreadable file is a clear error (exit 2), not a traceback."""
-    out = {}
-    for path in paths:
-        p = Path(path)
-        try:
-            out[p.stem] = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
-        except FileNotFoundError:
-            hint = " (the dev sets live in ../shared/data/dev beside a development checkout)" if "*" in path or \
-                not p.parent.exists() else ""
-            raise SystemExit(f"eval: no such dev set: {path}{hint}")
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise SystemExit(f"eval: cannot read {path}: {e}")
-    return out
-
-
-def attach_history(engine: Engine, args) -> None:
-    """Decode with a given history (a user.db or version-1 history.json) and/or junk commits,
-    held in memory: the files are only read."""
-    if not (args.history or args.junk):
-        return
-    from .history import UserHistory
-    from .userdb import MEMORY
-
-    history = UserHistory(engine.lexicon, MEMORY)
-    if args.history:
-        history.import_file(Path(args.history))
-    engine.use_history(history)
-    if args.junk:
-        junk_commits(engine, args.junk, args.seed)
-    print(f"history: {history.word_count} words learned", file=sys.stderr)
-
-
-def junk_commits(engine: Engine, n: int, seed: int = 0) -> None:
-    """``n`` hasty commits: random letters (or random syllables), a random candidate picked until done."""
-    import random
-
-    from .syllables import SYLLABLES
-
-    rng = random.Random(seed)
-    session = engine.new_session(page_size=5)
-    for _ in range(n):
-        if rng.random() < 0.5:
-            letters = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(1, 8)))
-        else:
-            letters = "".join(SYLLABLES[rng.randrange(len(SYLLABLES))] for _ in range(rng.randint(1, 3)))
-        session.insert(letters)
-        for _ in range(len(letters)):
-            view = session.view()
-            if not view.composing or not view.candidates:
-                break
-            if session.select_on_page(rng.randrange(len(view.candidates))) is not None:
-                break
-        session.cancel()
-
-
-def dev_syllables(row: dict) -> list[str] | None:
-    """The syllables of a dev row's space-free pinyin: its hanzi's pypinyin reading where that
-    spells the pinyin, else the lattice's reading of it in whole syllables; None if neither."""
-    from .lattice import SegmentKind, parse
-    from .syllables import ALIASES, SYLLABLE_ID
-
-    try:
-        from pypinyin import Style, lazy_pinyin
-
-        syls = [ALIASES.get(s, s) for s in lazy_pinyin(row["hanzi"], style=Style.NORMAL)]
-        if "".join(syls) == row["pinyin"] and all(s in SYLLABLE_ID for s in syls):
-            return syls
-    except ImportError:
-        pass
-    cut = parse(row["pinyin"]).best_cut()
-    if cut and all(seg.kind == SegmentKind.FULL for seg in cut):
-        return [ALIASES.get(seg.text, seg.text) for seg in cut]
-    return None
-
-
-def shuangpin_rows(rows: list[dict], layout_name: str) -> tuple[list[dict], int]:
-    """Dev rows with the pinyin typed in a shuangpin layout; (rows, how many were left out)."""
-    lay = shuangpin.layout(layout_name)
-    out = []
-    for r in rows:
-        syls = dev_syllables(r)
-        if syls is not None:
-            out.append({**r, "pinyin": lay.encode_all(syls)})
-    return out, len(rows) - len(out)
-
-
-def cmd_eval(args) -> int:
-    sets = read_sets(args.sets or dev_sets())
-    engine = make_engine(args)
-    attach_history(engine, args)
-    full = []
-    for name, rows in sets.items():
-        if args.layout and args.layout != shuangpin.FULL_PINYIN:
-            if "abbrev" in name:
-                continue  # abbreviations are typed differently in shuangpin
-            rows, left_out = shuangpin_rows(rows[:args.limit] if args.limit else rows, args.layout)
-            if left_out:
-                print(f"{name}: {left_out} clauses left out (no syllable reading)", file=sys.stderr)
-        misses = [] if args.errors else None
-        r = evaluate(engine, rows, args.context, args.limit, misses)
-        if "abbrev" not in name:
-            full.append(r["top1"])
-        print(f"{name:24s} n={r['n']:4d} top1={r['top1']:.3f} top5={r['top5']:.3f} char={r['char_acc']:.3f} "
-              f"ms50={r['ms_p50']:.2f} ms95={r['ms_p95']:.2f}", flush=True)
-        if "5+" not in r["by_length"]:  # a set of words: top-1 per syllable count
-            print("  top-1 by syllables: " + ", ".join(f"{k}: {acc:.3f} (n={m})" for k, (acc, m) in r["by_length"].items())
-                  + (" (with context)" if args.context else " (no context)"), flush=True)
-        if misses is not None:
-            print_misses(name, misses, args.errors)
-    if full:
-        print(f"mean top-1 over {len(full)} full-pinyin sets: {sum(full) / len(full):.3f}")
-    return 0
-
-
-def first_word(lexicon, text: str, max_chars: int = 4) -> str:
-    """The longest lexicon word that ``text`` starts with (its first character if none)."""
-    for k in range(min(max_chars, len(text)), 1, -1):
-        t = lexicon.token_id(text[:k])
-        if t is not None and not lexicon.token_open_domain[t]:
-            return text[:k]
-    return text[:1]
-
-
-def cmd_predict(args) -> int:
-    from .prediction import Predictor
-
-    sets = read_sets(args.sets or dev_sets(with_abbreviated=False))
-    engine = make_engine(args)
-    predictor = Predictor(engine.lexicon, engine.ngram)
-    rates = []
-    for name, rows in sets.items():
-        rows = rows[:args.limit] if args.limit else rows
-        hit = prefix = with_ctx = hit_ctx = 0
-        ms = []
-        for r in rows:
-            t0 = time.perf_counter()
-            words = predictor.predict(r.get("context", "") or "", args.topk)
-            ms.append((time.perf_counter() - t0) * 1000)
-            gold = first_word(engine.lexicon, r["hanzi"])
-            ok = gold in words
-            hit += ok
-            prefix += any(r["hanzi"].startswith(w) for w in words)
-            if r.get("context"):
-                with_ctx += 1
-                hit_ctx += ok
-        n = len(rows)
-        rates.append(hit / n)
-        print(f"{name:24s} n={n:4d} top{args.topk}={hit / n:.3f} (with context {hit_ctx}/{with_ctx}) "
-              f"any-prefix={prefix / n:.3f} ms50={percentile(ms, 0.5):.2f} ms95={percentile(ms, 0.95):.2f}", flush=True)
-    print(f"mean top-{args.topk} next-word hit rate over {len(rates)} sets: {sum(rates) / len(rates):.3f}")
-    return 0
-
-
-def print_misses(name: str, misses: list, n: int) -> None:
-    from .misses import CATEGORIES, NOT_PROPOSED, summary
-
-    for m in misses[:n]:
-        print("  " + m.line())
-    counts = summary(misses)
-    print(f"  {name} misses: {len(misses)}; " + ", ".join(f"{c} {counts[c]}" for c in CATEGORIES)
-          + f"; {NOT_PROPOSED} {counts[NOT_PROPOSED]}", flush=True)
-
-
-def bench_inputs(paths: list[str]) -> tuple[list[str], str]:
-    """Pinyin strings to type: the given sets, else the dev sets beside a checkout, else the shipped inputs."""
-    if paths:
-        files = [Path(p) for p in paths]
-    else:
-        files = sorted(DEV_DIR.glob("dev-*.jsonl"))
-        if not files:
-            return BENCH_INPUTS.read_text(encoding="utf-8").split(), f"{BENCH_INPUTS.name} (shipped corpus clauses)"
-    rows = []
-    for f in files:
-        if "abbrev" in f.name:
-            continue
-        try:
-            rows += [json.loads(line)["pinyin"] for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
-        except FileNotFoundError:
-            raise SystemExit(f"bench: no such input file: {f}")
-    return rows, ", ".join(f.name for f in files if "abbrev" not in f.name)
-
-
-def type_keys(session, letters: str, idle: bool = False) -> list[float]:
-    """Type ``letters`` key by key; ms from each key to its candidate list. ``idle``: between
-    keys, run the session's idle work untimed, as the front ends do while no key waits."""
-    out = []
-    for ch in letters:
-        t0 = time.perf_counter()
-        session.insert(ch)
-        session.view()
-        out.append((time.perf_counter() - t0) * 1000)
-        while idle and session.idle():
-            pass
-    return out
-
-
-def timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t0) * 1000
-
-
-def partial_pick_keys(engine: Engine, pinyin: str, idle: bool = True) -> list[float]:
-    """The keys around a partial selection: pick the first word, type 3 letters, then undo the pick.
-
-    ``idle``: the session's idle work runs between keys (untimed), as in the front ends, where
-    a person's typing leaves the worker idle between keys; without it the keys come back to back."""
-    session = engine.new_session(page_size=9)
-    type_keys(session, pinyin)
-    index = next((i for i, c in enumerate(session.candidates()) if c.kind == "word" and c.consumed < len(pinyin)), None)
-    if index is None:
-        return []
-    out = [timed(lambda: (session.select(index), session.view()))]
-    while idle and session.idle():
-        pass
-    out += type_keys(session, AFTER_PICK_LETTERS, idle)
-    session.set_cursor(0)
-    out.append(timed(lambda: (session.backspace(), session.view())))
-    return out
-
-
-def long_input_keys(engine: Engine, rows: list[str], n_inputs: int = 8, idle: bool = True) -> list[float]:
-    """Keys 150-200 of inputs of LONG_INPUT_LETTERS letters (clauses typed without a break);
-    ``idle`` as in :func:`partial_pick_keys`."""
-    text = "".join(rows)
-    out = []
-    for k in range(n_inputs):
-        letters = text[k * LONG_INPUT_LETTERS: (k + 1) * LONG_INPUT_LETTERS]
-        if len(letters) < LONG_INPUT_LETTERS:
-            break
-        session = engine.new_session()
-        out += type_keys(session, letters, idle)[150:]
-    return out
-
-
-def latency(ms: list[float]) -> dict:
-    return {"keys": len(ms), "p50": round(percentile(ms, 0.5), 2), "p95": round(percentile(ms, 0.95), 2),
-            "max": round(max(ms), 2) if ms else None}
-
-
-def cmd_bench(args) -> int:
-    t0 = time.perf_counter()
-    cold = _cold_start(args)
-    # only the pinyin strings, read before the engine loads: the harness should not inflate the RSS
-    rows, source = bench_inputs(args.sets)
-    rows = rows[:: max(1, len(rows) // args.inputs)][: args.inputs]
-    engine = make_engine(args)
-    key_ms = []
-    for pinyin in rows:
-        key_ms += convert_one(engine, pinyin, "", 10, True)["key_ms"]
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    pick_ms = [ms for pinyin in rows for ms in partial_pick_keys(engine, pinyin)]
-    undo_ms = [keys[-1] for pinyin in rows[::3] if (keys := partial_pick_keys(engine, pinyin, idle=False))]
-    long_ms = long_input_keys(engine, rows)
-    long_b2b_ms = long_input_keys(engine, rows, 4, idle=False)
-    report = {"inputs": len(rows), "source": source, "keystrokes": len(key_ms),
-              "key_ms_p50": percentile(key_ms, 0.5), "key_ms_p95": percentile(key_ms, 0.95),
-              "key_ms_max": max(key_ms), "partial_pick_ms": latency(pick_ms),
-              "undo_pick_back_to_back_ms": latency(undo_ms),
-              f"long_{LONG_INPUT_LETTERS}_letters_ms": latency(long_ms),
-              f"long_{LONG_INPUT_LETTERS}_letters_back_to_back_ms": latency(long_b2b_ms),
-              "cold_start_ms": cold, "load_ms": engine.load_ms, "peak_rss_mb": round(rss_mb, 1),
-              "peak_rss_mb_with_long_inputs": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-              "status": engine.status, "beam": engine.beam_width, "per_state": engine.per_state, "wall_s": round(time.perf_counter() - t0, 1)}
-    print(json.dumps(report, ensure_ascii=False, indent=1))
-    return 0
-
-
-def _cold_start(args) -> float:
-    """A fresh process: import, load, first candidates for one input (ms, in that process)."""
-    code = ("import time;t=time.perf_counter();from engine import Engine,EngineOptions;"
-            f"e=Engine.load(EngineOptions(learning=False,personal=False,use_neural={not args.no_neural},"
-            f"libime={getattr(args, 'libime', 'wait')!r}));"
-            "s=e.new_session();s.insert('nihao');s.view();print((time.perf_counter()-t)*1000)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[1])
-    try:
-        return round(float(out.stdout.strip().splitlines()[-1]), 1)
-    except (ValueError, IndexError):
-        print(out.stderr, file=sys.stderr)
-        return float("nan")
-
-
-def cmd_fuzz(args) -> int:
-    from .fuzz import fuzz
-
-    from .session import DECODE_BUDGET_MS
-
-    budget = None if args.unbounded else DECODE_BUDGET_MS
-    report = fuzz(make_engine(args), args.actions, args.seed, budget_ms=budget).summary()
-    print(json.dumps(report, ensure_ascii=False, indent=1))
-    return 0 if not report["exceptions"] and not report["broken_invariants"] else 1
-
-
 def layout_option(p) -> None:
     p.add_argument("--layout", default="full", choices=(shuangpin.FULL_PINYIN,) + shuangpin.LAYOUT_NAMES,
                    help="input is full pinyin (default) or keys of this shuangpin layout")
+
+
+def common_options(p) -> None:
+    """The engine options every command takes."""
+    p.add_argument("--no-neural", action="store_true", help="statistical scorers only")
+    p.add_argument("--beam", type=int, help="beam width (default: 8 with the neural model, else 16)")
+    p.add_argument("--model", help="neural model folder (default: installed)")
+    p.add_argument("--per-state", type=int, dest="per_state",
+                   help="hypotheses kept per n-gram state (default: 3)")
+    p.add_argument("--libime", choices=["wait", "off"], default="wait",
+                   help="merge the system's libime model into the n-gram (wait: make the merged model first "
+                        "if it is missing; off: the shipped n-gram alone)")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m engine", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-
-    def common(p):
-        p.add_argument("--no-neural", action="store_true", help="statistical scorers only")
-        p.add_argument("--beam", type=int, help="beam width (default: 8 with the neural model, else 16)")
-        p.add_argument("--model", help="neural model folder (default: installed)")
-        p.add_argument("--per-state", type=int, dest="per_state",
-                       help="hypotheses kept per n-gram state (default: 3)")
-        p.add_argument("--libime", choices=["wait", "off"], default="wait",
-                       help="merge the system's libime model into the n-gram (wait: make the merged model first "
-                            "if it is missing; off: the shipped n-gram alone)")
 
     p = sub.add_parser("convert", help="stdin pinyin -> JSON candidate lines")
     p.add_argument("--topk", type=int, default=10)
@@ -484,38 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--script", default=script.SIMPLIFIED, choices=script.SCRIPT_NAMES,
                    help="output script: simplified (default), traditional, tw (Taiwan phrases), hk")
     layout_option(p)
-    common(p)
+    common_options(p)
     p.set_defaults(fn=cmd_convert)
-    p = sub.add_parser("eval", help="accuracy on dev-set JSONL files")
-    p.add_argument("sets", nargs="*", help="dev-set JSONL files (default: the dev sets beside the checkout)")
-    p.add_argument("--context", action="store_true")
-    layout_option(p)
-    p.add_argument("--limit", type=int, help="first N rows of each set")
-    p.add_argument("--history", help="decode with this learned history (user.db or history.json; read only)")
-    p.add_argument("--junk", type=int, default=0, help="first make N random hasty commits (in memory)")
-    p.add_argument("--seed", type=int, default=0, help="seed of --junk")
-    p.add_argument("--errors", type=int, default=0, metavar="N",
-                   help="list up to N misses per set with the gold's rank and a category, and count the categories")
-    common(p)
-    p.set_defaults(fn=cmd_eval)
-    p = sub.add_parser("predict", help="next-word prediction hit rate on dev-set JSONL files")
-    p.add_argument("sets", nargs="*", help="dev-set JSONL files (default: the full-pinyin dev sets)")
-    p.add_argument("--limit", type=int, help="first N rows of each set")
-    p.add_argument("--topk", type=int, default=5)
-    common(p)
-    p.set_defaults(fn=cmd_predict)
-    p = sub.add_parser("bench", help="latency, cold start, memory")
-    p.add_argument("--inputs", type=int, default=300, help="dev inputs typed key by key")
-    p.add_argument("sets", nargs="*")
-    common(p)
-    p.set_defaults(fn=cmd_bench)
-    p = sub.add_parser("fuzz", help="random Session actions with invariant checks")
-    p.add_argument("--actions", type=int, default=5000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--unbounded", action="store_true",
-                   help="no search budget per view (every view decodes all the letters)")
-    common(p)
-    p.set_defaults(fn=cmd_fuzz)
     args = ap.parse_args(argv)
     return args.fn(args)
 

@@ -1,6 +1,6 @@
 """The lexicon: words with their pinyin readings and prior frequencies.
 
-Loaded from ``assets/lexicon.npz`` (written by ``python -m engine.build lexicon``;
+Loaded from ``assets/lexicon.npz`` (written by ``python -m tools.build lexicon``;
 layout in assets/FORMATS.md). Every word is a *token* (an id shared with the n-gram
 model); a token may have several *entries*, one per reading (行 xing / hang).
 The archive is stored uncompressed and its arrays are memory-mapped: ~1M tokens load in
@@ -116,7 +116,7 @@ class Lexicon:
         try:
             meta, arrays = read_mapped_npz(path)
         except FileNotFoundError:
-            log.warning("lexicon not found at %s (developers: `python -m engine.build lexicon`)", path)
+            log.warning("lexicon not found at %s (developers: `python -m tools.build lexicon`)", path)
             raise AssetError(asset_problem(what, path, "is missing")) from None
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
             log.warning("lexicon %s unreadable: %s: %s", path, type(e).__name__, e)

@@ -73,7 +73,7 @@ class LibimeTables:
 
     @classmethod
     def of(cls, trie) -> "LibimeTables":
-        """From a :class:`engine.build.kenlm_trie.KenlmTrie` of order 3."""
+        """From a :class:`engine.kenlm_trie.KenlmTrie` of order 3."""
         if trie.order != 3:
             raise ValueError(f"libime's model has order {trie.order}; this merge reads trigram models")
         bw, tw = trie.ngrams[0]["words"].astype(np.int64), trie.ngrams[1]["words"].astype(np.int64)

@@ -1,6 +1,6 @@
 """Word trigram language model in backoff form, queried in batches with numpy.
 
-Loaded from ``assets/ngram.npz`` (built by ``python -m engine.build ngram``; layout in
+Loaded from ``assets/ngram.npz`` (built by ``python -m tools.build ngram``; layout in
 assets/FORMATS.md). N-grams are packed int64 keys (20 bits per token id) in sorted
 arrays, so a batch of queries is a few ``searchsorted`` calls. Scores are natural-log
 probabilities.
@@ -48,7 +48,7 @@ class NgramModel:
                 arrays = {k: z[k] for k in z.files}
             meta = json.loads(str(arrays["meta"]))
         except FileNotFoundError:
-            log.warning("n-gram model not found at %s (developers: `python -m engine.build ngram`)", path)
+            log.warning("n-gram model not found at %s (developers: `python -m tools.build ngram`)", path)
             raise AssetError(asset_problem(what, path, "is missing")) from None
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, zlib.error) as e:
             log.warning("n-gram model %s unreadable: %s: %s", path, type(e).__name__, e)

@@ -29,6 +29,8 @@ import numpy as np
 from .errors import AssetError
 from .lexicon import BOS, EOS, Lexicon
 from .ngram import BITS, NgramModel
+from .segment import Segmenter
+from .text import clauses
 
 FORMAT = "shuru-user-lm"
 FORMAT_VERSION = 2  # 2 adds trigrams; version-1 layers still load (bigrams only)
@@ -44,8 +46,6 @@ WORD_BONUS_CAP = 4.0  # nats
 def count_text(lines: Iterable[str], lexicon: Lexicon) -> tuple[Counter, Counter, Counter]:
     """Token unigram, bigram and trigram counts of ``lines`` segmented with the lexicon
     (clauses start with <s> <s>, as the decoder queries them)."""
-    from .build.corpus import clauses
-    from .build.counts import Segmenter
 
     # the corpus counts' words only: open-domain words (titles) would re-cut the text as they
     # would have re-cut the corpus

@@ -508,7 +508,7 @@ def test_screenshot_script_under_xvfb(tmp_path):
     """The real app on an X server (Xvfb), typed into, with the candidate window in the PNG."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "QT_QPA_PLATFORM")}
     out = tmp_path / "shot.png"
-    run = subprocess.run([sys.executable, "-m", "ime_app.screenshot", "--out", str(out)], cwd=REPO, env=env,
+    run = subprocess.run([sys.executable, "-m", "tools.screenshot", "--out", str(out)], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=120)
     if run.returncode != 0 and "platform plugin" in run.stderr:
         pytest.skip("Qt's xcb platform plugin cannot load here (missing X libraries)")

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.build.counts import Occurrences
-from engine.build.lexicon_build import TITLE_COUNT, open_domain_prior
-from engine.build.words import OpenDomainWords, clean_title, clean_word
+from tools.build.counts import Occurrences
+from tools.build.lexicon_build import TITLE_COUNT, open_domain_prior
+from tools.build.words import OpenDomainWords, clean_title, clean_word
 
 
 @pytest.mark.parametrize("title, words", [
@@ -77,7 +77,7 @@ def tiny_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_assets(tiny_data, tmp_path_factory) -> Path:
-    from engine.build.__main__ import main
+    from tools.build.__main__ import main
 
     out = tmp_path_factory.mktemp("assets")
     work = tmp_path_factory.mktemp("work")
@@ -113,7 +113,7 @@ def test_a_title_the_corpus_never_segments_is_proposed_first(tiny_assets):
 ])
 def test_miss_categories_on_a_tiny_lexicon(tiny_assets, gold, first, first_words, category):
     from engine.lexicon import Lexicon
-    from engine.misses import MissAnalyser
+    from tools.misses import MissAnalyser
 
     lex = Lexicon.load(tiny_assets / "lexicon.npz")
     tokens = tuple(lex.token_id(w) for w in first_words)
@@ -122,7 +122,7 @@ def test_miss_categories_on_a_tiny_lexicon(tiny_assets, gold, first, first_words
 
 def test_a_miss_records_the_gold_rank(tiny_assets):
     from engine.lexicon import Lexicon
-    from engine.misses import MissAnalyser
+    from tools.misses import MissAnalyser
 
     a = MissAnalyser(Lexicon.load(tiny_assets / "lexicon.npz"))
     assert a.cut("北京大学在北京") == ["北京大学", "在", "北京"]
@@ -146,8 +146,8 @@ def test_open_domain_words_are_flagged_and_never_cut_into(tiny_assets):
 
 def test_titles_add_their_inner_word_ngrams_and_nothing_else(tiny_data, tmp_path):
     """北京大学 cut as 北京|大学 adds that bigram once; unigrams and sentence boundaries stay the corpus's."""
-    from engine.build.counts import BITS, TITLE_NGRAM_COUNT, count_corpus
-    from engine.build.words import candidate_words, pypinyin_chars
+    from tools.build.counts import BITS, TITLE_NGRAM_COUNT, count_corpus
+    from tools.build.words import candidate_words, pypinyin_chars
 
     words, chars = candidate_words(tiny_data), pypinyin_chars()
     quiet = lambda *a: None  # noqa: E731
@@ -210,7 +210,7 @@ def test_a_lexicon_without_its_token_hash_is_refused(tiny_assets, tmp_path):
         Lexicon.load(tmp_path / "lexicon.npz")
 
 
-# --- libime's language model merged into the n-gram (engine/build/libime_merge.py) -----------------
+# --- libime's language model merged into the n-gram (engine/libime.py) -----------------
 
 KENLM_FIXTURES = Path(__file__).parent / "fixtures" / "kenlm"
 LN10 = float(np.log(10.0))

@@ -36,7 +36,7 @@ def test_eval_prints_accuracy(tmp_path):
             {"pinyin": "woxianghuijia", "hanzi": "我想回家", "context": ""}]
     path = tmp_path / "tiny.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
-    p = subprocess.run([sys.executable, "-m", "engine", "eval", str(path), "--no-neural"],
+    p = subprocess.run([sys.executable, "-m", "tools", "eval", str(path), "--no-neural"],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "top1=1.000" in p.stdout
@@ -49,7 +49,7 @@ def test_eval_reports_a_word_set_per_syllable_count(tmp_path, flags, mode):
             {"pinyin": "beijingdaxue", "hanzi": "北京大学", "context": "我在"}]
     path = tmp_path / "words.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
-    p = subprocess.run([sys.executable, "-m", "engine", "eval", str(path), "--no-neural", *flags],
+    p = subprocess.run([sys.executable, "-m", "tools", "eval", str(path), "--no-neural", *flags],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stderr
     assert f"top-1 by syllables: 1: 1.000 (n=1), 2: 1.000 (n=1), 3-4: 1.000 (n=1) ({mode})" in p.stdout
@@ -58,14 +58,14 @@ def test_eval_reports_a_word_set_per_syllable_count(tmp_path, flags, mode):
 def test_eval_of_clauses_has_no_syllable_breakdown(tmp_path):
     path = tmp_path / "clauses.jsonl"
     path.write_text(json.dumps({"pinyin": "woxianghuijiale", "hanzi": "我想回家了"}, ensure_ascii=False), encoding="utf-8")
-    p = subprocess.run([sys.executable, "-m", "engine", "eval", str(path), "--no-neural"],
+    p = subprocess.run([sys.executable, "-m", "tools", "eval", str(path), "--no-neural"],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "by syllables" not in p.stdout
 
 
 def test_eval_without_dev_sets_says_so(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "engine", "eval", str(tmp_path / "dev" / "dev-*.jsonl"), "--no-neural"],
+    p = subprocess.run([sys.executable, "-m", "tools", "eval", str(tmp_path / "dev" / "dev-*.jsonl"), "--no-neural"],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode != 0 and "Traceback" not in p.stderr
     assert "no such dev set" in p.stderr and "../shared/data/dev" in p.stderr
@@ -77,19 +77,19 @@ def test_eval_with_a_history_and_junk_commits(tmp_path):
                               for p, h in [("nihao", "你好"), ("woxianghuijia", "我想回家")]) + "\n", encoding="utf-8")
     history = ROOT / "tests" / "fixtures" / "history-skewed.json"
     before = history.read_bytes()
-    p = subprocess.run([sys.executable, "-m", "engine", "eval", str(rows), "--no-neural", "--history", str(history),
+    p = subprocess.run([sys.executable, "-m", "tools", "eval", str(rows), "--no-neural", "--history", str(history),
                         "--junk", "50"], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert p.returncode == 0, p.stderr
     assert "top1=1.000" in p.stdout and "words learned" in p.stderr
     assert history.read_bytes() == before and not history.with_suffix(".db").exists()  # only read
 
 
-def test_bench_inputs_ship_with_the_engine(monkeypatch, tmp_path):
-    import engine.__main__ as cli
+def test_bench_inputs_come_with_the_tools(monkeypatch, tmp_path):
+    import tools.cli as cli
 
     monkeypatch.setattr(cli, "DEV_DIR", tmp_path / "no-dev-sets")
     rows, source = cli.bench_inputs([])
-    assert len(rows) == 300 and "shipped" in source
+    assert len(rows) == 300 and "corpus clauses" in source
     assert all(r.isascii() and r.isalpha() for r in rows)
 
 
@@ -97,8 +97,8 @@ def test_commands_that_default_to_the_dev_sets_say_where_they_are(tmp_path, monk
     """In a user's clone there is no ../shared: eval, predict and the asset build say so, no traceback."""
     import pytest
 
-    import engine.__main__ as cli
-    from engine.build.__main__ import main as build
+    import tools.cli as cli
+    from tools.build.__main__ import main as build
 
     monkeypatch.setattr(cli, "DEV_DIR", tmp_path / "no-dev")
     for argv in (["eval", "--no-neural"], ["predict", "--no-neural"], ["eval", "--layout", "xiaohe", "--no-neural"]):

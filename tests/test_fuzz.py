@@ -1,7 +1,7 @@
 """Random Session actions never raise and never leave an inconsistent view."""
 import pytest
 
-from engine.fuzz import check_view, fuzz
+from tools.fuzz import check_view, fuzz
 
 
 @pytest.mark.parametrize("letters", ["'", "''", "'a", "a'", "ni'", "'''ni", "xi'an'"])
@@ -33,7 +33,7 @@ class _Anything:
 def test_the_actions_cover_every_kind_of_key():
     import random
 
-    from engine.fuzz import random_action
+    from tools.fuzz import random_action
 
     rng = random.Random(0)
     names = {random_action(rng, _Anything())[0] for _ in range(5000)}

@@ -105,7 +105,7 @@ def test_the_skewed_history_does_not_cut_sentences_into_letters(skewed_file, let
 
 
 def test_junk_commits_do_not_change_clear_conversions(engine):
-    from engine.__main__ import junk_commits
+    from tools.cli import junk_commits
 
     e = Engine.load(EngineOptions(use_neural=False, learning=False))
     e.use_history(UserHistory(e.lexicon, MEMORY))

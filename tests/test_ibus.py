@@ -161,7 +161,7 @@ def test_the_engine_check_passes_where_the_engine_can_start():
 
 def test_the_ibus_front_end_never_loads_qt():
     """Everything an engine process imports (the gi modules only where PyGObject is installed)."""
-    modules = ["ime_app.ibus.composer", "ime_app.ibus.keys", "ime_app.ibus.loader", "ime_app.ibus.bench",
+    modules = ["ime_app.ibus.composer", "ime_app.ibus.keys", "ime_app.ibus.loader",
                "ime_app.ibus.private_bus", "ime_app.ibus.__main__"]
     code = ("import importlib, importlib.util, sys\n"
             f"mods = {modules!r}\n"

@@ -45,3 +45,13 @@ def test_importing_the_engine_or_the_trainer_switches_telemetry_off():
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
                            env={**os.environ, "ORT_DISABLE_TELEMETRY": "0"})
         assert p.stdout.strip() == "1", p.stdout + p.stderr
+
+
+def test_runtime_packages_never_import_the_tools():
+    """tools/ (asset build, evaluation, benchmarks, fuzzing, harnesses) is not shipped."""
+    import re
+
+    for package in ("engine", "ime_app", "trainer", "packaging"):
+        for path in (ROOT / package).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            assert not re.search(r"^\s*(import tools\b|from tools\b)", text, re.M), path

@@ -153,7 +153,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ime_app.ibus.bench import BenchClient
+from tools.ibus_bench import BenchClient
 from ime_app.ibus.component import engine_command, write_component
 from ime_app.ibus.private_bus import PrivateIBus
 

@@ -1,7 +1,7 @@
 """A fine-tune killed (SIGKILL) at random moments loses nothing: the model in use still works,
 no half-written model appears, and the next run resumes from the last checkpoint."""
 from tests.test_trainer_support import TINY_TEXT, tiny_model_dir  # noqa: F401 (fixture)
-from trainer.killtest import run
+from tools.killtest import run
 
 FAST = ["--max_steps=30", "--batch_size=4", "--seq_len=32", "--eval_windows=4", "--warmup_steps=2",
         "--eval_every=10", "--ckpt_minutes=0.003"]  # a checkpoint every ~0.2 s, so kills land between them

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ASSET_FILES = ["engine/assets/lexicon.npz", "engine/assets/ngram.npz", "engine/assets/LICENSES.md",
                "engine/assets/model/manifest.json", "engine/assets/model/model.onnx",
-               "engine/assets/model/vocab.txt", "engine/data/bench-inputs.txt"]
+               "engine/assets/model/vocab.txt"]
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +26,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_carries_the_assets(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert all(f in names for f in ASSET_FILES), sorted(set(ASSET_FILES) - names)
+    assert not [n for n in names if n.startswith(("tools/", "tests/"))]  # development tooling stays out
     assert wheel.stat().st_size < 150e6
 
 

@@ -4,7 +4,7 @@ context); ``python -m tools.golden diff OLD NEW`` lists the rows whose lists dif
 
 A refactoring commit keeps them byte-identical unless it says which behaviour it changes and why.
 The engine is the shipped one with libime's model off (the system package must not move the
-baseline) and no user data, as ``engine eval`` runs it."""
+baseline) and no user data, as ``tools eval`` runs it."""
 from __future__ import annotations
 
 import argparse
@@ -17,7 +17,7 @@ DEV_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "d
 
 def snap(out: Path, limit: int | None, sets: list[str]) -> int:
     from engine import Engine, EngineOptions
-    from engine.__main__ import convert_one
+    from engine.evaluation import convert_one
 
     engine = Engine.load(EngineOptions(learning=False, personal=False, quick_phrases=False, libime="off"))
     files = [Path(s) for s in sets] or sorted(DEV_DIR.glob("dev-*.jsonl"))

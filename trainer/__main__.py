@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                         epilog="config keys:\n" + config_help(PrepareConfig()))
     sp.set_defaults(func=_prepare)
 
-    from engine.build.corpus import DEFAULT_DATA_DIR
+    from .corpus import DEFAULT_DATA_DIR
 
     sp = sub.add_parser("replay", help="draw the general-text replay sample shipped in assets/replay")
     sp.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="data dir holding corpus/")

@@ -3,7 +3,7 @@ sampling for training, and pinyin -> hanzi clause sets for evaluation.
 
 Shards (`build/trainer/shards/`): `train-NNN.npy` (uint16 token ids, ~10M each) and
 `heldout.npy`, every line of text starting with <bos>; `vocab.txt`; `meta.json` (vocab
-sha1, token counts per source and split). The mixing recipe is engine.build.corpus's
+sha1, token counts per source and split). The mixing recipe is trainer.corpus's
 SOURCE_WEIGHTS (dated books and classical translations keep a quarter of their lines), so
 present-day Chinese dominates both the shards and the held-out set.
 """
@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.build.corpus import DEFAULT_DATA_DIR, corpus_files, normalise_text, read_lines
+from engine.text import normalise_text
+
+from .corpus import DEFAULT_DATA_DIR, corpus_files, read_lines
 
 from .errors import DataError
 from .vocab import BOS, HAN_RANGES, Vocab, build_vocab, encode_with_table

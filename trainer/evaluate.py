@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.build.corpus import DEFAULT_DATA_DIR, normalise_text
+from engine.text import normalise_text
+
+from .corpus import DEFAULT_DATA_DIR
 
 from .data import make_clause_set, write_jsonl
 from .export import ONNX_NAME, VOCAB_NAME, load_manifest, ort_session

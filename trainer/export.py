@@ -381,7 +381,7 @@ def training_info(ck: dict, run_dir: Path) -> dict:
     if meta.is_file():
         m = json.loads(meta.read_text(encoding="utf-8"))
         info["data"] = {"corpus": "shared/data/corpus (14 sources)",
-                        "mixing": "engine.build.corpus.SOURCE_WEIGHTS: books_modern_1910s_1950s and "
+                        "mixing": "trainer.corpus.SOURCE_WEIGHTS: books_modern_1910s_1950s and "
                                   "translations_classical_to_modern keep 25% of lines, others 100%",
                         "train_tokens": m.get("train_tokens"), "heldout_tokens": m.get("heldout_tokens"),
                         "tokens_per_source": {k: v["train"] for k, v in m.get("tokens_per_source", {}).items()}}

@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 
 from engine.atomic import write_bytes_atomic
-from engine.build.corpus import normalise_text
+from engine.text import normalise_text
 from engine.engine import ASSETS_DIR
 
 from . import STARTED_AT

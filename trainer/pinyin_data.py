@@ -11,7 +11,7 @@ Data dir (`build/trainer/pinyin/` by default):
 reading of the Han char in its phrase (trainer.data.annotate), `<none>` for <bos>, <p>,
 <unk> and a reading outside the inventory or not among the char's own readings.
 
-The corpus is read as trainer.data.prepare reads it (engine.build.corpus.read_lines with
+The corpus is read as trainer.data.prepare reads it (trainer.corpus.read_lines with
 SOURCE_WEIGHTS sampling, normalise_text, every 100th sampled line of each source held
 out), so the base model's held-out lines stay held out. It is written in rounds: each
 round takes from every source a slice proportional to the source's sampled size, so any
@@ -32,7 +32,9 @@ from typing import Iterator
 import numpy as np
 
 from engine.atomic import write_bytes_atomic
-from engine.build.corpus import DEFAULT_DATA_DIR, CorpusFile, corpus_files, normalise_text, read_lines
+from engine.text import normalise_text
+
+from .corpus import DEFAULT_DATA_DIR, CorpusFile, corpus_files, read_lines
 from engine.engine import ASSETS_DIR
 
 from .data import WindowSampler, annotate, stderr_log

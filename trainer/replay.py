@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Callable
 
 from engine.atomic import write_bytes_atomic
-from engine.build.corpus import DEFAULT_DATA_DIR, HAN_RUN, SOURCE_WEIGHTS, CorpusFile, normalise_text, read_lines
+from engine.text import HAN_RUN, normalise_text
+
+from .corpus import DEFAULT_DATA_DIR, SOURCE_WEIGHTS, CorpusFile, read_lines
 
 from .data import PrepareConfig, annotate, clause_candidates
 from .errors import DataError

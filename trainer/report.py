@@ -49,7 +49,7 @@ def clause_results(model_dir: Path, sets: dict[str, list[dict]]) -> dict[str, li
     """Per clause of each named set: (first candidate right, characters right 0-1) of the
     engine with this model folder (and its text layer); one engine load for all sets."""
     from engine import Engine, EngineOptions
-    from engine.__main__ import convert_one, levenshtein
+    from engine.evaluation import convert_one, levenshtein
 
     engine = Engine.load(EngineOptions(model_dir=Path(model_dir), learning=False, personal=False))
     out = {}

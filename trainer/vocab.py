@@ -18,7 +18,7 @@ from .errors import DataError
 PAD, UNK, BOS, PUNCT = 0, 1, 2, 3
 SPECIAL_TOKENS: dict[str, int] = {"<pad>": PAD, "<unk>": UNK, "<bos>": BOS, "<p>": PUNCT}
 
-# Code point ranges treated as Han (same as engine.build.corpus.HAN_RUN): CJK
+# Code point ranges treated as Han (same as engine.text.HAN_RUN): CJK
 # extension A, the unified block and 〇. Anything else is "non-Han" and becomes <p>.
 HAN_RANGES: tuple[tuple[int, int], ...] = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0x3007, 0x3007))
 N_CODEPOINTS = 0x110000

@@ -1,14 +1,14 @@
-"""``ibus-engine-shuru`` / ``python -m ime_app.ibus``: the IBus engine, its component file, its benchmark.
+"""``ibus-engine-shuru`` / ``python -m ime_app.ibus``: the IBus engine and its component file.
 
     python -m ime_app.ibus --ibus                      # what ibus-daemon runs (from shuru.xml)
     python -m ime_app.ibus                             # from a terminal: registers itself with a running IBus
     python -m ime_app.ibus --write-component DIR       # DIR/shuru.xml running this checkout's engine (if it can start)
     python -m ime_app.ibus --check                     # can this engine start under IBus? (exit 0, else why, exit 1)
     python -m ime_app.ibus --print-component           # the same XML on stdout
-    python -m ime_app.ibus --bench [--inputs 300]      # key-to-lookup-table latency through a private ibus-daemon
 
 Engine options (``--no-neural``, ``--assets``, ``--model``, ``--history``) apply to the engine, and with
-``--write-component`` and ``--bench`` to the engine the component starts.
+``--write-component`` to the engine the component starts. Its latency through IBus is measured
+by ``python -m tools.ibus_bench`` (development tools, not shipped).
 """
 from __future__ import annotations
 
@@ -32,10 +32,6 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--check", action="store_true",
                       help="check that this engine can start under IBus (PyGObject, the IBus typelib); "
                            "exit 0, else say what to install and exit 1")
-    what.add_argument("--bench", action="store_true",
-                      help="measure key-to-lookup-table latency through a private ibus-daemon and exit")
-    p.add_argument("--inputs", type=int, default=300, help="--bench: how many bench inputs to type (default 300)")
-    p.add_argument("--json", type=Path, help="--bench: also write the figures to this JSON file")
     p.add_argument("--assets", type=Path, help="assets folder (lexicon.npz, ngram.npz, model/)")
     p.add_argument("--model", type=Path, help="neural model folder (default: personal model, else assets/model)")
     p.add_argument("--no-neural", action="store_true", help="use the statistical scorers only")
@@ -66,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         return 1 if problem else 0
     handlers = [logging.StreamHandler()]
-    if not (args.write_component or args.print_component or args.bench):
+    if not (args.write_component or args.print_component):
         handlers.append(_log_file())
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=handlers,
                         format="%(asctime)s shuru-ibus %(levelname)s %(name)s: %(message)s")
@@ -84,10 +80,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Shuru's IBus component was not written: {e}", file=sys.stderr)
             return 1
         return 0
-    if args.bench:
-        from .bench import run_bench
-
-        return run_bench(engine_args(args), inputs=args.inputs, json_path=args.json)
     from ..__main__ import engine_options
     from .service import serve
 

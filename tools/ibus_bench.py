@@ -1,9 +1,9 @@
 """Latency through IBus: key event -> lookup table update, as an application sees it.
 
-``python -m ime_app.ibus --bench`` writes a component for this checkout's engine, starts a
-private ibus-daemon (:mod:`.private_bus`) and acts as an application: an input context that
+``python -m tools.ibus_bench [--inputs 300] [--json FILE] [engine options]`` writes a component for this checkout's engine, starts a
+private ibus-daemon (:mod:`ime_app.ibus.private_bus`) and acts as an application: an input context that
 draws its own lookup table (so the daemon sends the table to it), switched to Shuru. It
-types the shipped ``engine/data/bench-inputs.txt`` key by key (press and release, as a
+types ``tools/data/bench-inputs.txt`` key by key (press and release, as a
 keyboard does), timing each letter from the key event to the lookup table that answers it,
 and presses Esc after each input. Activation to first candidates is the time from switching
 the context to Shuru (the daemon starts the engine process) to the first lookup table, typing
@@ -12,6 +12,7 @@ the first letter as soon as the engine is there.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import statistics
 import sys
@@ -19,10 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from .component import engine_command, write_component
-from .private_bus import PrivateIBus
+from ime_app.ibus.component import engine_command, write_component
+from ime_app.ibus.private_bus import PrivateIBus
 
-BENCH_INPUTS = Path(__file__).resolve().parents[2] / "engine" / "data" / "bench-inputs.txt"
+BENCH_INPUTS = Path(__file__).resolve().parent / "data" / "bench-inputs.txt"
 ESCAPE = 0xFF1B
 RELEASE_MASK = 1 << 30
 WAIT_S = 30.0  # for one answer (the first one includes loading the engine)
@@ -129,7 +130,7 @@ def measure(client: BenchClient, inputs: list[str]) -> dict:
 
 
 def run_bench(engine_args: list[str], inputs: int = 300, json_path: Path | None = None) -> int:
-    """The ``--bench`` command: prints the figures (and writes them as JSON); returns the exit code."""
+    """The benchmark: prints the figures (and writes them as JSON); returns the exit code."""
     lines = [w for w in BENCH_INPUTS.read_text(encoding="utf-8").split() if w.isascii() and w.isalpha()]
     if not lines:
         print(f"no inputs in {BENCH_INPUTS}", file=sys.stderr)
@@ -147,3 +148,20 @@ def run_bench(engine_args: list[str], inputs: int = 300, json_path: Path | None 
     if json_path is not None:
         json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tools.ibus_bench``: the IBus engine's options, plus --inputs and --json."""
+    from ime_app.ibus.__main__ import build_parser, engine_args
+
+    p = build_parser()  # the engine's options
+    p.prog, p.description = "python -m tools.ibus_bench", __doc__.splitlines()[0]
+    p.add_argument("--inputs", type=int, default=300, help="how many bench inputs to type (default 300)")
+    p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s shuru-ibus-bench %(levelname)s %(message)s")
+    return run_bench(engine_args(args), inputs=args.inputs, json_path=args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .corpus import DEFAULT_DATA_DIR
+from trainer.corpus import DEFAULT_DATA_DIR
 
 HAN_WORD = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\u3007]{2,8}$")
 PHRASE_FILES = ("pinyin.txt", "zdic_cybs.txt", "di.txt", "overwrite.txt")

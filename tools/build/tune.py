@@ -1,6 +1,6 @@
 """Coordinate search of the decoder's log-linear weights on dev sets (a subset of rows).
 
-    python -m engine.build.tune [--limit 200] [--neural] key=v1,v2,... ...
+    python -m tools.build.tune [--limit 200] [--neural] key=v1,v2,... ...
 
 Prints mean top-1 (full pinyin) and mean top-5 (abbreviated) for each setting. Tuned
 values go into engine/engine.py; keep steps coarse so the dev sets are not overfitted.
@@ -12,8 +12,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from ..__main__ import DEV_DIR, evaluate
-from ..engine import Engine, EngineOptions
+from engine.engine import Engine, EngineOptions
+from engine.evaluation import evaluate
+
+from ..cli import DEV_DIR
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Screenshot of the real app with the candidate window open: ``python -m ime_app.screenshot``.
+"""Screenshot of the real app with the candidate window open: ``python -m tools.screenshot``.
 
 Starts Xvfb when ``DISPLAY`` is unset, launches the real window on it (xcb platform, the
 shipped engine and assets, settings and history in a temporary folder), types through the
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import Settings, SettingsStore
+from ime_app.config import Settings, SettingsStore
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
 SCREEN = "1280x800x24"
@@ -81,7 +81,7 @@ def type_keys(app, window, keys: str, use_xdotool: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ime_app.screenshot", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m tools.screenshot", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"PNG to write (default: {DEFAULT_OUT})")
     p.add_argument("--xdotool", action="store_true", help="type real X key events with xdotool")
     p.add_argument("--orientation", choices=("horizontal", "vertical"), default="horizontal",

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..lexicon import Lexicon
-from ..ngram import BITS, FORMAT, FORMAT_VERSION, groups, lookup
-from ..ngram import backoff_weights as _backoff
-from ..ngram import context_backoff_weights as _backoff_keys
+from engine.lexicon import Lexicon
+from engine.ngram import BITS, FORMAT, FORMAT_VERSION, groups, lookup
+from engine.ngram import backoff_weights as _backoff
+from engine.ngram import context_backoff_weights as _backoff_keys
 from .counts import SPECIALS
 
 MASK = (1 << BITS) - 1

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..lexicon import (FORMAT, FORMAT_VERSION, MAX_WORD_SYLLABLES, TEXT_ENCODING, pack_initials, pack_syllables,
+from engine.lexicon import (FORMAT, FORMAT_VERSION, MAX_WORD_SYLLABLES, TEXT_ENCODING, pack_initials, pack_syllables,
                        reading_logp, token_hash_table, token_list_hash, write_aligned_npz)
-from ..syllables import ALIASES, SYLLABLE_ID, SYLLABLE_INITIAL
+from engine.syllables import ALIASES, SYLLABLE_ID, SYLLABLE_INITIAL
 from .counts import SPECIALS
 from .words import phrase_words
 
@@ -68,7 +68,7 @@ def word_reading(word: str) -> list[int] | None:
 
 
 def build_lexicon(counts_path: Path, assets: Path, data_dir: Path, log=print, open_domain=None) -> None:
-    """``open_domain``: an :class:`~engine.build.words.OpenDomainWords` (None: no open-domain words)."""
+    """``open_domain``: an :class:`~tools.build.words.OpenDomainWords` (None: no open-domain words)."""
     d = np.load(counts_path)
     vocab = [str(x) for x in d["vocab"]]
     uni = d["unigram"]

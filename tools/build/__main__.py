@@ -1,17 +1,17 @@
-"""python -m engine.build {counts,lexicon,ngram,all,bench-inputs}: compile assets from ../shared/data."""
+"""python -m tools.build {counts,lexicon,ngram,all,bench-inputs}: compile assets from ../shared/data."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from .corpus import DEFAULT_DATA_DIR
+from trainer.corpus import DEFAULT_DATA_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m engine.build", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m tools.build", description=__doc__)
     ap.add_argument("step", choices=["counts", "lexicon", "ngram", "all", "bench-inputs"])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="shared data folder")
     ap.add_argument("--work", type=Path, default=ROOT / "build", help="scratch folder (not in git)")
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="open-domain word lists for lexicon v2, comma-separated: zhwiki (shipped), wordfreq, essay; '' = none")
     args = ap.parse_args(argv)
     if not (args.data / "corpus").is_dir() or not (args.data / "lexicons").is_dir():
-        print(f"engine.build: no corpus and lexicons under {args.data}: the asset build needs the development data "
+        print(f"tools.build: no corpus and lexicons under {args.data}: the asset build needs the development data "
               "(../shared/data beside a checkout, or --data DIR); it is not part of the repository, and the built "
               "assets already ship in assets/", file=sys.stderr)
         return 2

@@ -1,14 +1,15 @@
-"""Pinyin inputs for ``python -m engine bench`` where the dev sets are absent (an install, a fresh clone).
+"""Pinyin inputs for ``python -m tools bench`` where the dev sets are absent (an install, a fresh clone).
 
 Clauses of 4-24 characters sampled from MIT-licensed corpus files (news and chit-chat),
-written as toneless pinyin with pypinyin, one per line, in ``engine/data/bench-inputs.txt``.
+written as toneless pinyin with pypinyin, one per line, in ``tools/data/bench-inputs.txt``.
 """
 from __future__ import annotations
 
 import random
 from pathlib import Path
 
-from .corpus import DEFAULT_DATA_DIR, CorpusFile, clauses, read_lines
+from engine.text import clauses
+from trainer.corpus import DEFAULT_DATA_DIR, CorpusFile, read_lines
 
 SOURCES = ("news_inews", "chat_lccc_sample")  # MIT (SOURCES.md)
 N_INPUTS = 300

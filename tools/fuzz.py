@@ -1,4 +1,4 @@
-"""Random Session actions with invariant checks: ``python -m engine fuzz --actions N --seed S``.
+"""Random Session actions with invariant checks: ``python -m tools fuzz --actions N --seed S``.
 
 Letters, apostrophes, junk characters, Backspace/Delete, cursor moves, paging, highlight
 moves, picks by number, commit, commit-raw, cancel, idle work (as front ends run between keys)
@@ -14,7 +14,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from .session import DECODE_BUDGET_MS, Session, SessionView
+from engine.session import DECODE_BUDGET_MS, Session, SessionView
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 SYLLABLES = ("ni", "hao", "wo", "xiang", "hui", "jia", "zhong", "guo", "shi", "jie", "de", "le", "a", "e", "er")

@@ -1,4 +1,4 @@
-"""Why the first candidate missed: ``python -m engine eval SET... --errors N``.
+"""Why the first candidate missed: ``python -m tools eval SET... --errors N``.
 
 Each miss gets the gold, the first candidate, the gold's rank among the candidates (or "not
 proposed") and one category, decided in this order:
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lexicon import MAX_WORD_SYLLABLES, Lexicon
+from engine.lexicon import MAX_WORD_SYLLABLES, Lexicon
 
 CATEGORIES = ("variant", "not in lexicon", "polyphone", "segmentation", "outranked")
 NOT_PROPOSED = "not proposed"

@@ -1,6 +1,6 @@
 """Kill a fine-tune (SIGKILL) at random moments and check that nothing is lost.
 
-    python -m trainer.killtest --kills 20 --text FILE [--base DIR] [--seed S] [-- --key=value ...]
+    python -m tools.killtest --kills 20 --text FILE [--base DIR] [--seed S] [-- --key=value ...]
 
 After each kill: the model in use before (a copy of ``--base``) still loads and converts,
 an output folder, if one exists, is a complete model, and the next run resumes from the
@@ -41,7 +41,7 @@ def _output_ok(out: Path) -> bool:
     """No output yet, or a complete model folder (never a half-written one)."""
     if not out.exists():
         return True
-    from .export import load_manifest
+    from trainer.export import load_manifest
 
     try:
         load_manifest(out)
@@ -109,11 +109,11 @@ def run(kills: int, text: Path, base: Path, folder: Path, seed: int = 0, extra: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .finetune import INSTALLED_MODEL
+    from trainer.finetune import INSTALLED_MODEL
 
     argv = sys.argv[1:] if argv is None else argv
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
-    p = argparse.ArgumentParser(prog="python -m trainer.killtest", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tools.killtest", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kills", type=int, default=20)
     p.add_argument("--text", type=Path, required=True)

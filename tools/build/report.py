@@ -1,7 +1,7 @@
 """Measure what the README reports: accuracy per dev set for each scorer configuration, and
 the accuracy/latency trade-off of beam width and int8. Prints markdown.
 
-    python -m engine.build.report [--limit N] [--model DIR] [--int8-model DIR] [--skip-latency]
+    python -m tools.build.report [--limit N] [--model DIR] [--int8-model DIR] [--skip-latency]
 
 Every number comes from the same code path as ``python -m engine convert`` (model loading
 excluded), on the dev sets in ../shared/data/dev.
@@ -14,8 +14,10 @@ import resource
 from dataclasses import replace
 from pathlib import Path
 
-from ..__main__ import DEV_DIR, convert_one, evaluate, percentile
-from ..engine import NEURAL_WEIGHTS, STATISTICAL_WEIGHTS, Engine, EngineOptions
+from engine.engine import NEURAL_WEIGHTS, STATISTICAL_WEIGHTS, Engine, EngineOptions
+from engine.evaluation import convert_one, evaluate, percentile
+
+from ..cli import DEV_DIR
 
 FULL = ["news", "wiki", "conversation", "social", "learner"]
 

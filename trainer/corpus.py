@@ -1,22 +1,20 @@
-"""Corpus text -> normalised Han clauses, with per-source sampling weights.
+"""The corpus recipe: which files, sampled at which weights (the asset build and the trainer
+read the corpus the same way).
 
-The corpus is UTF-8 text, one sentence or paragraph per line, xz-compressed. A clause
-is a maximal run of Han characters after NFKC normalisation; punctuation, digits and
-Latin letters end a clause (an IME converts clauses between such characters).
+The corpus is UTF-8 text, one sentence or paragraph per line, xz-compressed; its clauses
+and normalisation are engine.text's.
 """
 from __future__ import annotations
 
 import lzma
 import random
-import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\u3007]+")
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 # Fraction of lines kept from each source. The 1910s-50s books and the modern
 # renderings of classical texts are large but dated in style: keep a quarter of
@@ -42,16 +40,6 @@ def corpus_files(data_dir: Path = DEFAULT_DATA_DIR) -> list[CorpusFile]:
     """Every corpus file with its sampling weight (1.0 unless listed in SOURCE_WEIGHTS)."""
     files = sorted((data_dir / "corpus").glob("*.txt.xz"))
     return [CorpusFile(p, SOURCE_WEIGHTS.get(p.name.split(".")[0], 1.0)) for p in files]
-
-
-def normalise_text(line: str) -> str:
-    """NFKC (full-width digits and letters to ASCII) and strip."""
-    return unicodedata.normalize("NFKC", line).strip()
-
-
-def clauses(line: str) -> list[str]:
-    """Han clauses of one line of text."""
-    return HAN_RUN.findall(normalise_text(line))
 
 
 def read_lines(cf: CorpusFile, seed: int = 0) -> Iterator[str]:

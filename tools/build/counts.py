@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import DEFAULT_DATA_DIR, clauses, corpus_files, line_chunks
+from engine.segment import Segmenter
+from engine.text import clauses
+from trainer.corpus import DEFAULT_DATA_DIR, corpus_files, line_chunks
 
 BITS = 20
 UNK, BOS, EOS = 0, 1, 2
@@ -22,41 +24,6 @@ SPECIALS = ("<unk>", "<s>", "</s>")
 # 伊利诺伊|大学): encyclopedic compounds the corpus rarely writes. No sentence boundaries (a title is
 # a phrase inside text) and no unigram counts (the lexicon and its priors stay the corpus's).
 TITLE_NGRAM_COUNT = 2
-
-
-class Segmenter:
-    """Maximum unigram-probability segmentation of Han clauses."""
-
-    def __init__(self, logp: dict[str, float], unk_logp: float):
-        self.logp = logp
-        self.unk_logp = unk_logp
-        self.prefixes = {w[:k] for w in logp for k in range(2, len(w) + 1)}
-
-    def cut(self, clause: str) -> list[str]:
-        n = len(clause)
-        best = [0.0] * (n + 1)
-        nxt = [0] * (n + 1)
-        logp, prefixes, unk = self.logp, self.prefixes, self.unk_logp
-        for i in range(n - 1, -1, -1):
-            b = logp.get(clause[i], unk) + best[i + 1]
-            k = i + 1
-            j = i + 2
-            while j <= n:
-                w = clause[i:j]
-                if w not in prefixes:
-                    break
-                lp = logp.get(w)
-                if lp is not None and lp + best[j] > b:
-                    b = lp + best[j]
-                    k = j
-                j += 1
-            best[i] = b
-            nxt[i] = k
-        out, i = [], 0
-        while i < n:
-            out.append(clause[i : nxt[i]])
-            i = nxt[i]
-        return out
 
 
 HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier of the rolling hash
