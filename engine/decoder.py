@@ -49,19 +49,14 @@ ALTERNATIVE_CUTS = 2
 REBUILD_CHARS = 32  # characters re-read to rebuild a released scorer state
 MAX_PREFIXES = 8  # prefixes of the best conversion offered (a long input has one per word)
 MAX_WORD_LETTERS = MAX_WORD_SYLLABLES * 7  # the longest a lexicon word can be typed (zhuang'... with apostrophes)
-# After a partial selection the old states are kept where they hold >= 1/8 of a beam of continuations
-# of the choice; up to MAX_RECOMPUTED positions with fewer are searched again (merged with what was
-# kept), then the rest is decoded afresh. Picking the first word of 153 dev inputs, the first
-# candidate for the rest matched a fresh decode in 99.3% (p95 17 ms against 37 ms afresh); picking
-# the gold's first word where the top candidate was wrong (152 clauses), the rest came out right in
-# 11.8% against 14.5% afresh. Keeping sparse beams near the end instead matched only 96%.
-MIN_ADOPT_SHARE = 8
-MAX_RECOMPUTED = 4
+# Reuse after a partial pick (docs/TUNING.md#reusing-the-search-after-a-partial-pick):
+MIN_ADOPT_SHARE = 8  # old states are kept where they hold >= 1/8 of a beam of continuations of the choice
+MAX_RECOMPUTED = 4  # positions with fewer searched again, before the rest is decoded afresh
 
 
 @dataclass(frozen=True)
 class ScoreWeights:
-    """Log-linear weights of the scorers (tuned on the dev sets, see README)."""
+    """Log-linear weights of the scorers (tuned on the dev sets: docs/TUNING.md)."""
 
     ngram: float = 1.0  # word trigram log P(w | u v)
     channel: float = 1.0  # pinyin match: reading prior + abbreviation/fuzzy/completion penalties
@@ -74,16 +69,11 @@ class ScoreWeights:
     # the same for words typed wholly as initials in an input that reads as abbreviations (bjdx);
     # an abbreviated word inside full pinyin keeps neural_abbrev, as its rivals are full readings
     neural_initials: float = 0.0
-    # What each word costs against the user's word bonus: a hypothesis scores max(0, sum of
-    # (bonus - cost)) over its words, so one of the user's words alone does not re-spell general
-    # text, while a clause full of them does (docs/TUNING.md).
+    # cost per word against the user's word bonus (docs/TUNING.md#the-users-word-bonus)
     user_word_cost: float = 0.6
-    # P(an input typed with no text before it begins a clause), by its syllables: 1, 2, 3, 4 or more.
-    # The first word is scored as the mixture of "after <s>" and "anywhere" (unigram): a word typed
-    # alone is rarely a clause's start, a long input usually is (docs/TUNING.md).
+    # P(an input with no text before it begins a clause), by syllables 1, 2, 3, 4+ (docs/TUNING.md#a-word-typed-alone)
     clause_start: tuple[float, ...] = (0.2, 0.2, 0.5, 1.0)
-    # P(an input ends a clause), by its syllables as clause_start: the end scores as
-    # clause_end P(</s>) + (1 - clause_end) P(not </s>), since the text may go on after it (docs/TUNING.md).
+    # P(an input ends a clause), by syllables as clause_start (docs/TUNING.md#a-word-typed-alone)
     clause_end: tuple[float, ...] = (0.5, 0.5, 0.5, 1.0)
 
 
@@ -91,16 +81,12 @@ class ScoreWeights:
 class DecoderOptions:
     """Search breadth. Wider is slower and (up to a point) more accurate."""
 
-    beam_width: int = 16  # hypotheses kept per position
-    # for abbreviated input (bjdx): its top-5 needs more distinct whole-input hypotheses
-    abbrev_beam_width: int = 16
+    beam_width: int = 16  # hypotheses kept per position (docs/TUNING.md#beam-widths)
+    abbrev_beam_width: int = 16  # the same for abbreviated input (bjdx)
     nbest: int = 5  # whole-input conversions listed first
     entries_per_edge: int = 32  # lexicon entries proposed per matched span, best prior first
     scan_limit: int = 4000  # entries examined per abbreviated span before filtering
-    # Hypotheses kept per n-gram state (the last two words): one per state leaves whole-input
-    # alternatives that differ only in their last word or two. 3 raised top-5 on every dev set by
-    # 3.3-6.0 points at the same top-1 (docs/TUNING.md).
-    per_state: int = 3
+    per_state: int = 3  # hypotheses kept per n-gram state (docs/TUNING.md#hypotheses-kept-per-n-gram-state)
 
 
 class ContextScorer(Protocol):

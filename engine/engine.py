@@ -25,19 +25,12 @@ log = logging.getLogger(__name__)
 # wheel or a frozen app carries the files themselves), so they are found wherever Shuru is installed.
 ASSETS_DIR = Path(str(resources.files("engine"))) / "assets"
 
-# Log-linear weights tuned on the dev sets (README "Tuning"): without and with the neural LM.
+# Log-linear weights without and with the neural LM, the same for a personal model (docs/TUNING.md#neural-weights)
 STATISTICAL_WEIGHTS = ScoreWeights()
-# The neural weights (neural, neural_abbrev, neural_initials): docs/TUNING.md. With libime's model mixed
-# into the n-gram (engine.libime), words typed wholly as initials lean less on the neural model.
 NEURAL_WEIGHTS = ScoreWeights(neural=0.35, neural_abbrev=0.3, neural_initials=0.3)
+# with libime's model mixed into the n-gram (engine.libime), words typed wholly as initials lean less on the LM
 NEURAL_LIBIME_WEIGHTS = replace(NEURAL_WEIGHTS, neural_initials=0.1)
-# A model fine-tuned on the user's own text gets the same weight: with the 856-step fine-tune
-# (2 threads) law-dev (600) scored 92.8 at 0.35, 93.0 at 0.4, 92.8 at 0.5 and 0.65, while the general
-# sets (100 each) fell from 66.0 at 0.35 to 64.6 at 0.5 and 63.8 at 0.65.
-# Beam widths (README "Speed and size trade-off"): with the neural LM, the n-gram keeps
-# 2 x 8 survivors per position and the model reranks them to 8; on 1000 dev clauses that
-# matched beam 16 in top-1 (64.6 vs 64.2) at 60% of the time per keystroke. Abbreviated
-# input (short, many readings) keeps 16: its top-5 needs the distinct whole-input hypotheses.
+# Beam widths without and with the neural LM; abbreviated input keeps 16 (docs/TUNING.md#beam-widths)
 STATISTICAL_BEAM, NEURAL_BEAM = 16, 8
 
 
@@ -68,13 +61,9 @@ class EngineOptions:
     history_path: Path | None = None  # None: platformdirs user data dir / user.db (SQLite)
     weights: ScoreWeights | None = None  # None: the tuned defaults for the loaded scorers
     entries_per_edge: int = 32
-    # Share of the user's own word n-grams (written by fine-tuning), 0 = off. On the 600 law-dev clauses
-    # 0.16 / 0.25 scored +0.3 / +0.5 top-1 over 0.08, but on 556 other law_dev.txt clauses (picks
-    # 601-1200 of make_clause_set) 0.08 and 0.16 tied and 0.25 lost 0.2, while the general sets fell
-    # 0.4 / 1.4: the law-dev gain was noise, so 0.08 stays.
+    # share of the user's own word n-grams (written by fine-tuning), 0 = off (docs/TUNING.md#the-user-text-layer)
     user_layer_weight: float = 0.08
-    # Scale of the user's word bonus (engine.userlm.word_bonus; 0: none), granted per hypothesis
-    # against ScoreWeights.user_word_cost (docs/TUNING.md).
+    # scale of the user's word bonus (engine.userlm.word_bonus; 0: none) (docs/TUNING.md#the-users-word-bonus)
     user_word_bonus: float = 1.0
 
 

@@ -26,6 +26,7 @@ from .syllables import (
 
 SEPARATOR = "'"
 # Segments before the last one that can make an input abbreviated: the longest word (7 syllables)
+# (docs/TUNING.md#abbreviation-span)
 ABBREVIATION_SPAN = 7
 
 # An abbreviation is the first letter of a syllable, so z/c/s also stand for zh/ch/sh
@@ -70,8 +71,7 @@ class LatticeOptions:
     abbreviation_logprob: float = -2.0  # an initial standing for a whole syllable
     completion_logprob: float = -1.0  # the unfinished last syllable completed
     fuzzy_logprob: float = -1.5  # a fuzzy variant instead of the typed syllable
-    # an initial or a completion in a reading of an input that is one whole syllable (hen read as
-    # he'n -> 河南, ta as t'a -> 天啊), on top of its own cost (docs/TUNING.md)
+    # an initial or completion in a reading of a one-syllable input (he'n for hen) (docs/TUNING.md#a-word-typed-alone)
     split_syllable_logprob: float = -3.0
     # Each stretch between separators is one syllable (shuangpin read as pinyin): no segment cuts it,
     # except a stretch that no one segment covers (keys that spell no syllable), read as usual.

@@ -15,7 +15,7 @@ Shuru does not ship libime's model or anything made from it: the merge reads the
 writes ``ngram-libime.npz`` to the user's cache folder, in a background process the first time
 (about a minute, 0.7 GB at its peak), and the engine loads it from then on. The file records what it
 was made from; when either model changes it is made again. ``SHURU_LIBIME_LM`` names another file,
-or ``off``. docs/TUNING.md has the measurements and the choice of the weight.
+or ``off``. docs/TUNING.md#libimes-language-model-mixed-in has the measurements and the choice of the weight.
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ ENV = "SHURU_LIBIME_LM"  # a path to the model, or "off"
 # Where distributions install it (Debian/Ubuntu: /usr/lib/<triplet>/libime/zh_CN.lm)
 SEARCH = ("/usr/lib/*/libime/zh_CN.lm", "/usr/lib/libime/zh_CN.lm", "/usr/lib64/libime/zh_CN.lm",
           "/usr/share/libime/zh_CN.lm")
-WEIGHT = 0.5  # libime's share of the merged model (docs/TUNING.md)
+WEIGHT = 0.5  # libime's share of the merged model (docs/TUNING.md#libimes-language-model-mixed-in)
 MERGE_VERSION = 1  # of this module's merge: a cached file from another version is made again
 MERGED_NAME = "ngram-libime.npz"
 # The frozen app's executables run the merge when given this first (packaging/*_main.py)

@@ -39,12 +39,8 @@ PAD, UNK, BOS, PUNCT = 0, 1, 2, 3
 INPUTS = ("tokens", "positions", "past_k", "past_v", "past_mask")
 OUTPUTS = ("logprobs", "present_k", "present_v")
 MODEL_FILES = ("model.int8.onnx", "model.onnx")
-# Attention window of a hypothesis: the model attends to its first cached token (BOS, which
-# attention leans on as a sink) and its last WINDOW - 1, so a key in a 200-letter input costs
-# about what one in a sentence does. Only when the positions run out (the model's max_len) does a
-# hypothesis re-read its last KEEP tokens from a fresh start. Tuning (2026-12, docs/TUNING.md):
-# 24 gave the same top-1 on the five dev sets as 40 (with context too) and keys 150-200 of
-# a 200-letter input p50 7.8 ms, p95 12.9 ms (32: 11.6 / 17.5; 40: 14.4 / 22.8).
+# A hypothesis attends to its first token (BOS, a sink) and its last WINDOW - 1; when positions run out
+# (max_len) it re-reads its last KEEP from a fresh start (docs/TUNING.md#attention-window-of-the-neural-scorer)
 WINDOW, KEEP = 24, 20
 
 

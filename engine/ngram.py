@@ -32,8 +32,8 @@ class NgramModel:
         self.uni_logp = arrays["uni_logp"].astype(np.float16)  # keeps -inf (never predicted: <s>)
         self.uni_backoff = Codebook.of(arrays["uni_backoff"])
         self.bi_keys = arrays["bi_keys"]
-        # Scores live in memory as 8-bit codes into 256-value codebooks (as KenLM's -q 8):
-        # a quarter of float32, mean error ~0.01 nat, dev-set accuracy unchanged (README).
+        # Scores live in memory as 8-bit codes into 256-value codebooks, as KenLM's -q 8
+        # (docs/TUNING.md#n-gram-pruning-and-score-codebooks)
         self.bi_logp = Codebook.of(arrays["bi_logp"])
         self.bi_backoff = Codebook.of(arrays["bi_backoff"])
         self.tri_keys = arrays["tri_keys"]

@@ -35,10 +35,9 @@ from .text import clauses
 FORMAT = "shuru-user-lm"
 FORMAT_VERSION = 2  # 2 adds trigrams; version-1 layers still load (bigrams only)
 FILE_NAME = "user_lm.npz"
-# Pseudo-count of the user's bigram estimate inside their trigram one. On 600 law clauses the
-# trigram layer gained +0.5 top-1 over bigrams alone, with k = 0.5, 2 and 8 alike.
+# Pseudo-count of the user's bigram estimate inside their trigram one (docs/TUNING.md#the-user-text-layer)
 TRIGRAM_PRIOR = 2.0
-# The word bonus (docs/TUNING.md): a word the user wrote fewer times is not evidence of their style.
+# Fewer uses of a word are no evidence of the user's style (docs/TUNING.md#the-users-word-bonus)
 WORD_BONUS_MIN_COUNT = 3
 WORD_BONUS_CAP = 4.0  # nats
 
@@ -203,8 +202,8 @@ class AdaptedNgram:
 
     def logprob(self, w1: np.ndarray, w2: np.ndarray, w3: np.ndarray) -> np.ndarray:
         base = np.exp(self.base.logprob(w1, w2, w3).astype(np.float64))
-        # Clause starts count too: how a user's clauses open is part of their style (law: 适用本条例,
-        # 第三节). On 300 law clauses +1.0 top-1; the general sets (100 each) -0.4.
+        # Clause starts count too: how a user's clauses open is part of their style (适用本条例, 第三节)
+        # (docs/TUNING.md#the-user-text-layer)
         p_user = self.user.adapt_prob(w1, w2, w3)
         mixed = (1.0 - self.weight) * base + self.weight * p_user
         return np.log(np.maximum(mixed, 1e-30)).astype(np.float32)

@@ -42,13 +42,8 @@ OPSET = 17
 ONNX_NAME, VOCAB_NAME, MANIFEST_NAME, WEIGHTS_NAME, CARD_NAME = (
     "model.onnx", "vocab.txt", "manifest.json", "weights.pt", "README.md")
 INPUT_NAMES, OUTPUT_NAMES = list(INPUTS), list(OUTPUTS)  # the engine's reader defines them
-# Parity bounds checked at export time. fp32 ONNX must match torch (max abs diff of the
-# logprobs). int8 dynamic quantisation also quantises activations on the fly, so single
-# logprobs move by up to ~1 nat; what the engine needs is that the distribution over the
-# characters a beam can pick (fp32 logprob > INT8_RELEVANT) stays put on average and the
-# best next character rarely changes. The shipped model: mean drift 0.11, top-1 agreement
-# 0.99 at export (0.10 / 0.95 over held-out text), dev-set top-1 unchanged (README).
-FP32_TOLERANCE = 1e-4
+FP32_TOLERANCE = 1e-4  # max abs logprob difference of fp32 ONNX from torch (docs/TUNING.md#export-parity-bounds)
+# int8, over the characters with fp32 logprob > INT8_RELEVANT: bounds on the mean drift and top-1 agreement
 INT8_RELEVANT, INT8_MEAN_DRIFT, INT8_TOP1_AGREEMENT = -12.0, 0.25, 0.85
 
 

@@ -55,8 +55,7 @@ REQUIRED_MODULES = ("torch", "numpy", "onnx", "onnxruntime", "onnxruntime.quanti
 # Free space needed beside the output and the checkpoint: the checkpoint (fp32 weights and two
 # optimiser moments), the temp export (fp32 and int8 ONNX, fp16 weights, the text layer) and margin.
 DISK_PER_PARAM_BYTES, DISK_MARGIN_BYTES = 4 * 3 + 4 + 1 + 2, 64 << 20
-# What a run spends besides its steps and evaluations (which the plan times on the device), measured
-# on a 2-core CPU (docs/TUNING.md, "The fine-tune estimate"):
+# What a run spends besides the steps and evaluations the plan times (docs/TUNING.md#the-fine-tune-estimate):
 RUN_SETUP_S = 3.0  # what --check leaves out: importing onnx and pypinyin, decoding the replay sample, the optimizer
 CHECKPOINT_S = 0.5  # one checkpoint (every cfg.ckpt_minutes, and the last)
 EXPORT_S = 1.5  # ONNX export, int8 quantisation and its parity check
@@ -64,7 +63,7 @@ USER_LAYER_S, USER_LAYER_S_PER_CHAR = 0.5, 4e-6  # the user's word n-grams: load
 REPORT_S = 50.0  # typing the report's 300 clauses through the engine, before and after
 EVAL_BATCH = 32  # windows per evaluation batch (trainer.train.evaluate_windows)
 OPTIMIZER_SHARE = 0.03  # AdamW's update, as a share of a step (the plan's probe leaves it out)
-THREAD_SCALING = 0.64  # a CPU step on n of N threads takes (N / n) ** 0.64 as long (1 thread: 0.70 s, 2: 0.45 s)
+THREAD_SCALING = 0.64  # a CPU step on n of N threads takes (N / n) ** 0.64 as long
 
 
 def read_texts(paths: list[Path], log: Callable[[str], None]) -> list[str]:

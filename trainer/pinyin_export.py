@@ -33,8 +33,9 @@ The run-time contract (one sequence; B rows are independent sequences):
     position embedding of each new position. Feed enc[:, positions] (the encoder row of
     the same absolute position). A zero row is "the decoder alone" (exactly the CharLM):
     it is *not* what training showed for context positions (enc of `<none>`), see
-    trainer/README.md for the measured difference. The KV entries of position t depend
-    on pinyin[0 .. t]: they stay valid while those rows do (t < N - lookahead).
+    trainer/README.md ("Export for the engine") for the measured difference. The KV
+    entries of position t depend on pinyin[0 .. t]: they stay valid while those rows do
+    (t < N - lookahead).
   * logprobs are log-softmax over the whole vocabulary; the model's score of a char is
     restricted to the candidates of the syllable its position predicts: logprobs[v] -
     logsumexp(logprobs[candidates of syllables[t]]) (restrict() below; `<none>` and

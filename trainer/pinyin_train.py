@@ -123,8 +123,7 @@ def _tiny() -> PinyinTrainConfig:
 
 
 def _cpu() -> PinyinTrainConfig:
-    # The long single-thread run: 32 x 128 tokens per step, ~1.1 s per step with bf16 on one
-    # core (3.7k tokens/s): the cosine horizon is ~2.5 days, 820M tokens (~8 passes over the corpus).
+    # The long single-thread run: a cosine horizon of 200,000 steps (docs/TUNING.md#training-presets)
     return PinyinTrainConfig(max_steps=200_000, run_dir="runs/pinyin")
 
 

@@ -40,7 +40,7 @@ FORMAT, FORMAT_VERSION = "shuru-replay", 2
 TRAIN_NAME, HELDOUT_NAME, META_NAME = "replay.txt.xz", "replay-heldout.txt.xz", "replay.json"
 CHECK_NAME = "general-heldout.jsonl"
 HELDOUT_EVERY = 20
-TOTAL_CHARS = 3_200_000  # the shares hold 0.88 of it: 2.5M characters, 2.6 MB of xz; a fine-tune replays ~1M tokens
+TOTAL_CHARS = 3_200_000  # characters the shares divide (docs/TUNING.md#the-reports-general-text-check)
 MIN_HAN, MAX_CHARS = 4, 400  # lines with a clause worth learning from; very long lines are cut
 
 # Share of the sample per source: only sources whose licence allows shipping the text
@@ -54,10 +54,9 @@ SHARES: dict[str, float] = {
     "books_modern_1910s_1950s": 0.12,  # public-domain books (MIT)
     "translations_classical_to_modern": 0.10,  # modern renderings of classical texts (MIT)
 }
-# The general-text check: a present-day, redistributable source of everyday topics, kept out of
-# the replay whole (it had a 0.12 share; the other sources' draws are unchanged without it).
+# The general-text check: a present-day, redistributable source of everyday topics, kept out of the replay whole
 CHECK_SOURCE, CHECK_SOURCE_NAME = "social_zhihu_titles", "Zhihu question titles (2020-2024)"
-CHECK_CLAUSES = 240  # one clause = 0.42 points; typed twice (~80 ms each on 2 cores), ~40 s of the report
+CHECK_CLAUSES = 240  # clauses of the check (docs/TUNING.md#the-reports-general-text-check)
 CHECK_MIN_CHARS, CHECK_MAX_CHARS = 2, 20  # the clause lengths of the report's user-text set
 OVERLAP_CHARS = 8  # a clause this long found in the replay is shared text, not a common phrase
 LICENCES: dict[str, str] = {

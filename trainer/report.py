@@ -17,9 +17,7 @@ from engine.finetune_report import report_text, summarise
 
 from .data import annotate, clause_candidates
 
-# Clauses of the user's held-out text. Each clause is typed twice (~80 ms each on a 2-core CPU):
-# these 60 and the general check's 240 took 52 s (docs/TUNING.md).
-REPORT_CLAUSES = 60
+REPORT_CLAUSES = 60  # clauses of the user's held-out text (docs/TUNING.md#the-reports-general-text-check)
 
 
 def clause_set(lines: list[str], n: int = REPORT_CLAUSES) -> list[dict]:

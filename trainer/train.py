@@ -82,8 +82,7 @@ class TrainConfig:
     log_every: int = 20  # steps between progress lines (non-tty)
     ckpt_minutes: float = 10.0
     seed: int = 1337
-    # bf16 autocast where the hardware has bf16 (CUDA; CPUs with AVX512-BF16 or AMX): 1.45x
-    # over fp32 on such a CPU. Without it bf16 is emulated (3.7x slower), so it is skipped.
+    # bf16 autocast where the hardware has bf16 (CUDA; AVX512-BF16 or AMX) (docs/TUNING.md#training-presets)
     autocast_bf16: bool = True
     compile: bool = True  # torch.compile the model on CUDA (never on CPU: start-up cost, no gain at our sizes)
     threads: int = 2  # 0 = adaptive: probe 1..cpu_count threads and keep the fastest
@@ -104,22 +103,14 @@ def _base() -> TrainConfig:
 
 
 def _gpu() -> TrainConfig:
-    # One large GPU (an H200) for 8 minutes: 17M parameters (the fp16 weights and the
-    # int8 ONNX must come back under 64 MiB together), 65k tokens per step per GPU, bf16
-    # autocast, SDPA (flash) attention, torch.compile. The carried data is a ~48M-token
-    # slice of the shards (see trainer/gpu_run.sh), so the run repeats it several times:
-    # dropout 0.1.
+    # One large GPU for 8 minutes: 17M parameters, bf16, torch.compile (docs/TUNING.md#training-presets)
     return TrainConfig(n_layer=8, n_head=6, d_model=384, d_ff=1536, dropout=0.1, batch_size=512, lr=1.5e-3,
                        min_lr=1e-4, warmup_steps=300, max_minutes=8.0, eval_every=500, eval_windows=1024,
                        log_every=100, ckpt_minutes=3.0, threads=4, run_dir="runs/gpu")
 
 
 def _finetune() -> TrainConfig:
-    # Short and bounded by time: 7 minutes of training leaves room for the checks, the
-    # baseline, the export and the before/after report inside 10 minutes on a 2-core CPU.
-    # Half of each batch replays general text so general accuracy holds. Measured on all of law_train (2.8M tokens, 11 min):
-    # lr 1e-3 / 30% replay: law_dev ppl per Han char 53.7 -> 13.2, general +18%;
-    # lr 5e-4 / 50% replay: 53.7 -> 18.3, general +6.6%, and better engine top-1 on both.
+    # 7 minutes of training, half of each batch replayed general text (docs/TUNING.md#training-presets)
     return TrainConfig(lr=5e-4, min_lr=5e-5, warmup_steps=20, max_steps=4000, max_minutes=7.0, threads=0,
                        batch_size=32, replay_fraction=0.5, max_epochs=4.0, freeze_embeddings=False, freeze_layers=0,
                        eval_every=200, eval_windows=64, ckpt_minutes=2.0, run_dir="")

@@ -23,6 +23,7 @@ SPECIALS = ("<unk>", "<s>", "</s>")
 # Each Wikipedia title adds its inner word bigrams and trigrams this many times (肾小球|肾炎,
 # 伊利诺伊|大学): encyclopedic compounds the corpus rarely writes. No sentence boundaries (a title is
 # a phrase inside text) and no unigram counts (the lexicon and its priors stay the corpus's).
+# docs/TUNING.md#word-n-grams-inside-wikipedia-titles
 TITLE_NGRAM_COUNT = 2
 
 

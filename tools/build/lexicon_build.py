@@ -25,7 +25,7 @@ UNSEEN_CHAR_COUNT = 0.05  # pseudo-count of characters the corpus never shows (r
 MAX_TOKENS = (1 << 20) - 1  # token ids are 20 bits in the n-gram keys (ngram.BITS)
 
 # Priors of open-domain words (Wikipedia titles, wordfreq, RIME essay) the segmenter does not use,
-# as pseudo-counts in corpus-token units (README "Lexicon v2" has the measurements):
+# as pseudo-counts in corpus-token units (measurements: docs/RESULTS.md, "Lexicon v2"; assets/FORMATS.md):
 OCCURRENCE_SHARE = 0.5  # per corpus occurrence as a substring (some are parts of longer words)
 MAX_OCCURRENCE_COUNT = 500.0  # a frequent substring is not thereby a frequent word
 # Shorter strings occur mostly across word boundaries (子发 in 孩子发烧): their occurrences say nothing

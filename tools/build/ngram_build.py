@@ -20,7 +20,7 @@ from .counts import SPECIALS
 
 MASK = (1 << BITS) - 1
 MIN_BIGRAM_COUNT = 3
-MIN_TRIGRAM_COUNT = 6  # >= 4 -> >= 6: -6.5 MB, dev top-1 unchanged (README)
+MIN_TRIGRAM_COUNT = 6  # trigrams seen fewer times are pruned (docs/TUNING.md#n-gram-pruning-and-score-codebooks)
 # Tokens the counts lack get at most this share of the continuation mass (the unigram distribution)
 MAX_UNSEEN_SHARE = 0.05
 

@@ -1,5 +1,5 @@
-"""Measure what the README reports: accuracy per dev set for each scorer configuration, and
-the accuracy/latency trade-off of beam width and int8. Prints markdown.
+"""Measure what README.md ("Results") and docs/RESULTS.md report: accuracy per dev set for each scorer
+configuration, and the accuracy/latency trade-off of beam width and int8. Prints markdown.
 
     python -m tools.build.report [--limit N] [--model DIR] [--int8-model DIR] [--skip-latency]
 
