@@ -79,7 +79,7 @@ missing_system_packages() {
     command -v strace >/dev/null || echo strace
   fi
   case "${1:-}" in ibus|test) missing_ibus_packages "$1" ;; esac
-  # libime's language model, which the engine merges into its n-gram (engine/libime.py): typing, not testing
+  # libime's language model, which the engine merges into its n-gram (engine/core/libime.py): typing, not testing
   case "${1:-}" in ""|ibus) have_system_file "libime/zh_CN.lm" || echo libime-data-language-model ;; esac
 }
 

@@ -3,12 +3,12 @@
 Never imports Qt or torch. Entry points: :class:`Engine` (shared, read-only things) and
 :class:`Session` (one input's state), both documented in their modules.
 """
-from . import onnx_runtime
+from .core import onnx_runtime
 
 onnx_runtime.switch_off_telemetry()  # before anything below (or a user of the engine) loads onnxruntime
 
 from .engine import Engine, EngineOptions
 from .errors import AssetError, ShuruError
-from .session import Candidate, Session, SessionView
+from .pinyin.session import Candidate, Session, SessionView
 
 __all__ = ["Engine", "EngineOptions", "Session", "SessionView", "Candidate", "ShuruError", "AssetError"]

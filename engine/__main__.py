@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from . import script, shuangpin
 from .engine import Engine, EngineOptions
 from .evaluation import convert_one
+from .pinyin import script, shuangpin
 
 
 def make_engine(args) -> Engine:

@@ -4,31 +4,30 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from dataclasses import dataclass, field, replace
-from importlib import resources
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .decoder import Decoder, DecoderOptions, ScoreWeights, context_tokens
+from .core.lexicon import Lexicon
+from .core.ngram import NgramModel
 from .errors import UserDataError
-from .history import UserHistory, default_history_path
-from .lattice import LatticeOptions
-from .lexicon import Lexicon
-from .ngram import NgramModel
-from .phrases import QuickPhrases
-from .session import Session
-from .userdb import MEMORY, UserStore
-from .userdict import UserDict, UserWord
+from .paths import ASSETS_DIR
+from .pinyin.decoder import Decoder, DecoderOptions, ScoreWeights, context_tokens
+from .pinyin.lattice import LatticeOptions
+from .pinyin.phrases import QuickPhrases
+from .pinyin.session import Session
+from .user.history import UserHistory, default_history_path
+from .user.userdb import MEMORY, UserStore
+from .user.userdict import UserDict, UserWord
 
 log = logging.getLogger(__name__)
 
 # The shipped assets: package data of `engine` (engine/assets is a link to the checkout's assets/, and a
 # wheel or a frozen app carries the files themselves), so they are found wherever Shuru is installed.
-ASSETS_DIR = Path(str(resources.files("engine"))) / "assets"
 
 # Log-linear weights without and with the neural LM, the same for a personal model (docs/TUNING.md#neural-weights)
 STATISTICAL_WEIGHTS = ScoreWeights()
 NEURAL_WEIGHTS = ScoreWeights(neural=0.35, neural_abbrev=0.3, neural_initials=0.3)
-# with libime's model mixed into the n-gram (engine.libime), words typed wholly as initials lean less on the LM
+# with libime's model mixed into the n-gram (engine.core.libime), words typed wholly as initials lean less on the LM
 NEURAL_LIBIME_WEIGHTS = replace(NEURAL_WEIGHTS, neural_initials=0.1)
 # Beam widths without and with the neural LM; abbreviated input keeps 16 (docs/TUNING.md#beam-widths)
 STATISTICAL_BEAM, NEURAL_BEAM = 16, 8
@@ -47,23 +46,23 @@ class EngineOptions:
     nbest: int = 5
     use_neural: bool = True
     fuzzy_pairs: frozenset[str] = frozenset()
-    layout: str = "full"  # "full" pinyin or a shuangpin layout (engine.shuangpin.LAYOUT_NAMES)
-    script: str = "simplified"  # output script: simplified or traditional / tw / hk (engine.script)
+    layout: str = "full"  # "full" pinyin or a shuangpin layout (engine.pinyin.shuangpin.LAYOUT_NAMES)
+    script: str = "simplified"  # output script: simplified or traditional / tw / hk (engine.pinyin.script)
     learning: bool = True
-    # libime's language model from the system, merged into the n-gram (engine.libime): "auto" loads the
+    # libime's language model from the system, merged into the n-gram (engine.core.libime): "auto" loads the
     # merged model made earlier and starts making it in the background when it is missing or out of
     # date; "wait" makes it first (benchmarks, evaluation); "off" uses the shipped n-gram alone.
     libime: str = "auto"
     cache_dir: Path | None = None  # None: platformdirs user cache dir (the merged model)
-    prediction: bool = False  # after a commit, offer the likely next words (engine.prediction)
+    prediction: bool = False  # after a commit, offer the likely next words (engine.pinyin.prediction)
     quick_phrases: bool = True  # offer the user's quick phrases and the built-in dates (rq, sj, xq)
-    phrases_path: Path | None = None  # the user's quick-phrases file (engine.phrases); None: built-ins only
+    phrases_path: Path | None = None  # the user's quick-phrases file (engine.pinyin.phrases); None: built-ins only
     history_path: Path | None = None  # None: platformdirs user data dir / user.db (SQLite)
     weights: ScoreWeights | None = None  # None: the tuned defaults for the loaded scorers
     entries_per_edge: int = 32
     # share of the user's own word n-grams (written by fine-tuning), 0 = off (docs/TUNING.md#the-user-text-layer)
     user_layer_weight: float = 0.08
-    # scale of the user's word bonus (engine.userlm.word_bonus; 0: none) (docs/TUNING.md#the-users-word-bonus)
+    # scale of the user's word bonus (engine.user.userlm.word_bonus; 0: none) (docs/TUNING.md#the-users-word-bonus)
     user_word_bonus: float = 1.0
 
 
@@ -79,7 +78,7 @@ class Engine:
         self.history = history
         self.neural = neural
         self.status = status
-        self.libime_merged = False  # the n-gram holds libime's model (engine.libime); set by load
+        self.libime_merged = False  # the n-gram holds libime's model (engine.core.libime); set by load
         self.model_name = model_name
         self.load_ms = load_ms
         self.dict_path = dict_path  # where the user dictionary is kept (None: personal data off)
@@ -87,7 +86,7 @@ class Engine:
         self.user_dict = UserDict(lexicon=lexicon)
         self._read_user_dict()
         self.phrases = _load_phrases(options)
-        self._predictor = None  # made on first use (engine.prediction)
+        self._predictor = None  # made on first use (engine.pinyin.prediction)
 
     @classmethod
     def load(cls, options: EngineOptions = EngineOptions()) -> "Engine":
@@ -160,7 +159,7 @@ class Engine:
     def new_session(self, page_size: int = 9, context: str = "", budget_ms: float | None = None) -> Session:
         """A Session that reads keys in the configured layout (full pinyin or a shuangpin layout) and
         shows and commits text in the configured script; ``budget_ms`` bounds each view's search
-        (front ends pass :data:`engine.session.DECODE_BUDGET_MS`)."""
+        (front ends pass :data:`engine.pinyin.session.DECODE_BUDGET_MS`)."""
         return Session(self, page_size=page_size, context=context, layout=self.options.layout,
                        script=self.options.script, budget_ms=budget_ms)
 
@@ -181,7 +180,7 @@ class Engine:
     def predict(self, context: str, k: int = 5) -> list[str]:
         """Up to ``k`` likely next words after ``context`` (simplified), best first."""
         if self._predictor is None:
-            from .prediction import Predictor
+            from .pinyin.prediction import Predictor
 
             self._predictor = Predictor(self.lexicon, self.ngram)
         return self._predictor.predict(context, k)
@@ -273,14 +272,14 @@ class Engine:
 
     def export_user_data(self, dest: Path, files: dict[str, bytes] | None = None) -> dict:
         """Learned words, user dictionary, quick phrases and the front end's ``files`` in one
-        backup file (engine.backup); its manifest."""
-        from .backup import export_user_data
+        backup file (engine.user.backup); its manifest."""
+        from .user.backup import export_user_data
 
         return export_user_data(self, dest, files)
 
     def import_user_data(self, src: Path):
-        """Add a backup's user data to this user's (engine.backup.ImportSummary; BackupError)."""
-        from .backup import import_user_data
+        """Add a backup's user data to this user's (engine.user.backup.ImportSummary; BackupError)."""
+        from .user.backup import import_user_data
 
         return import_user_data(self, src)
 
@@ -313,7 +312,7 @@ def _open_history(options: EngineOptions, lexicon: Lexicon) -> UserHistory:
 
 def _dict_store_path(options: EngineOptions) -> Path | str | None:
     """Where the user dictionary is kept (the history's user.db), None when personal data is off."""
-    from .history import _paths
+    from .user.history import _paths
 
     return _paths(options.history_path)[0] if options.personal else None
 
@@ -321,7 +320,7 @@ def _dict_store_path(options: EngineOptions) -> Path | str | None:
 def _open_dict_store(path: Path | str | None, create: bool = False) -> UserStore | None:
     """The dictionary's store; None when there is no path, no file yet (and not ``create``: an
     engine that learns nothing writes nothing), or it cannot be opened (logged)."""
-    from .history import HALF_LIFE
+    from .user.history import HALF_LIFE
 
     if path is None or (not create and path != MEMORY and not Path(path).exists()):
         return None
@@ -351,7 +350,7 @@ def _load_ngram(options: EngineOptions, lexicon: Lexicon) -> tuple[NgramModel, s
     """The n-gram merged with the system's libime model where there is one (EngineOptions.libime),
     else the shipped one; and what the status line says about it. A valid merged model is loaded
     alone: the shipped one is read only to check it (its manifest) or to make it."""
-    from . import libime
+    from .core import libime
 
     path = options.assets_dir / "ngram.npz"
     lm = libime.find_lm() if options.libime != "off" else None
@@ -379,12 +378,12 @@ def _load_ngram(options: EngineOptions, lexicon: Lexicon) -> tuple[NgramModel, s
 def _with_user_layer(options: EngineOptions, lexicon: Lexicon, ngram: NgramModel, status: str):
     """Mix in the n-grams of the user's own text (``user_lm.npz`` beside the personal model)."""
     from .errors import ShuruError
-    from .neural import find_model_dir
-    from .userlm import FILE_NAME, AdaptedNgram, UserLM, word_bonus
+    from .models import active_model_dir
+    from .user.userlm import FILE_NAME, AdaptedNgram, UserLM, word_bonus
 
     if options.user_layer_weight <= 0:
         return ngram, status
-    folder, _ = find_model_dir(options)
+    folder, _ = active_model_dir(options)
     path = folder / FILE_NAME if folder is not None else None
     if path is None or not path.exists():
         return ngram, status
@@ -402,10 +401,11 @@ def _load_neural(options: EngineOptions, lexicon: Lexicon):
     from .errors import ShuruError
 
     try:
-        from .neural import NeuralScorer, find_model_dir
+        from .models import active_model_dir
+        from .core.neural import NeuralScorer
     except ImportError as e:  # onnxruntime missing
         return None, "none", f"statistical scorers only (neural model: {e})"
-    model_dir, name = find_model_dir(options)
+    model_dir, name = active_model_dir(options)
     if model_dir is None:
         return None, "none", "statistical scorers only (no neural model installed)"
     try:

@@ -35,7 +35,7 @@ class UserDataError(ShuruError):
 
 
 class PinyinModelError(AssetError):
-    """A pinyin model dir (engine.pinyin_format) is missing a file or is malformed."""
+    """A pinyin model dir (engine.pinyin.pinyin_format) is missing a file or is malformed."""
 
 
 class PinyinModelMismatchError(PinyinModelError):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from . import script, shuangpin
 from .engine import Engine
+from .pinyin import script, shuangpin
 
 MISS_RANKS = 50  # candidates searched for the gold's rank
 

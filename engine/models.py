@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .atomic import set_aside, write_bytes_atomic
 from .errors import ShuruError
+from .paths import BASE_MODEL_DIR, user_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +53,16 @@ class ModelInfo:
 
 
 def default_models_dir() -> Path:
-    """``<platformdirs user_data_dir("shuru")>/models``."""
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("shuru", appauthor=False)) / "models"
+    """``<the user data folder>/models``."""
+    return user_data_dir() / "models"
 
 
 class ModelRegistry:
     """The models under ``root`` plus the base model in ``base_dir`` (``assets/model``)."""
 
     def __init__(self, root: Path | None = None, base_dir: Path | None = None):
-        from .engine import ASSETS_DIR
-
         self.root = Path(root) if root is not None else default_models_dir()
-        self.base_dir = Path(base_dir) if base_dir is not None else ASSETS_DIR / "model"
+        self.base_dir = Path(base_dir) if base_dir is not None else BASE_MODEL_DIR
 
     # -- reading --------------------------------------------------------------------------
     def list_models(self) -> list[ModelInfo]:
@@ -231,3 +228,26 @@ def _read_json(path: Path) -> dict:
 
 def _write_json_atomic(path: Path, data: dict) -> None:
     write_bytes_atomic(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
+
+
+def personal_model_dir() -> Path:
+    """The folder of the personal model in use (the registry's active one), else where the
+    single personal model of earlier versions lived."""
+    registry = ModelRegistry()
+    chosen = registry.active_id()
+    return registry.root / (chosen or LEGACY_ID)
+
+
+def active_model_dir(options) -> tuple[Path | None, str]:
+    """Which model is active (the one answer to it): an explicit folder (``options.model_dir``),
+    else the registry's active personal model, else the shipped one under ``options.assets_dir``.
+    The name is "custom", the model's id, or "base"; the folder is None where it does not exist."""
+    if options.model_dir is not None:
+        return (options.model_dir if Path(options.model_dir).exists() else None), "custom"
+    base = Path(options.assets_dir) / "model"
+    if getattr(options, "personal", True):
+        registry = ModelRegistry(getattr(options, "models_dir", None), base)
+        chosen = registry.active_id()
+        if chosen is not None:
+            return registry.root / chosen, chosen
+    return (base if (base / "manifest.json").exists() else None), "base"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ShuruError
+from .text import han_count
 
 # A text file has almost no control characters besides newlines and tabs; decoded binary
 # data (which GB18030 can sometimes decode) is full of them.
@@ -78,11 +79,6 @@ def _control_fraction(text: str) -> float:
         return 0.0
     bad = sum(1 for c in text if c not in "\n\r\t\f" and unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn"))
     return bad / len(text)
-
-
-def han_count(text: str) -> int:
-    """Han characters (the CJK unified block) in text."""
-    return sum(1 for c in text if "\u4e00" <= c <= "\u9fff")
 
 
 def read_text_file(path: Path, need_han: bool = True) -> tuple[str, str]:

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-import platformdirs
-
-from engine.phrases import FILE_NAME as PHRASES_FILE
-from engine.script import SCRIPT_NAMES, SIMPLIFIED
-from engine.shuangpin import FULL_PINYIN, LAYOUT_NAMES
+from engine import paths
+from engine.pinyin.phrases import FILE_NAME as PHRASES_FILE
+from engine.pinyin.script import SCRIPT_NAMES, SIMPLIFIED
+from engine.pinyin.shuangpin import FULL_PINYIN, LAYOUT_NAMES
 
 log = logging.getLogger(__name__)
 
-CONFIG_ENV = "SHURU_CONFIG_DIR"
+CONFIG_ENV = paths.CONFIG_ENV
 SETTINGS_FILE = "settings.json"
 MAX_RECENT_FILES = 8
 ORIENTATIONS = ("horizontal", "vertical")
@@ -34,14 +32,14 @@ class Settings:
     orientation: str = "horizontal"  # candidate window layout: "horizontal" | "vertical"
     font_family: str = ""  # editor and candidate font; "" = best CJK font found
     font_size: int = 14  # points
-    fuzzy_pairs: list[str] = field(default_factory=list)  # names from engine.syllables.FUZZY_PAIR_NAMES
+    fuzzy_pairs: list[str] = field(default_factory=list)  # names from engine.pinyin.syllables.FUZZY_PAIR_NAMES
     fullwidth_punct: bool = True  # punctuation width when the window opens
     chinese_mode: bool = True  # input mode when the window opens
     learning: bool = True  # let the engine learn from what is chosen
     comma_period_paging: bool = False  # "," and "." turn pages while composing (else they type ，。)
     prediction: bool = False  # after a commit, offer the likely next words (digits or a click pick one)
-    layout: str = FULL_PINYIN  # "full" pinyin or a shuangpin layout (engine.shuangpin.LAYOUT_NAMES)
-    script: str = SIMPLIFIED  # output: "simplified" | "traditional" | "tw" | "hk" (engine.script)
+    layout: str = FULL_PINYIN  # "full" pinyin or a shuangpin layout (engine.pinyin.shuangpin.LAYOUT_NAMES)
+    script: str = SIMPLIFIED  # output: "simplified" | "traditional" | "tw" | "hk" (engine.pinyin.script)
     traditional_script: str = "traditional"  # what the 简/繁 toggle switches to from simplified
     geometry: str = ""  # QMainWindow.saveGeometry(), base64
     recent_files: list[str] = field(default_factory=list)  # newest first
@@ -83,12 +81,11 @@ def toggled_script(settings: Settings) -> Settings:
 
 def config_dir() -> Path:
     """Where settings live: ``$SHURU_CONFIG_DIR`` or the platform's user config dir."""
-    env = os.environ.get(CONFIG_ENV)
-    return Path(env) if env else Path(platformdirs.user_config_dir("shuru"))
+    return paths.config_dir()
 
 
 def phrases_path() -> Path:
-    """The user's quick phrases: ``phrases.txt`` beside ``settings.json`` (format: engine/phrases.py)."""
+    """The user's quick phrases: ``phrases.txt`` beside ``settings.json`` (format: engine/pinyin/phrases.py)."""
     return config_dir() / PHRASES_FILE
 
 

@@ -8,7 +8,7 @@ A route says where the key goes:
 
 * ``editor``: the editor handles the key as usual (English mode, shortcuts, keys that
   mean nothing to an idle IME);
-* ``session``: an engine :class:`~engine.session.Session` action, as a tuple
+* ``session``: an engine :class:`~engine.pinyin.session.Session` action, as a tuple
   ``(method_name, *args)`` applied by the worker;
 * ``punct``: an ASCII punctuation key typed in Chinese mode; the caller translates it
   (full-width or not) and, while composing, first commits the highlighted candidate
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from engine.shuangpin import layout as shuangpin_layout
+from engine.pinyin.shuangpin import layout as shuangpin_layout
 
 from .punctuation import is_punctuation
 

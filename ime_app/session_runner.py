@@ -1,7 +1,7 @@
 """Applying actions to an engine Session: the toolkit-free half of every front end's glue.
 
 An action is a tuple ``(name, *args)``: what :func:`~ime_app.keytable.route_key` returns for
-a key (a :class:`~engine.session.Session` method in :data:`SESSION_METHODS`), or
+a key (a :class:`~engine.pinyin.session.Session` method in :data:`SESSION_METHODS`), or
 ``("commit_all_then", suffix)`` for punctuation typed while composing, or
 ``("set_context", text)``. A :class:`SessionRunner` applies it to its Session, keeps the text
 committed so far as the session's context, and returns an :class:`Outcome` that says what
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from engine.session import DECODE_BUDGET_MS
+from engine.pinyin.session import DECODE_BUDGET_MS
 
 from .punctuation import Punctuator
 

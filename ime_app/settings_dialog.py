@@ -9,9 +9,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QPushButton,
                                QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
-from engine.phrases import parse_phrases
+from engine.pinyin.phrases import parse_phrases
 
-from engine.shuangpin import FULL_PINYIN, LAYOUT_NAMES, LAYOUT_TABLES
+from engine.pinyin.shuangpin import FULL_PINYIN, LAYOUT_NAMES, LAYOUT_TABLES
 
 from .config import ORIENTATIONS, Settings
 from .fonts import cjk_families

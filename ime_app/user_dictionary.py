@@ -75,7 +75,7 @@ class UserDictionaryDialog(QDialog):
 
     @Slot(object)
     def show_words(self, words) -> None:
-        """The dictionary as engine.userdict.UserWord entries."""
+        """The dictionary as engine.user.userdict.UserWord entries."""
         self.words = list(words)
         n = len(self.words)
         self.summary.setText(f"{n} {'word' if n == 1 else 'words'} in your dictionary")

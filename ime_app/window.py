@@ -273,7 +273,7 @@ class MainWindow(QMainWindow):
         self.apply_settings(toggled_script(self.settings))
 
     def _show_script(self) -> None:
-        from engine.script import LABELS
+        from engine.pinyin.script import LABELS
 
         from .settings_dialog import SCRIPT_LABELS
 
@@ -311,7 +311,7 @@ class MainWindow(QMainWindow):
     # Settings -------------------------------------------------------------------------
 
     def open_settings(self) -> None:
-        from engine.syllables import FUZZY_PAIR_NAMES
+        from engine.pinyin.syllables import FUZZY_PAIR_NAMES
         from .settings_dialog import SettingsDialog
 
         self.controller.commit_pending()
@@ -536,7 +536,7 @@ class MainWindow(QMainWindow):
 
     def export_user_data(self, path: str | None = None) -> None:
         """Write all user data and the settings to one backup file (asked for when ``path`` is None)."""
-        from engine.backup import SUFFIX
+        from engine.user.backup import SUFFIX
 
         if path is None:
             default = str(Path(self._dialog_dir()) / f"shuru-{time.strftime('%Y-%m-%d')}{SUFFIX}")
@@ -548,7 +548,7 @@ class MainWindow(QMainWindow):
 
     def import_user_data(self, path: str | None = None, confirm: bool = True) -> None:
         """Add a backup's user data to this user's and restore its settings."""
-        from engine.backup import SUFFIX
+        from engine.user.backup import SUFFIX
 
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self, "Import User Data", self._dialog_dir(),
@@ -593,7 +593,7 @@ class MainWindow(QMainWindow):
 
 
 def default_assets_dir() -> Path:
-    from engine.engine import ASSETS_DIR
+    from engine.paths import ASSETS_DIR
 
     return ASSETS_DIR
 

@@ -2,10 +2,10 @@
 
 The UI sends actions as ``(seq, action)`` through a queued signal to :meth:`EngineWorker.submit`.
 Each action is a tuple ``(name, *args)``: one a :class:`~ime_app.session_runner.SessionRunner`
-applies (a :class:`~engine.session.Session` method in :data:`SESSION_METHODS`,
+applies (a :class:`~engine.pinyin.session.Session` method in :data:`SESSION_METHODS`,
 ``commit_all_then``, ``set_context``), or one of the worker's own (``configure``, ``reload``,
 ``clear_history``...). The worker applies them in order and, once its queue is
-drained, computes one :class:`~engine.session.SessionView` (the beam search) and emits it
+drained, computes one :class:`~engine.pinyin.session.SessionView` (the beam search) and emits it
 with the sequence number of the last action applied; the UI drops snapshots older than
 the newest action it sent. Typing faster than the decoder therefore costs one decode per
 burst, not one per key.
@@ -42,7 +42,7 @@ class EngineWorker(QObject):
     history_cleared = Signal()
     learned_words = Signal(object)  # [(word, weight, last used Unix time)], most weight first
     forgotten = Signal(object)  # words forgotten with Ctrl+Delete
-    user_words = Signal(object)  # the user dictionary: [engine.userdict.UserWord]
+    user_words = Signal(object)  # the user dictionary: [engine.user.userdict.UserWord]
     userdict_message = Signal(str)  # what an add / import / export did, for the dictionary dialog
     user_data_done = Signal(str, object)  # what a backup export / import did; the front end's files it restored
     _drain_requested = Signal()
@@ -195,7 +195,7 @@ class EngineWorker(QObject):
 
     def _do_userdict_add(self, seq: int, line: str) -> None:
         """Add one typed entry ("word [pinyin] [weight]"); a refused one is explained."""
-        from engine.userdict import parse_line
+        from engine.user.userdict import parse_line
 
         try:
             word = parse_line(line, self._engine.lexicon)
@@ -210,7 +210,7 @@ class EngineWorker(QObject):
     def _do_userdict_import(self, seq: int, path: str) -> None:
         """Import a word list; the message names each refused line by number."""
         from engine.textfile import TextFileError
-        from engine.userdict import read_word_list
+        from engine.user.userdict import read_word_list
 
         from .user_dictionary import import_report
 
@@ -223,20 +223,20 @@ class EngineWorker(QObject):
                                import_report(Path(path).name, len(words), problems))
 
     def _do_userdict_export(self, seq: int, path: str) -> None:
-        from engine.userdict import format_word_list
+        from engine.user.userdict import format_word_list
 
         words = self._engine.user_words()
         self._export(Path(path), format_word_list(words), f"Exported {len(words)} words to {path}")
 
     def _do_learned_export(self, seq: int, path: str) -> None:
         """The learned words as a word list (the lexicon's readings; weights rounded, at least 1)."""
-        from engine.userdict import format_word_list, learned_word_entries
+        from engine.user.userdict import format_word_list, learned_word_entries
 
         words = learned_word_entries(self._engine.learned_words(), self._engine.lexicon)
         self._export(Path(path), format_word_list(words), f"Exported {len(words)} learned words to {path}")
 
     def _do_user_data_export(self, seq: int, path: str, files: dict) -> None:
-        """All user data in one backup file (engine.backup), with the front end's ``files``."""
+        """All user data in one backup file (engine.user.backup), with the front end's ``files``."""
         from engine.errors import ShuruError
 
         try:

@@ -1,12 +1,12 @@
 """Entry point of the frozen IBus engine (PyInstaller): the same ``ibus-engine-shuru`` command as the console script."""
 import sys
 
-from engine.libime import MERGE_FLAG
+from engine.core.libime import MERGE_FLAG
 from ime_app.ibus.__main__ import main
 
 if __name__ == "__main__":
     if sys.argv[1:2] == [MERGE_FLAG]:  # the engine's background merge of libime's model (engine.libime)
-        from engine.libime import main as merge_main
+        from engine.core.libime import main as merge_main
 
         sys.exit(merge_main(sys.argv[2:]))
     sys.exit(main())

@@ -19,7 +19,7 @@ from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 
-from engine.session import Session
+from engine.pinyin.session import Session
 from ime_app.config import Settings
 from ime_app.window import MainWindow
 from tests.conftest import TIMEOUT_MS, close, learned_word_count, reloaded_word_count

@@ -134,7 +134,7 @@ def file_menu(d: Driver) -> None:
 
 def user_data_menu(d: Driver) -> None:
     """File → Export User Data… writes the backup; Import User Data… asks first, then restores it."""
-    from engine.backup import read_backup
+    from engine.user.backup import read_backup
 
     w, tmp = d.w, d.tmp
     backup = tmp / "me.shuru-backup"

@@ -31,7 +31,7 @@ def user_dictionary_add_field(w):
 
 
 def quick_phrase_box(w):
-    from engine.syllables import FUZZY_PAIR_NAMES
+    from engine.pinyin.syllables import FUZZY_PAIR_NAMES
     from ime_app.settings_dialog import SettingsDialog
 
     dialog = SettingsDialog(w.settings, FUZZY_PAIR_NAMES, w, phrases_text="")
@@ -253,7 +253,7 @@ def test_which_fields_take_chinese(qtbot, make, chinese):
 
 
 def test_a_latin_field_of_a_dialog_keeps_its_letters(qtbot, window):
-    from engine.syllables import FUZZY_PAIR_NAMES
+    from engine.pinyin.syllables import FUZZY_PAIR_NAMES
     from ime_app.settings_dialog import SettingsDialog
 
     dialog = SettingsDialog(window.settings, FUZZY_PAIR_NAMES, window)

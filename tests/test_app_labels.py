@@ -118,7 +118,7 @@ DIALOGS = [
 
 
 def _settings_dialog(w):
-    from engine.syllables import FUZZY_PAIR_NAMES
+    from engine.pinyin.syllables import FUZZY_PAIR_NAMES
     from ime_app.settings_dialog import SettingsDialog
 
     dialog = SettingsDialog(w.settings, FUZZY_PAIR_NAMES, w, phrases_text="dz 北京市海淀区\n" * 30)

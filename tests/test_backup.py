@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from engine import Engine, EngineOptions
-from engine.backup import BackupError, read_backup
-from engine.userdict import UserWord
+from engine.user.backup import BackupError, read_backup
+from engine.user.userdict import UserWord
 from tests.conftest import TIMEOUT_MS
 
 ROOT = Path(__file__).resolve().parents[1]

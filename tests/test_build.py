@@ -86,7 +86,7 @@ def tiny_assets(tiny_data, tmp_path_factory) -> Path:
 
 
 def test_the_build_reads_the_data_folder_it_is_given(tiny_assets, tiny_data):
-    from engine.lexicon import Lexicon
+    from engine.core.lexicon import Lexicon
 
     lex = Lexicon.load(tiny_assets / "lexicon.npz")
     for word in ("我们", "北京大学", "河姆渡遗址", "鸟取县", "紫堇属"):
@@ -112,7 +112,7 @@ def test_a_title_the_corpus_never_segments_is_proposed_first(tiny_assets):
     ("北京大学", "北京大雪", (), "outranked"),
 ])
 def test_miss_categories_on_a_tiny_lexicon(tiny_assets, gold, first, first_words, category):
-    from engine.lexicon import Lexicon
+    from engine.core.lexicon import Lexicon
     from tools.misses import MissAnalyser
 
     lex = Lexicon.load(tiny_assets / "lexicon.npz")
@@ -121,7 +121,7 @@ def test_miss_categories_on_a_tiny_lexicon(tiny_assets, gold, first, first_words
 
 
 def test_a_miss_records_the_gold_rank(tiny_assets):
-    from engine.lexicon import Lexicon
+    from engine.core.lexicon import Lexicon
     from tools.misses import MissAnalyser
 
     a = MissAnalyser(Lexicon.load(tiny_assets / "lexicon.npz"))
@@ -131,9 +131,9 @@ def test_a_miss_records_the_gold_rank(tiny_assets):
 
 
 def test_open_domain_words_are_flagged_and_never_cut_into(tiny_assets):
-    from engine.decoder import context_tokens
-    from engine.lexicon import Lexicon
-    from engine.userlm import count_text
+    from engine.pinyin.decoder import context_tokens
+    from engine.core.lexicon import Lexicon
+    from engine.user.userlm import count_text
 
     lex = Lexicon.load(tiny_assets / "lexicon.npz")
     assert lex.token_open_domain[lex.token_id("河姆渡遗址")] and lex.token_open_domain[lex.token_id("紫堇属")]
@@ -179,7 +179,7 @@ def test_lexicon_format_3_round_trip(tiny_assets):
     import hashlib
     import json
 
-    from engine.lexicon import FORMAT_VERSION, Lexicon
+    from engine.core.lexicon import FORMAT_VERSION, Lexicon
 
     lex = Lexicon.load(tiny_assets / "lexicon.npz")
     assert lex.meta["version"] == FORMAT_VERSION == 3
@@ -198,7 +198,7 @@ def test_a_lexicon_without_its_token_hash_is_refused(tiny_assets, tmp_path):
     import json
 
     from engine.errors import AssetError
-    from engine.lexicon import Lexicon, write_aligned_npz
+    from engine.core.lexicon import Lexicon, write_aligned_npz
 
     with np.load(tiny_assets / "lexicon.npz") as z:
         arrays = {k: z[k] for k in z.files}
@@ -210,7 +210,7 @@ def test_a_lexicon_without_its_token_hash_is_refused(tiny_assets, tmp_path):
         Lexicon.load(tmp_path / "lexicon.npz")
 
 
-# --- libime's language model merged into the n-gram (engine/libime.py) -----------------
+# --- libime's language model merged into the n-gram (engine/core/libime.py) -----------------
 
 KENLM_FIXTURES = Path(__file__).parent / "fixtures" / "kenlm"
 LN10 = float(np.log(10.0))
@@ -221,7 +221,7 @@ def merged_assets(tiny_assets, tmp_path_factory) -> Path:
     """The tiny assets with the tiny KenLM model (tests/fixtures/kenlm) merged in at weight 0.5."""
     import shutil
 
-    from engine.libime import main
+    from engine.core.libime import main
 
     out = tmp_path_factory.mktemp("merged")
     shutil.copy(tiny_assets / "lexicon.npz", out / "lexicon.npz")
@@ -233,8 +233,8 @@ def merged_assets(tiny_assets, tmp_path_factory) -> Path:
 
 
 def _models(assets: Path):
-    from engine.lexicon import Lexicon
-    from engine.ngram import NgramModel
+    from engine.core.lexicon import Lexicon
+    from engine.core.ngram import NgramModel
 
     lex = Lexicon.load(assets / "lexicon.npz")
     return lex, NgramModel.load(assets / "ngram.npz", lex.token_hash())
@@ -268,7 +268,7 @@ def test_merged_unigrams_mix_both_models(tiny_assets, merged_assets, word, libim
 
 def test_libime_bigrams_of_shuru_tokens_are_added(tiny_assets, merged_assets):
     """人们 is no bigram of the tiny corpus; libime has it, so the merged model lists it, mixed."""
-    from engine.ngram import BITS
+    from engine.core.ngram import BITS
 
     lex, before = _models(tiny_assets)
     _, after = _models(merged_assets)
@@ -284,7 +284,7 @@ def test_libime_bigrams_of_shuru_tokens_are_added(tiny_assets, merged_assets):
 
 def test_merged_backoff_keeps_each_context_normalised(merged_assets):
     """Unlisted continuations of a context share exactly the mass its listed ones leave."""
-    from engine.ngram import BITS
+    from engine.core.ngram import BITS
 
     lex, m = _models(merged_assets)
     u = lex.token_id("人")
@@ -362,7 +362,7 @@ def test_a_damaged_merged_model_is_made_again(tiny_assets, tmp_path, monkeypatch
     ("garbage", False),
 ])
 def test_a_merge_lock_counts_only_while_its_process_lives(tmp_path, holder, running):
-    from engine.libime import _merging
+    from engine.core.libime import _merging
 
     pid = {"alive": str(os.getpid()), "dead": str(_dead_pid()), "garbage": "not a pid"}[holder]
     lock = tmp_path / "ngram-libime.npz.lock"

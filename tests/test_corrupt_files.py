@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from engine import AssetError, Engine, EngineOptions
-from engine.userlm import save_user_lm
+from engine.user.userlm import save_user_lm
 from ime_app.config import Settings, SettingsStore
 from tests.test_trainer_support import tiny_model_dir  # noqa: F401 (fixture)
 
@@ -164,7 +164,7 @@ def test_a_damaged_model_file_falls_back_to_the_statistical_scorers(tiny_model_d
 @pytest.mark.parametrize("kind", ["truncated", "a directory", "wrong vocabulary hash"])
 def test_a_damaged_personal_model_falls_back_too(tiny_model_dir, tmp_path, monkeypatch, kind):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    from engine.neural import personal_model_dir
+    from engine.models import personal_model_dir
 
     personal = personal_model_dir()
     shutil.copytree(tiny_model_dir, personal)

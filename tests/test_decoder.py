@@ -129,7 +129,7 @@ def test_context_conditions_the_first_word(engine):
 def test_beam_width_is_an_option(engine):
     from dataclasses import replace
 
-    from engine.decoder import DecoderOptions, Decoder
+    from engine.pinyin.decoder import DecoderOptions, Decoder
 
     narrow = Decoder(engine.lexicon, engine.ngram, options=DecoderOptions(beam_width=1, nbest=1))
     convs = narrow.decode("woxianghuijia")
@@ -143,7 +143,7 @@ def test_first_letter_abbreviations(engine, pinyin, expected):
 
 @pytest.mark.parametrize("pinyin, width", [("woxianghuijia", 8), ("bjdx", 16), ("beijdx", 16)])
 def test_abbreviated_input_gets_the_wider_beam(engine, pinyin, width):
-    from engine.decoder import Decoder, DecoderOptions
+    from engine.pinyin.decoder import Decoder, DecoderOptions
 
     d = Decoder(engine.lexicon, engine.ngram, options=DecoderOptions(beam_width=8, abbrev_beam_width=16))
     d.decode(pinyin)
@@ -159,7 +159,7 @@ def test_abbreviated_input_gets_the_wider_beam(engine, pinyin, width):
 def test_rank_in_group_counts_earlier_equal_keys(keys, ranks):
     import numpy as np
 
-    from engine.decoder import _rank_in_group
+    from engine.pinyin.decoder import _rank_in_group
 
     assert _rank_in_group(np.array(keys, dtype=np.int64)).tolist() == ranks
 
@@ -172,7 +172,7 @@ def _beam_states(decoder):
 
 @pytest.mark.parametrize("per_state", [1, 2, 3])
 def test_beam_keeps_at_most_per_state_hypotheses_per_ngram_state(engine, per_state):
-    from engine.decoder import Decoder, DecoderOptions
+    from engine.pinyin.decoder import Decoder, DecoderOptions
 
     d = Decoder(engine.lexicon, engine.ngram, options=DecoderOptions(beam_width=8, per_state=per_state))
     d.decode("jintiantianqizhenhaowomenqugongyuanwanba")
@@ -183,7 +183,7 @@ def test_beam_keeps_at_most_per_state_hypotheses_per_ngram_state(engine, per_sta
 def test_second_hypothesis_per_state_gives_alternatives_that_differ_early(engine):
     """Keeping one past per (last two words) leaves whole-input alternatives that differ only
     at the end; a second one per state brings back those that differ earlier."""
-    from engine.decoder import Decoder, DecoderOptions
+    from engine.pinyin.decoder import Decoder, DecoderOptions
 
     def early_variants(per_state):
         d = Decoder(engine.lexicon, engine.ngram, options=DecoderOptions(beam_width=8, per_state=per_state))
@@ -196,7 +196,7 @@ def test_second_hypothesis_per_state_gives_alternatives_that_differ_early(engine
 
 
 def test_engine_passes_its_per_state_to_decoders(engine):
-    from engine.decoder import DecoderOptions
+    from engine.pinyin.decoder import DecoderOptions
 
     assert engine.decoder().opt.per_state == engine.per_state == DecoderOptions.per_state
     engine.configure(per_state=1)
@@ -214,7 +214,7 @@ def test_engine_passes_its_per_state_to_decoders(engine):
     ((0.3, 0.6), 0, 0.3),
 ])
 def test_per_length_tables(table, syllables, expected):
-    from engine.decoder import _by_length
+    from engine.pinyin.decoder import _by_length
 
     assert _by_length(table, syllables) == expected
 
@@ -226,7 +226,7 @@ def test_per_length_tables(table, syllables, expected):
     (0.25, 0.0, -50.0, float(np.log(0.25))),
 ])
 def test_start_mixture(share, a, b, expected):
-    from engine.decoder import _mix
+    from engine.pinyin.decoder import _mix
 
     assert float(_mix(share, np.array([a]), np.array([b]))[0]) == pytest.approx(expected, abs=1e-9)
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import engine.history as history_mod
+import engine.user.history as history_mod
 from engine import Engine, EngineOptions
-from engine.history import UserHistory
-from engine.userdb import MEMORY
+from engine.user.history import UserHistory
+from engine.user.userdb import MEMORY
 
 # A history left by a few hundred random keystrokes and hasty typing (啊 committed 348 times).
 SKEWED = Path(__file__).resolve().parent / "fixtures" / "history-skewed.json"

@@ -451,7 +451,7 @@ def test_shuangpin_keys_and_traditional_output_in_an_input_context(engine):
 def test_quick_phrases_and_dates_in_an_input_context(engine):
     import datetime as dt
 
-    from engine.phrases import QuickPhrases
+    from engine.pinyin.phrases import QuickPhrases
 
     e = _configured(engine)
     e.phrases = QuickPhrases({"yx": ["someone@example.com"]}, clock=lambda: dt.datetime(2026, 12, 1, 9, 5))

@@ -1,4 +1,4 @@
-"""engine.kenlm_trie: KenLM trie binaries read back to exactly the ARPA they were built from.
+"""engine.core.kenlm_trie: KenLM trie binaries read back to exactly the ARPA they were built from.
 
 Fixtures (tests/fixtures/kenlm/README.md): tiny.arpa compiled by KenLM's build_binary into
 each trie kind.
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.kenlm_trie import KenlmFormatError, read_kenlm_trie
+from engine.core.kenlm_trie import KenlmFormatError, read_kenlm_trie
 
 FIXTURES = Path(__file__).parent / "fixtures" / "kenlm"
 ARPA = FIXTURES / "tiny.arpa"

@@ -1,8 +1,8 @@
 """The pinyin parser: text -> syllable lattice (table-driven, as libime's tests)."""
 import pytest
 
-from engine.lattice import LatticeOptions, SegmentKind, parse
-from engine.syllables import SYLLABLE_ID, SYLLABLES
+from engine.pinyin.lattice import LatticeOptions, SegmentKind, parse
+from engine.pinyin.syllables import SYLLABLE_ID, SYLLABLES
 
 
 def cuts(text, options=LatticeOptions()):

@@ -25,10 +25,10 @@ def test_engine_sources_do_not_import_gui_or_trainer():
 
 
 def test_onnxruntime_is_imported_in_one_place_only():
-    """engine/onnx_runtime.py switches the library's telemetry off before importing it; no other import."""
+    """engine/core/onnx_runtime.py switches the library's telemetry off before importing it; no other import."""
     import re
 
-    allowed = ROOT / "engine" / "onnx_runtime.py"
+    allowed = ROOT / "engine" / "core" / "onnx_runtime.py"
     for package in ("engine", "ime_app", "trainer", "packaging"):
         for path in (ROOT / package).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
@@ -55,3 +55,61 @@ def test_runtime_packages_never_import_the_tools():
         for path in (ROOT / package).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             assert not re.search(r"^\s*(import tools\b|from tools\b)", text, re.M), path
+
+
+def engine_import_graph() -> dict[str, set[str]]:
+    """module -> the engine modules it imports, at the top or inside functions (not under TYPE_CHECKING)."""
+    import ast
+
+    graph: dict[str, set[str]] = {}
+    for path in (ROOT / "engine").rglob("*.py"):
+        rel = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(rel[:-1] if rel[-1] == "__init__" else rel)
+        package = name if rel[-1] == "__init__" else name.rsplit(".", 1)[0]
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                for n in ast.walk(node)}
+        deps = graph.setdefault(name, set())
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)] if node.level else []
+                mod = ".".join(base + ([node.module] if node.module else [])) if node.level else (node.module or "")
+                targets = [mod] + [f"{mod}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            deps.update(t for t in targets if t.split(".")[0] == "engine" and t != name)
+    known = set(graph)
+    return {m: {d for d in deps if d in known and d != "engine"} for m, deps in graph.items()}
+
+
+def test_the_engine_has_no_import_cycles():
+    """Not even through imports inside functions: each module's dependencies are below it."""
+    graph = engine_import_graph()
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(m, stack):
+        state[m] = 1
+        for d in sorted(graph.get(m, ())):
+            if state.get(d) == 1:
+                cycles.append(stack[stack.index(d):] + [d])
+            elif d not in state:
+                visit(d, stack + [d])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert not cycles, cycles
+
+
+def test_generic_parts_do_not_import_pinyin_or_user_parts():
+    """engine.core (lattice-free language models, the neural runner) sits below engine.pinyin and engine.user."""
+    graph = engine_import_graph()
+    bad = {m: sorted(d for d in deps if d.startswith(("engine.pinyin", "engine.user", "engine.engine")))
+           for m, deps in graph.items() if m.startswith("engine.core")}
+    assert not any(bad.values()), bad

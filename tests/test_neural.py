@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from engine import Engine, EngineOptions  # noqa: E402
-from engine.neural import KEEP, NeuralScorer  # noqa: E402
+from engine.core.neural import KEEP, NeuralScorer  # noqa: E402
 from trainer.export import write_model_dir  # noqa: E402
 from trainer.model import MODEL_PRESETS, CharLM  # noqa: E402
 from trainer.vocab import build_small_vocab  # noqa: E402
@@ -129,7 +129,7 @@ def test_released_states_are_recomputed_on_demand(tiny_model):
     "woxianghuijiawoxianghuijia" + "\b" * 14 + "zhongguoren",  # backspacing into released positions
 ])
 def test_long_input_decodes_the_same_with_states_released(tiny_model, monkeypatch, edits):
-    import engine.decoder as decoder
+    import engine.pinyin.decoder as decoder
 
     _, _, path = tiny_model
     engine = Engine.load(EngineOptions(model_dir=path, learning=False))
@@ -169,7 +169,7 @@ def test_undo_prepared_while_idle_decodes_the_same_with_the_model(tiny_model):
 
 @pytest.mark.parametrize("deltas", [1, 3])  # the history read a character or three at a time
 def test_past_the_window_the_model_attends_to_bos_and_the_last_tokens(tiny_model, monkeypatch, deltas):
-    import engine.neural as neural
+    import engine.core.neural as neural
 
     model, vocab, path = tiny_model
     monkeypatch.setattr(neural, "WINDOW", 8)

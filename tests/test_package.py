@@ -203,9 +203,9 @@ def test_the_installed_executables_merge_a_libime_model(installed, tmp_path, exe
     run = subprocess.run([str(exe), "--engine-libime-merge", "--lm", str(lm), "--assets", str(assets), "--out",
                           str(out)], env={"HOME": str(tmp_path)}, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and out.is_file(), run.stderr[-3000:]
-    from engine.libime import load_merged
-    from engine.lexicon import Lexicon
-    from engine.ngram import NgramModel
+    from engine.core.libime import load_merged
+    from engine.core.lexicon import Lexicon
+    from engine.core.ngram import NgramModel
 
     lex = Lexicon.load(assets / "lexicon.npz")
     merged = load_merged(out, lex, NgramModel.load(assets / "ngram.npz", lex.token_hash()).meta, lm)

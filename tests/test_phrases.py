@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest
 
-from engine.phrases import PhraseError, QuickPhrases, builtin_phrases, parse_phrases
-from engine.session import Session
+from engine.pinyin.phrases import PhraseError, QuickPhrases, builtin_phrases, parse_phrases
+from engine.pinyin.session import Session
 
 TUESDAY = dt.datetime(2026, 12, 1, 9, 5)
 

@@ -1,4 +1,4 @@
-"""engine.pinyin_scorer against PyTorch: a tiny random PinyinLM exported with
+"""engine.pinyin.pinyin_scorer against PyTorch: a tiny random PinyinLM exported with
 trainer.pinyin_export, scored by the engine (float16 caches) and by PinyinLM.forward with
 trainer.pinyin_model's restricted scoring; the encoder rows; extending in pieces; load
 errors; syllable ids."""
@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from engine.errors import FormatVersionError, PinyinFormatVersionError, PinyinModelError, PinyinModelMismatchError
-from engine.neural import BOS, encode_text
-from engine.pinyin_format import SYL_NONE
-from engine.pinyin_scorer import PinyinScorer
-from engine.syllables import SYLLABLES
+from engine.core.neural import BOS, encode_text
+from engine.pinyin.pinyin_format import SYL_NONE
+from engine.pinyin.pinyin_scorer import PinyinScorer
+from engine.pinyin.syllables import SYLLABLES
 from tests.test_pinyin_model import FIXTURE, TABLE, tiny_model
 from trainer.pinyin_export import EncoderStep, write_pinyin_model_dir
 from trainer.pinyin_model import restricted_nll

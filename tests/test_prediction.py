@@ -3,8 +3,8 @@ import copy
 
 import pytest
 
-from engine.prediction import Predictor
-from engine.session import Session
+from engine.pinyin.prediction import Predictor
+from engine.pinyin.session import Session
 from ime_app.keytable import EDITOR, Route, dismisses_predictions, route_key
 
 

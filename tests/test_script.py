@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from engine.script import SCRIPT_NAMES, converter
-from engine.session import Session
+from engine.pinyin.script import SCRIPT_NAMES, converter
+from engine.pinyin.session import Session
 
 
 @pytest.mark.parametrize("script,simplified,shown", [

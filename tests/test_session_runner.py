@@ -79,6 +79,6 @@ def test_a_search_left_unfinished_by_a_view_finishes_in_idle_steps(engine, monke
 
 
 def test_front_ends_bound_each_view_by_the_session_budget(engine):
-    from engine.session import DECODE_BUDGET_MS
+    from engine.pinyin.session import DECODE_BUDGET_MS
 
     assert SessionRunner(engine, 5).session.budget_ms == DECODE_BUDGET_MS

@@ -1,9 +1,9 @@
 """Shuangpin (double pinyin): each layout's key map, and typing it in a Session."""
 import pytest
 
-from engine.session import Session
-from engine.shuangpin import LAYOUT_NAMES, layout
-from engine.syllables import SYLLABLES
+from engine.pinyin.session import Session
+from engine.pinyin.shuangpin import LAYOUT_NAMES, layout
+from engine.pinyin.syllables import SYLLABLES
 
 # layout, keys -> the full pinyin they are read as
 KEY_MAPS = [

@@ -153,8 +153,8 @@ def test_replay_is_reported_only_when_used(installed, tmp_path, shards, override
 
 
 def test_the_user_text_layer_never_counts_the_reports_held_out_lines(tmp_path):
-    from engine.lexicon import Lexicon
-    from engine.userlm import FILE_NAME, UserLM
+    from engine.core.lexicon import Lexicon
+    from engine.user.userlm import FILE_NAME, UserLM
     from trainer.finetune import ENGINE_ASSETS, USER_HELDOUT_EVERY, write_user_layer
 
     lines = ["当事人应当提起上诉"] * (USER_HELDOUT_EVERY - 1) + ["法院邮寄送达"]  # the last is held out

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from engine.userdict import parse_word_list
+from engine.user.userdict import parse_word_list
 from ime_app.user_dictionary import import_report
 from tests.conftest import TIMEOUT_MS
 from tests.test_app import press, typed

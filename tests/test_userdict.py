@@ -1,12 +1,12 @@
-"""The user dictionary (engine.userdict): word lists in, matching typed letters, candidates at once."""
+"""The user dictionary (engine.user.userdict): word lists in, matching typed letters, candidates at once."""
 from __future__ import annotations
 
 import sqlite3
 
 import pytest
 
-from engine.decoder import Conversion
-from engine.userdict import UserDict, UserWord, format_word_list, match_lengths, parse_line, parse_word_list
+from engine.pinyin.decoder import Conversion
+from engine.user.userdict import UserDict, UserWord, format_word_list, match_lengths, parse_line, parse_word_list
 
 SDXX = ("shen", "du", "xue", "xi")
 
@@ -114,7 +114,7 @@ def test_merge_ranks_user_words(decoded, letters, expected):
 
 
 def test_user_store_upgrades_version_1_and_keeps_learned_words(tmp_path):
-    from engine.userdb import SCHEMA_VERSION, UserStore
+    from engine.user.userdb import SCHEMA_VERSION, UserStore
 
     path = tmp_path / "user.db"
     store = UserStore(path, 2000.0)
@@ -160,7 +160,7 @@ def test_a_user_word_is_proposed_in_every_layout(tmp_path, layout, keys):
     """Shuangpin keys reach the user dictionary as the full pinyin they stand for; the word
     consumes the keys typed, not the pinyin letters."""
     from engine import Engine, EngineOptions
-    from engine.userdict import UserWord
+    from engine.user.userdict import UserWord
 
     engine = Engine.load(EngineOptions(use_neural=False, history_path=tmp_path / "user.db", layout=layout))
     engine.add_user_words([UserWord("阔罗木", ("kuo", "luo", "mu"), 1.0)])

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from engine import AssetError, Engine, EngineOptions
-from engine.userlm import FILE_NAME, AdaptedNgram, UserLM, build_from_files
+from engine.user.userlm import FILE_NAME, AdaptedNgram, UserLM, build_from_files
 
 LAW = "第一条 当事人对人民法院的判决不服的，有权提起上诉。\n" * 20 + "当事人应当依照法律规定提起上诉。\n" * 5
 
@@ -52,7 +52,7 @@ def test_user_layer_for_another_lexicon_is_ignored_with_a_message(engine, user_d
 
 
 def test_how_the_user_opens_a_clause_counts_too(engine, user_dir):
-    from engine.lexicon import BOS
+    from engine.core.lexicon import BOS
 
     adapted = Engine.load(EngineOptions(model_dir=user_dir, use_neural=False, learning=False))
     first = engine.lexicon.token_id("当事人")  # opens many of the user's clauses
@@ -64,8 +64,8 @@ def _layer(engine, tmp_path, triples, version=None):
     """A user layer counted from word triples (each clause: <s> <s> a b c </s>)."""
     from collections import Counter
 
-    from engine.lexicon import BOS, EOS
-    from engine.userlm import save_user_lm
+    from engine.core.lexicon import BOS, EOS
+    from engine.user.userlm import save_user_lm
 
     ids = {w: engine.lexicon.token_id(w) for t in triples for w in t}
     uni, bi, tri = Counter(), Counter(), Counter()
@@ -103,7 +103,7 @@ def test_a_version_1_layer_still_loads_with_bigrams_only(engine, tmp_path):
 
 
 def test_word_bonus_rewards_what_the_user_writes_more_often_than_general_text(engine, tmp_path):
-    from engine.userlm import WORD_BONUS_CAP, word_bonus
+    from engine.user.userlm import WORD_BONUS_CAP, word_bonus
 
     law = [("当事人", "邮寄", "文书")] * 40 + [("我们", "邮寄", "的")] * 2 + [("诉讼", "的", "当事人")]
     user, ids = _layer(engine, tmp_path, law + [("罚没", "的", "我们")] * 2)
@@ -122,8 +122,8 @@ def _decoder_with_bonus(engine, words: dict[str, float], cost: float, **options)
     """A decoder whose n-gram is the shipped one (user mix weight 0) plus a word bonus."""
     import dataclasses
 
-    from engine.decoder import Decoder, DecoderOptions
-    from engine.userlm import AdaptedNgram
+    from engine.pinyin.decoder import Decoder, DecoderOptions
+    from engine.user.userlm import AdaptedNgram
 
     bonus = np.zeros(engine.lexicon.n_tokens, dtype=np.float32)
     for w, b in words.items():

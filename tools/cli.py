@@ -18,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from engine import Engine, shuangpin
+from engine import Engine
+from engine.pinyin import shuangpin
 from engine.__main__ import common_options, layout_option, make_engine
 from engine.evaluation import convert_one, evaluate, percentile, type_keys
 
@@ -63,8 +64,8 @@ def attach_history(engine: Engine, args) -> None:
     held in memory: the files are only read."""
     if not (args.history or args.junk):
         return
-    from engine.history import UserHistory
-    from engine.userdb import MEMORY
+    from engine.user.history import UserHistory
+    from engine.user.userdb import MEMORY
 
     history = UserHistory(engine.lexicon, MEMORY)
     if args.history:
@@ -79,7 +80,7 @@ def junk_commits(engine: Engine, n: int, seed: int = 0) -> None:
     """``n`` hasty commits: random letters (or random syllables), a random candidate picked until done."""
     import random
 
-    from engine.syllables import SYLLABLES
+    from engine.pinyin.syllables import SYLLABLES
 
     rng = random.Random(seed)
     session = engine.new_session(page_size=5)
@@ -101,8 +102,8 @@ def junk_commits(engine: Engine, n: int, seed: int = 0) -> None:
 def dev_syllables(row: dict) -> list[str] | None:
     """The syllables of a dev row's space-free pinyin: its hanzi's pypinyin reading where that
     spells the pinyin, else the lattice's reading of it in whole syllables; None if neither."""
-    from engine.lattice import SegmentKind, parse
-    from engine.syllables import ALIASES, SYLLABLE_ID
+    from engine.pinyin.lattice import SegmentKind, parse
+    from engine.pinyin.syllables import ALIASES, SYLLABLE_ID
 
     try:
         from pypinyin import Style, lazy_pinyin
@@ -167,7 +168,7 @@ def first_word(lexicon, text: str, max_chars: int = 4) -> str:
 
 
 def cmd_predict(args) -> int:
-    from engine.prediction import Predictor
+    from engine.pinyin.prediction import Predictor
 
     sets = read_sets(args.sets or dev_sets(with_abbreviated=False))
     engine = make_engine(args)
@@ -313,7 +314,7 @@ def _cold_start(args) -> float:
 
 
 def cmd_fuzz(args) -> int:
-    from engine.session import DECODE_BUDGET_MS
+    from engine.pinyin.session import DECODE_BUDGET_MS
 
     from .fuzz import fuzz
 

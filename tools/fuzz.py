@@ -14,7 +14,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from engine.session import DECODE_BUDGET_MS, Session, SessionView
+from engine.pinyin.session import DECODE_BUDGET_MS, Session, SessionView
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 SYLLABLES = ("ni", "hao", "wo", "xiang", "hui", "jia", "zhong", "guo", "shi", "jie", "de", "le", "a", "e", "er")

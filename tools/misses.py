@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.lexicon import MAX_WORD_SYLLABLES, Lexicon
+from engine.core.lexicon import MAX_WORD_SYLLABLES, Lexicon
 
 CATEGORIES = ("variant", "not in lexicon", "polyphone", "segmentation", "outranked")
 NOT_PROPOSED = "not proposed"

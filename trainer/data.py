@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.text import normalise_text
+from engine.text import HAN_RUN, normalise_text
 
 from .corpus import DEFAULT_DATA_DIR, corpus_files, read_lines
 
@@ -28,7 +27,7 @@ from .errors import DataError
 from .vocab import BOS, HAN_RANGES, Vocab, build_vocab, encode_with_table
 
 DEFAULT_SHARD_DIR = Path("build/trainer/shards")
-HAN_CLAUSE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\u3007]+")
+HAN_CLAUSE = HAN_RUN  # engine.text
 
 
 # --- pinyin annotation -------------------------------------------------------------

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.neural import INPUTS, OUTPUTS
-from engine.onnx_runtime import onnxruntime
+from engine.core.neural import INPUTS, OUTPUTS
+from engine.core.onnx_runtime import onnxruntime
 
 from .errors import ManifestError, ManifestMismatchError
 from .model import CachedStep, CharLM, ModelConfig

@@ -31,7 +31,7 @@ import numpy as np
 
 from engine.atomic import write_bytes_atomic
 from engine.text import normalise_text
-from engine.engine import ASSETS_DIR
+from engine.paths import ASSETS_DIR
 
 from . import STARTED_AT
 from .config import apply_overrides
@@ -105,8 +105,8 @@ def check_dependencies(modules: tuple[str, ...] | None = None, import_them: bool
 
 def check_engine_assets(assets: Path | None = None) -> None:
     """The engine's lexicon and n-gram load (the text layer and the report need them)."""
-    from engine.lexicon import Lexicon
-    from engine.ngram import NgramModel
+    from engine.core.lexicon import Lexicon
+    from engine.core.ngram import NgramModel
     from engine.errors import ShuruError
 
     assets = Path(assets) if assets is not None else ENGINE_ASSETS
@@ -452,11 +452,11 @@ def _report(job: Job, log, n: int | None = None) -> dict:
 
 
 def write_user_layer(texts: list[str], paths: list[Path], folder: Path, log) -> None:
-    """The statistical side of personalisation: the user's word n-grams (engine.userlm), which
+    """The statistical side of personalisation: the user's word n-grams (engine.user.userlm), which
     the engine mixes into its trigram whenever this model folder is in use. Counted from the
     training lines only, so that the report's held-out clauses stay unseen."""
-    from engine.lexicon import Lexicon
-    from engine.userlm import FILE_NAME, count_text, save_user_lm
+    from engine.core.lexicon import Lexicon
+    from engine.user.userlm import FILE_NAME, count_text, save_user_lm
 
     lexicon = Lexicon.load(ENGINE_ASSETS / "lexicon.npz")
     train_lines, _ = split_user_lines(texts)

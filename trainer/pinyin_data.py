@@ -35,7 +35,7 @@ from engine.atomic import write_bytes_atomic
 from engine.text import normalise_text
 
 from .corpus import DEFAULT_DATA_DIR, CorpusFile, corpus_files, read_lines
-from engine.engine import ASSETS_DIR
+from engine.paths import ASSETS_DIR
 
 from .data import WindowSampler, annotate, stderr_log
 from .errors import DataError

@@ -58,7 +58,7 @@ import torch
 import torch.nn as nn
 
 from engine.errors import PinyinModelError, PinyinModelMismatchError
-from engine.pinyin_format import (CANDIDATES_NAME, DECODER_INPUTS, DECODER_NAME, DECODER_OUTPUTS, ENCODER_INPUTS,
+from engine.pinyin.pinyin_format import (CANDIDATES_NAME, DECODER_INPUTS, DECODER_NAME, DECODER_OUTPUTS, ENCODER_INPUTS,
                                   ENCODER_NAME, ENCODER_OUTPUTS, FORMAT, FORMAT_VERSION, MANIFEST_NAME,
                                   SYLLABLES_NAME, VOCAB_NAME, candidates_dense, read_candidates, read_pinyin_manifest)
 
@@ -352,7 +352,7 @@ def write_pinyin_model_dir(model: PinyinLM, vocab: Vocab, table: SyllableVocab, 
 
 
 def load_pinyin_manifest(model_dir: Path, vocab_sha1: str | None = None, syllable_sha1: str | None = None) -> dict:
-    """engine.pinyin_format.read_pinyin_manifest with the trainer's errors: raises
+    """engine.pinyin.pinyin_format.read_pinyin_manifest with the trainer's errors: raises
     ManifestError / ManifestMismatchError saying what is wrong."""
     try:
         return read_pinyin_manifest(model_dir, vocab_sha1, syllable_sha1)

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from engine.atomic import write_bytes_atomic
-from engine.engine import ASSETS_DIR
+from engine.paths import ASSETS_DIR
 
 from .errors import ManifestMismatchError
 from .model import CharLM, ModelConfig, check_same_config

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.pinyin_format import SYL_NONE, SYL_PAD, SYL_SPECIALS, SYLLABLE_TOKENS, tokens_text
-from engine.syllables import ALIASES, SYLLABLES, initial_of
+from engine.pinyin.pinyin_format import SYL_NONE, SYL_PAD, SYL_SPECIALS, SYLLABLE_TOKENS, tokens_text
+from engine.pinyin.syllables import ALIASES, SYLLABLES, initial_of
 
 from .errors import DataError
 from .vocab import PAD, SPECIAL_TOKENS, Vocab
@@ -71,7 +71,7 @@ class SyllableVocab:
 
 
 def syllable_vocab() -> SyllableVocab:
-    """The table of engine.pinyin_format (the one definition of the token layout)."""
+    """The table of engine.pinyin.pinyin_format (the one definition of the token layout)."""
     return SyllableVocab(SYLLABLE_TOKENS, len(SYLLABLES))
 
 

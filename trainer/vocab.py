@@ -13,21 +13,21 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.text import HAN_RANGES, is_han_code
+
 from .errors import DataError
 
 PAD, UNK, BOS, PUNCT = 0, 1, 2, 3
 SPECIAL_TOKENS: dict[str, int] = {"<pad>": PAD, "<unk>": UNK, "<bos>": BOS, "<p>": PUNCT}
 
-# Code point ranges treated as Han (same as engine.text.HAN_RUN): CJK
-# extension A, the unified block and 〇. Anything else is "non-Han" and becomes <p>.
-HAN_RANGES: tuple[tuple[int, int], ...] = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0x3007, 0x3007))
+# Han code points are engine.text's (HAN_RANGES); anything else is "non-Han" and becomes <p>.
 N_CODEPOINTS = 0x110000
 _LINE_BREAK = -1  # marker in the lookup table: a newline starts a new text (<bos>)
 
 
 def is_han(cp: int) -> bool:
-    """True if code point `cp` is in one of HAN_RANGES."""
-    return any(lo <= cp <= hi for lo, hi in HAN_RANGES)
+    """True if code point `cp` is Han (engine.text)."""
+    return is_han_code(cp)
 
 
 def gb2312_chars() -> list[str]:

@@ -88,9 +88,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _log_file() -> logging.Handler:
     """The engine's log, started afresh by each engine process: ibus-daemon drops its output."""
-    import platformdirs
+    from engine.paths import user_cache_dir
 
-    folder = Path(platformdirs.user_cache_dir("shuru"))
+    folder = user_cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     return logging.FileHandler(folder / LOG_NAME, mode="w", encoding="utf-8")
 

@@ -43,7 +43,7 @@ def model_stamp(options=None) -> tuple:
 
 
 def _merged_stamp(options) -> tuple:
-    from engine import libime
+    from engine.core import libime
 
     if (options is not None and options.libime == "off") or libime.find_lm() is None:
         return ()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.segment import Segmenter
+from engine.core.segment import Segmenter
 from engine.text import clauses
 from trainer.corpus import DEFAULT_DATA_DIR, corpus_files, line_chunks
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.lexicon import (FORMAT, FORMAT_VERSION, MAX_WORD_SYLLABLES, TEXT_ENCODING, pack_initials, pack_syllables,
+from engine.core.lexicon import (FORMAT, FORMAT_VERSION, MAX_WORD_SYLLABLES, TEXT_ENCODING, pack_initials, pack_syllables,
                        reading_logp, token_hash_table, token_list_hash, write_aligned_npz)
-from engine.syllables import ALIASES, SYLLABLE_ID, SYLLABLE_INITIAL
+from engine.pinyin.syllables import ALIASES, SYLLABLE_ID, SYLLABLE_INITIAL
 from .counts import SPECIALS
 from .words import phrase_words
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.lexicon import Lexicon
-from engine.ngram import BITS, FORMAT, FORMAT_VERSION, groups, lookup
-from engine.ngram import backoff_weights as _backoff
-from engine.ngram import context_backoff_weights as _backoff_keys
+from engine.core.lexicon import Lexicon
+from engine.core.ngram import BITS, FORMAT, FORMAT_VERSION, groups, lookup
+from engine.core.ngram import backoff_weights as _backoff
+from engine.core.ngram import context_backoff_weights as _backoff_keys
 from .counts import SPECIALS
 
 MASK = (1 << BITS) - 1

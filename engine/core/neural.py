@@ -28,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import STATISTICAL_INSTEAD, AssetError, FormatVersionError, asset_problem
+from ..text import is_han
 from .onnx_runtime import cpu_session
-from .errors import STATISTICAL_INSTEAD, AssetError, FormatVersionError, asset_problem
 
 log = logging.getLogger(__name__)
 
@@ -42,32 +43,6 @@ MODEL_FILES = ("model.int8.onnx", "model.onnx")
 # A hypothesis attends to its first token (BOS, a sink) and its last WINDOW - 1; when positions run out
 # (max_len) it re-reads its last KEEP from a fresh start (docs/TUNING.md#attention-window-of-the-neural-scorer)
 WINDOW, KEEP = 24, 20
-
-
-def personal_model_dir() -> Path:
-    """The folder of the personal model in use (the registry's active one), else where the
-    single personal model of earlier versions lived."""
-    from .models import LEGACY_ID, ModelRegistry
-
-    registry = ModelRegistry()
-    chosen = registry.active_id()
-    return registry.root / (chosen or LEGACY_ID)
-
-
-def find_model_dir(options) -> tuple[Path | None, str]:
-    """The model to use: an explicit folder, else the registry's active personal model
-    (engine.models), else the shipped one. The name is "custom", the model's id, or "base"."""
-    if options.model_dir is not None:
-        return (options.model_dir if Path(options.model_dir).exists() else None), "custom"
-    base = Path(options.assets_dir) / "model"
-    if getattr(options, "personal", True):
-        from .models import ModelRegistry
-
-        registry = ModelRegistry(getattr(options, "models_dir", None), base)
-        chosen = registry.active_id()
-        if chosen is not None:
-            return registry.root / chosen, chosen
-    return (base if (base / "manifest.json").exists() else None), "base"
 
 
 @dataclass
@@ -289,7 +264,7 @@ def encode_text(token_id: dict[str, int], text: str) -> list[int]:
     """Characters -> token ids (runs of non-Han characters become one <p>)."""
     out: list[int] = []
     for ch in unicodedata.normalize("NFKC", text):
-        if _is_han(ch):
+        if is_han(ch):
             out.append(token_id.get(ch, UNK))
         elif not out or out[-1] != PUNCT:
             out.append(PUNCT)
@@ -333,11 +308,6 @@ def _write_window(dst_k: np.ndarray, dst_v: np.ndarray, state: NeuralState, wind
     P = dst_k.shape[2]
     np.concatenate(ks[::-1], axis=2, out=dst_k[:, :, P - n:])  # float16 -> float32 in the copy
     np.concatenate(vs[::-1], axis=2, out=dst_v[:, :, P - n:])
-
-
-def _is_han(ch: str) -> bool:
-    o = ord(ch)
-    return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or o == 0x3007
 
 
 MANIFEST, VOCABULARY = "neural model manifest", "neural model vocabulary"  # file kinds in messages

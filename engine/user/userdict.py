@@ -9,7 +9,7 @@ A word list has one word a line, optionally followed by its pinyin and a weight:
 Without pinyin, a word gets the lexicon's reading (its most common one; a word the lexicon
 lacks, that of each of its characters); a word with no known reading is refused with a reason
 (and its line number). The entries are kept in the SQLite user store
-(``userdict`` table, :mod:`engine.userdb`).
+(``userdict`` table, :mod:`engine.user.userdb`).
 
 Matching: a word matches the start of the typed letters when each of its syllables is typed
 in full, as its initial or as its first letter, as the decoder reads abbreviations
@@ -26,14 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .decoder import Conversion
-from .lexicon import MAX_WORD_SYLLABLES
-from .syllables import ALIASES, SYLLABLE_ID, SYLLABLES, initial_of
+from ..core.lexicon import MAX_WORD_SYLLABLES
+from ..pinyin.decoder import Conversion
+from ..pinyin.syllables import ALIASES, SYLLABLE_ID, SYLLABLES, initial_of
+from ..text import all_han
 
 DEFAULT_WEIGHT = 1.0
 MAX_WORD_CHARS = 16
 HEADER = "# Shuru user dictionary: word <TAB> pinyin <TAB> weight"
-HAN = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\u3007]+$")
 NUMBER = re.compile(r"^\d+(\.\d+)?$")
 
 
@@ -55,7 +55,7 @@ class UserWord:
 
 def parse_line(line: str, lexicon=None) -> UserWord:
     """One word-list line; ValueError with the reason if it is not usable. Without pinyin in
-    the line, the reading comes from ``lexicon`` (engine.lexicon.Lexicon)."""
+    the line, the reading comes from ``lexicon`` (engine.core.lexicon.Lexicon)."""
     fields = line.split("\t") if "\t" in line else line.split()
     fields = [f.strip() for f in fields if f.strip()]
     if not fields:
@@ -69,7 +69,7 @@ def parse_line(line: str, lexicon=None) -> UserWord:
         if weight <= 0:
             raise ValueError("the weight must be above 0")
     syllables = split_pinyin(" ".join(rest)) if rest else reading_of(word, lexicon)
-    if HAN.match(word) and len(syllables) != len(word):
+    if all_han(word) and len(syllables) != len(word):
         raise ValueError(f"{len(word)} characters but {len(syllables)} syllables ({' '.join(syllables)})")
     return UserWord(word, syllables, weight)
 
@@ -93,7 +93,7 @@ def reading_of(word: str, lexicon) -> tuple[str, ...]:
     """The lexicon's most common reading of a word, else of each of its characters; ValueError
     when none is known (not Chinese, or no lexicon)."""
     known = _token_reading(lexicon, word) if lexicon is not None else None
-    if known is None and lexicon is not None and HAN.match(word):
+    if known is None and lexicon is not None and all_han(word):
         chars = [_token_reading(lexicon, ch) for ch in word]
         known = None if None in chars else tuple(s for r in chars for s in r)
     if known is None:
@@ -129,7 +129,7 @@ def parse_word_list(text: str, lexicon=None) -> tuple[list[UserWord], list[tuple
 
 def read_word_list(path: Path, lexicon=None) -> tuple[list[UserWord], list[tuple[int, str]]]:
     """A word-list file (UTF-8, UTF-16 with a BOM or GB18030); TextFileError if it is unreadable."""
-    from .textfile import read_text_file
+    from ..textfile import read_text_file
 
     text, _ = read_text_file(Path(path), need_han=False)
     return parse_word_list(text, lexicon)

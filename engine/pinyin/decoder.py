@@ -14,8 +14,8 @@ Backspace just forgets the last state.
 Every conversion is scored log-linearly (see :class:`ScoreWeights`): the n-gram model's
 log P(word | two previous words), the pinyin match (reading prior, abbreviation and
 fuzzy penalties), a per-word constant and, when present, the neural character LM; the
-user's history is mixed into the n-gram probability (:mod:`engine.history`). With a personal
-model, a hypothesis also earns the user's word bonus (:func:`engine.userlm.word_bonus`) once its
+user's history is mixed into the n-gram probability (:mod:`engine.user.history`). With a personal
+model, a hypothesis also earns the user's word bonus (:func:`engine.user.userlm.word_bonus`) once its
 words, taken together, read like the user's text (:attr:`ScoreWeights.user_word_cost`). Scores are
 natural-log.
 """
@@ -28,9 +28,9 @@ from typing import Protocol
 
 import numpy as np
 
+from ..core.lexicon import BOS, EOS, INITIAL_BITS, MAX_WORD_SYLLABLES, SYLLABLE_BITS, UNK, Lexicon, key_step
+from ..core.ngram import BITS, NgramModel
 from .lattice import SEPARATOR, LatticeOptions, Segment, SegmentKind, SyllableLattice, parse
-from .lexicon import BOS, EOS, INITIAL_BITS, MAX_WORD_SYLLABLES, SYLLABLE_BITS, UNK, Lexicon, key_step
-from .ngram import BITS, NgramModel
 from .syllables import SYLLABLE_INITIAL, SYLLABLES
 
 log = logging.getLogger(__name__)

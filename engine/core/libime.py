@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_bytes_atomic
+from ..atomic import write_bytes_atomic
+from ..paths import user_cache_dir
 from .lexicon import BOS, EOS, UNK, Lexicon
 from .ngram import BITS, NgramModel, _find
 from .ngram import backoff_weights, context_backoff_weights, lookup
@@ -73,7 +74,7 @@ class LibimeTables:
 
     @classmethod
     def of(cls, trie) -> "LibimeTables":
-        """From a :class:`engine.kenlm_trie.KenlmTrie` of order 3."""
+        """From a :class:`engine.core.kenlm_trie.KenlmTrie` of order 3."""
         if trie.order != 3:
             raise ValueError(f"libime's model has order {trie.order}; this merge reads trigram models")
         bw, tw = trie.ngrams[0]["words"].astype(np.int64), trie.ngrams[1]["words"].astype(np.int64)
@@ -257,10 +258,8 @@ def find_lm() -> Path | None:
 
 
 def default_cache_dir() -> Path:
-    """``<platformdirs user_cache_dir("shuru")>``."""
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("shuru", appauthor=False))
+    """The user cache folder (engine.paths)."""
+    return user_cache_dir()
 
 
 def ngram_meta(path: Path) -> dict:
@@ -316,7 +315,7 @@ def start_merge(lm: Path, assets_dir: Path, out: Path) -> bool:
     if _merging(lock):
         return True
     lock.unlink(missing_ok=True)  # left by a merge that died
-    here = [sys.executable, MERGE_FLAG] if getattr(sys, "frozen", False) else [sys.executable, "-m", "engine.libime"]
+    here = [sys.executable, MERGE_FLAG] if getattr(sys, "frozen", False) else [sys.executable, "-m", "engine.core.libime"]
     cmd = here + ["--lm", str(lm), "--assets", str(assets_dir), "--out", str(out), "--lock", str(lock)]
     try:
         fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
@@ -359,7 +358,7 @@ def _merging(lock: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The background merge: python -m engine.libime --lm F --assets D --out F [--lock F]."""
+    """The background merge: python -m engine.core.libime --lm F --assets D --out F [--lock F]."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m engine.libime", description=main.__doc__)

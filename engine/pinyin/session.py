@@ -17,7 +17,7 @@ from .script import SIMPLIFIED, converter as script_converter
 from .shuangpin import FULL_PINYIN, layout as shuangpin_layout
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from ..engine import Engine
 
 MAX_CONTEXT_CHARS = 32
 # The search time a front end allows one view (a keystroke): a paste or an edit at the start of a
@@ -67,9 +67,9 @@ class _Selection:
 class Session:
     """Letters -> candidates for one input; see the module docstring.
 
-    ``layout``: "full" pinyin, or a shuangpin layout (``engine.shuangpin.LAYOUT_NAMES``) whose keys
+    ``layout``: "full" pinyin, or a shuangpin layout (``engine.pinyin.shuangpin.LAYOUT_NAMES``) whose keys
     are read as full pinyin for the decoder; editing, the caret and ``consumed`` stay in keys.
-    ``script``: "simplified", or a traditional script (``engine.script.SCRIPT_NAMES``) that what is
+    ``script``: "simplified", or a traditional script (``engine.pinyin.script.SCRIPT_NAMES``) that what is
     shown and committed is converted to; decoding, learning and context stay simplified."""
 
     def __init__(self, engine: "Engine", page_size: int = 9, context: str = "", layout: str = FULL_PINYIN,

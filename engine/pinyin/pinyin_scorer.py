@@ -1,4 +1,4 @@
-"""Run-time runner of the pinyin-reading model (engine.pinyin_format; the contract is in
+"""Run-time runner of the pinyin-reading model (engine.pinyin.pinyin_format; the contract is in
 trainer/pinyin_export.py's module doc): numpy and onnxruntime only.
 
 Positions are absolute and shared by both graphs. The decoder reads <bos> ctx_1 .. ctx_k
@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import PinyinModelError, PinyinModelMismatchError
-from .neural import BOS, PUNCT, UNK, WINDOW, _is_han, cache_feeds, encode_text
-from .onnx_runtime import cpu_session
+from ..errors import PinyinModelError, PinyinModelMismatchError
+from ..core.neural import BOS, PUNCT, UNK, WINDOW, cache_feeds, encode_text
+from ..core.onnx_runtime import cpu_session
+from ..text import is_han
 from .pinyin_format import (CANDIDATES_NAME, DECODER_INPUTS, DECODER_NAME, DECODER_OUTPUTS, ENCODER_INPUTS,
                             ENCODER_NAME, ENCODER_OUTPUTS, SYL_NONE, SYLLABLE_SHA1, SYLLABLE_TOKENS,
                             SYLLABLES_NAME, VOCAB_NAME, read_candidates, read_pinyin_manifest)
@@ -209,7 +210,7 @@ class PinyinScorer:
 
     def _char_id(self, ch: str) -> int:
         """One token per char (texts align with their pinyin rows): Han -> its id or <unk>, else <p>."""
-        return self.token_id.get(ch, UNK) if _is_han(ch) else PUNCT
+        return self.token_id.get(ch, UNK) if is_han(ch) else PUNCT
 
     def _empty(self) -> PinyinState:
         z = np.zeros((self.n_layer, self.n_head, 0, self.head_dim), dtype=np.float16)

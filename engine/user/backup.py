@@ -25,8 +25,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import write_bytes_atomic
-from .errors import ShuruError
+from ..atomic import write_bytes_atomic
+from ..errors import ShuruError
 from .history import HALF_LIFE
 from .userdb import MEMORY, UserStore
 

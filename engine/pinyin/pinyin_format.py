@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import PinyinFormatVersionError, PinyinModelError, PinyinModelMismatchError
-from .neural import INPUTS, OUTPUTS
+from ..core.neural import INPUTS, OUTPUTS
+from ..errors import PinyinFormatVersionError, PinyinModelError, PinyinModelMismatchError
 from .syllables import INITIALS, SYLLABLE_ID, SYLLABLES
 
 FORMAT, FORMAT_VERSION = "shuru-pinyin-model", 1

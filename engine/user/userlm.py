@@ -26,11 +26,11 @@ from typing import Iterable
 
 import numpy as np
 
-from .errors import AssetError
-from .lexicon import BOS, EOS, Lexicon
-from .ngram import BITS, NgramModel
-from .segment import Segmenter
-from .text import clauses
+from ..core.lexicon import BOS, EOS, Lexicon
+from ..core.ngram import BITS, NgramModel
+from ..core.segment import Segmenter
+from ..errors import AssetError
+from ..text import clauses
 
 FORMAT = "shuru-user-lm"
 FORMAT_VERSION = 2  # 2 adds trigrams; version-1 layers still load (bigrams only)

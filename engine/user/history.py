@@ -16,7 +16,7 @@ n-gram model is unsure (a name, a word the user prefers among homophones, in its
 little where it is sure, and never more than its share ``L``. Hasty or junk commits spread a
 bounded mass over many words and decay, so they cannot take over decoding.
 
-Weights live in the SQLite store (:mod:`engine.userdb`); this module keeps them as numpy
+Weights live in the SQLite store (:mod:`engine.user.userdb`); this module keeps them as numpy
 arrays over the lexicon's tokens for scoring. Version-1 ``history.json`` files (log-count
 boosts) are migrated once into the store and kept as ``history.json.v1-backup``.
 """
@@ -31,10 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import set_aside
-from .errors import UserDataError
-from .lexicon import BOS, EOS, Lexicon
-from .ngram import BITS
+from ..atomic import set_aside
+from ..core.lexicon import BOS, EOS, Lexicon
+from ..core.ngram import BITS
+from ..errors import UserDataError
+from ..paths import user_data_dir
 from .userdb import MEMORY, UserStore
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,8 @@ MAX_UNIGRAMS, MAX_BIGRAMS = 50_000, 200_000
 
 
 def default_history_path() -> Path:
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("shuru", appauthor=False)) / DB_NAME
+    """The learned-words database in the user data folder."""
+    return user_data_dir() / DB_NAME
 
 
 def steady_mass() -> float:

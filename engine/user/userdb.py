@@ -1,8 +1,8 @@
 """The user's data on disk: one SQLite database, ``user.db`` under the platformdirs user data dir.
 
 It holds what Shuru learns from the words a user commits: decaying word and word-pair
-weights (see :mod:`engine.history` for the model that reads them), and the user's own
-dictionary of words with their pinyin (see :mod:`engine.userdict`). Each commit is one
+weights (see :mod:`engine.user.history` for the model that reads them), and the user's own
+dictionary of words with their pinyin (see :mod:`engine.user.userdict`). Each commit is one
 transaction in WAL mode, and every update is computed from the row as it is in the file,
 so several processes (the window and the IBus engine) learn at once without losing each
 other's updates; crashes and power loss are SQLite's problem, not ours.
@@ -27,7 +27,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserDataError
+from ..errors import UserDataError
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AssetError, FormatVersionError, asset_problem
+from ..errors import AssetError, FormatVersionError, asset_problem
 
 log = logging.getLogger(__name__)
 

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.lexicon import EOS, Lexicon
+from ..core.ngram import BITS
+from ..text import all_han
 from .decoder import context_tokens
-from .lexicon import EOS, Lexicon
-from .ngram import BITS
 
 FREQUENT_WORDS = 200  # the most frequent words are always candidates (a context the model never saw)
 MAX_CONTINUATIONS = 20000  # bound on the continuations scored for a very common context word
-
-
-def _is_chinese(text: str) -> bool:
-    return bool(text) and all("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in text)
 
 
 class Predictor:
@@ -42,7 +39,7 @@ class Predictor:
         out: list[str] = []
         for i in np.argsort(-scores, kind="stable"):
             text = self.lex.text(int(cands[i]))
-            if _is_chinese(text) and text not in out and not self.lex.token_open_domain[int(cands[i])]:
+            if all_han(text) and text not in out and not self.lex.token_open_domain[int(cands[i])]:
                 out.append(text)
                 if len(out) == k:
                     break
