@@ -219,14 +219,6 @@ class Engine:
         return parts
 
     # -- the user dictionary ----------------------------------------------------------------
-    def with_user_words(self, letters: str, conversions: list) -> list:
-        """The decoder's candidates for ``letters`` with the user dictionary's matching words."""
-        try:
-            return self.user_dict.merge(letters, conversions)
-        except Exception:  # the keystroke path never raises: the decoder's list stands
-            log.exception("user dictionary lookup failed for %r", letters)
-            return conversions
-
     def user_words(self) -> list[UserWord]:
         """The user dictionary, in the order the words were added."""
         return list(self.user_dict.words)

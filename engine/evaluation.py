@@ -7,6 +7,7 @@ import time
 
 from .engine import Engine
 from .pinyin import script, shuangpin
+from .pinyin.candidates import decoder_readings
 
 MISS_RANKS = 50  # candidates searched for the gold's rank
 
@@ -17,7 +18,7 @@ def convert_one(engine: Engine, pinyin: str, context: str, topk: int, keystrokes
     lay = shuangpin.layout(engine.options.layout)
     if lay is not None and not keystrokes:
         t0 = time.perf_counter()
-        convs = engine.decoder(context, whole_syllables=True).decode(lay.read(pinyin).pinyin)
+        convs = decoder_readings(engine.decoder(context, whole_syllables=True), lay.read(pinyin).pinyin)
         out.update(candidates=[c.text for c in convs[:topk]], ms=round((time.perf_counter() - t0) * 1000, 3))
     elif keystrokes:
         session = engine.new_session(page_size=topk, context=context)
@@ -28,7 +29,7 @@ def convert_one(engine: Engine, pinyin: str, context: str, topk: int, keystrokes
         return out  # the session already shows its script
     else:
         t0 = time.perf_counter()
-        convs = engine.decoder(context).decode(pinyin)
+        convs = decoder_readings(engine.decoder(context), pinyin)
         out.update(candidates=[c.text for c in convs[:topk]], ms=round((time.perf_counter() - t0) * 1000, 3))
     conv = script.converter(engine.options.script)
     if conv is not None:
@@ -81,7 +82,7 @@ def evaluate(engine: Engine, rows: list[dict], use_context: bool, limit: int | N
         res = convert_one(engine, r["pinyin"], context, 10, False)
         c = res["candidates"] or [""]
         if misses is not None and analyser is not None and c[0] != r["hanzi"]:
-            convs = engine.decoder(context).decode(r["pinyin"])
+            convs = decoder_readings(engine.decoder(context), r["pinyin"])
             misses.append(analyser.analyse(r["hanzi"], [x.text for x in convs[:MISS_RANKS]],
                                            convs[0].tokens if convs else ()))
         top1 += c[0] == r["hanzi"]

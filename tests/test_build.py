@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.pinyin.candidates import decoder_readings
 from tools.build.counts import Occurrences
 from tools.build.lexicon_build import TITLE_COUNT, open_domain_prior
 from tools.build.words import OpenDomainWords, clean_title, clean_word
@@ -99,7 +100,7 @@ def test_a_title_the_corpus_never_segments_is_proposed_first(tiny_assets):
 
     engine = Engine.load(EngineOptions(assets_dir=tiny_assets, use_neural=False, learning=False))
     for pinyin, word in [("hemuduyizhi", "河姆渡遗址"), ("niaoquxian", "鸟取县"), ("zijinshu", "紫堇属")]:
-        cands = [c.text for c in engine.decoder("").decode(pinyin)]
+        cands = [c.text for c in decoder_readings(engine.decoder(""), pinyin)]
         assert cands[0] == word, (pinyin, cands[:5])
 
 
@@ -332,7 +333,7 @@ def test_without_a_usable_system_model_the_shipped_ngram_serves(tiny_assets, tmp
     engine = _engine(tiny_assets, tmp_path / "cache", "wait")
     assert "merged" not in engine.ngram.meta and "libime's zh_CN.lm" not in engine.status
     assert (status is None and "libime" not in engine.status) or status in engine.status
-    assert engine.decoder("").decode("beijing")[0].text == "北京"
+    assert decoder_readings(engine.decoder(""), "beijing")[0].text == "北京"
 
 
 def test_a_missing_merged_model_is_made_in_the_background(tiny_assets, tmp_path, monkeypatch):

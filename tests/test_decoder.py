@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 
+from engine.pinyin.candidates import decoder_readings
+
 
 def texts(engine, pinyin, context=""):
-    return [c.text for c in engine.decoder(context).decode(pinyin)]
+    return [c.text for c in decoder_readings(engine.decoder(context), pinyin)]
 
 
 @pytest.mark.parametrize("pinyin, expected", [
@@ -69,7 +71,7 @@ def test_the_end_of_a_clause_still_counts_when_it_is_one(engine):
 
 def test_list_order_three_sentences_then_prefix_words_then_chars(engine):
     """The first page is not filled with near-copies: three whole-input conversions, then 我想."""
-    convs = engine.decoder().decode("woxianghuijia")
+    convs = decoder_readings(engine.decoder(), "woxianghuijia")
     kinds = [c.kind for c in convs]
     assert kinds[:3] == ["sentence"] * 3 and kinds[3] == "word"
     assert convs[3].text == "我想" and convs[3].consumed == len("woxiang")
@@ -80,7 +82,7 @@ def test_list_order_three_sentences_then_prefix_words_then_chars(engine):
 
 @pytest.mark.parametrize("letters", ["daxue", "xiadaxue", "xuexi", "guojia"])
 def test_non_gb2312_forms_are_off_the_first_page(engine, letters):
-    convs = engine.decoder().decode(letters)
+    convs = decoder_readings(engine.decoder(), letters)
     uncommon = [i for i, c in enumerate(convs) if any(engine.lexicon.token_uncommon[t] for t in c.tokens if t > 2)]
     assert uncommon and min(uncommon) >= 9  # 大學, 學習, 國家 come after every common form
     assert all(i >= len(convs) - len(uncommon) for i in uncommon)
@@ -106,17 +108,17 @@ def test_incremental_decoding_equals_decoding_from_scratch(engine):
     for pinyin in ["woxianghuijia", "zhongguorenmin", "bjdxxs", "xi'anshi"]:
         dec = engine.decoder()
         for k in range(1, len(pinyin) + 1):
-            dec.decode(pinyin[:k])
-        inc = [(c.text, c.consumed) for c in dec.decode(pinyin)]
-        fresh = [(c.text, c.consumed) for c in engine.decoder().decode(pinyin)]
+            decoder_readings(dec, pinyin[:k])
+        inc = [(c.text, c.consumed) for c in decoder_readings(dec, pinyin)]
+        fresh = [(c.text, c.consumed) for c in decoder_readings(engine.decoder(), pinyin)]
         assert inc == fresh
 
 
 def test_backspace_then_retype_reuses_prefix_and_matches(engine):
     dec = engine.decoder()
-    dec.decode("woxianghuijia")
-    dec.decode("woxiang")
-    again = [c.text for c in dec.decode("woxianghuijia")]
+    decoder_readings(dec, "woxianghuijia")
+    decoder_readings(dec, "woxiang")
+    again = [c.text for c in decoder_readings(dec, "woxianghuijia")]
     assert again == texts(engine, "woxianghuijia")
 
 
@@ -132,7 +134,7 @@ def test_beam_width_is_an_option(engine):
     from engine.pinyin.decoder import DecoderOptions, Decoder
 
     narrow = Decoder(engine.lexicon, engine.ngram, options=DecoderOptions(beam_width=1, nbest=1))
-    convs = narrow.decode("woxianghuijia")
+    convs = decoder_readings(narrow, "woxianghuijia")
     assert sum(c.kind == "sentence" for c in convs) == 1
 
 
@@ -146,7 +148,7 @@ def test_abbreviated_input_gets_the_wider_beam(engine, pinyin, width):
     from engine.pinyin.decoder import Decoder, DecoderOptions
 
     d = Decoder(engine.lexicon, engine.ngram, options=DecoderOptions(beam_width=8, abbrev_beam_width=16))
-    d.decode(pinyin)
+    decoder_readings(d, pinyin)
     assert d._width == width
 
 
@@ -175,7 +177,7 @@ def test_beam_keeps_at_most_per_state_hypotheses_per_ngram_state(engine, per_sta
     from engine.pinyin.decoder import Decoder, DecoderOptions
 
     d = Decoder(engine.lexicon, engine.ngram, options=DecoderOptions(beam_width=8, per_state=per_state))
-    d.decode("jintiantianqizhenhaowomenqugongyuanwanba")
+    decoder_readings(d, "jintiantianqizhenhaowomenqugongyuanwanba")
     most = max(max(c.values()) for c in _beam_states(d))
     assert most == per_state  # never more, and long inputs fill the allowance
 
@@ -187,7 +189,7 @@ def test_second_hypothesis_per_state_gives_alternatives_that_differ_early(engine
 
     def early_variants(per_state):
         d = Decoder(engine.lexicon, engine.ngram, options=DecoderOptions(beam_width=8, per_state=per_state))
-        sents = [c for c in d.decode("woxiangqubeijingkankantiananmen") if c.kind == "sentence"]
+        sents = [c for c in decoder_readings(d, "woxiangqubeijingkankantiananmen") if c.kind == "sentence"]
         best = sents[0]
         return [c.text for c in sents[1:] if c.tokens[-2:] == best.tokens[-2:]]
 
@@ -234,5 +236,5 @@ def test_start_mixture(share, a, b, expected):
 def test_context_turns_the_mixture_off(engine):
     """After text, the first word is read after that text's words, as before: no unigram mixture."""
     dec = engine.decoder("我们")
-    dec.decode("shi")
+    decoder_readings(dec, "shi")
     assert not dec._free_start and engine.decoder()._free_start

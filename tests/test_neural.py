@@ -7,6 +7,7 @@ torch = pytest.importorskip("torch")
 
 from engine import Engine, EngineOptions  # noqa: E402
 from engine.core.neural import KEEP, NeuralScorer  # noqa: E402
+from engine.pinyin.candidates import decoder_readings  # noqa: E402
 from trainer.export import write_model_dir  # noqa: E402
 from trainer.model import MODEL_PRESETS, CharLM  # noqa: E402
 from trainer.vocab import build_small_vocab  # noqa: E402
@@ -213,7 +214,7 @@ def test_the_initials_weight_counts_only_in_abbreviated_input(pinyin, affected):
     def scores(initials: float) -> list[float]:
         weights = replace(NEURAL_LIBIME_WEIGHTS, neural_initials=initials)
         engine = Engine.load(EngineOptions(learning=False, personal=False, weights=weights, libime="off"))
-        return [round(c.score, 4) for c in engine.decoder("").decode(pinyin)[:5]]
+        return [round(c.score, 4) for c in decoder_readings(engine.decoder(""), pinyin)[:5]]
 
     assert (scores(0.0) != scores(1.0)) == affected
 

@@ -5,6 +5,7 @@ import sqlite3
 
 import pytest
 
+from engine.pinyin.candidates import with_user_words
 from engine.pinyin.decoder import Conversion
 from engine.user.userdict import UserDict, UserWord, format_word_list, match_lengths, parse_line, parse_word_list
 
@@ -103,14 +104,14 @@ MERGES = [
 def test_the_weight_orders_user_words_of_one_reading():
     words = [UserWord("石狮", ("shi", "shi"), 1.0), UserWord("事实", ("shi", "shi"), 3.0), UserWord("誓师", ("shi", "shi"), 2.0)]
     for letters in ("shishi", "ss", "shis"):
-        merged = UserDict(words).merge(letters, [conv("实施", len(letters)), conv("时", 3, "char")])
+        merged = with_user_words(UserDict(words), letters, [conv("实施", len(letters)), conv("时", 3, "char")])
         assert [c.text for c in merged][:4] == ["事实", "誓师", "石狮", "实施"], letters
 
 
 @pytest.mark.parametrize("decoded, letters, expected", MERGES)
 def test_merge_ranks_user_words(decoded, letters, expected):
     d = UserDict([UserWord("舒如", ("shu", "ru")), UserWord("舒如法", ("shu", "ru", "fa"))])
-    assert [c.text for c in d.merge(letters, decoded)] == expected
+    assert [c.text for c in with_user_words(d, letters, decoded)] == expected
 
 
 def test_user_store_upgrades_version_1_and_keeps_learned_words(tmp_path):

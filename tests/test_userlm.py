@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from engine import AssetError, Engine, EngineOptions
+from engine.pinyin.candidates import decoder_readings
 from engine.user.userlm import FILE_NAME, AdaptedNgram, UserLM, build_from_files
 
 LAW = "第一条 当事人对人民法院的判决不服的，有权提起上诉。\n" * 20 + "当事人应当依照法律规定提起上诉。\n" * 5
@@ -142,8 +143,8 @@ def _decoder_with_bonus(engine, words: dict[str, float], cost: float, **options)
 ])
 def test_a_hypothesis_earns_the_sum_of_its_words_bonus_less_their_cost(engine, bonus, cost, granted):
     pinyin = "youjihuaxue"
-    plain = {c.text: c.score for c in _decoder_with_bonus(engine, {}, cost).decode(pinyin) if c.kind == "sentence"}
-    scored = {c.text: c.score for c in _decoder_with_bonus(engine, {"邮寄": bonus}, cost).decode(pinyin)
+    plain = {c.text: c.score for c in decoder_readings(_decoder_with_bonus(engine, {}, cost), pinyin) if c.kind == "sentence"}
+    scored = {c.text: c.score for c in decoder_readings(_decoder_with_bonus(engine, {"邮寄": bonus}, cost), pinyin)
               if c.kind == "sentence"}
     assert scored["有机化学"] == pytest.approx(plain["有机化学"], abs=1e-3)  # no bonus word: untouched
     assert scored["邮寄滑雪"] - plain["邮寄滑雪"] == pytest.approx(granted, abs=1e-3)
@@ -151,7 +152,7 @@ def test_a_hypothesis_earns_the_sum_of_its_words_bonus_less_their_cost(engine, b
 
 def test_the_users_words_take_a_clause_that_reads_like_their_text_but_not_general_text(engine):
     lawyer = {"邮寄": 2.5, "送达": 2.0, "文书": 2.0}
-    top = lambda d, py: next(c.text for c in d.decode(py) if c.kind == "sentence")
+    top = lambda d, py: next(c.text for c in decoder_readings(d, py) if c.kind == "sentence")
     assert top(_decoder_with_bonus(engine, {}, 1.0), "youjiwenshu") != "邮寄文书"
     assert top(_decoder_with_bonus(engine, lawyer, 1.0), "youjiwenshu") == "邮寄文书"
     assert top(_decoder_with_bonus(engine, lawyer, 1.0), "youjihuaxue") == "有机化学"
@@ -159,7 +160,7 @@ def test_the_users_words_take_a_clause_that_reads_like_their_text_but_not_genera
 
 def test_the_users_words_are_proposed_beyond_the_entries_a_reading_lists_first(engine):
     # youji: 有机 游记 游击 邮寄 | 忧急 右击 ... (best prior first); four are proposed per span
-    texts = lambda d: [c.text for c in d.decode("youji")]
+    texts = lambda d: [c.text for c in decoder_readings(d, "youji")]
     assert "右击" not in texts(_decoder_with_bonus(engine, {}, 1.0, entries_per_edge=4))
     assert "右击" in texts(_decoder_with_bonus(engine, {"右击": 3.0}, 1.0, entries_per_edge=4))
 

@@ -208,34 +208,32 @@ class Decoder:
         self._released = 1  # positions below this had their scorer states released (0 = start: kept)
 
     # -- public -------------------------------------------------------------------------
-    def decode(self, text: str, deadline: float | None = None) -> list[Conversion]:
-        """Ranked conversions of ``text``, in the order an input method lists them:
-
-        the best WHOLE_INPUT_FIRST whole-input conversions (all of them for abbreviated input),
-        then words and prefixes that follow the best one's segmentation (longest first), the
-        other whole-input conversions, single characters, and last anything written with
-        characters outside GB2312 (traditional or rare forms), unless nothing else matches.
+    def search(self, text: str, deadline: float | None = None) -> None:
+        """Search ``text``, going on from what was searched before (a shared prefix is kept).
 
         ``deadline`` (a ``time.perf_counter()`` value): the search stops at the first letter
-        decoded past it, and the conversions are those of the letters decoded so far
-        (:attr:`text`, a prefix of ``text``); the next call goes on from there. A paste or an
-        edit at the start of a long input so costs a bounded time per call, not one per letter."""
+        decoded past it, and :attr:`text` is then a prefix of ``text``; the next call goes on
+        from there. A paste or an edit at the start of a long input so costs a bounded time per
+        call, not one per letter. The candidate list is engine.pinyin.candidates'."""
         self._advance(text, deadline)
-        if not self.text:
-            return []
-        sentences = self._sentences()
-        prefixes = self._prefix_words(sentences)
-        words = [c for c in prefixes if c.kind != "char"]
-        chars = [c for c in prefixes if c.kind == "char"]
-        # abbreviations (bjdx) have no near-copies: their whole-input readings are all different words
-        k = len(sentences) if self._abbreviated else WHOLE_INPUT_FIRST
-        ranked = _dedupe(sentences[:k] + words + sentences[k:] + chars)
-        uncommon = [self._uncommon(c) for c in ranked]
-        return [c for c, u in zip(ranked, uncommon) if not u] + [c for c, u in zip(ranked, uncommon) if u]
+
+    @property
+    def abbreviated(self) -> bool:
+        """The searched input reads as abbreviations (bjdx)."""
+        return self._abbreviated
+
+    def sentences(self) -> list[Conversion]:
+        """The best whole-input conversions of the searched text (nbest, then other cuts)."""
+        return self._sentences() if self.text else []
+
+    def prefix_words(self, sentences: list[Conversion]) -> list[Conversion]:
+        """Words starting at the first letter along the best sentence's syllables, longest span
+        first, then by score; words before single characters."""
+        return self._prefix_words(sentences) if self.text else []
 
     def prepare(self, text: str) -> bool:
-        """Idle work toward ``decode(text)``, at most one new letter's positions per call;
-        True once ``decode(text)`` needs no search (its states and candidates are ready)."""
+        """Idle work toward ``search(text)``, at most one new letter's positions per call;
+        True once ``search(text)`` needs no work (its states and sentences are ready)."""
         if self.text == text:
             if self._memo[0] != text:
                 self._sentences()
@@ -244,7 +242,8 @@ class Decoder:
         self._advance(text[: common + 1])
         return False
 
-    def _uncommon(self, conv: Conversion) -> bool:
+    def uncommon(self, conv: Conversion) -> bool:
+        """Some word of ``conv`` has characters outside GB2312 (traditional or rare forms)."""
         if conv.uncommon is not None:
             return conv.uncommon
         return any(t > EOS and self.lex.token_uncommon[t] for t in conv.tokens)
@@ -340,7 +339,7 @@ class Decoder:
             index[j], offset[j] = idx, anc
         adopted = len(self.states) - 1
         if adopted < len(text):
-            self._set_text(text[:adopted])  # the next decode() searches the rest (within its deadline)
+            self._set_text(text[:adopted])  # the next search() goes on with the rest (within its deadline)
         self._released = max(1, min(old._released - r, adopted + 1))
         self._release_old_states()
 
@@ -699,7 +698,7 @@ class Decoder:
             conv = self._conversion(final, int(idx), float(total[idx]))
             if conv is not None:
                 out.append(conv)
-        best = _dedupe(out)[: self.opt.nbest]
+        best = dedupe(out)[: self.opt.nbest]
         return best[:WHOLE_INPUT_FIRST] + self._other_cuts(final, order, total, best)
 
     def _other_cuts(self, final: PositionState, order: np.ndarray, total: np.ndarray,
@@ -919,7 +918,8 @@ def _mix(share: float, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.logaddexp(np.log(share) + a, np.log1p(-share) + b)
 
 
-def _dedupe(convs: list[Conversion]) -> list[Conversion]:
+def dedupe(convs: list[Conversion]) -> list[Conversion]:
+    """Each text once, where it first appears."""
     seen, out = set(), []
     for c in convs:
         if c.text not in seen:

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .candidates import candidates
 from .decoder import Conversion, Decoder
 from .lattice import SEPARATOR
 from .script import SIMPLIFIED, converter as script_converter
@@ -355,22 +356,10 @@ class Session:
             pinyin = self._pinyin()
             deadline = None if complete or self.budget_ms is None else time.perf_counter() + self.budget_ms / 1000
             decoder = self._decoder_for_input()
-            cands = decoder.decode(pinyin, deadline) if self.letters else []
+            self._cands = candidates(decoder, pinyin, self.letters, self.engine.user_dict,
+                                     getattr(self.engine, "phrases", None), deadline)
             self._partial = bool(self.letters) and decoder.text != pinyin
-            cands = self.engine.with_user_words(pinyin, cands)  # the user dictionary's words
-            self._cands = self._with_phrases(cands)
         return self._cands
-
-    def _with_phrases(self, cands: list[Conversion]) -> list[Conversion]:
-        """``cands`` with the quick phrases of the whole input after the first candidate."""
-        phrases = getattr(self.engine, "phrases", None)
-        found = phrases.lookup(self.letters) if phrases is not None and self.letters else []
-        if not found:
-            return cands
-        score = cands[0].score if cands else 0.0
-        shown = {c.text for c in cands[:1]}
-        extra = [Conversion(t, len(self._pinyin()), score, "phrase") for t in found if t not in shown]
-        return cands[:1] + extra + cands[1:]
 
     def _preedit(self) -> tuple[str, int]:
         chosen = self._chosen_text()

@@ -14,7 +14,7 @@ lacks, that of each of its characters); a word with no known reading is refused 
 Matching: a word matches the start of the typed letters when each of its syllables is typed
 in full, as its initial or as its first letter, as the decoder reads abbreviations
 (``shenduxuexi``, ``shdxx``, ``sdxx``), apostrophes allowed between syllables, the last one
-possibly unfinished at the end of the input. :meth:`UserDict.merge` puts the words covering the
+possibly unfinished at the end of the input. The candidate list (engine.pinyin.candidates) puts the words covering the
 whole input first (the user added them: they beat the decoder's reading of the same letters),
 heaviest first, and a word covering a prefix before the decoder's words of that length.
 """
@@ -182,7 +182,7 @@ def match_lengths(syllables: tuple[str, ...], letters: str) -> set[int]:
 
 
 class UserDict:
-    """The user's words, indexed by first letter; :meth:`merge` adds them to a candidate list."""
+    """The user's words, indexed by first letter (:meth:`matches`); engine.pinyin.candidates lists them."""
 
     def __init__(self, words: list[UserWord] = (), lexicon=None):
         self.lexicon = lexicon
@@ -211,24 +211,8 @@ class UserDict:
         out.sort(key=lambda m: (-m[1], -m[0].weight))
         return out
 
-    def merge(self, letters: str, conversions: list[Conversion]) -> list[Conversion]:
-        """``conversions`` (the decoder's ranked list for ``letters``) with the matching user words."""
-        if not self.words or not letters:
-            return conversions
-        lead = len(letters) - len(letters.lstrip("'"))
-        found = [(w, lead + n) for w, n in self.matches(letters)]
-        if not found:
-            return conversions
-        mine = {(w.word, n) for w, n in found}
-        out = [c for c in conversions if (c.text, c.consumed) not in mine]
-        whole = [self._conversion(w, n) for w, n in found if n == len(letters)]  # heaviest first
-        out[0:0] = whole
-        for w, n in found:
-            if n < len(letters):
-                out.insert(_prefix_slot(out, n, len(whole)), self._conversion(w, n))
-        return out
-
-    def _conversion(self, w: UserWord, consumed: int) -> Conversion:
+    def conversion(self, w: UserWord, consumed: int) -> Conversion:
+        """The candidate of a user word covering ``consumed`` letters."""
         return Conversion(w.word, consumed, 0.0, "word", (), self._tokens(w.word))
 
     def _tokens(self, word: str) -> tuple[int, ...]:
@@ -244,13 +228,3 @@ class UserDict:
 def _splits_syllable(letters: str, end: int) -> bool:
     """Whether the letters after ``end`` cannot start a syllable (``xi|an``: a vowel follows)."""
     return end < len(letters) and letters[end] in "aeiouv"
-
-
-def _prefix_slot(out: list[Conversion], consumed: int, start: int) -> int:
-    """Where a word covering ``consumed`` letters goes: before the first word or character the
-    decoder found that covers no more letters (after ``start``)."""
-    for i in range(start, len(out)):
-        if out[i].kind in ("word", "char") and out[i].consumed <= consumed:
-            return i
-    return len(out)
-
