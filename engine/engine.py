@@ -161,7 +161,7 @@ class Engine:
         shows and commits text in the configured script; ``budget_ms`` bounds each view's search
         (front ends pass :data:`engine.pinyin.session.DECODE_BUDGET_MS`)."""
         return Session(self, page_size=page_size, context=context, layout=self.options.layout,
-                       script=self.options.script, budget_ms=budget_ms)
+                       script=self.options.script, budget_ms=budget_ms, prediction=self.options.prediction)
 
     def decoder(self, context: str = "", whole_syllables: bool = False) -> Decoder:
         """A fresh incremental decoder conditioned on ``context``; ``whole_syllables``: the text is

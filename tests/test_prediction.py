@@ -26,7 +26,7 @@ def test_likely_next_words(engine, context, expected):
 
 
 def test_predictions_follow_a_commit_and_a_digit_picks_one(predicting):
-    s = Session(predicting, page_size=5, layout="full")
+    s = Session(predicting, page_size=5, layout="full", prediction=True)
     s.insert("xiexie")
     assert s.commit() == "谢谢"
     v = s.view()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .candidates import candidates
 from .decoder import Conversion, Decoder
@@ -17,8 +17,20 @@ from .lattice import SEPARATOR
 from .script import SIMPLIFIED, converter as script_converter
 from .shuangpin import FULL_PINYIN, layout as shuangpin_layout
 
-if TYPE_CHECKING:
-    from ..engine import Engine
+
+
+class SessionBackend(Protocol):
+    """What a Session needs from the engine (engine.Engine is one): fresh decoders, the sources
+    of the candidate list's other translators, and learning."""
+
+    user_dict: object  # engine.user.userdict.UserDict, or None
+    phrases: object  # engine.pinyin.phrases.QuickPhrases, or None
+
+    def decoder(self, context: str = "", whole_syllables: bool = False) -> Decoder: ...
+    def learn(self, tokens: list[int], context: str = "") -> None: ...
+    def learned_parts(self, text: str) -> list[str]: ...
+    def forget_words(self, words: list[str]) -> int: ...
+    def predict(self, context: str, k: int = 5) -> list[str]: ...
 
 MAX_CONTEXT_CHARS = 32
 # The search time a front end allows one view (a keystroke): a paste or an edit at the start of a
@@ -73,11 +85,12 @@ class Session:
     ``script``: "simplified", or a traditional script (``engine.pinyin.script.SCRIPT_NAMES``) that what is
     shown and committed is converted to; decoding, learning and context stay simplified."""
 
-    def __init__(self, engine: "Engine", page_size: int = 9, context: str = "", layout: str = FULL_PINYIN,
-                 script: str = SIMPLIFIED, budget_ms: float | None = None):
+    def __init__(self, engine: SessionBackend, page_size: int = 9, context: str = "", layout: str = FULL_PINYIN,
+                 script: str = SIMPLIFIED, budget_ms: float | None = None, prediction: bool = False):
         """``budget_ms``: the most time one view() spends searching (front ends: DECODE_BUDGET_MS);
         a longer search (a paste, an edit at the start of a long input) goes on in :meth:`idle`,
-        the view saying ``complete=False`` meanwhile. None: every view is complete."""
+        the view saying ``complete=False`` meanwhile. None: every view is complete.
+        ``prediction``: offer the likely next words after a commit."""
         self.engine = engine
         self._script = script_converter(script)
         self.layout = shuangpin_layout(layout)
@@ -92,7 +105,7 @@ class Session:
         self._decoder: Decoder | None = None
         self._cands: list[Conversion] | None = None
         self._undo: list[Decoder] = []  # the decoder before each partial selection
-        self.predicting = bool(getattr(engine.options, "prediction", False))  # offer next words after a commit
+        self.predicting = prediction  # offer next words after a commit
         self.budget_ms = budget_ms
         self._partial = False  # the candidates cover only the letters decoded so far
         self._predictions: tuple[str, ...] = ()  # in the output script
@@ -356,8 +369,8 @@ class Session:
             pinyin = self._pinyin()
             deadline = None if complete or self.budget_ms is None else time.perf_counter() + self.budget_ms / 1000
             decoder = self._decoder_for_input()
-            self._cands = candidates(decoder, pinyin, self.letters, self.engine.user_dict,
-                                     getattr(self.engine, "phrases", None), deadline)
+            self._cands = candidates(decoder, pinyin, self.letters, self.engine.user_dict, self.engine.phrases,
+                                     deadline)
             self._partial = bool(self.letters) and decoder.text != pinyin
         return self._cands
 
