@@ -7,7 +7,8 @@ from .core import onnx_runtime
 
 onnx_runtime.switch_off_telemetry()  # before anything below (or a user of the engine) loads onnxruntime
 
-from .engine import Engine, EngineOptions
+from .engine import Engine
+from .options import EngineOptions
 from .errors import AssetError, ShuruError
 from .pinyin.session import Candidate, Session, SessionView
 

@@ -14,7 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from .engine import Engine, EngineOptions
+from .engine import Engine
+from .options import EngineOptions
 from .evaluation import convert_one
 from .pinyin import script, shuangpin
 

@@ -3,67 +3,23 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from .core.lexicon import Lexicon
 from .core.ngram import NgramModel
 from .errors import UserDataError
-from .paths import ASSETS_DIR
+from .loader import load_parts, load_phrases, open_history
+from .options import (NEURAL_BEAM, NEURAL_LIBIME_WEIGHTS, NEURAL_WEIGHTS, STATISTICAL_BEAM, STATISTICAL_WEIGHTS,
+                      EngineOptions)
 from .pinyin.decoder import Decoder, DecoderOptions, ScoreWeights, context_tokens
 from .pinyin.lattice import LatticeOptions
-from .pinyin.phrases import QuickPhrases
 from .pinyin.session import Session
-from .user.history import UserHistory, default_history_path
+from .user.history import HALF_LIFE, UserHistory
 from .user.userdb import MEMORY, UserStore
 from .user.userdict import UserDict, UserWord
 
 log = logging.getLogger(__name__)
-
-# The shipped assets: package data of `engine` (engine/assets is a link to the checkout's assets/, and a
-# wheel or a frozen app carries the files themselves), so they are found wherever Shuru is installed.
-
-# Log-linear weights without and with the neural LM, the same for a personal model (docs/TUNING.md#neural-weights)
-STATISTICAL_WEIGHTS = ScoreWeights()
-NEURAL_WEIGHTS = ScoreWeights(neural=0.35, neural_abbrev=0.3, neural_initials=0.3)
-# with libime's model mixed into the n-gram (engine.core.libime), words typed wholly as initials lean less on the LM
-NEURAL_LIBIME_WEIGHTS = replace(NEURAL_WEIGHTS, neural_initials=0.1)
-# Beam widths without and with the neural LM; abbreviated input keeps 16 (docs/TUNING.md#beam-widths)
-STATISTICAL_BEAM, NEURAL_BEAM = 16, 8
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    """Everything configurable about an Engine; defaults are what Shuru ships with."""
-
-    assets_dir: Path = ASSETS_DIR
-    model_dir: Path | None = None  # None: the personal model if present (and `personal`), else assets/model
-    personal: bool = True  # use the user's fine-tuned model, its text layer and the user dictionary
-    models_dir: Path | None = None  # None: the model registry under the user data dir (engine.models)
-    beam_width: int | None = None  # None: NEURAL_BEAM with the neural scorer (abbreviations: 16), else STATISTICAL_BEAM
-    per_state: int | None = None  # hypotheses kept per n-gram state; None: DecoderOptions' tuned default
-    nbest: int = 5
-    use_neural: bool = True
-    fuzzy_pairs: frozenset[str] = frozenset()
-    layout: str = "full"  # "full" pinyin or a shuangpin layout (engine.pinyin.shuangpin.LAYOUT_NAMES)
-    script: str = "simplified"  # output script: simplified or traditional / tw / hk (engine.pinyin.script)
-    learning: bool = True
-    # libime's language model from the system, merged into the n-gram (engine.core.libime): "auto" loads the
-    # merged model made earlier and starts making it in the background when it is missing or out of
-    # date; "wait" makes it first (benchmarks, evaluation); "off" uses the shipped n-gram alone.
-    libime: str = "auto"
-    cache_dir: Path | None = None  # None: platformdirs user cache dir (the merged model)
-    prediction: bool = False  # after a commit, offer the likely next words (engine.pinyin.prediction)
-    quick_phrases: bool = True  # offer the user's quick phrases and the built-in dates (rq, sj, xq)
-    phrases_path: Path | None = None  # the user's quick-phrases file (engine.pinyin.phrases); None: built-ins only
-    history_path: Path | None = None  # None: platformdirs user data dir / user.db (SQLite)
-    weights: ScoreWeights | None = None  # None: the tuned defaults for the loaded scorers
-    entries_per_edge: int = 32
-    # share of the user's own word n-grams (written by fine-tuning), 0 = off (docs/TUNING.md#the-user-text-layer)
-    user_layer_weight: float = 0.08
-    # scale of the user's word bonus (engine.user.userlm.word_bonus; 0: none) (docs/TUNING.md#the-users-word-bonus)
-    user_word_bonus: float = 1.0
 
 
 class Engine:
@@ -85,29 +41,16 @@ class Engine:
         self.dict_store = _open_dict_store(dict_path)
         self.user_dict = UserDict(lexicon=lexicon)
         self._read_user_dict()
-        self.phrases = _load_phrases(options)
+        self.phrases = load_phrases(options)
         self._predictor = None  # made on first use (engine.pinyin.prediction)
 
     @classmethod
     def load(cls, options: EngineOptions = EngineOptions()) -> "Engine":
-        """Load the assets. A missing or broken neural model falls back to the statistical scorers
-        (``status`` says why); a missing or broken lexicon or n-gram model raises AssetError."""
-        t0 = time.perf_counter()
-        lexicon = Lexicon.load(options.assets_dir / "lexicon.npz")
-        ngram, lm_status = _load_ngram(options, lexicon)
-        merged = "merged" in ngram.meta
-        history = _open_history(options, lexicon)
-        neural, name, status = None, "none", "statistical scorers only (neural model disabled)"
-        if options.use_neural:
-            neural, name, status = _load_neural(options, lexicon)
-        status += lm_status
-        ngram, status = _with_user_layer(options, lexicon, ngram, status)
-        if history.error:  # the window shows the status: say why learned words start afresh
-            status = f"{status}; {history.error}"
-        _release_freed_memory()
-        engine = cls(options, lexicon, ngram, history, neural, status, name, (time.perf_counter() - t0) * 1000,
-                     _dict_store_path(options))
-        engine.libime_merged = merged
+        """Load the assets (engine.loader: a missing or broken neural model falls back to the
+        statistical scorers, ``status`` saying why; a missing or broken lexicon or n-gram raises AssetError)."""
+        p = load_parts(options)
+        engine = cls(options, p.lexicon, p.ngram, p.history, p.neural, p.status, p.model_name, p.load_ms, p.dict_path)
+        engine.libime_merged = p.libime_merged
         return engine
 
     @property
@@ -139,9 +82,9 @@ class Engine:
         was_learning = self.options.learning
         self.options = replace(self.options, **changes)
         if "phrases_path" in changes or "quick_phrases" in changes:
-            self.phrases = _load_phrases(self.options)  # small: read again, the user may have edited it
+            self.phrases = load_phrases(self.options)  # small: read again, the user may have edited it
         if self.options.learning and not was_learning:
-            self.history = _open_history(self.options, self.lexicon)
+            self.history = open_history(self.options, self.lexicon)
         self.history.enabled = self.options.learning
 
     @property
@@ -288,32 +231,9 @@ class Engine:
         self.options = replace(self.options, learning=True)
 
 
-def _load_phrases(options: EngineOptions) -> QuickPhrases:
-    """The quick phrases the options ask for (a bad line is skipped and logged, never raised)."""
-    if not options.quick_phrases:
-        return QuickPhrases(builtins=False)
-    return QuickPhrases.load(options.phrases_path)
-
-
-def _open_history(options: EngineOptions, lexicon: Lexicon) -> UserHistory:
-    """The user's learned words; without learning nothing is read or written (benchmarks, CLI)."""
-    if not options.learning:
-        return UserHistory(lexicon, MEMORY, enabled=False)
-    return UserHistory(lexicon, options.history_path or default_history_path())
-
-
-def _dict_store_path(options: EngineOptions) -> Path | str | None:
-    """Where the user dictionary is kept (the history's user.db), None when personal data is off."""
-    from .user.history import _paths
-
-    return _paths(options.history_path)[0] if options.personal else None
-
-
 def _open_dict_store(path: Path | str | None, create: bool = False) -> UserStore | None:
     """The dictionary's store; None when there is no path, no file yet (and not ``create``: an
     engine that learns nothing writes nothing), or it cannot be opened (logged)."""
-    from .user.history import HALF_LIFE
-
     if path is None or (not create and path != MEMORY and not Path(path).exists()):
         return None
     try:
@@ -323,89 +243,3 @@ def _open_dict_store(path: Path | str | None, create: bool = False) -> UserStore
         return None
 
 
-def _release_freed_memory() -> None:
-    """Hand heap pages freed while loading (file buffers, ONNX protobuf) back to the OS, and keep
-    large buffers (the model's per-keystroke caches) in their own mappings so that freeing them
-    returns the memory instead of fragmenting the heap (glibc only; elsewhere a no-op)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD: fixed, not raised by each free
-        libc.mallopt(-1, 1024 * 1024)  # M_TRIM_THRESHOLD
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _load_ngram(options: EngineOptions, lexicon: Lexicon) -> tuple[NgramModel, str]:
-    """The n-gram merged with the system's libime model where there is one (EngineOptions.libime),
-    else the shipped one; and what the status line says about it. A valid merged model is loaded
-    alone: the shipped one is read only to check it (its manifest) or to make it."""
-    from .core import libime
-
-    path = options.assets_dir / "ngram.npz"
-    lm = libime.find_lm() if options.libime != "off" else None
-    out = (options.cache_dir or libime.default_cache_dir()) / libime.MERGED_NAME
-    merged = libime.load_merged(out, lexicon, libime.ngram_meta(path), lm) if lm is not None else None
-    if merged is not None:
-        return merged, f" + libime's {lm.name}"
-    ngram = NgramModel.load(path, token_hash=lexicon.token_hash())
-    if lm is None:
-        return ngram, ""
-    if options.libime == "wait":
-        try:
-            libime.merge_files(lm, options.assets_dir, out)
-        except Exception as e:  # noqa: BLE001 - the shipped n-gram still works
-            log.warning("merging %s failed: %s", lm, e)
-            return ngram, f"; libime's model not used ({type(e).__name__}: {e})"
-        merged = libime.load_merged(out, lexicon, ngram.meta, lm)
-        if merged is not None:
-            return merged, f" + libime's {lm.name}"
-    if libime.start_merge(lm, options.assets_dir, out):
-        return ngram, f"; merging libime's {lm.name} in the background (used from the next start)"
-    return ngram, ""
-
-
-def _with_user_layer(options: EngineOptions, lexicon: Lexicon, ngram: NgramModel, status: str):
-    """Mix in the n-grams of the user's own text (``user_lm.npz`` beside the personal model)."""
-    from .errors import ShuruError
-    from .models import active_model_dir
-    from .user.userlm import FILE_NAME, AdaptedNgram, UserLM, word_bonus
-
-    if options.user_layer_weight <= 0:
-        return ngram, status
-    folder, _ = active_model_dir(options)
-    path = folder / FILE_NAME if folder is not None else None
-    if path is None or not path.exists():
-        return ngram, status
-    try:
-        user = UserLM.load(path, lexicon)
-    except ShuruError as e:
-        log.warning("user language layer ignored: %s", e)
-        return ngram, f"{status}; your-text layer ignored ({e})"
-    bonus = word_bonus(user, lexicon, options.user_word_bonus) if options.user_word_bonus > 0 else None
-    return AdaptedNgram(ngram, user, options.user_layer_weight, bonus), f"{status} + your text"
-
-
-def _load_neural(options: EngineOptions, lexicon: Lexicon):
-    """(scorer, model name, status) or a fallback with the reason; never raises."""
-    from .errors import ShuruError
-
-    try:
-        from .models import active_model_dir
-        from .core.neural import NeuralScorer
-    except ImportError as e:  # onnxruntime missing
-        return None, "none", f"statistical scorers only (neural model: {e})"
-    model_dir, name = active_model_dir(options)
-    if model_dir is None:
-        return None, "none", "statistical scorers only (no neural model installed)"
-    try:
-        scorer = NeuralScorer.load(model_dir)
-    except ShuruError as e:
-        log.warning("neural model unusable, falling back to statistical scorers: %s", e)
-        return None, "none", f"statistical scorers only (neural model: {e})"
-    except Exception as e:  # onnxruntime raises many kinds of errors on corrupt files
-        log.warning("neural model failed to load, falling back to statistical scorers: %s", e)
-        return None, "none", f"statistical scorers only (neural model failed to load: {e})"
-    return scorer, name, f"neural ({name}) + n-gram"

@@ -11,7 +11,9 @@ from importlib import resources
 from pathlib import Path
 
 APP = "shuru"
-ASSETS_DIR = Path(str(resources.files("engine"))) / "assets"  # lexicon.npz, ngram.npz, model/, replay/
+# The shipped assets (lexicon.npz, ngram.npz, model/, replay/) are package data of `engine`: engine/assets
+# links to the checkout's assets/, and a wheel or a frozen app carries the files themselves.
+ASSETS_DIR = Path(str(resources.files("engine"))) / "assets"
 BASE_MODEL_DIR = ASSETS_DIR / "model"
 CONFIG_ENV = "SHURU_CONFIG_DIR"
 

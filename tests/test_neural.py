@@ -209,7 +209,7 @@ def test_a_state_re_reads_its_last_tokens_only_when_positions_run_out(tiny_model
 def test_the_initials_weight_counts_only_in_abbreviated_input(pinyin, affected):
     from dataclasses import replace
 
-    from engine.engine import NEURAL_LIBIME_WEIGHTS
+    from engine.options import NEURAL_LIBIME_WEIGHTS
 
     def scores(initials: float) -> list[float]:
         weights = replace(NEURAL_LIBIME_WEIGHTS, neural_initials=initials)
@@ -221,7 +221,7 @@ def test_the_initials_weight_counts_only_in_abbreviated_input(pinyin, affected):
 
 def test_the_weights_follow_the_ngram_in_use():
     """neural_initials was tuned with libime's model mixed in; the shipped n-gram alone keeps 0.3."""
-    from engine.engine import NEURAL_LIBIME_WEIGHTS, NEURAL_WEIGHTS
+    from engine.options import NEURAL_LIBIME_WEIGHTS, NEURAL_WEIGHTS
 
     engine = Engine.load(EngineOptions(learning=False, personal=False, libime="off"))
     assert not engine.libime_merged and engine.weights == NEURAL_WEIGHTS

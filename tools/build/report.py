@@ -14,7 +14,8 @@ import resource
 from dataclasses import replace
 from pathlib import Path
 
-from engine.engine import NEURAL_WEIGHTS, STATISTICAL_WEIGHTS, Engine, EngineOptions
+from engine import Engine, EngineOptions
+from engine.options import NEURAL_WEIGHTS, STATISTICAL_WEIGHTS
 from engine.evaluation import convert_one, evaluate, percentile
 
 from ..cli import DEV_DIR

@@ -12,7 +12,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from engine.engine import Engine, EngineOptions
+from engine import Engine, EngineOptions
 from engine.evaluation import evaluate
 
 from ..cli import DEV_DIR
