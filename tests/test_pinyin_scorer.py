@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from engine.errors import FormatVersionError, PinyinFormatVersionError, PinyinModelError, PinyinModelMismatchError
-from engine.core.neural import BOS, encode_text
+from engine.core.model_format import BOS, encode_text
 from engine.pinyin.pinyin_format import SYL_NONE
 from engine.pinyin.pinyin_scorer import PinyinScorer
 from engine.pinyin.syllables import SYLLABLES

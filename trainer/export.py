@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.core.neural import INPUTS, OUTPUTS
+from engine.core.model_format import FORMAT, FORMAT_VERSION, INPUTS, MANIFEST_NAME, ONNX_NAME, OUTPUTS, VOCAB_NAME
 from engine.core.onnx_runtime import onnxruntime
 
 from .errors import ManifestError, ManifestMismatchError
@@ -36,12 +36,9 @@ from .model import CachedStep, CharLM, ModelConfig
 from .train import cpu_has_bf16
 from .vocab import SPECIAL_TOKENS, Vocab
 
-FORMAT = "shuru-neural-lm"
-FORMAT_VERSION = 1
 OPSET = 17
-ONNX_NAME, VOCAB_NAME, MANIFEST_NAME, WEIGHTS_NAME, CARD_NAME = (
-    "model.onnx", "vocab.txt", "manifest.json", "weights.pt", "README.md")
-INPUT_NAMES, OUTPUT_NAMES = list(INPUTS), list(OUTPUTS)  # the engine's reader defines them
+WEIGHTS_NAME, CARD_NAME = "weights.pt", "README.md"  # the trainer's own files in a model dir
+INPUT_NAMES, OUTPUT_NAMES = list(INPUTS), list(OUTPUTS)  # engine.core.model_format defines them
 FP32_TOLERANCE = 1e-4  # max abs logprob difference of fp32 ONNX from torch (docs/TUNING.md#export-parity-bounds)
 # int8, over the characters with fp32 logprob > INT8_RELEVANT: bounds on the mean drift and top-1 agreement
 INT8_RELEVANT, INT8_MEAN_DRIFT, INT8_TOP1_AGREEMENT = -12.0, 0.25, 0.85

@@ -11,14 +11,13 @@ token per line; its sha1 ties checkpoints and exported weights to the table.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from engine.pinyin.pinyin_format import SYL_NONE, SYL_PAD, SYL_SPECIALS, SYLLABLE_TOKENS, tokens_text
+from engine.pinyin.pinyin_format import SYL_NONE, SYL_PAD, SYL_SPECIALS, SYLLABLE_TOKENS, text_sha1, tokens_text
 from engine.pinyin.syllables import ALIASES, SYLLABLES, initial_of
 
 from .errors import DataError
@@ -38,7 +37,7 @@ class SyllableVocab:
     @property
     def sha1(self) -> str:
         """sha1 of the syllables.txt bytes this table saves to."""
-        return hashlib.sha1(self.to_text().encode("utf-8")).hexdigest()
+        return text_sha1(self.to_text())
 
     def to_text(self) -> str:
         return tokens_text(self.tokens)
@@ -80,8 +79,8 @@ def load_syllable_vocab(path: Path) -> SyllableVocab:
     tokens = tuple(Path(path).read_text(encoding="utf-8").split("\n")[:-1])
     table = syllable_vocab()
     if tokens != table.tokens:
-        raise DataError(f"{path}: syllable table differs from engine.syllables (sha1 "
-                        f"{hashlib.sha1(tokens_text(tokens).encode()).hexdigest()} vs "
+        raise DataError(f"{path}: syllable table differs from engine.pinyin.syllables (sha1 "
+                        f"{text_sha1(tokens_text(tokens))} vs "
                         f"{table.sha1}); rebuild the data / start a new run")
     return table
 

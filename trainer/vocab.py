@@ -7,18 +7,16 @@ the line index is the id. Its sha1 ties checkpoints and exported models to it.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from engine.core.model_format import BOS, PAD, PUNCT, SPECIAL_TOKENS, UNK, vocab_sha1
 from engine.text import HAN_RANGES, is_han_code
 
 from .errors import DataError
 
-PAD, UNK, BOS, PUNCT = 0, 1, 2, 3
-SPECIAL_TOKENS: dict[str, int] = {"<pad>": PAD, "<unk>": UNK, "<bos>": BOS, "<p>": PUNCT}
 
 # Han code points are engine.text's (HAN_RANGES); anything else is "non-Han" and becomes <p>.
 N_CODEPOINTS = 0x110000
@@ -65,7 +63,7 @@ class Vocab:
     @property
     def sha1(self) -> str:
         """sha1 of the vocab.txt bytes this vocabulary saves to."""
-        return hashlib.sha1(self.to_text().encode("utf-8")).hexdigest()
+        return vocab_sha1(self.to_text().encode("utf-8"))
 
     def to_text(self) -> str:
         return "".join(t + "\n" for t in self.tokens)

@@ -5,12 +5,7 @@ tokens; the decoder uses it as a noisy-channel language model: the lattice guara
 the pinyin match, the model gives log P(next character | everything before), normalised
 over the whole vocabulary, so an incoherent history is penalised.
 
-I/O contract (recorded in the model's manifest.json)::
-
-    tokens    int64  [B, T]             positions int64 [B, T]
-    past_k    float  [L, B, H, P, Dh]   past_v    float [L, B, H, P, Dh]
-    past_mask float  [B, P]             (1 = valid past slot, 0 = padding)
-    -> logprobs [B, T, V], present_k / present_v [L, B, H, P+T, Dh]
+Its files, I/O and tokens are engine.core.model_format's.
 
 A hypothesis' state keeps only the keys/values of the characters it added plus a link
 to its parent state, so a beam of hundreds of hypotheses costs a few MB; the full cache
@@ -18,28 +13,20 @@ is rebuilt (left-padded) when a batch of hypotheses is extended.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import json
 import logging
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import STATISTICAL_INSTEAD, AssetError, FormatVersionError, asset_problem
-from ..text import is_han
+from .model_format import BOS, INPUTS, MODEL_FILES, OUTPUTS, UNK, encode_text, manifest_problem, vocab_sha1
 from .onnx_runtime import cpu_session
 
 log = logging.getLogger(__name__)
 
-FORMAT = "shuru-neural-lm"
-FORMAT_VERSION = 1
-PAD, UNK, BOS, PUNCT = 0, 1, 2, 3
-INPUTS = ("tokens", "positions", "past_k", "past_v", "past_mask")
-OUTPUTS = ("logprobs", "present_k", "present_v")
-MODEL_FILES = ("model.int8.onnx", "model.onnx")
 # A hypothesis attends to its first token (BOS, a sink) and its last WINDOW - 1; when positions run out
 # (max_len) it re-reads its last KEEP from a fresh start (docs/TUNING.md#attention-window-of-the-neural-scorer)
 WINDOW, KEEP = 24, 20
@@ -260,17 +247,6 @@ def cache_feeds(states, n_layer: int, n_head: int, head_dim: int, window: int = 
     return past_k, past_v, mask
 
 
-def encode_text(token_id: dict[str, int], text: str) -> list[int]:
-    """Characters -> token ids (runs of non-Han characters become one <p>)."""
-    out: list[int] = []
-    for ch in unicodedata.normalize("NFKC", text):
-        if is_han(ch):
-            out.append(token_id.get(ch, UNK))
-        elif not out or out[-1] != PUNCT:
-            out.append(PUNCT)
-    return out
-
-
 def _full_cache(state: NeuralState) -> tuple[np.ndarray, np.ndarray]:
     """(L, H, length, Dh) keys and values: the state's chain of deltas, oldest first."""
     ks, vs = [], []
@@ -324,15 +300,10 @@ def _read_manifest(model_dir: Path) -> dict:
     except (OSError, UnicodeDecodeError, ValueError) as e:
         log.warning("neural model manifest %s unreadable: %s: %s", path, type(e).__name__, e)
         raise AssetError(model_problem(path, "is damaged or unreadable", MANIFEST)) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise AssetError(model_problem(path, "is not a Shuru model manifest", MANIFEST))
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise FormatVersionError(model_problem(
-            path, f"is from another version of Shuru: format version {manifest.get('format_version')}, "
-                  f"this Shuru reads version {FORMAT_VERSION}", MANIFEST))
-    for key in ("config", "vocab_size", "vocab_sha1"):
-        if key not in manifest:
-            raise AssetError(model_problem(path, f"is damaged: it lacks {key!r}", MANIFEST))
+    problem = manifest_problem(manifest)
+    if problem is not None:
+        kind, words = problem
+        raise (FormatVersionError if kind == "version" else AssetError)(model_problem(path, words, MANIFEST))
     return manifest
 
 
@@ -342,7 +313,7 @@ def _read_vocab(model_dir: Path, manifest: dict) -> list[str]:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise AssetError(model_problem(path, "is missing", VOCABULARY)) from None
-    if hashlib.sha1(raw).hexdigest() != manifest["vocab_sha1"]:
+    if vocab_sha1(raw) != manifest["vocab_sha1"]:
         raise AssetError(model_problem(path, "does not match the model beside it: they come from different exports",
                                        VOCABULARY))
     vocab = raw.decode("utf-8").split("\n")

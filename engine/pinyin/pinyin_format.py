@@ -12,13 +12,12 @@ ids[offsets[s]:offsets[s + 1]] (sorted vocabulary ids), `vocab_sha1`, `syllable_
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
-from ..core.neural import INPUTS, OUTPUTS
+from ..core.model_format import INPUTS, OUTPUTS, vocab_sha1
 from ..errors import PinyinFormatVersionError, PinyinModelError, PinyinModelMismatchError
 from .syllables import INITIALS, SYLLABLE_ID, SYLLABLES
 
@@ -41,7 +40,8 @@ def tokens_text(tokens) -> str:
 
 
 def text_sha1(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+    """The sha1 of a token file's text (engine.core.model_format.vocab_sha1 of its bytes)."""
+    return vocab_sha1(text.encode("utf-8"))
 
 
 SYLLABLE_SHA1 = text_sha1(tokens_text(SYLLABLE_TOKENS))
@@ -94,7 +94,7 @@ def _read_json(model_dir: Path) -> dict:
 def _check_sha1(path: Path, manifest_sha1: str | None, wanted: str | None) -> None:
     """A tokens file (vocab.txt, syllables.txt) must match the manifest's sha1 (and `wanted`)."""
     try:
-        actual = hashlib.sha1(path.read_bytes()).hexdigest()
+        actual = vocab_sha1(path.read_bytes())
     except OSError as e:
         raise PinyinModelError(f"{path} is unreadable: {e}") from None
     if actual != manifest_sha1 or (wanted is not None and actual != wanted):

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import PinyinModelError, PinyinModelMismatchError
-from ..core.neural import BOS, PUNCT, UNK, WINDOW, cache_feeds, encode_text
+from ..core.model_format import BOS, PUNCT, UNK, encode_text
+from ..core.neural import WINDOW, cache_feeds
 from ..core.onnx_runtime import cpu_session
 from ..text import is_han
 from .pinyin_format import (CANDIDATES_NAME, DECODER_INPUTS, DECODER_NAME, DECODER_OUTPUTS, ENCODER_INPUTS,
