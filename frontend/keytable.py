@@ -86,7 +86,7 @@ FORGET = Route(RouteKind.SESSION, ForgetHighlighted())
 DISMISS = Route(RouteKind.SESSION, DismissPredictions())
 
 
-def session(action: SessionAction) -> Route:
+def to_session(action: SessionAction) -> Route:
     """The route of a key that makes ``action``."""
     return Route(RouteKind.SESSION, action)
 
@@ -123,16 +123,16 @@ def route_key(key: str, text: str, *, ctrl_alt: bool, chinese: bool, composing: 
     ch = text if len(text) == 1 else ""
     if composing:
         if comma_period_paging and key in PUNCT_PAGING_KEYS:
-            return session(PUNCT_PAGING_KEYS[key])
+            return to_session(PUNCT_PAGING_KEYS[key])
         if ch and ch in layout_keys:
-            return session(Insert(ch))
+            return to_session(Insert(ch))
         return _route_composing(key, ch)
     if predicting and "1" <= ch <= "9":
-        return session(SelectOnPage(int(ch) - 1))
+        return to_session(SelectOnPage(int(ch) - 1))
     if predicting and key == "escape":
         return DISMISS
     if "a" <= ch <= "z":  # Shift+letter (uppercase) goes to the editor as typed
-        return session(Insert(ch))
+        return to_session(Insert(ch))
     if is_punctuation(ch):
         return Route(RouteKind.PUNCT, char=ch)
     return EDITOR
@@ -140,11 +140,11 @@ def route_key(key: str, text: str, *, ctrl_alt: bool, chinese: bool, composing: 
 
 def _route_composing(key: str, ch: str) -> Route:
     if ch.isascii() and (ch.isalpha() or ch == "'"):
-        return session(Insert(ch.lower()))
+        return to_session(Insert(ch.lower()))
     if "1" <= ch <= "9":
-        return session(SelectOnPage(int(ch) - 1))
+        return to_session(SelectOnPage(int(ch) - 1))
     if key in COMPOSING_KEYS:
-        return session(COMPOSING_KEYS[key])
+        return to_session(COMPOSING_KEYS[key])
     if is_punctuation(ch):
         return Route(RouteKind.PUNCT, char=ch)
     return SWALLOW
