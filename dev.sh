@@ -118,7 +118,7 @@ have_system_file() {
 register_ibus() {
   local data=${XDG_DATA_HOME:-$HOME/.local/share} conf=${XDG_CONFIG_HOME:-$HOME/.config}
   local dir="$data/ibus/component"
-  if ! "$PY" -m ime_app.ibus --write-component "$dir" "$@" >/dev/null; then
+  if ! "$PY" -m shuru_ibus --write-component "$dir" "$@" >/dev/null; then
     echo "error: Shuru was not registered with IBus (see above for what to install), nothing was changed" >&2
     return 1
   fi

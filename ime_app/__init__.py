@@ -1,16 +1,9 @@
 """Shuru's desktop window: an editor whose keystrokes go through the pinyin engine.
 
-``ime_app`` imports ``engine``; ``engine`` never imports Qt. All decoding runs on one
+A thin Qt front end over :mod:`frontend` (the key table, the input controller, the settings);
+``ime_app`` imports ``engine`` and ``frontend``; neither imports Qt. All decoding runs on one
 worker thread (:mod:`ime_app.worker`); the GUI thread only routes keys and draws.
 """
-from importlib import metadata
+from frontend import __version__
 
-
-def _version() -> str:
-    try:
-        return metadata.version("shuru")
-    except metadata.PackageNotFoundError:
-        return "0.3.8"
-
-
-__version__ = _version()
+__all__ = ["__version__"]

@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from frontend.loader import engine_options
+
 from . import __version__
 
 # Qt platforms that draw without a display server (tests, screenshots, remote viewers).
@@ -33,25 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add a backup's learned words, dictionary and quick phrases to yours, restore its settings")
     p.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
     return p
-
-
-def engine_options(args: argparse.Namespace):
-    """EngineOptions from the command line, or None for the defaults (imported lazily: the
-    engine, numpy and onnxruntime then load on the worker thread while the window shows)."""
-    if not (args.assets or args.model or args.no_neural or args.history):
-        return None
-    from engine import EngineOptions
-
-    changes = {}
-    if args.assets:
-        changes["assets_dir"] = args.assets
-    if args.model:
-        changes["model_dir"] = args.model
-    if args.no_neural:
-        changes["use_neural"] = False
-    if args.history:
-        changes["history_path"] = args.history
-    return EngineOptions(**changes)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication
 
-from .config import SettingsStore
+from frontend.config import SettingsStore
+
 from .fonts import pick_cjk_font
 
 DESKTOP_ID = "io.github.shuru.Shuru"

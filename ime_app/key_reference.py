@@ -1,4 +1,4 @@
-"""Help → Keys and Shortcuts: the key reference (:data:`ime_app.keytable.KEY_REFERENCE`) in a window."""
+"""Help → Keys and Shortcuts: the key reference (:data:`frontend.keytable.KEY_REFERENCE`) in a window."""
 from __future__ import annotations
 
 import re
@@ -6,7 +6,8 @@ from html import escape
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from .keytable import KEY_REFERENCE, KEY_REFERENCE_HEADER
+from frontend.keytable import KEY_REFERENCE, KEY_REFERENCE_HEADER
+
 
 CODE_SPAN = re.compile(r"`([^`]+)`")
 

@@ -1,4 +1,4 @@
-"""The Settings dialog: edits a copy of :class:`~ime_app.config.Settings`; the window applies it."""
+"""The Settings dialog: edits a copy of :class:`~frontend.config.Settings`; the window applies it."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -10,10 +10,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from engine.pinyin.phrases import parse_phrases
-
 from engine.pinyin.shuangpin import FULL_PINYIN, LAYOUT_NAMES, LAYOUT_TABLES
+from frontend.config import ORIENTATIONS, Settings
 
-from .config import ORIENTATIONS, Settings
 from .fonts import cjk_families
 
 ORIENTATION_LABELS = {"horizontal": "Horizontal", "vertical": "Vertical"}

@@ -10,6 +10,8 @@ import json
 import resource
 import time
 
+from frontend.actions import Cancel, Insert
+
 SMOKE_INPUT = "nihao"  # typed through the window's controller; 你好 is expected first
 TIMEOUT_S = 60.0
 
@@ -42,14 +44,14 @@ def run_smoke(app, window, timeout_s: float = TIMEOUT_S) -> tuple[int, dict]:
     if ok:
         t1 = time.perf_counter()
         for ch in SMOKE_INPUT:
-            c._send(("insert", ch))
+            c.send(Insert(ch))
         # settled: the candidates of all the letters (a slow machine may show those of the first ones first)
         ok = wait_until(lambda: c.settled and c.view is not None and c.view.letters == SMOKE_INPUT
                         and c.view.candidates, "the first candidates")
         if ok:
             report["first"] = c.view.candidates[0].text
             report["convert_ms"] = round((time.perf_counter() - t1) * 1000, 1)
-        c._send(("cancel",))
+        c.send(Cancel())
     report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     from .training import trainer_command
 

@@ -1,6 +1,6 @@
 """Shuru input in every text field of the app: one router that follows the focus.
 
-The input controller (:mod:`ime_app.input_controller`) talks to one :class:`TextField` at a
+The window's input (:mod:`ime_app.window_input`) talks to one :class:`TextField` at a
 time: an adapter that shows the preedit, inserts text and places the candidate window the same
 way for a ``QLineEdit``, a ``QPlainTextEdit`` or a ``QTextEdit``. A :class:`FieldRouter`
 watches the focus: when a text field of the window (or of one of its dialogs) gets it, the
@@ -21,7 +21,9 @@ from PySide6.QtGui import QInputMethodEvent, QKeyEvent, QTextCharFormat
 from PySide6.QtWidgets import (QAbstractScrollArea, QAbstractSpinBox, QApplication, QComboBox, QFileDialog, QLineEdit,
                                QPlainTextEdit, QTextEdit, QWidget)
 
-from .keytable import ShiftTap
+from frontend.keytable import ShiftTap
+
+from .keymap import copy_key
 
 Attr = QInputMethodEvent.Attribute
 AttrType = QInputMethodEvent.AttributeType
@@ -50,12 +52,6 @@ def takes_chinese(widget: QWidget | None) -> bool:
 def set_latin_only(widget: QWidget, latin: bool = True) -> None:
     """Keep Shuru out of ``widget`` and everything inside it (a field for pinyin, a path...)."""
     widget.setProperty(LATIN_ONLY, latin)
-
-
-def copy_key(event: QKeyEvent) -> QKeyEvent:
-    """A key event that outlives the one Qt delivered (keys may wait for the worker)."""
-    return QKeyEvent(event.type(), event.key(), event.modifiers(), event.text(),
-                     event.isAutoRepeat(), event.count())
 
 
 _FIELDS: dict = {}  # widget -> its TextField
@@ -161,7 +157,7 @@ class TextField(QObject):
 
 
 class FieldHandler(Protocol):
-    """What the router calls (the input controller)."""
+    """What the router calls (the window's input)."""
 
     def attach(self, field: TextField) -> None: ...
     def handle_key(self, event: QKeyEvent, field: TextField) -> None: ...

@@ -9,7 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .config import SettingsStore, phrases_path
+from frontend.config import SettingsStore, phrases_path
 
 
 def _engine(options):

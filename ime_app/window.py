@@ -10,14 +10,16 @@ from PySide6.QtCore import QByteArray, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QPushButton, QToolBar, QWidget
 
+from frontend.actions import (LearnedExport, UserDataExport, UserDataImport, UserdictAdd, UserdictExport,
+                              UserdictImport, UserdictList, UserdictRemove)
+from frontend.config import (Settings, SettingsStore, add_recent, engine_overrides, read_phrases_text, toggled_script,
+                             write_phrases_text)
+
 from . import __version__
 from .candidates import CandidateWindow
-from .config import (Settings, SettingsStore, add_recent, engine_overrides, read_phrases_text, toggled_script,
-                     write_phrases_text)
 from .editor import ImeEditor
 from .fonts import INSTALL_HINT, pick_cjk_font
-from .input_controller import InputController
-from .keytable import layout_keys
+from .window_input import WindowInput
 from .worker import EngineThread
 
 log = logging.getLogger(__name__)
@@ -51,14 +53,14 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.editor)
         self.candidates = CandidateWindow(self)
         s = self.settings
-        self.controller = InputController(self.editor, self.candidates, chinese=s.chinese_mode,
-                                          fullwidth=s.fullwidth_punct, comma_period_paging=s.comma_period_paging)
+        self.controller = WindowInput(self.editor, self.candidates, chinese=s.chinese_mode,
+                                      fullwidth=s.fullwidth_punct, comma_period_paging=s.comma_period_paging,
+                                      layout=s.layout)
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
         self._show_script()
-        self.controller.layout_keys = layout_keys(s.layout)
         self._apply_view_settings()
         self._restore_geometry()
         self._update_title()
@@ -346,7 +348,7 @@ class MainWindow(QMainWindow):
         self._show_script()
         if old.fullwidth_punct != new.fullwidth_punct:
             self.controller.set_fullwidth(new.fullwidth_punct)
-        self.controller.comma_period_paging = new.comma_period_paging
+        self.controller.set_typing(comma_period_paging=new.comma_period_paging)
         self._apply_view_settings()
         self.store.save(self.settings)
 
@@ -473,7 +475,7 @@ class MainWindow(QMainWindow):
         box.exec()
 
     def show_keys(self):
-        """Help → Keys and Shortcuts: the key reference (ime_app.keytable.KEY_REFERENCE), non-modal; returns it."""
+        """Help → Keys and Shortcuts: the key reference (frontend.keytable.KEY_REFERENCE), non-modal; returns it."""
         from .key_reference import KeyReferenceDialog
 
         if self.keys_dialog is None:
@@ -512,12 +514,12 @@ class MainWindow(QMainWindow):
         dialog = UserDictionaryDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         c, w, queued = self.controller, self.engine.worker, Qt.ConnectionType.QueuedConnection
-        dialog.refresh_requested.connect(lambda: c.send_to_engine("userdict_list"))
-        dialog.add_requested.connect(lambda line: c.send_to_engine("userdict_add", line))
-        dialog.remove_requested.connect(lambda words: c.send_to_engine("userdict_remove", list(words)))
-        dialog.import_requested.connect(lambda path: c.send_to_engine("userdict_import", path))
-        dialog.export_requested.connect(lambda path: c.send_to_engine("userdict_export", path))
-        dialog.export_learned_requested.connect(lambda path: c.send_to_engine("learned_export", path))
+        dialog.refresh_requested.connect(lambda: c.send_to_engine(UserdictList()))
+        dialog.add_requested.connect(lambda line: c.send_to_engine(UserdictAdd(line)))
+        dialog.remove_requested.connect(lambda words: c.send_to_engine(UserdictRemove(tuple(words))))
+        dialog.import_requested.connect(lambda path: c.send_to_engine(UserdictImport(path)))
+        dialog.export_requested.connect(lambda path: c.send_to_engine(UserdictExport(path)))
+        dialog.export_learned_requested.connect(lambda path: c.send_to_engine(LearnedExport(path)))
         w.user_words.connect(dialog.show_words, queued)
         w.userdict_message.connect(dialog.show_message, queued)
         dialog.open()
@@ -544,7 +546,7 @@ class MainWindow(QMainWindow):
             if not path:
                 return
         self.store.save(self.settings)
-        self.controller.send_to_engine("user_data_export", path, self.store.file_contents())
+        self.controller.send_to_engine(UserDataExport(path, self.store.file_contents()))
 
     def import_user_data(self, path: str | None = None, confirm: bool = True) -> None:
         """Add a backup's user data to this user's and restore its settings."""
@@ -560,7 +562,7 @@ class MainWindow(QMainWindow):
                 "yours (nothing of yours is removed) and replace your settings with the backup's?") \
                 != QMessageBox.StandardButton.Yes:
             return
-        self.controller.send_to_engine("user_data_import", path)
+        self.controller.send_to_engine(UserDataImport(path))
 
     @Slot(str, object)
     def _user_data_done(self, message: str, files) -> None:

@@ -1,10 +1,10 @@
 """The worker thread that owns the Engine and the Session: the GUI thread never decodes.
 
 The UI sends actions as ``(seq, action)`` through a queued signal to :meth:`EngineWorker.submit`.
-Each action is a tuple ``(name, *args)``: one a :class:`~ime_app.session_runner.SessionRunner`
-applies (a :class:`~engine.pinyin.session.Session` method in :data:`SESSION_METHODS`,
-``commit_all_then``, ``set_context``), or one of the worker's own (``configure``, ``reload``,
-``clear_history``...). The worker applies them in order and, once its queue is
+Each action is one of :mod:`frontend.actions`: one a :class:`~frontend.session_runner.SessionRunner`
+applies (a :class:`~frontend.actions.SessionAction`, ``CommitAllThen``, ``SetContext``), or a
+:class:`~frontend.actions.WorkerAction` (``Configure``, ``Reload``, ``ClearHistory``...), each with
+its handler in :meth:`EngineWorker._handlers`. The worker applies them in order and, once its queue is
 drained, computes one :class:`~engine.pinyin.session.SessionView` (the beam search) and emits it
 with the sequence number of the last action applied; the UI drops snapshots older than
 the newest action it sent. Typing faster than the decoder therefore costs one decode per
@@ -20,15 +20,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
 
-from .session_runner import CONTEXT_CHARS, RUNNER_ACTIONS, SESSION_METHODS, Outcome, SessionRunner
+from frontend.actions import (Action, ClearHistory, CommitAllThen, Configure, ForgetWords, LearnedExport, ListLearned,
+                              Reload, SessionAction, SetContext, UserDataExport, UserDataImport, UserdictAdd,
+                              UserdictExport, UserdictImport, UserdictList, UserdictRemove, WorkerAction)
+from frontend.loader import WINDOW_LOAD_ERROR, load_engine, resolved_options
+from frontend.session_runner import Outcome, SessionRunner, action_name
 
-__all__ = ["CONTEXT_CHARS", "SESSION_METHODS", "EngineThread", "EngineWorker"]
+__all__ = ["EngineThread", "EngineWorker"]
 
 log = logging.getLogger(__name__)
-
-INTERNAL_LOAD_ERROR = ("The engine could not start because of an internal error; the details are in the log "
-                       "on the terminal that started Shuru. Chinese input is unavailable; typing in English still "
-                       "works. Reinstalling Shuru may help; otherwise please report the problem with the log.")
 
 
 class EngineWorker(QObject):
@@ -57,7 +57,7 @@ class EngineWorker(QObject):
         self._page_size = page_size
         self._engine = None
         self._runner: SessionRunner | None = None
-        self._pending: deque[tuple[int, tuple]] = deque()
+        self._pending: deque[tuple[int, Action]] = deque()
         self._drain_scheduled = False
         self._last_seq = 0  # of the last action applied (a view finished in idle time carries it)
         self._drain_requested.connect(self._drain, Qt.ConnectionType.QueuedConnection)
@@ -65,22 +65,19 @@ class EngineWorker(QObject):
 
     @Slot()
     def start(self) -> None:
-        """Load the engine (runs on the worker thread when it starts)."""
-        from engine import Engine, EngineOptions  # imported here: numpy/onnxruntime load off the GUI thread
-        from engine.errors import ShuruError
-
+        """Load the engine (runs on the worker thread when it starts: numpy/onnxruntime load off the GUI thread)."""
         t0 = time.perf_counter()
-        self._options = replace(self._options or EngineOptions(), **self._overrides)
-        try:
-            self._engine = Engine.load(self._options)
-            self._runner = SessionRunner(self._engine, self._page_size)
-        except ShuruError as e:
-            log.error("engine failed to load: %s", e)
-            self.load_failed.emit(str(e))
+        self._options = resolved_options(self._options, self._overrides)
+        self._engine, error = load_engine(self._options, {}, internal_error=WINDOW_LOAD_ERROR)
+        if self._engine is None:
+            self.load_failed.emit(error)
             return
+        try:
+            self._runner = SessionRunner(self._engine, self._page_size)
         except Exception:  # an engine bug must not take the window down
-            log.exception("engine failed to load")
-            self.load_failed.emit(INTERNAL_LOAD_ERROR)
+            log.exception("engine failed to start a session")
+            self._engine = None
+            self.load_failed.emit(WINDOW_LOAD_ERROR)
             return
         log.info("engine loaded in %.2f s: %s", time.perf_counter() - t0, self._engine.status)
         self.loaded.emit(self._engine.status, self._engine.model_name, self._model_dir())
@@ -91,7 +88,7 @@ class EngineWorker(QObject):
             self._engine.close()
 
     @Slot(int, object)
-    def submit(self, seq: int, action: tuple) -> None:
+    def submit(self, seq: int, action: Action) -> None:
         """Queue one action; the queue is drained once the events already posted are handled."""
         self._pending.append((seq, action))
         if not self._drain_scheduled:
@@ -127,16 +124,27 @@ class EngineWorker(QObject):
         if more:
             self._idle_requested.emit()
 
-    def _apply(self, seq: int, action: tuple) -> None:
-        name = action[0]
-        if name in SESSION_METHODS or name in RUNNER_ACTIONS:
+    def _apply(self, seq: int, action: Action) -> None:
+        if isinstance(action, (SessionAction, CommitAllThen, SetContext)):
             self._report(seq, self._runner.apply(action))
             return
         try:
-            getattr(self, "_do_" + name)(seq, *action[1:])
+            handler = self._handlers().get(type(action)) if isinstance(action, WorkerAction) else None
+            if handler is None:
+                raise ValueError(f"not a worker action: {action!r}")
+            handler(action)
         except Exception as e:  # never raise on the keystroke path: log, tell, go on
             log.exception("action %r failed", action)
-            self.problem.emit(f"{name} failed: {e}")
+            self.problem.emit(f"{action_name(action)} failed: {e}")
+
+    def _handlers(self) -> dict:
+        """Each worker action's handler."""
+        return {Configure: self._configure, Reload: self._reload, ClearHistory: self._clear_history,
+                ListLearned: self._list_learned, ForgetWords: self._forget_words, UserdictList: self._userdict_list,
+                UserdictAdd: self._userdict_add, UserdictRemove: self._userdict_remove,
+                UserdictImport: self._userdict_import, UserdictExport: self._userdict_export,
+                LearnedExport: self._learned_export, UserDataExport: self._user_data_export,
+                UserDataImport: self._user_data_import}
 
     def _report(self, seq: int, outcome: Outcome) -> None:
         """Emit what an action or decode produced: text to insert, forgotten words, a problem."""
@@ -154,19 +162,19 @@ class EngineWorker(QObject):
 
     # Worker actions (besides the runner's) ---------------------------------------------
 
-    def _do_configure(self, seq: int, page_size: int, overrides: dict) -> None:
-        """Apply new settings (``config.engine_overrides``: fuzzy pairs, learning, layout, script) and
+    def _configure(self, action: Configure) -> None:
+        """Apply new settings (``frontend.config.engine_overrides``: fuzzy pairs, learning, layout, script) and
         the page size: a new, empty session."""
-        self._page_size = page_size
-        self._options = replace(self._options, **overrides)
+        self._page_size = action.page_size
+        self._options = replace(self._options, **action.overrides)
         if hasattr(self._engine, "configure"):
-            self._engine.configure(**overrides)
+            self._engine.configure(**action.overrides)
         else:
             from engine import Engine
             self._engine = Engine.load(self._options)
-        self._runner.use_engine(self._engine, page_size)
+        self._runner.use_engine(self._engine, action.page_size)
 
-    def _do_reload(self, seq: int) -> None:
+    def _reload(self, action: Reload) -> None:
         """Load the engine again (a personal model was just trained); the old one stays on failure."""
         from engine import Engine
 
@@ -174,46 +182,48 @@ class EngineWorker(QObject):
         self._runner.use_engine(self._engine)
         self.loaded.emit(self._engine.status, self._engine.model_name, self._model_dir())
 
-    def _do_clear_history(self, seq: int) -> None:
+    def _clear_history(self, action: ClearHistory) -> None:
         self._engine.clear_history()
         self.history_cleared.emit()
         self.learned_words.emit([])
 
-    def _do_list_learned(self, seq: int) -> None:
+    def _list_learned(self, action: ListLearned) -> None:
         self.learned_words.emit(self._engine.learned_words())
 
-    def _do_forget_words(self, seq: int, words: list) -> None:
+    def _forget_words(self, action: ForgetWords) -> None:
         """Forget words chosen in the learned-words list; the input in progress is ranked again."""
-        self._engine.forget_words(list(words))
+        self._engine.forget_words(list(action.words))
         self._runner.session.rerank()
         self.learned_words.emit(self._engine.learned_words())
 
     # The user dictionary ------------------------------------------------------------------
 
-    def _do_userdict_list(self, seq: int) -> None:
+    def _userdict_list(self, action: UserdictList) -> None:
         self.user_words.emit(self._engine.user_words())
 
-    def _do_userdict_add(self, seq: int, line: str) -> None:
+    def _userdict_add(self, action: UserdictAdd) -> None:
         """Add one typed entry ("word [pinyin] [weight]"); a refused one is explained."""
         from engine.user.userdict import parse_line
 
         try:
-            word = parse_line(line, self._engine.lexicon)
+            word = parse_line(action.line, self._engine.lexicon)
         except ValueError as e:
             self.userdict_message.emit(f"Not added: {e}")
             return
         self._userdict_changed(lambda: self._engine.add_user_words([word]), f"Added {word.word} ({word.pinyin})")
 
-    def _do_userdict_remove(self, seq: int, words: list) -> None:
-        self._userdict_changed(lambda: self._engine.remove_user_words(list(words)), f"Removed {'、'.join(words)}")
+    def _userdict_remove(self, action: UserdictRemove) -> None:
+        words = list(action.words)
+        self._userdict_changed(lambda: self._engine.remove_user_words(words), f"Removed {'、'.join(words)}")
 
-    def _do_userdict_import(self, seq: int, path: str) -> None:
+    def _userdict_import(self, action: UserdictImport) -> None:
         """Import a word list; the message names each refused line by number."""
         from engine.textfile import TextFileError
         from engine.user.userdict import read_word_list
 
         from .user_dictionary import import_report
 
+        path = action.path
         try:
             words, problems = read_word_list(Path(path), self._engine.lexicon)
         except TextFileError as e:
@@ -222,23 +232,25 @@ class EngineWorker(QObject):
         self._userdict_changed(lambda: self._engine.add_user_words(words) if words else None,
                                import_report(Path(path).name, len(words), problems))
 
-    def _do_userdict_export(self, seq: int, path: str) -> None:
+    def _userdict_export(self, action: UserdictExport) -> None:
         from engine.user.userdict import format_word_list
 
         words = self._engine.user_words()
-        self._export(Path(path), format_word_list(words), f"Exported {len(words)} words to {path}")
+        self._export(Path(action.path), format_word_list(words), f"Exported {len(words)} words to {action.path}")
 
-    def _do_learned_export(self, seq: int, path: str) -> None:
+    def _learned_export(self, action: LearnedExport) -> None:
         """The learned words as a word list (the lexicon's readings; weights rounded, at least 1)."""
         from engine.user.userdict import format_word_list, learned_word_entries
 
         words = learned_word_entries(self._engine.learned_words(), self._engine.lexicon)
-        self._export(Path(path), format_word_list(words), f"Exported {len(words)} learned words to {path}")
+        self._export(Path(action.path), format_word_list(words),
+                     f"Exported {len(words)} learned words to {action.path}")
 
-    def _do_user_data_export(self, seq: int, path: str, files: dict) -> None:
+    def _user_data_export(self, action: UserDataExport) -> None:
         """All user data in one backup file (engine.user.backup), with the front end's ``files``."""
         from engine.errors import ShuruError
 
+        path, files = action.path, action.files
         try:
             contents = self._engine.export_user_data(Path(path), files)["contents"]
         except ShuruError as e:
@@ -247,10 +259,11 @@ class EngineWorker(QObject):
         self.user_data_done.emit(f"Exported {contents['learned_words']} learned words and "
                                  f"{contents['dictionary_words']} dictionary words to {path}", None)
 
-    def _do_user_data_import(self, seq: int, path: str) -> None:
+    def _user_data_import(self, action: UserDataImport) -> None:
         """Add a backup's user data; its other files (settings) go back to the window."""
         from engine.errors import ShuruError
 
+        path = action.path
         try:
             summary = self._engine.import_user_data(Path(path))
         except ShuruError as e:

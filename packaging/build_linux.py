@@ -45,7 +45,7 @@ PRUNE_GLOBS = ["libgtk-3.so*", "libgdk-3.so*", "PySide6/Qt/lib/libQt6Network.so*
 # CPython's own libraries come with their debug info (24 MB); it goes (strip --strip-debug), the
 # code stays. Nothing else is stripped: stripping breaks numpy's bundled OpenBLAS.
 STRIP_DEBUG_GLOBS = ["libpython3*.so*", "python3*/lib-dynload/*.so"]
-# The IBus engine's component (ime_app/ibus/component.py renders it) and how it is started.
+# The IBus engine's component (shuru_ibus/component.py renders it) and how it is started.
 IBUS_COMPONENT = "usr/share/ibus/component/shuru.xml"
 ENGINE_EXEC = ["/opt/shuru/ibus-engine-shuru"]
 SETTINGS_EXEC = ["/opt/shuru/shuru", "--settings"]
@@ -143,7 +143,7 @@ def deb_tree(frozen: Path, root: Path, ver: str) -> None:
     for sub, name in (("applications", f"{APP_ID}.desktop"), ("metainfo", f"{APP_ID}.metainfo.xml")):
         (root / "usr/share" / sub).mkdir(parents=True, exist_ok=True)
         shutil.copy(LINUX / name, root / "usr/share" / sub / name)
-    render_icons(ROOT / "ime_app/ibus/shuru.svg", root)
+    render_icons(ROOT / "shuru_ibus/shuru.svg", root)
     write_ibus_component(root / IBUS_COMPONENT)
     control(root, "shuru", ver, DEPENDS, RECOMMENDS, SUGGESTS,
             "pinyin input method with a small neural model that runs locally\n"
@@ -157,7 +157,7 @@ def deb_tree(frozen: Path, root: Path, ver: str) -> None:
 
 def write_ibus_component(path: Path) -> None:
     sys.path.insert(0, str(ROOT))
-    from ime_app.ibus.component import render_component
+    from shuru_ibus.component import render_component
 
     path.parent.mkdir(parents=True)
     path.write_text(render_component(ENGINE_EXEC, setup_argv=SETTINGS_EXEC, icon=Path(ICON_PATH)), encoding="utf-8")

@@ -2,7 +2,7 @@
 import sys
 
 from engine.core.libime import MERGE_FLAG
-from ime_app.ibus.__main__ import main
+from shuru_ibus.__main__ import main
 
 if __name__ == "__main__":
     if sys.argv[1:2] == [MERGE_FLAG]:  # the engine's background merge of libime's model (engine.libime)

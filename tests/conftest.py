@@ -100,7 +100,7 @@ def config_dir(tmp_path, monkeypatch):
 def make_window(qtbot, tmp_path, config_dir):
     """Open windows (closed at the end); the engine's history and settings are in tmp_path."""
     from engine import EngineOptions
-    from ime_app.config import Settings, SettingsStore
+    from frontend.config import Settings, SettingsStore
     from ime_app.window import MainWindow
 
     windows = []

@@ -1,7 +1,7 @@
-"""Test helpers for the IBus front end: a Composer with no bus, a virtual X server, client apps.
+"""Test helpers for the IBus front end: an IBusComposer with no bus, a virtual X server, client apps.
 
 :class:`FakeInputContext` is an application's text field typed into through a
-:class:`~ime_app.ibus.composer.Composer` with a recording display: keys go in as IBus keyvals
+:class:`~shuru_ibus.composer.IBusComposer` with a recording display: keys go in as IBus keyvals
 (named as xdotool names them), and the application types what the engine does not consume.
 The end-to-end test runs it beside the real clients: what it shows is what they must show.
 """
@@ -15,9 +15,9 @@ import threading
 import time
 from pathlib import Path
 
-from ime_app.config import Settings
-from ime_app.ibus.composer import Composer
-from ime_app.ibus.keys import RELEASE_MASK, SHIFT_MASK, keyval_text
+from frontend.config import Settings
+from shuru_ibus.composer import IBusComposer
+from shuru_ibus.keys import RELEASE_MASK, SHIFT_MASK, keyval_text
 
 # xdotool key names -> X keysyms (letters and digits are their own code)
 KEYSYMS = {"space": 0x20, "equal": 0x3D, "minus": 0x2D, "comma": 0x2C, "period": 0x2E, "apostrophe": 0x27,
@@ -80,7 +80,7 @@ class FakeInputContext:
         self.display = FakeDisplay()
         self.idle: list = []
         self.run_idle = run_idle
-        self.composer = Composer(self.display, self.idle.append, settings or Settings())
+        self.composer = IBusComposer(self.display, self.idle.append, settings or Settings())
         if engine is not None:
             self.composer.engine_ready(engine)
 

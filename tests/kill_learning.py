@@ -27,7 +27,7 @@ INPUTS = ("nihao", "shijie", "women", "xuexi", "gongzuo", "pengyou", "tianqi", "
 def child(folder: Path, seed: int) -> None:
     """Type, commit and save settings forever, printing each completed write (killed from outside)."""
     from engine import Engine, EngineOptions
-    from ime_app.config import Settings, SettingsStore
+    from frontend.config import Settings, SettingsStore
 
     engine = Engine.load(EngineOptions(use_neural=False, history_path=folder / "user.db"))
     store = SettingsStore(folder / "config")
@@ -70,7 +70,7 @@ def one_kill(folder: Path, rng: random.Random, seed: int) -> tuple[list[str], in
 def check(folder: Path, lines: list[str]) -> list[str]:
     """What was lost or unreadable after a kill (empty when everything held)."""
     from engine import Engine, EngineOptions
-    from ime_app.config import SettingsStore
+    from frontend.config import SettingsStore
 
     problems = []
     engine = Engine.load(EngineOptions(use_neural=False, history_path=folder / "user.db"))

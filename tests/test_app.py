@@ -20,7 +20,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 
 from engine.pinyin.session import Session
-from ime_app.config import Settings
+from frontend.config import Settings
 from ime_app.window import MainWindow
 from tests.conftest import TIMEOUT_MS, close, learned_word_count, reloaded_word_count
 
@@ -68,7 +68,7 @@ def test_nihao_space_commits_nihao(qtbot, window):
 
 
 def test_a_search_left_unfinished_by_a_key_is_drawn_when_idle_work_finishes_it(qtbot, make_window, monkeypatch):
-    from ime_app.session_runner import SessionRunner
+    from frontend.session_runner import SessionRunner
 
     monkeypatch.setattr(SessionRunner, "budget_ms", 0)  # one letter per view: the rest goes on idle
     w = make_window()
@@ -565,7 +565,7 @@ def test_settings_show_learned_words_and_remove_one(qtbot, window):
 def test_settings_only_shows_the_dialog_and_saves_for_every_front_end(qtbot, make_window, config_dir, monkeypatch):
     """`python -m ime_app --settings` (the IBus menu's Settings…): the dialog alone; its OK saves settings.json."""
     from ime_app.__main__ import settings_only
-    from ime_app.config import SettingsStore
+    from frontend.config import SettingsStore
     from ime_app.settings_dialog import SettingsDialog
 
     w = make_window()

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from ime_app.config import Settings, SettingsStore
+from frontend.config import Settings, SettingsStore
 from tests.conftest import TIMEOUT_MS
 from tests.test_app import settle, text, typed
 
@@ -60,7 +60,7 @@ def test_microsoft_semicolon_is_ing_while_composing(qtbot, make_window):
 
 
 def test_quick_phrases_edited_in_settings_are_offered(qtbot, window, monkeypatch):
-    from ime_app.config import phrases_path
+    from frontend.config import phrases_path
     from ime_app.settings_dialog import SettingsDialog
 
     def edit_and_accept(dialog):

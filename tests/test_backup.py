@@ -191,7 +191,7 @@ def test_the_window_leaves_user_db_complete_when_it_closes(make_window, qtbot, t
 
 def test_the_window_exports_and_imports_user_data(make_window, qtbot, tmp_path):
     """File → Export User Data… then, in another user's window, Import: words, settings restored."""
-    from ime_app.config import Settings
+    from frontend.config import Settings
     from tests.test_app import typed
     from PySide6.QtTest import QTest
     from PySide6.QtCore import Qt

@@ -24,7 +24,7 @@ import pytest
 
 from engine import AssetError, Engine, EngineOptions
 from engine.user.userlm import save_user_lm
-from ime_app.config import Settings, SettingsStore
+from frontend.config import Settings, SettingsStore
 from tests.test_trainer_support import tiny_model_dir  # noqa: F401 (fixture)
 
 KINDS = ("truncated", "random bytes", "empty", "a directory", "unreadable")

@@ -33,4 +33,4 @@ def test_they_describe_this_version_and_command():
     assert meta.findtext("id") == DESKTOP_ID
     assert meta.find("releases/release").get("version") == project["version"]
     assert meta.findtext("launchable") == DESKTOP.name
-    assert (ROOT / "ime_app/ibus/shuru.svg").exists()  # the icon packages install as DESKTOP_ID.svg
+    assert (ROOT / "shuru_ibus/shuru.svg").exists()  # the icon packages install as DESKTOP_ID.svg

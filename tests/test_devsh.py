@@ -198,7 +198,7 @@ def test_ibus_registers_the_component_for_the_user(system):
     assert run.returncode == 0, run.stderr
     component_dir = system.root / ".local/share/ibus/component"
     calls = [c for c in system.recorded() if not c.startswith(("fc-list", "ldconfig", "pkg-config"))]
-    assert calls == ["python -c import gi"] * 2 + [f"python -m ime_app.ibus --write-component {component_dir} --no-neural",
+    assert calls == ["python -c import gi"] * 2 + [f"python -m shuru_ibus --write-component {component_dir} --no-neural",
                                                  "ibus write-cache", "ibus-daemon --daemonize --xim --replace"]
     env_file = system.root / ".config/environment.d/60-shuru-ibus.conf"
     assert env_file.read_text() == f"IBUS_COMPONENT_PATH={component_dir}:/usr/share/ibus/component\n"

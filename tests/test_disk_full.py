@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from engine import Engine, EngineOptions
-from ime_app.config import Settings, SettingsStore
+from frontend.config import Settings, SettingsStore
 from ime_app.window import write_text_atomic
 
 

@@ -1,6 +1,6 @@
 """The IBus front end without a bus: keyvals, the component XML, and the engine glue as specs.
 
-The glue (:class:`~ime_app.ibus.composer.Composer`) runs on the real engine (shipped lexicon
+The glue (:class:`~shuru_ibus.composer.IBusComposer`) runs on the real engine (shipped lexicon
 and n-gram, no neural model) behind a recording display (:mod:`tests.ibus_harness`); keys
 go in as IBus keyvals, named as xdotool names them.
 """
@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from ime_app.config import Settings
-from ime_app.ibus import keys as k
-from ime_app.ibus.component import (ENGINE_NAME, EngineCannotStart, check_engine, checkout_command,
+from frontend.actions import PageDown, SelectOnPage
+from frontend.config import Settings
+from frontend.keytable import KEY_NAMES
+from shuru_ibus import keys as k
+from shuru_ibus.component import (ENGINE_NAME, EngineCannotStart, check_engine, checkout_command,
                                     render_component, write_component)
-from ime_app.keytable import KEY_NAMES
 from tests.ibus_harness import FakeInputContext, keysym
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,8 +82,8 @@ def test_the_component_describes_the_shuru_engine():
 
 
 def test_paths_with_spaces_are_quoted_for_ibus_daemon():
-    root = ET.fromstring(render_component(["/opt/my shuru/bin/python", "-m", "ime_app.ibus"]))
-    assert shlex.split(root.findtext("exec")) == ["/opt/my shuru/bin/python", "-m", "ime_app.ibus", "--ibus"]
+    root = ET.fromstring(render_component(["/opt/my shuru/bin/python", "-m", "shuru_ibus"]))
+    assert shlex.split(root.findtext("exec")) == ["/opt/my shuru/bin/python", "-m", "shuru_ibus", "--ibus"]
 
 
 def test_an_empty_command_is_refused():
@@ -92,12 +93,12 @@ def test_an_empty_command_is_refused():
 
 def test_write_component_runs_this_checkouts_engine(tmp_path):
     """The command others test with: the exec is this venv's python on this checkout."""
-    run = subprocess.run([sys.executable, "-m", "ime_app.ibus", "--write-component", str(tmp_path / "c"),
+    run = subprocess.run([sys.executable, "-m", "shuru_ibus", "--write-component", str(tmp_path / "c"),
                           "--no-neural"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     argv = shlex.split(ET.parse(tmp_path / "c" / "shuru.xml").getroot().findtext("exec"))
     assert argv == ["/usr/bin/env", f"PYTHONPATH={REPO}", str(Path(sys.executable).absolute()),
-                    "-m", "ime_app.ibus", "--no-neural", "--ibus"]
+                    "-m", "shuru_ibus", "--no-neural", "--ibus"]
     assert Path(argv[2]).is_absolute() and Path(argv[2]).exists()
     assert write_component(tmp_path / "d").read_text(encoding="utf-8").count("<engine>") == 1
     assert checkout_command()[1] == f"PYTHONPATH={REPO}"
@@ -126,7 +127,7 @@ CANNOT_START = [
      ["cannot import PyGObject", "-m pip install 'PyGObject>=3.42,<3.51'", "./dev.sh ibus"]),
     ("PyGObject without IBus's typelib",
      lambda tmp, bare: ["/usr/bin/env", f"PYTHONPATH={gi_without_ibus(tmp / 'fake')}:{REPO}", sys.executable,
-                        "-m", "ime_app.ibus"],
+                        "-m", "shuru_ibus"],
      ["no IBus typelib (Namespace IBus not available)", "gir1.2-ibus-1.0"]),
     ("a Python that is not there", lambda tmp, bare: checkout_command(python=str(tmp / "no" / "python")),
      ["No such file or directory"]),
@@ -144,7 +145,7 @@ def test_a_component_that_cannot_start_is_not_written(tmp_path, bare_python, com
 
 def test_write_component_from_a_python_without_pygobject_fails_and_says_what_to_install(tmp_path, bare_python):
     """The command line dev.sh runs, with a venv that cannot import gi: exit 1, the reason, no file."""
-    run = subprocess.run([str(bare_python), "-m", "ime_app.ibus", "--write-component", str(tmp_path / "c")],
+    run = subprocess.run([str(bare_python), "-m", "shuru_ibus", "--write-component", str(tmp_path / "c")],
                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1 and run.stdout == ""
     assert run.stderr.startswith("Shuru's IBus component was not written: The IBus engine cannot start: "
@@ -153,23 +154,23 @@ def test_write_component_from_a_python_without_pygobject_fails_and_says_what_to_
 
 
 def test_the_engine_check_passes_where_the_engine_can_start():
-    run = subprocess.run([sys.executable, "-m", "ime_app.ibus", "--check"], cwd=REPO, capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "shuru_ibus", "--check"], cwd=REPO, capture_output=True,
                          text=True, timeout=120)
     assert (run.returncode, run.stderr) == (0, "")
     assert check_engine(checkout_command()) == ""
 
 
 def test_the_ibus_front_end_never_loads_qt():
-    """Everything an engine process imports (the gi modules only where PyGObject is installed)."""
-    modules = ["ime_app.ibus.composer", "ime_app.ibus.keys", "ime_app.ibus.loader",
-               "ime_app.ibus.private_bus", "ime_app.ibus.__main__"]
+    """Everything an engine process imports (the gi modules only where PyGObject is installed); nor the window's package."""
+    modules = ["shuru_ibus.composer", "shuru_ibus.keys", "frontend.loader",
+               "shuru_ibus.private_bus", "shuru_ibus.__main__"]
     code = ("import importlib, importlib.util, sys\n"
             f"mods = {modules!r}\n"
-            "if importlib.util.find_spec('gi'): mods += ['ime_app.ibus.service', 'ime_app.ibus.engine']\n"
+            "if importlib.util.find_spec('gi'): mods += ['shuru_ibus.service', 'shuru_ibus.engine']\n"
             "[importlib.import_module(m) for m in mods]\n"
             "from engine import Engine, EngineOptions\n"
-            "from ime_app.ibus.composer import Composer\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'torch')))\n")
+            "from shuru_ibus.composer import IBusComposer\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'torch', 'ime_app')))\n")
     run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"
@@ -298,7 +299,7 @@ def test_comma_and_period_turn_pages_with_the_setting(engine):
 
 
 def test_a_long_search_shows_what_is_decoded_then_the_whole_conversion(engine, monkeypatch):
-    from ime_app.session_runner import SessionRunner
+    from frontend.session_runner import SessionRunner
 
     monkeypatch.setattr(SessionRunner, "budget_ms", 0)  # one letter per view or idle step
     ic = FakeInputContext(engine, run_idle=False)
@@ -376,10 +377,10 @@ def test_a_reset_drops_the_input(ic):
 
 def test_panel_clicks_and_page_buttons_are_session_actions(ic):
     ic.keys(*"shi")
-    ic.composer.act(("page_down",))
+    ic.composer.send(PageDown())
     ic.flush()
     second = ic.display.page
-    ic.composer.act(("select_on_page", 1))
+    ic.composer.send(SelectOnPage(1))
     assert ic.text == second[1]
 
 
@@ -464,8 +465,8 @@ def test_quick_phrases_and_dates_in_an_input_context(engine):
 
 def test_the_script_menu_entry_toggles_and_saves_the_output_script(config_dir):
     pytest.importorskip("gi")
-    from ime_app.config import SettingsStore
-    from ime_app.ibus.service import Service
+    from frontend.config import SettingsStore
+    from shuru_ibus.service import Service
 
     class Recorder:
         def __init__(self):

@@ -1,7 +1,7 @@
 """End to end through a real IBus: ibus-daemon starts Shuru's engine from the component XML.
 
 A private ibus-daemon (``dbus-run-session``, ``--panel=disable --cache=none``, private
-XDG folders, ``IBUS_COMPONENT_PATH`` at the component that ``python -m ime_app.ibus
+XDG folders, ``IBUS_COMPONENT_PATH`` at the component that ``python -m shuru_ibus
 --write-component DIR`` writes) on a virtual X server; two applications that are not Shuru's,
 a GTK 3 ``Gtk.Entry`` and a Qt ``QLineEdit`` (``QT_IM_MODULE=ibus``), get real X key
 events from xdotool. Each application's text and preedit are read back and compared with
@@ -36,7 +36,7 @@ def _missing() -> str:
     """Why the end-to-end test cannot run here ("" when it can)."""
     import shutil
 
-    from ime_app.ibus.private_bus import missing_tools
+    from shuru_ibus.private_bus import missing_tools
 
     missing = missing_tools() + [t for t in ("Xvfb", "xdotool") if shutil.which(t) is None]
     if missing:
@@ -58,10 +58,10 @@ def desktop(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail(hint)
         pytest.skip(hint)
-    from ime_app.ibus.private_bus import PrivateIBus
+    from shuru_ibus.private_bus import PrivateIBus
 
     home = tmp_path_factory.mktemp("ibus-e2e")
-    write = subprocess.run([sys.executable, "-m", "ime_app.ibus", "--write-component", str(home / "component"),
+    write = subprocess.run([sys.executable, "-m", "shuru_ibus", "--write-component", str(home / "component"),
                             *ENGINE_ARGS], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert write.returncode == 0, write.stderr
     xvfb = Xvfb()
@@ -154,7 +154,7 @@ def test_learning_went_to_the_users_store(desktop, model_engine):
 
 def test_the_engine_quits_when_the_bus_goes_away(desktop):
     _, bus = desktop
-    engines = [pid for pid in bus.processes() if b"ime_app.ibus" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    engines = [pid for pid in bus.processes() if b"shuru_ibus" in Path(f"/proc/{pid}/cmdline").read_bytes()]
     assert len(engines) == 1, "one engine process served both applications"
     bus.stop()
     deadline = time.monotonic() + QUIT_TIMEOUT_S

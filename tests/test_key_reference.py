@@ -1,4 +1,4 @@
-"""The key reference has one definition (ime_app.keytable.KEY_REFERENCE): the window's
+"""The key reference has one definition (frontend.keytable.KEY_REFERENCE): the window's
 Help → Keys and Shortcuts shows it, and README.md's table under "Using the app" is it."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ime_app.key_reference import KeyReferenceDialog, markdown_cell_html
-from ime_app.keytable import KEY_REFERENCE, key_reference_markdown
+from frontend.keytable import KEY_REFERENCE, key_reference_markdown
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

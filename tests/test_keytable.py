@@ -6,9 +6,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 from PySide6.QtCore import Qt
 
-from ime_app.config import Settings, SettingsStore, add_recent
-from ime_app.keytable import CURSOR_END, EDITOR, KEY_NAMES, SWALLOW, Route, depends_on_composing, layout_keys, route_key
-from ime_app.punctuation import Punctuator
+from frontend.actions import (Backspace, Cancel, Commit, CommitRaw, Delete, ForgetHighlighted, Insert, MoveCursor,
+                              MoveHighlight, PageDown, PageUp, SelectOnPage)
+from frontend.config import Settings, SettingsStore, add_recent
+from frontend.keytable import (CURSOR_END, EDITOR, KEY_NAMES, SWALLOW, Route, RouteKind, depends_on_composing,
+                               layout_keys, route_key)
+from frontend.punctuation import Punctuator
 
 K = Qt.Key
 
@@ -26,8 +29,8 @@ def test_the_key_table_knows_no_toolkit():
     import ast
     from pathlib import Path
 
-    import ime_app.keytable as table
-    import ime_app.punctuation as punct
+    import frontend.keytable as table
+    import frontend.punctuation as punct
 
     for module in (table, punct):
         tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
@@ -42,29 +45,29 @@ def check(key, text, want, *, composing, chinese=True, ctrl_alt=False, paging=Fa
 
 
 @pytest.mark.parametrize("key,text,want", [
-    ("", "n", Route("session", ("insert", "n"))),
-    ("", "A", Route("session", ("insert", "a"))),  # Shift+letter while composing: lower-cased
-    ("", "'", Route("session", ("insert", "'"))),
-    ("space", " ", Route("session", ("commit",))),
-    ("", "1", Route("session", ("select_on_page", 0))),
-    ("", "9", Route("session", ("select_on_page", 8))),
+    ("", "n", Route(RouteKind.SESSION, Insert("n"))),
+    ("", "A", Route(RouteKind.SESSION, Insert("a"))),  # Shift+letter while composing: lower-cased
+    ("", "'", Route(RouteKind.SESSION, Insert("'"))),
+    ("space", " ", Route(RouteKind.SESSION, Commit())),
+    ("", "1", Route(RouteKind.SESSION, SelectOnPage(0))),
+    ("", "9", Route(RouteKind.SESSION, SelectOnPage(8))),
     ("", "0", SWALLOW),
-    ("minus", "-", Route("session", ("page_up",))),
-    ("equal", "=", Route("session", ("page_down",))),
-    ("comma", ",", Route("punct", char=",")),  # commits, then ， (paging is a setting)
-    ("period", ".", Route("punct", char=".")),
-    ("page_up", "", Route("session", ("page_up",))),
-    ("page_down", "", Route("session", ("page_down",))),
-    ("up", "", Route("session", ("move_highlight", -1))),
-    ("down", "", Route("session", ("move_highlight", 1))),
-    ("left", "", Route("session", ("move_cursor", -1))),
-    ("right", "", Route("session", ("move_cursor", 1))),
-    ("home", "", Route("session", ("move_cursor", -CURSOR_END))),
-    ("return", "\r", Route("session", ("commit_raw",))),
-    ("escape", "\x1b", Route("session", ("cancel",))),
-    ("backspace", "\x08", Route("session", ("backspace",))),
-    ("delete", "\x7f", Route("session", ("delete",))),
-    ("", "?", Route("punct", char="?")),
+    ("minus", "-", Route(RouteKind.SESSION, PageUp())),
+    ("equal", "=", Route(RouteKind.SESSION, PageDown())),
+    ("comma", ",", Route(RouteKind.PUNCT, char=",")),  # commits, then ， (paging is a setting)
+    ("period", ".", Route(RouteKind.PUNCT, char=".")),
+    ("page_up", "", Route(RouteKind.SESSION, PageUp())),
+    ("page_down", "", Route(RouteKind.SESSION, PageDown())),
+    ("up", "", Route(RouteKind.SESSION, MoveHighlight(-1))),
+    ("down", "", Route(RouteKind.SESSION, MoveHighlight(1))),
+    ("left", "", Route(RouteKind.SESSION, MoveCursor(-1))),
+    ("right", "", Route(RouteKind.SESSION, MoveCursor(1))),
+    ("home", "", Route(RouteKind.SESSION, MoveCursor(-CURSOR_END))),
+    ("return", "\r", Route(RouteKind.SESSION, CommitRaw())),
+    ("escape", "\x1b", Route(RouteKind.SESSION, Cancel())),
+    ("backspace", "\x08", Route(RouteKind.SESSION, Backspace())),
+    ("delete", "\x7f", Route(RouteKind.SESSION, Delete())),
+    ("", "?", Route(RouteKind.PUNCT, char="?")),
     ("", "", SWALLOW),
 ])
 def test_composing_keys(key, text, want):
@@ -72,12 +75,12 @@ def test_composing_keys(key, text, want):
 
 
 @pytest.mark.parametrize("key,text,composing,want", [
-    ("comma", ",", True, Route("session", ("page_up",))),
-    ("period", ".", True, Route("session", ("page_down",))),
-    ("minus", "-", True, Route("session", ("page_up",))),
-    ("", "?", True, Route("punct", char="?")),
-    ("comma", ",", False, Route("punct", char=",")),  # idle: still punctuation
-    ("period", ".", False, Route("punct", char=".")),
+    ("comma", ",", True, Route(RouteKind.SESSION, PageUp())),
+    ("period", ".", True, Route(RouteKind.SESSION, PageDown())),
+    ("minus", "-", True, Route(RouteKind.SESSION, PageUp())),
+    ("", "?", True, Route(RouteKind.PUNCT, char="?")),
+    ("comma", ",", False, Route(RouteKind.PUNCT, char=",")),  # idle: still punctuation
+    ("period", ".", False, Route(RouteKind.PUNCT, char=".")),
 ])
 def test_comma_period_paging_setting(key, text, composing, want):
     check(key, text, want, composing=composing, paging=True)
@@ -89,23 +92,23 @@ def test_layout_keys_beyond_letters(layout, keys):
 
 
 @pytest.mark.parametrize("composing,want", [
-    (True, Route("session", ("insert", ";"))),  # Microsoft / Sogou: ; is the ing key
-    (False, Route("punct", char=";")),  # idle: punctuation as usual
+    (True, Route(RouteKind.SESSION, Insert(";"))),  # Microsoft / Sogou: ; is the ing key
+    (False, Route(RouteKind.PUNCT, char=";")),  # idle: punctuation as usual
 ])
 def test_shuangpin_semicolon(composing, want):
     assert route_key("", ";", ctrl_alt=False, chinese=True, composing=composing, layout_keys=";") == want
 
 
 @pytest.mark.parametrize("key,text,want", [
-    ("", "n", Route("session", ("insert", "n"))),
+    ("", "n", Route(RouteKind.SESSION, Insert("n"))),
     ("", "A", EDITOR),  # Shift+letter types the capital letter
     ("space", " ", EDITOR),
     ("", "1", EDITOR),
     ("return", "\r", EDITOR),
     ("backspace", "\x08", EDITOR),
     ("left", "", EDITOR),
-    ("comma", ",", Route("punct", char=",")),
-    ("", "'", Route("punct", char="'")),
+    ("comma", ",", Route(RouteKind.PUNCT, char=",")),
+    ("", "'", Route(RouteKind.PUNCT, char="'")),
     ("minus", "-", EDITOR),
 ])
 def test_idle_keys(key, text, want):
@@ -116,7 +119,7 @@ def test_english_mode_and_shortcuts_go_to_the_editor():
     check("", "n", EDITOR, composing=False, chinese=False)
     check("comma", ",", EDITOR, composing=False, chinese=False)
     check("", "\x03", EDITOR, composing=True, ctrl_alt=True)
-    check("delete", "\x7f", Route("session", ("forget_highlighted",)), composing=True, ctrl_alt=True)
+    check("delete", "\x7f", Route(RouteKind.SESSION, ForgetHighlighted()), composing=True, ctrl_alt=True)
     check("delete", "\x7f", EDITOR, composing=False, ctrl_alt=True)  # idle: the editor's own
 
 
@@ -178,7 +181,7 @@ def test_recent_files_are_newest_first_and_unique():
     ([("release", True)], False),
 ])
 def test_a_shift_tap_is_shift_pressed_and_released_alone(events, tapped):
-    from ime_app.keytable import ShiftTap
+    from frontend.keytable import ShiftTap
 
     tap, last = ShiftTap(), False
     for event in events:

@@ -1,9 +1,33 @@
-"""Dependencies point one way: ime_app -> engine <- trainer. engine never imports Qt or torch."""
+"""Dependencies point one way: ime_app, shuru_ibus -> frontend -> engine <- trainer.
+
+engine never imports Qt or torch; frontend (what every front end shares) imports neither Qt nor GObject,
+not even indirectly, and no front end.
+"""
+import ast
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+RUNTIME_PACKAGES = ("engine", "frontend", "ime_app", "shuru_ibus", "trainer", "packaging")
+TOOLKITS = ("PySide6", "shiboken6", "gi")
+
+
+def module_names(package: str) -> list[str]:
+    """Every module of ``package`` (a top-level folder of the checkout), dotted."""
+    names = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def imported_roots(path: Path) -> set[str]:
+    """The top-level packages a source file imports, at the top or inside functions."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    roots = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    return roots | {n.module.split(".")[0] for n in ast.walk(tree)
+                    if isinstance(n, ast.ImportFrom) and n.module and not n.level}
 
 
 def test_engine_imports_neither_qt_nor_torch():
@@ -20,7 +44,8 @@ def test_engine_sources_do_not_import_gui_or_trainer():
     for path in (ROOT / "engine").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         for banned in ("import PySide6", "from PySide6", "import torch", "from torch", "from trainer",
-                       "import trainer", "from ime_app", "import ime_app"):
+                       "import trainer", "from ime_app", "import ime_app", "from frontend", "import frontend",
+                       "from shuru_ibus", "import shuru_ibus"):
             assert banned not in text, f"{path} has {banned!r}"
 
 
@@ -29,7 +54,7 @@ def test_onnxruntime_is_imported_in_one_place_only():
     import re
 
     allowed = ROOT / "engine" / "core" / "onnx_runtime.py"
-    for package in ("engine", "ime_app", "trainer", "packaging"):
+    for package in RUNTIME_PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             if path != allowed:
@@ -51,7 +76,7 @@ def test_runtime_packages_never_import_the_tools():
     """tools/ (asset build, evaluation, benchmarks, fuzzing, harnesses) is not shipped."""
     import re
 
-    for package in ("engine", "ime_app", "trainer", "packaging"):
+    for package in RUNTIME_PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             assert not re.search(r"^\s*(import tools\b|from tools\b)", text, re.M), path
@@ -59,8 +84,6 @@ def test_runtime_packages_never_import_the_tools():
 
 def engine_import_graph() -> dict[str, set[str]]:
     """module -> the engine modules it imports, at the top or inside functions (not under TYPE_CHECKING)."""
-    import ast
-
     graph: dict[str, set[str]] = {}
     for path in (ROOT / "engine").rglob("*.py"):
         rel = path.relative_to(ROOT).with_suffix("").parts
@@ -113,3 +136,33 @@ def test_generic_parts_do_not_import_pinyin_or_user_parts():
     bad = {m: sorted(d for d in deps if d.startswith(("engine.pinyin", "engine.user", "engine.engine")))
            for m, deps in graph.items() if m.startswith("engine.core")}
     assert not any(bad.values()), bad
+
+
+def test_frontend_loads_no_toolkit_even_indirectly():
+    """Every frontend module imported in a fresh process: no Qt, no GObject, no front end, no tools."""
+    code = ("import importlib, sys\n"
+            f"for m in {module_names('frontend')!r}: importlib.import_module(m)\n"
+            f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {TOOLKITS + ('ime_app', 'shuru_ibus', 'tools')!r})\n"
+            "print(bad); sys.exit(1 if bad else 0)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_frontend_sources_import_no_front_end_toolkit_or_tools():
+    """Not even inside a function: frontend is what the front ends share, below all of them."""
+    for path in (ROOT / "frontend").rglob("*.py"):
+        bad = imported_roots(path) & {*TOOLKITS, "ime_app", "shuru_ibus", "tools", "trainer"}
+        assert not bad, f"{path} imports {sorted(bad)}"
+
+
+def test_the_ibus_engine_imports_neither_qt_nor_the_window():
+    """shuru_ibus is a front end of its own over frontend; it starts the window only as a process."""
+    for path in (ROOT / "shuru_ibus").rglob("*.py"):
+        bad = imported_roots(path) & {"PySide6", "shiboken6", "ime_app", "tools", "trainer"}
+        assert not bad, f"{path} imports {sorted(bad)}"
+
+
+def test_the_window_does_not_import_the_ibus_engine():
+    for path in (ROOT / "ime_app").rglob("*.py"):
+        bad = imported_roots(path) & {"gi", "shuru_ibus"}
+        assert not bad, f"{path} imports {sorted(bad)}"

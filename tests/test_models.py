@@ -148,7 +148,7 @@ def test_engine_loads_the_active_model(tmp_path):
 def test_the_ibus_reload_stamp_follows_the_choice(tmp_path):
     """The IBus engine reloads when its stamp changes: choosing another model must change it."""
     from engine import EngineOptions
-    from ime_app.ibus.loader import model_stamp
+    from frontend.loader import model_stamp
 
     root = tmp_path / "models"
     opts = EngineOptions(models_dir=root)
@@ -166,7 +166,7 @@ def test_the_ibus_reload_stamp_follows_the_merged_ngram(tmp_path, monkeypatch):
     from pathlib import Path
 
     from engine import EngineOptions
-    from ime_app.ibus.loader import model_stamp
+    from frontend.loader import model_stamp
 
     lm = Path(__file__).parent / "fixtures" / "kenlm" / "tiny.quant_array_trie.bin"
     opts = EngineOptions(models_dir=tmp_path / "models", personal=False, cache_dir=tmp_path / "cache")

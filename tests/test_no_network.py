@@ -109,7 +109,7 @@ from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtTest import QTest
 from engine import EngineOptions
 from ime_app.app import create_app, create_window
-from ime_app.config import SettingsStore
+from frontend.config import SettingsStore
 
 app = create_app(["shuru"])
 w = create_window(EngineOptions(history_path=Path({db!r})), SettingsStore(Path({config!r})))
@@ -154,8 +154,8 @@ from pathlib import Path
 
 import pytest
 from tools.ibus_bench import BenchClient
-from ime_app.ibus.component import engine_command, write_component
-from ime_app.ibus.private_bus import PrivateIBus
+from shuru_ibus.component import engine_command, write_component
+from shuru_ibus.private_bus import PrivateIBus
 
 home = Path(HOME)
 component = write_component(home / "component", engine_command())
@@ -165,7 +165,7 @@ with PrivateIBus(component.parent, home / "ibus") as bus:
     for ch in "ihao":
         client.type_letter(ord(ch))
     time.sleep(WATCH_S)  # the engine process idles with the model loaded
-    engines = [pid for pid in bus.processes() if b"ime_app.ibus" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    engines = [pid for pid in bus.processes() if b"shuru_ibus" in Path(f"/proc/{pid}/cmdline").read_bytes()]
     assert len(engines) == 1, engines
     maps = Path(f"/proc/{engines[0]}/maps").read_text()
     assert "onnxruntime" in maps, "the IBus engine runs the neural model"

@@ -158,7 +158,7 @@ def test_the_ibus_component_is_installed_and_registered(installed):
 
 def test_the_installed_ibus_engine_types_into_a_gtk_entry(installed, xvfb, tmp_path):
     """ibus-daemon starts the installed engine from the installed component, with an empty environment."""
-    from ime_app.ibus.private_bus import PrivateIBus
+    from shuru_ibus.private_bus import PrivateIBus
     from tests.ibus_harness import ClientApp
 
     home = tmp_path / "home"

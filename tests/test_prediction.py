@@ -5,7 +5,8 @@ import pytest
 
 from engine.pinyin.prediction import Predictor
 from engine.pinyin.session import Session
-from ime_app.keytable import EDITOR, Route, dismisses_predictions, route_key
+from frontend.actions import DismissPredictions, Insert, SelectOnPage
+from frontend.keytable import EDITOR, Route, RouteKind, dismisses_predictions, route_key
 
 
 @pytest.fixture
@@ -73,26 +74,26 @@ def test_traditional_predictions(predicting):
 
 
 @pytest.mark.parametrize("key,text,want", [
-    ("", "1", Route("session", ("select_on_page", 0))),  # a digit picks
-    ("", "3", Route("session", ("select_on_page", 2))),
-    ("escape", "", Route("session", ("dismiss_predictions",))),
+    ("", "1", Route(RouteKind.SESSION, SelectOnPage(0))),  # a digit picks
+    ("", "3", Route(RouteKind.SESSION, SelectOnPage(2))),
+    ("escape", "", Route(RouteKind.SESSION, DismissPredictions())),
     ("space", " ", EDITOR),  # Space types a space: it never commits a prediction
     ("return", "", EDITOR),
-    ("", "n", Route("session", ("insert", "n"))),  # a letter starts new input
-    ("", ",", Route("punct", char=",")),
+    ("", "n", Route(RouteKind.SESSION, Insert("n"))),  # a letter starts new input
+    ("", ",", Route(RouteKind.PUNCT, char=",")),
 ])
 def test_keys_while_predictions_are_shown(key, text, want):
     assert route_key(key, text, ctrl_alt=False, chinese=True, composing=False, predicting=True) == want
 
 
 def test_which_routes_dismiss_predictions():
-    assert dismisses_predictions(EDITOR) and dismisses_predictions(Route("punct", char=","))
-    assert not dismisses_predictions(Route("session", ("select_on_page", 0)))
+    assert dismisses_predictions(EDITOR) and dismisses_predictions(Route(RouteKind.PUNCT, char=","))
+    assert not dismisses_predictions(Route(RouteKind.SESSION, SelectOnPage(0)))
     assert route_key("", "1", ctrl_alt=False, chinese=True, composing=False) == EDITOR  # none shown: digits type
 
 
 def test_predictions_in_an_ibus_input_context(predicting):
-    from ime_app.config import Settings
+    from frontend.config import Settings
     from tests.ibus_harness import FakeInputContext
 
     ic = FakeInputContext(predicting, Settings(prediction=True))

@@ -1,7 +1,7 @@
 """Latency through IBus: key event -> lookup table update, as an application sees it.
 
 ``python -m tools.ibus_bench [--inputs 300] [--json FILE] [engine options]`` writes a component for this checkout's engine, starts a
-private ibus-daemon (:mod:`ime_app.ibus.private_bus`) and acts as an application: an input context that
+private ibus-daemon (:mod:`shuru_ibus.private_bus`) and acts as an application: an input context that
 draws its own lookup table (so the daemon sends the table to it), switched to Shuru. It
 types ``tools/data/bench-inputs.txt`` key by key (press and release, as a
 keyboard does), timing each letter from the key event to the lookup table that answers it,
@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ime_app.ibus.component import engine_command, write_component
-from ime_app.ibus.private_bus import PrivateIBus
+from shuru_ibus.component import engine_command, write_component
+from shuru_ibus.private_bus import PrivateIBus
 
 BENCH_INPUTS = Path(__file__).resolve().parent / "data" / "bench-inputs.txt"
 ESCAPE = 0xFF1B
@@ -152,7 +152,7 @@ def run_bench(engine_args: list[str], inputs: int = 300, json_path: Path | None 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m tools.ibus_bench``: the IBus engine's options, plus --inputs and --json."""
-    from ime_app.ibus.__main__ import build_parser, engine_args
+    from shuru_ibus.__main__ import build_parser, engine_args
 
     p = build_parser()  # the engine's options
     p.prog, p.description = "python -m tools.ibus_bench", __doc__.splitlines()[0]

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ime_app.config import Settings, SettingsStore
+from frontend.config import Settings, SettingsStore
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
 SCREEN = "1280x800x24"

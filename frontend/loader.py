@@ -1,9 +1,11 @@
-"""Loading the shared Engine off the IBus main loop, with the user's settings (no ``gi``).
+"""Loading the Engine with the user's settings, falling back to a clear message (every front end).
 
-:class:`EngineLoader` loads on a thread of its own and hands the result to ``deliver``
-(GLib's idle queue in the service, so it arrives on the main thread). :func:`model_stamp`
-tells when the personal model changed (Tools → Personalise… or Models… in the window), so the
-engine reloads with it.
+:func:`load_engine` never raises: an engine that cannot load becomes a message for the user,
+and the front end goes on in English. :class:`EngineLoader` loads on a thread of its own and
+hands the result to ``deliver`` (GLib's idle queue in the IBus engine, so it arrives on the main
+thread); the window loads on its worker thread. :func:`model_stamp` tells when the personal model
+changed (Tools → Personalise… or Models… in the window), so the engine reloads with it.
+:func:`engine_options` reads the engine options every front end's command line takes.
 """
 from __future__ import annotations
 
@@ -17,22 +19,52 @@ log = logging.getLogger(__name__)
 
 INTERNAL_LOAD_ERROR = ("Shuru's engine could not start because of an internal error (details in the IBus log). "
                        "Chinese input is unavailable; English typing still works.")
+WINDOW_LOAD_ERROR = ("The engine could not start because of an internal error; the details are in the log "
+                     "on the terminal that started Shuru. Chinese input is unavailable; typing in English still "
+                     "works. Reinstalling Shuru may help; otherwise please report the problem with the log.")
 MODEL_FILES = ("manifest.json", "model.onnx", "user_lm.npz")  # what fine-tuning writes
 
 
-def load_engine(options, overrides: dict):
-    """``(Engine, "")``, or ``(None, message)`` when it cannot load (the message says why and what to do)."""
-    from engine import Engine, EngineOptions
+def resolved_options(options, overrides: dict):
+    """``options`` (None: the defaults) with the fields from the user's settings."""
+    from engine import EngineOptions
+
+    return replace(options or EngineOptions(), **overrides)
+
+
+def load_engine(options, overrides: dict, internal_error: str = INTERNAL_LOAD_ERROR):
+    """``(Engine, "")``, or ``(None, message)`` when it cannot load (the message says why and what to do;
+    ``internal_error`` for an engine bug)."""
+    from engine import Engine
     from engine.errors import ShuruError
 
     try:
-        return Engine.load(replace(options or EngineOptions(), **overrides)), ""
+        return Engine.load(resolved_options(options, overrides)), ""
     except ShuruError as e:
         log.error("engine failed to load: %s", e)
         return None, str(e)
-    except Exception:  # an engine bug must not take the IBus engine process down
+    except Exception:  # an engine bug must not take the front end down
         log.exception("engine failed to load")
-        return None, INTERNAL_LOAD_ERROR
+        return None, internal_error
+
+
+def engine_options(args):
+    """EngineOptions from a command line's ``--assets``, ``--model``, ``--no-neural``, ``--history``, or None
+    for the defaults (the engine, numpy and onnxruntime are imported only when there are options)."""
+    if not (args.assets or args.model or args.no_neural or args.history):
+        return None
+    from engine import EngineOptions
+
+    changes = {}
+    if args.assets:
+        changes["assets_dir"] = args.assets
+    if args.model:
+        changes["model_dir"] = args.model
+    if args.no_neural:
+        changes["use_neural"] = False
+    if args.history:
+        changes["history_path"] = args.history
+    return EngineOptions(**changes)
 
 
 def model_stamp(options=None) -> tuple:

@@ -1,4 +1,4 @@
-"""IBus key events -> the symbolic key names of the shared key table (:mod:`ime_app.keytable`).
+"""IBus key events -> the key table's :class:`~frontend.keytable.Key` (:mod:`frontend.keytable`).
 
 IBus passes X11 keysyms (``keyval``) and a modifier mask (``state``). The numbers are X11's
 and IBus's, written out here so that this module (and its tests) need no ``gi``; everything
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..keytable import KEY_NAMES
+from frontend.keytable import KEY_NAMES, Key
 
 # IBus.ModifierType bits
 SHIFT_MASK, LOCK_MASK, CONTROL_MASK, MOD1_MASK = 1 << 0, 1 << 1, 1 << 2, 1 << 3
@@ -51,6 +51,12 @@ class KeyPress(NamedTuple):
     release: bool
     is_shift: bool
     is_modifier: bool  # a key that only modifies others (never routed)
+
+    @property
+    def key(self) -> Key:
+        """The press as the shared controller takes it."""
+        return Key(self.name, self.text, ctrl_alt=self.ctrl_alt, ctrl_only=self.ctrl_only,
+                   is_modifier=self.is_modifier)
 
 
 def keyval_text(keyval: int) -> str:

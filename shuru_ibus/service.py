@@ -1,6 +1,6 @@
 """The engine process: connects to ibus-daemon, serves the factory, loads the engine, follows settings.
 
-``python -m ime_app.ibus --ibus`` (ibus-daemon starts it from ``shuru.xml``) claims the
+``python -m shuru_ibus --ibus`` (ibus-daemon starts it from ``shuru.xml``) claims the
 component's bus name; without ``--ibus`` it registers the component itself (handy from a
 terminal). The Engine loads on a background thread while the bus is set up; keys typed
 before it is ready are queued by each composer. The process quits when the bus goes away.
@@ -19,11 +19,12 @@ import gi
 gi.require_version("IBus", "1.0")
 from gi.repository import Gio, GLib, GObject, IBus  # noqa: E402
 
-from ..config import (PHRASES_FILE, Settings, SettingsStore, config_dir, engine_overrides, phrases_path,  # noqa: E402
-                      toggled_script)
+from frontend.config import (PHRASES_FILE, Settings, SettingsStore, config_dir, engine_overrides,  # noqa: E402
+                             phrases_path, toggled_script)
+from frontend.loader import EngineLoader, model_stamp  # noqa: E402
+
 from .component import COMPONENT_NAME, ENGINE_NAME, engine_command, render_component, settings_command  # noqa: E402
 from .engine import ShuruEngine  # noqa: E402
-from .loader import EngineLoader, model_stamp  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
-"""``ibus-engine-shuru`` / ``python -m ime_app.ibus``: the IBus engine and its component file.
+"""``ibus-engine-shuru`` / ``python -m shuru_ibus``: the IBus engine and its component file.
 
-    python -m ime_app.ibus --ibus                      # what ibus-daemon runs (from shuru.xml)
-    python -m ime_app.ibus                             # from a terminal: registers itself with a running IBus
-    python -m ime_app.ibus --write-component DIR       # DIR/shuru.xml running this checkout's engine (if it can start)
-    python -m ime_app.ibus --check                     # can this engine start under IBus? (exit 0, else why, exit 1)
-    python -m ime_app.ibus --print-component           # the same XML on stdout
+    python -m shuru_ibus --ibus                        # what ibus-daemon runs (from shuru.xml)
+    python -m shuru_ibus                               # from a terminal: registers itself with a running IBus
+    python -m shuru_ibus --write-component DIR         # DIR/shuru.xml running this checkout's engine (if it can start)
+    python -m shuru_ibus --check                       # can this engine start under IBus? (exit 0, else why, exit 1)
+    python -m shuru_ibus --print-component             # the same XML on stdout
 
 Engine options (``--no-neural``, ``--assets``, ``--model``, ``--history``) apply to the engine, and with
 ``--write-component`` to the engine the component starts. Its latency through IBus is measured
@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Shuru's IBus component was not written: {e}", file=sys.stderr)
             return 1
         return 0
-    from ..__main__ import engine_options
+    from frontend.loader import engine_options
+
     from .service import serve
 
     return serve(engine_options(args), exec_by_ibus=args.ibus, started_at=STARTED_AT)

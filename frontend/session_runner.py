@@ -1,12 +1,11 @@
 """Applying actions to an engine Session: the toolkit-free half of every front end's glue.
 
-An action is a tuple ``(name, *args)``: what :func:`~ime_app.keytable.route_key` returns for
-a key (a :class:`~engine.pinyin.session.Session` method in :data:`SESSION_METHODS`), or
-``("commit_all_then", suffix)`` for punctuation typed while composing, or
-``("set_context", text)``. A :class:`SessionRunner` applies it to its Session, keeps the text
-committed so far as the session's context, and returns an :class:`Outcome` that says what
-to insert into the text. The window's worker thread and the IBus engine each drive one;
-neither holds a copy of this logic.
+An action is one of :mod:`frontend.actions`: a :class:`~frontend.actions.SessionAction` (what
+:func:`~frontend.keytable.route_key` returns for a key), :class:`~frontend.actions.CommitAllThen`
+for punctuation typed while composing, or :class:`~frontend.actions.SetContext`. A
+:class:`SessionRunner` applies it to its Session, keeps the text committed so far as the
+session's context, and returns an :class:`Outcome` that says what to insert into the text. The
+window's worker thread and the IBus engine each drive one; neither holds a copy of this logic.
 
 On the keystroke path nothing raises: a failed action or decode is logged and reported in
 ``Outcome.error``, and a failed decode commits the letters as typed so no input is lost.
@@ -18,19 +17,13 @@ from dataclasses import dataclass
 
 from engine.pinyin.session import DECODE_BUDGET_MS
 
+from .actions import CommitAllThen, ForgetHighlighted, SessionAction, SetContext, TypeText
 from .punctuation import Punctuator
 
 log = logging.getLogger(__name__)
 
 CONTEXT_CHARS = 64  # committed text kept as context (the engine reads the last 32)
 MAX_COMMIT_STEPS = 64  # bound on partial selections when committing everything
-SESSION_METHODS = frozenset({
-    "insert", "backspace", "delete", "move_cursor", "set_cursor", "move_highlight",
-    "page_up", "page_down", "select_on_page", "select", "commit", "commit_raw", "cancel", "forget_highlighted",
-    "pick_prediction", "dismiss_predictions",
-})
-COMMITTING_METHODS = frozenset({"select_on_page", "select", "commit", "commit_raw", "pick_prediction"})
-RUNNER_ACTIONS = frozenset({"commit_all_then", "set_context"})
 
 
 @dataclass(frozen=True)
@@ -46,16 +39,22 @@ NOTHING = Outcome()
 
 
 def punctuation_action(punctuator: Punctuator, char: str, *, fullwidth: bool, composing: bool,
-                       before: str = "") -> tuple:
+                       before: str = "") -> CommitAllThen | TypeText:
     """What an ASCII punctuation key typed in Chinese mode does.
 
     While composing it commits the highlighted candidate (and the rest of the input) first, as
-    fcitx5 does: ``("commit_all_then", text)``. Idle it types at once: ``("type", text)``;
+    fcitx5 does: :class:`CommitAllThen`. Idle it types at once: :class:`TypeText`;
     ``before`` is the character before the caret ("" if unknown), so ``3.14`` stays ASCII.
     """
     if composing:
-        return ("commit_all_then", punctuator.translate(char, fullwidth))
-    return ("type", punctuator.translate(char, fullwidth, before))
+        return CommitAllThen(punctuator.translate(char, fullwidth))
+    return TypeText(punctuator.translate(char, fullwidth, before))
+
+
+def action_name(action) -> str:
+    """An action's name for messages: ``PageDown()`` -> ``page_down``."""
+    name = type(action).__name__
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
 class SessionRunner:
@@ -80,26 +79,25 @@ class SessionRunner:
     def composing(self) -> bool:
         return self.session.composing
 
-    def apply(self, action: tuple) -> Outcome:
+    def apply(self, action: SessionAction | CommitAllThen | SetContext) -> Outcome:
         """Apply one action; a failure is logged and returned as ``Outcome.error``.
 
-        An unknown action name is a programming error and raises ValueError."""
-        name, args = action[0], action[1:]
-        if name not in SESSION_METHODS and name not in RUNNER_ACTIONS:
-            raise ValueError(f"unknown session action {name!r}")
+        Any other object is a programming error and raises ValueError."""
+        if not isinstance(action, (SessionAction, CommitAllThen, SetContext)):
+            raise ValueError(f"not a session action: {action!r}")
         try:
-            if name == "commit_all_then":
-                return self._committed(self.commit_all_then(*args))
-            if name == "set_context":
-                self.set_context(*args)
+            if isinstance(action, CommitAllThen):
+                return self._committed(self.commit_all_then(action.suffix))
+            if isinstance(action, SetContext):
+                self.set_context(action.text)
                 return NOTHING
-            result = getattr(self.session, name)(*args)
+            result = action.apply_to(self.session)
         except Exception as e:  # never raise on the keystroke path: log, tell, go on
             log.exception("action %r failed", action)
-            return Outcome(error=f"{name} failed: {e}")
-        if name in COMMITTING_METHODS and result:
+            return Outcome(error=f"{action_name(action)} failed: {e}")
+        if action.commits and result:
             return self._committed(result)
-        if name == "forget_highlighted" and result:
+        if isinstance(action, ForgetHighlighted) and result:
             return Outcome(forgotten=tuple(result))
         return NOTHING
 

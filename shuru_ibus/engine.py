@@ -1,4 +1,4 @@
-"""The ``IBus.Engine`` subclass: IBus callbacks -> :class:`~ime_app.ibus.composer.Composer`.
+"""The ``IBus.Engine`` subclass: IBus callbacks -> :class:`~shuru_ibus.composer.IBusComposer`.
 
 One object per input context (ibus-daemon asks the factory for them); all share the
 service's Engine. :class:`IBusDisplay` implements the composer's Display with IBus calls.
@@ -12,7 +12,9 @@ import gi
 gi.require_version("IBus", "1.0")
 from gi.repository import IBus  # noqa: E402
 
-from .composer import Composer  # noqa: E402
+from frontend.actions import MoveHighlight, PageDown, PageUp, SelectOnPage, Toggle  # noqa: E402
+
+from .composer import IBusComposer  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,7 @@ MODE_LABELS = {True: ("中", "Chinese (tap Shift or Ctrl+Space for English)"),
                False: ("英", "English (tap Shift or Ctrl+Space for Chinese)")}
 PUNCT_LABELS = {True: ("，。", "Full-width punctuation (Ctrl+. for half-width)"),
                 False: (",.", "Half-width punctuation (Ctrl+. for full-width)")}
+PROPERTY_TOGGLES = {"mode": Toggle.MODE, "punctuation": Toggle.PUNCTUATION}  # property name -> what it toggles
 SCRIPT_LABELS = {True: ("简", "Simplified characters (click for traditional)"),
                  False: ("繁", "Traditional characters (click for simplified)")}
 
@@ -30,7 +33,7 @@ def _text(s: str) -> IBus.Text:
 
 
 class IBusDisplay:
-    """The composer's Display on an IBus.Engine: preedit, lookup table, properties."""
+    """The composer's Display (:class:`frontend.composer.Display`) on an IBus.Engine: preedit, lookup table, properties."""
 
     def __init__(self, engine: IBus.Engine, orientation: str, simplified: bool = True):
         self.engine = engine
@@ -110,7 +113,7 @@ class ShuruEngine(IBus.Engine):
         super().__init__(**kwargs)
         service = type(self).service
         self.display = IBusDisplay(self, service.settings.orientation, service.settings.script == "simplified")
-        self.composer = Composer(self.display, service.defer, service.settings)
+        self.composer = IBusComposer(self.display, service.defer, service.settings)
         service.attach(self)
 
     def do_process_key_event(self, keyval: int, keycode: int, state: int) -> bool:
@@ -135,23 +138,23 @@ class ShuruEngine(IBus.Engine):
         self.composer.reset()
 
     def do_page_up(self) -> None:
-        self.composer.act(("page_up",))
+        self.composer.send(PageUp())
 
     def do_page_down(self) -> None:
-        self.composer.act(("page_down",))
+        self.composer.send(PageDown())
 
     def do_cursor_up(self) -> None:
-        self.composer.act(("move_highlight", -1))
+        self.composer.send(MoveHighlight(-1))
 
     def do_cursor_down(self) -> None:
-        self.composer.act(("move_highlight", 1))
+        self.composer.send(MoveHighlight(1))
 
     def do_candidate_clicked(self, index: int, button: int, state: int) -> None:
-        self.composer.act(("select_on_page", index))  # the panel counts on the page shown
+        self.composer.send(SelectOnPage(index))  # the panel counts on the page shown
 
     def do_property_activate(self, name: str, state: int) -> None:
-        if name in ("mode", "punctuation"):
-            self.composer.toggle(name)
+        if name in PROPERTY_TOGGLES:
+            self.composer.toggle(PROPERTY_TOGGLES[name])
         elif name == "script":
             type(self).service.toggle_script()
         elif name == "settings":

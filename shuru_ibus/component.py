@@ -19,15 +19,15 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .. import __version__
+from frontend import __version__
 
 COMPONENT_NAME = "org.freedesktop.IBus.Shuru"  # the bus name the engine process claims
 ENGINE_NAME = "shuru"
 FILE_NAME = "shuru.xml"
 SYSTEM_COMPONENT_DIR = Path("/usr/share/ibus/component")
 ICON = Path(__file__).resolve().parent / "shuru.svg"
-CHECKOUT = Path(__file__).resolve().parents[2]
-ENGINE_MODULE = "ime_app.ibus"
+CHECKOUT = Path(__file__).resolve().parents[1]
+ENGINE_MODULE = "shuru_ibus"
 DESCRIPTION = "Shuru: pinyin with an on-device neural decoder"
 APP_EXECUTABLE = "shuru"  # the window, next to the frozen engine executable
 CHECK_FLAG = "--check"  # the engine's command line + this: can it start? (exit 0, else the reason on stderr)
@@ -52,7 +52,7 @@ def engine_command(*engine_args: str) -> list[str]:
 
 
 def checkout_command(*engine_args: str, python: str | None = None, checkout: Path = CHECKOUT) -> list[str]:
-    """argv that runs this checkout's engine: ``env PYTHONPATH=CHECKOUT PYTHON -m ime_app.ibus ARGS``.
+    """argv that runs this checkout's engine: ``env PYTHONPATH=CHECKOUT PYTHON -m shuru_ibus ARGS``.
 
     ``python`` defaults to the running interpreter as invoked (a venv's ``bin/python`` is kept,
     not resolved to the Python it links to, so the venv's packages are used)."""

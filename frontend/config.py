@@ -1,4 +1,5 @@
-"""User settings of the window, persisted as JSON under the user config directory.
+"""User settings of every front end (the window edits them, the IBus engine follows them), persisted as
+JSON under the user config directory.
 
 The directory is ``platformdirs.user_config_dir("shuru")`` unless ``SHURU_CONFIG_DIR``
 is set (tests and the screenshot script point it at a temporary folder). Writes are

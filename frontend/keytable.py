@@ -2,68 +2,98 @@
 
 The one key table of every front end (the window, the IBus engine). It knows no toolkit:
 keys are symbolic names (``"space"``, ``"page_down"``; see :data:`KEY_NAMES`), and each
-front end only translates its own key events into them (``ime_app/keymap.py`` for Qt).
+front end only translates its own key events into a :class:`Key` (``ime_app/keymap.py`` for Qt,
+``shuru_ibus/keys.py`` for IBus).
 The whole table is tested on its own (``tests/test_keytable.py``).
 A route says where the key goes:
 
-* ``editor``: the editor handles the key as usual (English mode, shortcuts, keys that
+* ``EDITOR``: the editor handles the key as usual (English mode, shortcuts, keys that
   mean nothing to an idle IME);
-* ``session``: an engine :class:`~engine.pinyin.session.Session` action, as a tuple
-  ``(method_name, *args)`` applied by the worker;
-* ``punct``: an ASCII punctuation key typed in Chinese mode; the caller translates it
+* ``SESSION``: a :class:`~frontend.actions.SessionAction` for the engine Session;
+* ``PUNCT``: an ASCII punctuation key typed in Chinese mode; the caller translates it
   (full-width or not) and, while composing, first commits the highlighted candidate
   (``,`` and ``.`` too, unless the comma/period paging setting makes them turn pages);
-* ``swallow``: the key is eaten (a key with no meaning while composing).
+* ``SWALLOW``: the key is eaten (a key with no meaning while composing).
 
 Tapping Shift alone toggles Chinese/English (:class:`ShiftTap`), and Ctrl+Space and Ctrl+.
 toggle the mode and the punctuation width (:data:`CTRL_TOGGLES`), in every front end.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from enum import Enum
 from typing import NamedTuple
 
 from engine.pinyin.shuangpin import layout as shuangpin_layout
 
+from .actions import (Backspace, Cancel, Commit, CommitRaw, Delete, DismissPredictions, ForgetHighlighted, Insert,
+                      MoveCursor, MoveHighlight, PageDown, PageUp, SelectOnPage, SessionAction, Toggle)
 from .punctuation import is_punctuation
 
 CURSOR_END = 1 << 16  # move_cursor delta that reaches either end (the engine clamps)
 
 # Keys with a fixed meaning while composing (Chinese mode, no Ctrl/Alt).
-COMPOSING_KEYS: dict[str, tuple] = {
-    "space": ("commit",),
-    "return": ("commit_raw",), "enter": ("commit_raw",),
-    "escape": ("cancel",),
-    "backspace": ("backspace",), "delete": ("delete",),
-    "left": ("move_cursor", -1), "right": ("move_cursor", 1),
-    "home": ("move_cursor", -CURSOR_END), "end": ("move_cursor", CURSOR_END),
-    "up": ("move_highlight", -1), "down": ("move_highlight", 1),
-    "tab": ("move_highlight", 1), "backtab": ("move_highlight", -1),
-    "page_up": ("page_up",), "page_down": ("page_down",),
-    "minus": ("page_up",), "equal": ("page_down",),
+COMPOSING_KEYS: dict[str, SessionAction] = {
+    "space": Commit(),
+    "return": CommitRaw(), "enter": CommitRaw(),
+    "escape": Cancel(),
+    "backspace": Backspace(), "delete": Delete(),
+    "left": MoveCursor(-1), "right": MoveCursor(1),
+    "home": MoveCursor(-CURSOR_END), "end": MoveCursor(CURSOR_END),
+    "up": MoveHighlight(-1), "down": MoveHighlight(1),
+    "tab": MoveHighlight(1), "backtab": MoveHighlight(-1),
+    "page_up": PageUp(), "page_down": PageDown(),
+    "minus": PageUp(), "equal": PageDown(),
 }
 # With the comma/period paging setting on, these turn pages while composing instead of typing ，。
-PUNCT_PAGING_KEYS: dict[str, tuple] = {"comma": ("page_up",), "period": ("page_down",)}
+PUNCT_PAGING_KEYS: dict[str, SessionAction] = {"comma": PageUp(), "period": PageDown()}
 # Every name a front end may pass; any other key is "" (it routes by the text it types).
 KEY_NAMES = frozenset(COMPOSING_KEYS) | frozenset(PUNCT_PAGING_KEYS)
 # Ctrl+key -> what it toggles (menu shortcuts of the window, routed in its dialogs' fields and by the IBus engine).
-CTRL_TOGGLES: dict[str, str] = {"space": "mode", "period": "punctuation"}
+CTRL_TOGGLES: dict[str, Toggle] = {"space": Toggle.MODE, "period": Toggle.PUNCTUATION}
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key press in the key table's terms, whatever toolkit delivered it."""
+
+    name: str  # the key table's name (KEY_NAMES), or ""
+    text: str  # what the key types ("" for function keys)
+    ctrl_alt: bool = False  # Ctrl, Alt, Super or Meta held
+    ctrl_only: bool = False  # Ctrl held, and no Alt, Super or Meta (Ctrl+Space, Ctrl+.)
+    is_modifier: bool = False  # a key that only modifies others: never routed
+    native: object = field(default=None, compare=False)  # the front end's own event (the window replays it)
+
+
+class RouteKind(Enum):
+    """Where a key goes."""
+
+    EDITOR = "editor"
+    SESSION = "session"
+    PUNCT = "punct"
+    SWALLOW = "swallow"
 
 
 class Route(NamedTuple):
-    kind: str  # "editor" | "session" | "punct" | "swallow"
-    action: tuple = ()  # for "session": (Session method name, *args)
-    char: str = ""  # for "punct": the ASCII key
+    kind: RouteKind
+    action: SessionAction | None = None  # for SESSION
+    char: str = ""  # for PUNCT: the ASCII key
 
 
-EDITOR = Route("editor")
-SWALLOW = Route("swallow")
-FORGET = Route("session", ("forget_highlighted",))
-DISMISS = Route("session", ("dismiss_predictions",))
+EDITOR = Route(RouteKind.EDITOR)
+SWALLOW = Route(RouteKind.SWALLOW)
+FORGET = Route(RouteKind.SESSION, ForgetHighlighted())
+DISMISS = Route(RouteKind.SESSION, DismissPredictions())
+
+
+def to_session(action: SessionAction) -> Route:
+    """The route of a key that makes ``action``."""
+    return Route(RouteKind.SESSION, action)
 
 
 def dismisses_predictions(route: Route) -> bool:
     """Whether a key routed so, while predictions are shown, first hides them (it is not a pick)."""
-    return route.kind in ("editor", "punct")
+    return route.kind in (RouteKind.EDITOR, RouteKind.PUNCT)
 
 
 def layout_keys(layout: str) -> str:
@@ -93,30 +123,30 @@ def route_key(key: str, text: str, *, ctrl_alt: bool, chinese: bool, composing: 
     ch = text if len(text) == 1 else ""
     if composing:
         if comma_period_paging and key in PUNCT_PAGING_KEYS:
-            return Route("session", PUNCT_PAGING_KEYS[key])
+            return to_session(PUNCT_PAGING_KEYS[key])
         if ch and ch in layout_keys:
-            return Route("session", ("insert", ch))
+            return to_session(Insert(ch))
         return _route_composing(key, ch)
     if predicting and "1" <= ch <= "9":
-        return Route("session", ("select_on_page", int(ch) - 1))
+        return to_session(SelectOnPage(int(ch) - 1))
     if predicting and key == "escape":
         return DISMISS
     if "a" <= ch <= "z":  # Shift+letter (uppercase) goes to the editor as typed
-        return Route("session", ("insert", ch))
+        return to_session(Insert(ch))
     if is_punctuation(ch):
-        return Route("punct", char=ch)
+        return Route(RouteKind.PUNCT, char=ch)
     return EDITOR
 
 
 def _route_composing(key: str, ch: str) -> Route:
     if ch.isascii() and (ch.isalpha() or ch == "'"):
-        return Route("session", ("insert", ch.lower()))
+        return to_session(Insert(ch.lower()))
     if "1" <= ch <= "9":
-        return Route("session", ("select_on_page", int(ch) - 1))
+        return to_session(SelectOnPage(int(ch) - 1))
     if key in COMPOSING_KEYS:
-        return Route("session", COMPOSING_KEYS[key])
+        return to_session(COMPOSING_KEYS[key])
     if is_punctuation(ch):
-        return Route("punct", char=ch)
+        return Route(RouteKind.PUNCT, char=ch)
     return SWALLOW
 
 
