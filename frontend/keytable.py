@@ -4,7 +4,7 @@ The one key table of every front end (the window, the IBus engine). It knows no 
 keys are symbolic names (``"space"``, ``"page_down"``; see :data:`KEY_NAMES`), and each
 front end only translates its own key events into a :class:`Key` (``ime_app/keymap.py`` for Qt,
 ``shuru_ibus/keys.py`` for IBus).
-The whole table is tested on its own (``tests/test_keytable.py``).
+The whole table is tested on its own (``tests/frontend/test_keytable.py``).
 A route says where the key goes:
 
 * ``EDITOR``: the editor handles the key as usual (English mode, shortcuts, keys that

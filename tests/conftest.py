@@ -49,8 +49,11 @@ class QtMessageGuard:
             self.forward(msg_type, context, message)
 
     def install(self) -> None:
-        """Put the guard in front of whatever handler is installed now."""
-        from PySide6.QtCore import qInstallMessageHandler
+        """Put the guard in front of whatever handler is installed now (nothing to guard without Qt)."""
+        try:
+            from PySide6.QtCore import qInstallMessageHandler
+        except ImportError:  # an engine-only environment (tests/engine)
+            return
 
         previous = qInstallMessageHandler(self)
         self.forward = previous if callable(previous) and previous is not self else None
@@ -62,6 +65,24 @@ class QtMessageGuard:
 
 
 QT_GUARD = QtMessageGuard()
+
+
+# The markers of pyproject's [tool.pytest.ini_options], by file (a test may also carry its own).
+SLOW_FILES = {"test_package.py", "test_trainer_killtest.py", "test_trainer_ddp.py", "test_window_monkey.py",
+              "test_no_network.py", "test_ibus_e2e.py", "test_kill_learning.py", "test_wheel.py"}
+X11_FILES = {"test_ibus_e2e.py", "test_package.py", "test_window_monkey.py"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark each test by its folder (tests/packaging) and file (SLOW_FILES, X11_FILES)."""
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.parent.name == "packaging":
+            item.add_marker(pytest.mark.packaging)
+        if path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+        if path.name in X11_FILES:
+            item.add_marker(pytest.mark.x11)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -77,8 +98,10 @@ def qt_messages(_qt_message_guard_session):
     QT_GUARD.take()  # left over from before this test
     QT_GUARD.install()  # in front of pytest-qt's per-test capture
     yield QT_GUARD
-    from PySide6.QtCore import QCoreApplication
-
+    try:
+        from PySide6.QtCore import QCoreApplication
+    except ImportError:  # an engine-only environment (tests/engine)
+        return
     if QCoreApplication.instance() is not None:
         QCoreApplication.processEvents()
     QT_GUARD.forward = None  # pytest-qt's capture ends with the test

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from engine.textfile import MAX_FILE_BYTES
-from tests.test_hostile_text import read_in_subprocess
+from tests.trainer.test_hostile_text import read_in_subprocess
 
 LINE = "今天天气很好"  # 18 bytes of UTF-8
 

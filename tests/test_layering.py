@@ -166,3 +166,30 @@ def test_the_window_does_not_import_the_ibus_engine():
     for path in (ROOT / "ime_app").rglob("*.py"):
         bad = imported_roots(path) & {"gi", "shuru_ibus"}
         assert not bad, f"{path} imports {sorted(bad)}"
+
+
+ENGINE_ONLY_BLOCKER = '''
+import sys
+class _Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"torch", "PySide6", "shiboken6", "gi", "pytestqt"}:
+            raise ImportError(name + " is not installed here (engine-only environment)")
+sys.meta_path.insert(0, _Absent())
+'''
+
+
+def test_engine_tests_need_only_the_engine(tmp_path):
+    """tests/engine imports nothing of Qt, GObject, torch, the trainer or the front ends in its
+    sources, and pytest collects it where Qt, GObject and torch are absent (a sitecustomize hides them)."""
+    import re
+
+    banned = re.compile(r"^\s*(from|import) (torch|PySide6|shiboken6|gi|trainer|ime_app|shuru_ibus)\b", re.M)
+    for path in (ROOT / "tests" / "engine").rglob("*.py"):
+        assert not banned.search(path.read_text(encoding="utf-8")), path
+    (tmp_path / "sitecustomize.py").write_text(ENGINE_ONLY_BLOCKER, encoding="utf-8")
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    p = subprocess.run([sys.executable, "-m", "pytest", "tests/engine", "--collect-only", "-q", "-p", "no:pytest-qt",
+                        "-p", "no:cacheprovider"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]

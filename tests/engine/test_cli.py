@@ -1,0 +1,107 @@
+"""The command-line contract the benchmarks use, end to end in a subprocess."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(args, stdin):
+    p = subprocess.run([sys.executable, "-m", "engine", *args], input=stdin, capture_output=True,
+                       text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return [json.loads(line) for line in p.stdout.splitlines()]
+
+
+def test_convert_round_trip():
+    out = run(["convert", "--topk", "3", "--no-neural"], "nihao\nwoxianghuijia\n\nbjdx\n")
+    assert [o["input"] for o in out] == ["nihao", "woxianghuijia", "bjdx"]
+    assert out[0]["candidates"][0] == "你好" and len(out[0]["candidates"]) == 3
+    assert "北京大学" in out[2]["candidates"]
+    assert all(isinstance(o["ms"], float) for o in out)
+
+
+def test_convert_with_context_and_keystrokes():
+    line = json.dumps({"pinyin": "gongshi", "context": "我们的数学"}, ensure_ascii=False)
+    out = run(["convert", "--context", "--keystrokes", "--no-neural"], line + "\n")
+    assert "公式" in out[0]["candidates"][:3]
+    assert len(out[0]["key_ms"]) == len("gongshi")
+
+
+def test_eval_prints_accuracy(tmp_path):
+    rows = [{"pinyin": "nihao", "hanzi": "你好", "context": ""},
+            {"pinyin": "woxianghuijia", "hanzi": "我想回家", "context": ""}]
+    path = tmp_path / "tiny.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "tools", "eval", str(path), "--no-neural"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "top1=1.000" in p.stdout
+
+
+@pytest.mark.parametrize("flags, mode", [([], "no context"), (["--context"], "with context")])
+def test_eval_reports_a_word_set_per_syllable_count(tmp_path, flags, mode):
+    rows = [{"pinyin": "wo", "hanzi": "我", "context": "你和"},
+            {"pinyin": "nihao", "hanzi": "你好", "context": ""},
+            {"pinyin": "beijingdaxue", "hanzi": "北京大学", "context": "我在"}]
+    path = tmp_path / "words.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "tools", "eval", str(path), "--no-neural", *flags],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert f"top-1 by syllables: 1: 1.000 (n=1), 2: 1.000 (n=1), 3-4: 1.000 (n=1) ({mode})" in p.stdout
+
+
+def test_eval_of_clauses_has_no_syllable_breakdown(tmp_path):
+    path = tmp_path / "clauses.jsonl"
+    path.write_text(json.dumps({"pinyin": "woxianghuijiale", "hanzi": "我想回家了"}, ensure_ascii=False), encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "tools", "eval", str(path), "--no-neural"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "by syllables" not in p.stdout
+
+
+def test_eval_without_dev_sets_says_so(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "tools", "eval", str(tmp_path / "dev" / "dev-*.jsonl"), "--no-neural"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode != 0 and "Traceback" not in p.stderr
+    assert "no such dev set" in p.stderr and "../shared/data/dev" in p.stderr
+
+
+def test_eval_with_a_history_and_junk_commits(tmp_path):
+    rows = tmp_path / "dev-tiny.jsonl"
+    rows.write_text("\n".join(json.dumps({"pinyin": p, "hanzi": h}, ensure_ascii=False)
+                              for p, h in [("nihao", "你好"), ("woxianghuijia", "我想回家")]) + "\n", encoding="utf-8")
+    history = ROOT / "tests" / "fixtures" / "history-skewed.json"
+    before = history.read_bytes()
+    p = subprocess.run([sys.executable, "-m", "tools", "eval", str(rows), "--no-neural", "--history", str(history),
+                        "--junk", "50"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "top1=1.000" in p.stdout and "words learned" in p.stderr
+    assert history.read_bytes() == before and not history.with_suffix(".db").exists()  # only read
+
+
+def test_bench_inputs_come_with_the_tools(monkeypatch, tmp_path):
+    import tools.cli as cli
+
+    monkeypatch.setattr(cli, "DEV_DIR", tmp_path / "no-dev-sets")
+    rows, source = cli.bench_inputs([])
+    assert len(rows) == 300 and "corpus clauses" in source
+    assert all(r.isascii() and r.isalpha() for r in rows)
+
+
+def test_commands_that_default_to_the_dev_sets_say_where_they_are(tmp_path, monkeypatch):
+    """In a user's clone there is no ../shared: eval, predict and the asset build say so, no traceback."""
+    import pytest
+
+    import tools.cli as cli
+    from tools.build.__main__ import main as build
+
+    monkeypatch.setattr(cli, "DEV_DIR", tmp_path / "no-dev")
+    for argv in (["eval", "--no-neural"], ["predict", "--no-neural"], ["eval", "--layout", "xiaohe", "--no-neural"]):
+        with pytest.raises(SystemExit, match="not part of Shuru's repository"):
+            cli.main(argv)
+    assert build(["all", "--data", str(tmp_path / "no-data"), "--work", str(tmp_path / "w")]) == 2

@@ -1,0 +1,269 @@
+"""The pinyin-reading model: CharLM at init, the look-ahead contract, candidate rows, the
+aligned data, augmentation rates, and a tiny resumable training run."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import lzma
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from trainer.model import MODEL_PRESETS, CharLM
+from trainer.pinyin_data import (Augment, Encoder, PinyinWindowSampler, augment, data_tables, encode_lines,
+                                 load_rounds, prepare_pinyin)
+from trainer.pinyin_model import PinyinConfig, PinyinLM, restricted_logprobs, restricted_loss
+from trainer.pinyin_train import PRESETS, load_pinyin_weights, pinyin_train
+from trainer.pinyin_vocab import SYL_NONE, SYL_PAD, candidate_matrix, syllable_vocab
+from trainer.vocab import Vocab, build_small_vocab
+
+torch.set_num_threads(1)
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "trainer" / "tiny.txt"
+SHIPPED_VOCAB = Path(__file__).parents[2] / "engine" / "assets" / "model" / "vocab.txt"
+TABLE = syllable_vocab()
+
+
+@pytest.fixture(scope="module")
+def vocab() -> Vocab:
+    return build_small_vocab(FIXTURE.read_text(encoding="utf-8") + "你好吗银行走绿略")
+
+
+def tiny_model(vocab: Vocab, lookahead: int = 2, trained_proj: bool = False) -> PinyinLM:
+    torch.manual_seed(0)
+    lm = CharLM(dataclasses.replace(MODEL_PRESETS["tiny"], vocab_size=len(vocab)))
+    pcfg = PinyinConfig(n_syllable=len(TABLE), n_layer=2, d_model=32, n_head=2, d_ff=64, lookahead=lookahead,
+                        max_len=64)
+    model = PinyinLM(lm, pcfg, torch.from_numpy(candidate_matrix(vocab, TABLE))).eval()
+    if trained_proj:  # as if trained: pinyin reaches the decoder
+        torch.nn.init.normal_(model.proj.weight, std=0.5)
+    return model
+
+
+def random_inputs(vocab: Vocab, T: int = 24, B: int = 2, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(4, len(vocab), (B, T), generator=g)
+    syl = torch.randint(2, len(TABLE), (B, T), generator=g)
+    return idx, syl
+
+
+# --- the model -----------------------------------------------------------------------
+
+
+def test_at_init_pinyin_lm_is_its_charlm(vocab):
+    model = tiny_model(vocab)
+    idx, syl = random_inputs(vocab)
+    assert torch.equal(model(idx, syl)[0], model.lm(idx)[0])
+
+
+@pytest.mark.parametrize("lookahead, changed", [(2, 3), (2, 10), (2, 23), (1, 7), (0, 7)])
+def test_lookahead_contract(vocab, lookahead, changed):
+    """Changing syl[j] leaves logits[t] alone for t < j - lookahead and changes logits[j - lookahead]
+    (the char at t + 1 = j - lookahead + 1 is read lookahead syllables ahead) and logits[j]
+    (the syllable of the char position j predicts)."""
+    model = tiny_model(vocab, lookahead, trained_proj=True)
+    idx, syl = random_inputs(vocab)
+    other = syl.clone()
+    other[:, changed] = (syl[:, changed] + 7 - 2) % (len(TABLE) - 2) + 2
+    with torch.no_grad():
+        a, b = model(idx, syl)[0], model(idx, other)[0]
+    first = changed - lookahead
+    assert torch.equal(a[:, :first], b[:, :first])
+    assert not torch.allclose(a[:, first], b[:, first])
+    assert not torch.allclose(a[:, changed], b[:, changed])
+
+
+@pytest.mark.parametrize("cut", [1, 5, 17])
+def test_pad_means_not_typed_yet(vocab, cut):
+    """<pad> from position k on = the sequence cut at k (what an incremental engine feeds)."""
+    model = tiny_model(vocab, trained_proj=True)
+    idx, syl = random_inputs(vocab)
+    padded = syl.clone()
+    padded[:, cut:] = SYL_PAD
+    with torch.no_grad():
+        full, short = model(idx, padded)[0][:, :cut], model(idx[:, :cut], syl[:, :cut])[0]
+    assert torch.allclose(full, short, atol=1e-5)
+
+
+# --- candidates ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("char, syllable, expected", [
+    ("好", "hao", True), ("好", "ma", False), ("行", "xing", True), ("行", "hang", True),
+    ("绿", "lv", True), ("略", "lve", True), ("略", "lue", True), ("好", "h", True), ("好", "m", False),
+])
+def test_candidate_rows(vocab, char, syllable, expected):
+    cand = candidate_matrix(vocab, TABLE)
+    assert cand[TABLE.id_of(syllable), vocab.tokens.index(char)] == expected
+
+
+@pytest.mark.parametrize("initial", ["h", "zh", "y", "w"])
+def test_initial_row_is_union_of_its_syllables(vocab, initial):
+    cand = candidate_matrix(vocab, TABLE)
+    i = TABLE.id_of(initial)
+    members = [s for s in range(2, 2 + TABLE.n_full) if TABLE.initial_map[s] == i]
+    assert len(members) > 5 and np.array_equal(cand[i], np.logical_or.reduce(cand[members]))
+
+
+def test_zero_initial_syllables_have_no_initial_token():
+    assert len(TABLE) - 2 - TABLE.n_full == 23
+    for s in ("an", "ou", "e", "a"):
+        assert TABLE.initial_map[TABLE.id_of(s)] == TABLE.id_of(s)
+    assert TABLE.id_of("ng") == SYL_NONE and TABLE.id_of("?") == SYL_NONE
+
+
+@pytest.mark.parametrize("syllable", ["hao", "h", "<none>"])
+def test_restricted_logprobs_sum_to_one(vocab, syllable):
+    cand = torch.from_numpy(candidate_matrix(vocab, TABLE))
+    logits = torch.randn(1, 3, len(vocab))
+    syl = torch.full((1, 3), TABLE.id_of(syllable) if syllable != "<none>" else SYL_NONE)
+    lp = restricted_logprobs(logits, syl, cand)
+    assert torch.allclose(lp.exp().sum(-1), torch.ones(1, 3), atol=1e-5)
+    assert torch.isinf(lp[~cand[syl]]).all()
+
+
+def test_restricted_loss_ignores_pad_and_tolerates_a_non_candidate(vocab):
+    cand = torch.from_numpy(candidate_matrix(vocab, TABLE))
+    logits = torch.randn(1, 3, len(vocab), requires_grad=True)
+    hao, ma = TABLE.id_of("hao"), TABLE.id_of("ma")
+    targets = torch.tensor([[vocab.tokens.index("好"), vocab.tokens.index("好"), 0]])
+    loss = restricted_loss(logits, torch.tensor([[hao, ma, hao]]), targets, cand)  # 好 is no "ma": whole vocab
+    loss.backward()
+    assert math.isfinite(float(loss.detach())) and torch.isfinite(logits.grad).all()
+
+
+# --- data ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line, tokens, syllables", [
+    ("你好", "<bos> 你 好", "<none> ni hao"),
+    ("银行行走", "<bos> 银 行 行 走", "<none> yin hang xing zou"),
+    ("你好，绿", "<bos> 你 好 <p> 绿", "<none> ni hao <none> lv"),
+    ("A略!", "<bos> <p> 略 <p>", "<none> <none> lve <none>"),
+])
+def test_tokens_and_syllables_are_aligned(vocab, line, tokens, syllables):
+    tok, syl, wrong = encode_lines([line], Encoder.of(vocab))
+    assert [vocab.tokens[t] for t in tok] == tokens.split()
+    assert [TABLE.tokens[s] for s in syl] == syllables.split() and wrong == 0
+
+
+def _write_corpus(root: Path, sources: dict[str, list[str]]) -> Path:
+    (root / "corpus").mkdir(parents=True)
+    for name, lines in sources.items():
+        with lzma.open(root / "corpus" / f"{name}.txt.xz", "wt", encoding="utf-8") as fh:
+            fh.write("".join(line + "\n" for line in lines))
+    return root
+
+
+CHARS = "你好银行走绿略一二三四五六七八九十百千万"
+
+
+def _numbered(i: int) -> str:
+    """A distinct Han line per index (base-20 digits of i)."""
+    return CHARS[i // 400 % 20] + CHARS[i // 20 % 20] + CHARS[i % 20] + "。"
+
+
+def test_heldout_rule_and_interleaved_rounds(tmp_path):
+    lines = [_numbered(i) for i in range(250)]
+    corpus = _write_corpus(tmp_path / "data", {"alpha": lines, "beta": ["好的好的"] * 300})
+    out = tmp_path / "pinyin"
+    meta = prepare_pinyin(out, corpus, 10**9, vocab_path=SHIPPED_VOCAB, round_chars=400, log=lambda m: None)
+    vocab, table = data_tables(out)
+    held, _ = load_rounds(out, "heldout", meta["rounds"])
+    held_text = vocab.decode(held)
+    assert sorted(held_text.split()) == sorted([lines[99].replace("。", "_"), lines[199].replace("。", "_")]
+                                               + ["好的好的"] * 3)
+    first, _ = load_rounds(out, "train", 1)  # round 0 already mixes both sources
+    assert "好的好的" in vocab.decode(first) and lines[0][:3] in vocab.decode(first)
+    assert meta["sources"]["alpha"]["done"] and meta["sources"]["beta"]["done"]
+
+
+def test_prepare_appends_and_matches_one_pass(tmp_path):
+    corpus = _write_corpus(tmp_path / "data", {"alpha": [_numbered(i) for i in range(300)],
+                                               "beta": [_numbered(i)[::-1] for i in range(200)]})
+    kw = dict(vocab_path=SHIPPED_VOCAB, round_chars=300, log=lambda m: None)
+    prepare_pinyin(tmp_path / "a", corpus, 10**9, **kw)
+    first = prepare_pinyin(tmp_path / "b", corpus, 600, **kw)
+    second = prepare_pinyin(tmp_path / "b", corpus, 10**9, **kw)
+    assert 0 < first["rounds"] < second["rounds"]
+    for split in ("train", "heldout"):
+        for a, b in zip(load_rounds(tmp_path / "a", split, second["rounds"]),
+                        load_rounds(tmp_path / "b", split, second["rounds"])):
+            assert np.array_equal(a, b)
+
+
+def test_augmentation_rates():
+    hao, an = TABLE.id_of("hao"), TABLE.id_of("an")
+    syl = np.full((4000, 64), hao)
+    syl[:, ::8] = an  # zero-initial: never typed as an initial
+    out = augment(syl, np.random.default_rng(0), TABLE.initial_map, Augment(p_context=0.0, p_cut=0.0))
+    h = TABLE.id_of("h")
+    assert not (out[syl == an] == TABLE.initial_map[hao]).any()
+    assert abs((out[syl == hao] == h).mean() - (0.05 + 0.95 * 0.08) * 0.95) < 0.005
+    assert abs((out == SYL_NONE).mean() - 0.05) < 0.005
+    whole = ((out == h) | (out == SYL_NONE) | (syl == an)).all(axis=1).mean()
+    assert abs(whole - 0.05) < 0.01
+
+
+def test_cut_and_context_augmentation():
+    syl = np.full((4000, 64), TABLE.id_of("hao"))
+    out = augment(syl, np.random.default_rng(1), TABLE.initial_map,
+                  Augment(p_initial=0.0, p_all_initials=0.0, p_none=0.0, p_context=0.1, p_cut=0.2))
+    pad = out == SYL_PAD
+    assert abs(pad.any(axis=1).mean() - 0.2) < 0.02
+    assert (np.diff(pad.astype(int), axis=1) >= 0).all()  # <pad> only as a suffix
+    assert not pad[:, 0].any()
+    assert abs((out[:, 0] == SYL_NONE).mean() - 0.1) < 0.015
+
+
+def test_sampler_windows_are_aligned_shifts():
+    tokens = np.arange(4, 504, dtype=np.uint16)
+    syllables = (np.arange(500) % 400 + 2).astype(np.uint16)
+    s = PinyinWindowSampler(tokens, syllables, 16, 0, TABLE, Augment(0, 0, 0, 0, 0), bos_align=0.0)
+    x, syl, y = s.batch(8)
+    assert np.array_equal(x[:, 1:], y[:, :-1])
+    assert np.array_equal(syl, syllables[y - 4])  # the syllable of each target
+
+
+# --- a tiny training run -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_data_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pinyin")
+    lines = FIXTURE.read_text(encoding="utf-8").splitlines()
+    corpus = _write_corpus(root / "data", {"one": lines[::2], "two": lines[1::2]})
+    prepare_pinyin(root / "pinyin", corpus, 10**9, vocab_path=SHIPPED_VOCAB, round_chars=3000, heldout_every=5,
+                   log=lambda m: None)
+    return root / "pinyin"
+
+
+def test_tiny_run_stops_resumes_and_exports(tmp_path, tiny_data_dir):
+    def cfg(run):
+        return dataclasses.replace(PRESETS["tiny"](), run_dir=str(run), data_dir=str(tiny_data_dir), max_steps=8,
+                                   eval_every=4)
+
+    def stop_at_5(step):
+        if step == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pinyin_train(cfg(tmp_path / "a"), log=lambda m: None, on_step=stop_at_5)
+    ck = torch.load(tmp_path / "a" / "ckpt.pt", weights_only=False)
+    assert ck["state"]["step"] == 5 and ck["state"]["baseline"]["syl_acc"] > 0
+    resumed = pinyin_train(cfg(tmp_path / "a"), log=lambda m: None)
+    straight = pinyin_train(cfg(tmp_path / "b"), log=lambda m: None)
+    assert resumed["steps"] == straight["steps"] == 8 and resumed["done"]
+    assert [h["step"] for h in torch.load(tmp_path / "a" / "ckpt.pt", weights_only=False)["state"]["history"]] == [4, 8]
+    assert all(math.isfinite(v) for k, v in resumed["eval"].items() if k.endswith("_loss"))
+    a = torch.load(tmp_path / "a" / "ckpt.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b" / "ckpt.pt", weights_only=False)["model"]
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)  # RNG and data position restored
+    manifest = json.loads((tmp_path / "a" / "export" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["training"]["steps"] == 8 and manifest["syllable_sha1"] == TABLE.sha1
+    vocab, table = data_tables(tiny_data_dir)
+    model = load_pinyin_weights(tmp_path / "a" / "export" / "weights.pt", vocab, table)
+    assert "optimizer" not in torch.load(tmp_path / "a" / "export" / "weights.pt", weights_only=True)
+    assert model.cfg.lookahead == 2 and model.proj.weight.abs().sum() > 0

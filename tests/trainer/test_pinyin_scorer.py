@@ -1,0 +1,161 @@
+"""engine.pinyin.pinyin_scorer against PyTorch: a tiny random PinyinLM exported with
+trainer.pinyin_export, scored by the engine (float16 caches) and by PinyinLM.forward with
+trainer.pinyin_model's restricted scoring; the encoder rows; extending in pieces; load
+errors; syllable ids."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import FormatVersionError, PinyinFormatVersionError, PinyinModelError, PinyinModelMismatchError
+from engine.core.model_format import BOS, encode_text
+from engine.pinyin.pinyin_format import SYL_NONE
+from engine.pinyin.pinyin_scorer import PinyinScorer
+from engine.pinyin.syllables import SYLLABLES
+from tests.trainer.test_pinyin_model import FIXTURE, TABLE, tiny_model
+from trainer.pinyin_export import EncoderStep, write_pinyin_model_dir
+from trainer.pinyin_model import restricted_nll
+from trainer.vocab import build_small_vocab
+
+TOL = 1e-3  # float16 caches
+CONTEXT = "环青海湖自行车赛进入第四赛段"
+# (context, clause, its syllables): full syllables, an initial (h), chars their syllable cannot
+# be (好 as ma) and a syllable without candidates (biang): the last two score unrestricted
+CLAUSES = [("", "你好吗", "ni hao ma"), ("中国", "银行走", "yin h zou"), (CONTEXT, "绿略", "lv lve"),
+           (CONTEXT[:5], "你好", "biang ma"), (CONTEXT[:1], "专家号", "zhuan jia hao")]
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    return build_small_vocab(FIXTURE.read_text(encoding="utf-8") + "你好吗银行走绿略")
+
+
+@pytest.fixture(scope="module")
+def model(vocab):
+    return tiny_model(vocab, lookahead=2, trained_proj=True)
+
+
+@pytest.fixture(scope="module")
+def model_dir(model, vocab, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pinyin") / "model"
+    write_pinyin_model_dir(model, vocab, TABLE, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def scorer(model_dir):
+    return PinyinScorer.load(model_dir)
+
+
+def torch_score(model, scorer, context: str, clause: str, syl: np.ndarray) -> float:
+    """Restricted log P(clause | context) of one PinyinLM.forward pass (training's scoring)."""
+    ids = [BOS] + encode_text(scorer.token_id, context[-scorer.max_context:])
+    k = len(ids) - 1
+    targets = ids[1:] + [scorer.token_id[ch] for ch in clause]
+    x = torch.tensor([ids + targets[k:-1]])
+    s = torch.tensor([[SYL_NONE] * k + list(syl)])
+    with torch.no_grad():
+        nll = restricted_nll(model(x, s)[0], s, torch.tensor([targets]), model.candidates)
+    return -float(nll[0, k:].sum())
+
+
+def engine_rows(scorer, state, syl: np.ndarray) -> np.ndarray:
+    return scorer.encode(syl[None], state.next_position)[0]
+
+
+def test_restricted_scores_equal_torch(model, scorer):
+    states, texts, rows, syls, want = [], [], [], [], []
+    for context, clause, readings in CLAUSES:
+        syl = scorer.syllable_ids(readings.split())
+        state = scorer.start(context)
+        enc = engine_rows(scorer, state, syl)
+        states.append(state)
+        texts.append(clause)
+        rows.append(enc[state.length:])
+        syls.append(syl)
+        want.append(torch_score(model, scorer, context, clause, syl))
+    got, new = scorer.extend(states, texts, rows, syls)  # one batch: rows of different lengths
+    assert np.allclose(got, want, atol=TOL), (got, want)
+    assert all(s.unread == (scorer.token_id[t[-1]],) and s.deferred == 0 for s, t in zip(new, texts))
+    assert got[3] > -2 * np.log(scorer.vocab_size) - 1  # unrestricted fallback, not -inf
+
+
+@pytest.mark.parametrize("pieces", [(1, 1, 1, 1), (2, 2), (3, 1), (1, 3)])
+def test_extending_in_pieces_equals_at_once(scorer, pieces):
+    clause, syl = "银行你好", scorer.syllable_ids("yin hang ni h".split())
+    state = scorer.start(CONTEXT)
+    enc = engine_rows(scorer, state, syl)
+    whole, _ = scorer.extend([state], [clause], [enc[state.length:]], [syl])
+    total, t, s = 0.0, 0, state
+    for n in pieces:
+        lp, (s,) = scorer.extend([s], [clause[t:t + n]], [enc[s.length:s.next_position + n]], [syl[t:t + n]])
+        total, t = total + lp[0], t + n
+    assert total == pytest.approx(whole[0], abs=TOL)
+    assert s.length == s.next_position == state.next_position + len(clause)  # c_m unread, at that position
+
+
+def test_encode_equals_torch(model, scorer):
+    syl = scorer.syllable_ids("ni hao zh yin xyz".split())[None].repeat(2, 0)
+    got = scorer.encode(syl, 3)
+    row = torch.from_numpy(np.concatenate([np.full((2, 3), SYL_NONE), syl], 1))
+    with torch.no_grad():
+        want = EncoderStep(model)(row).numpy()
+    assert got.shape == (2, 8, model.lm.cfg.d_model)
+    assert np.abs(got - want).max() < 1e-4
+
+
+def test_extend_checks_its_rows(scorer):
+    state = scorer.start(CONTEXT)
+    with pytest.raises(ValueError, match="deferred positions needs"):
+        scorer.extend([state], ["你"], [np.zeros((1, scorer.d_model), np.float32)], [np.array([2])])
+
+
+@pytest.mark.parametrize("syllable, expected", [
+    ("ni", 2 + SYLLABLES.index("ni")), ("hao", 2 + SYLLABLES.index("hao")), ("lv", 2 + SYLLABLES.index("lv")),
+    ("lue", 2 + SYLLABLES.index("lve")), ("zh", 2 + len(SYLLABLES) + 14), ("b", 2 + len(SYLLABLES)),
+    ("a", 2 + SYLLABLES.index("a")), ("xyz", SYL_NONE), ("", SYL_NONE)])
+def test_syllable_ids(scorer, syllable, expected):
+    assert scorer.syllable_ids([syllable]).tolist() == [expected]
+    assert TABLE.tokens[expected] == {"lue": "lve", "xyz": "<none>", "": "<none>"}.get(syllable, syllable)
+
+
+def _broken(model_dir, tmp_path, change):
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    change(bad)
+    return bad
+
+
+def _manifest(path, **changes):
+    m = json.loads((path / "manifest.json").read_text())
+    (path / "manifest.json").write_text(json.dumps({**m, **changes}))
+
+
+def test_a_wrong_format_version_is_refused(model_dir, tmp_path):
+    bad = _broken(model_dir, tmp_path, lambda p: _manifest(p, format_version=2))
+    with pytest.raises(PinyinFormatVersionError, match="v2, expected 'shuru-pinyin-model' v1.*re-export") as e:
+        PinyinScorer.load(bad)
+    assert isinstance(e.value, FormatVersionError)
+
+
+def test_a_mismatched_vocab_is_refused(model_dir, tmp_path):
+    bad = _broken(model_dir, tmp_path, lambda p: p.joinpath("vocab.txt").write_text(
+        p.joinpath("vocab.txt").read_text(encoding="utf-8") + "龘\n", encoding="utf-8"))
+    with pytest.raises(PinyinModelMismatchError, match="vocab.txt sha1 .* does not match the manifest"):
+        PinyinScorer.load(bad)
+
+
+def test_a_missing_file_is_refused(model_dir, tmp_path):
+    bad = _broken(model_dir, tmp_path, lambda p: p.joinpath("encoder.onnx").unlink())
+    with pytest.raises(PinyinModelError, match="missing encoder.onnx"):
+        PinyinScorer.load(bad)
+
+
+def test_a_damaged_graph_is_refused(model_dir, tmp_path):
+    bad = _broken(model_dir, tmp_path, lambda p: p.joinpath("decoder.onnx").write_bytes(b"not onnx"))
+    with pytest.raises(PinyinModelError, match="decoder.onnx is damaged or unreadable"):
+        PinyinScorer.load(bad)

@@ -1,0 +1,152 @@
+"""ONNX export: torch vs onnxruntime parity, cached vs uncached decoding, masked caches,
+manifest checks.
+
+Tolerance: fp32 logprobs agree to max abs diff 1e-4 (observed ~2e-6); int8 to 0.5
+(dynamic quantisation of a tiny random-ish model; observed ~1e-2).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from tests.trainer.test_trainer_support import checkpoint_model, random_batch, tiny_model_dir  # noqa: F401 (fixture)
+from trainer.errors import ManifestError, ManifestMismatchError
+from trainer.export import INT8_MEAN_DRIFT, INT8_TOP1_AGREEMENT, load_manifest, ort_session, write_model_dir
+from trainer.model import CharLM, ModelConfig
+from trainer.train import load_weights
+from trainer.vocab import Vocab
+
+FP32_TOL = 1e-4
+
+
+def _model(model_dir) -> CharLM:
+    return checkpoint_model(model_dir.parent / "run")
+
+
+def _empty(cfg: ModelConfig, batch: int):
+    kv = np.zeros((cfg.n_layer, batch, cfg.n_head, 0, cfg.head_dim), np.float32)
+    return kv, kv.copy(), np.zeros((batch, 0), np.float32)
+
+
+def _run(sess, tokens, positions, pk, pv, mask):
+    return sess.run(None, {"tokens": tokens, "positions": positions, "past_k": pk, "past_v": pv,
+                           "past_mask": mask})
+
+
+def test_manifest(tiny_model_dir):
+    m = load_manifest(tiny_model_dir)
+    assert m["format"] == "shuru-neural-lm" and m["format_version"] == 1 and m["quantized"] is False
+    assert m["vocab_size"] == len(Vocab.load(tiny_model_dir / "vocab.txt")) == m["config"]["vocab_size"]
+    assert list(m["io"]["inputs"]) == ["tokens", "positions", "past_k", "past_v", "past_mask"]
+    assert list(m["io"]["outputs"]) == ["logprobs", "present_k", "present_v"]
+    assert m["special_tokens"] == {"<pad>": 0, "<unk>": 1, "<bos>": 2, "<p>": 3}
+    # weights.pt is the same model in fp16
+    fp16 = load_weights(tiny_model_dir / "weights.pt", Vocab.load(tiny_model_dir / "vocab.txt"))
+    assert all(torch.allclose(a, b, atol=1e-3) for a, b in zip(fp16.state_dict().values(),
+                                                               _model(tiny_model_dir).state_dict().values()))
+    assert m["opset"] >= 17 and m["metrics"]["onnx_parity"]["fp32"]["first_call"] < FP32_TOL
+
+
+def test_torch_vs_onnxruntime_full_forward(tiny_model_dir):
+    model, sess = _model(tiny_model_dir), ort_session(tiny_model_dir / "model.onnx")
+    c = model.cfg
+    tokens = random_batch(c.vocab_size, (3, 9))
+    positions = np.tile(np.arange(9), (3, 1))
+    lp, pk, pv = _run(sess, tokens, positions, *_empty(c, 3))
+    with torch.no_grad():
+        logits, _ = model(torch.from_numpy(tokens))
+    want = torch.log_softmax(logits.float(), -1).numpy()
+    assert lp.shape == (3, 9, c.vocab_size) and pk.shape == pv.shape == (c.n_layer, 3, c.n_head, 9, c.head_dim)
+    assert np.abs(lp - want).max() < FP32_TOL
+    assert np.allclose(np.exp(lp).sum(-1), 1.0, atol=1e-4)  # normalised over the whole vocabulary
+
+
+def test_cached_token_by_token_equals_full_forward(tiny_model_dir):
+    model, sess = _model(tiny_model_dir), ort_session(tiny_model_dir / "model.onnx")
+    c, T = model.cfg, 7
+    tokens = random_batch(c.vocab_size, (2, T), seed=1)
+    full = _run(sess, tokens, np.tile(np.arange(T), (2, 1)), *_empty(c, 2))[0]
+    pk, pv, mask = _empty(c, 2)
+    steps = []
+    for t in range(T):
+        lp, pk, pv = _run(sess, tokens[:, t : t + 1], np.full((2, 1), t), pk, pv, mask)
+        mask = np.ones((2, t + 1), np.float32)
+        steps.append(lp[:, 0])
+    assert np.abs(np.stack(steps, 1) - full).max() < FP32_TOL
+    # torch's own cached path agrees too
+    with torch.no_grad():
+        kv = model.empty_cache(2)
+        lp_t, k, v = model.forward_cached(torch.from_numpy(tokens[:, :3]), torch.arange(3).repeat(2, 1), *kv)
+        lp_t2, _, _ = model.forward_cached(torch.from_numpy(tokens[:, 3:]), torch.arange(3, T).repeat(2, 1), k, v,
+                                           torch.ones(2, 3))
+    assert np.abs(torch.cat([lp_t, lp_t2], 1).numpy() - full).max() < FP32_TOL
+
+
+def test_mixed_past_mask_rows_equal_each_row_alone(tiny_model_dir):
+    """Row 0 has 5 cached tokens; row 1 has 2, left-padded to 5 with masked slots (and
+    garbage in them). Each row of the batched step must equal that row run alone."""
+    sess = ort_session(tiny_model_dir / "model.onnx")
+    c = _model(tiny_model_dir).cfg
+    a, b = random_batch(c.vocab_size, (1, 5), seed=2), random_batch(c.vocab_size, (1, 2), seed=3)
+    nxt = random_batch(c.vocab_size, (2, 2), seed=4)
+    _, ka, va = _run(sess, a, np.arange(5)[None], *_empty(c, 1))
+    _, kb, vb = _run(sess, b, np.arange(2)[None], *_empty(c, 1))
+    alone_a = _run(sess, nxt[:1], np.array([[5, 6]]), ka, va, np.ones((1, 5), np.float32))[0]
+    alone_b = _run(sess, nxt[1:], np.array([[2, 3]]), kb, vb, np.ones((1, 2), np.float32))[0]
+    pad = np.random.default_rng(0).normal(size=(c.n_layer, 1, c.n_head, 3, c.head_dim)).astype(np.float32)
+    pk = np.concatenate([ka, np.concatenate([pad, kb], 3)], 1)  # (L, 2, H, 5, Dh)
+    pv = np.concatenate([va, np.concatenate([pad, vb], 3)], 1)
+    mask = np.array([[1, 1, 1, 1, 1], [0, 0, 0, 1, 1]], np.float32)
+    lp, present_k, _ = _run(sess, nxt, np.array([[5, 6], [2, 3]]), pk, pv, mask)
+    assert present_k.shape[3] == 7
+    assert np.abs(lp[0] - alone_a[0]).max() < FP32_TOL
+    assert np.abs(lp[1] - alone_b[0]).max() < FP32_TOL
+    # right-padding (valid slots first) works the same way
+    pk_r = np.concatenate([ka, np.concatenate([kb, pad], 3)], 1)
+    pv_r = np.concatenate([va, np.concatenate([vb, pad], 3)], 1)
+    lp_r = _run(sess, nxt, np.array([[5, 6], [2, 3]]), pk_r, pv_r, np.array([[1] * 5, [1, 1, 0, 0, 0]], np.float32))[0]
+    assert np.abs(lp_r[1] - alone_b[0]).max() < FP32_TOL
+
+
+def test_int8_export(tiny_model_dir, tmp_path):
+    model = _model(tiny_model_dir)
+    vocab = Vocab.load(tiny_model_dir / "vocab.txt")
+    m = write_model_dir(model, vocab, tmp_path / "q", {}, {}, int8=True)
+    assert m["quantized"] is True and load_manifest(tmp_path / "q")["quantized"] is True
+    drift = m["metrics"]["onnx_parity"]["int8"]
+    assert drift["mean_abs_drift"] <= INT8_MEAN_DRIFT and drift["top1_agreement"] >= INT8_TOP1_AGREEMENT
+    assert (tmp_path / "q" / "model.onnx").stat().st_size < (tiny_model_dir / "model.onnx").stat().st_size
+
+
+def test_manifest_mismatch_is_rejected(tiny_model_dir, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_model_dir, bad)
+    with open(bad / "vocab.txt", "a", encoding="utf-8") as fh:
+        fh.write("龘\n")
+    with pytest.raises(ManifestMismatchError, match="vocab.txt sha1"):
+        load_manifest(bad)
+    with pytest.raises(ManifestMismatchError, match="vocab sha1"):
+        load_weights(bad / "weights.pt", Vocab.load(bad / "vocab.txt"))
+    shutil.copy(tiny_model_dir / "vocab.txt", bad / "vocab.txt")
+    manifest = json.loads((bad / "manifest.json").read_text())
+    (bad / "manifest.json").write_text(json.dumps({**manifest, "format_version": 99}))
+    with pytest.raises(ManifestMismatchError, match="format"):
+        load_manifest(bad)
+    (bad / "manifest.json").unlink()
+    with pytest.raises(ManifestError, match="no manifest.json"):
+        load_manifest(bad)
+
+
+def test_an_export_removes_what_a_killed_export_left(tiny_model_dir, tmp_path):
+    """A fine-tune killed while exporting leaves its temp dir beside the output; the next export deletes it."""
+    model = _model(tiny_model_dir)
+    vocab = Vocab.load(tiny_model_dir / "vocab.txt")
+    left = tmp_path / ".q.tmpkilled"
+    left.mkdir()
+    (left / "model.onnx").write_bytes(b"half")
+    write_model_dir(model, vocab, tmp_path / "q", {}, {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["q"] and load_manifest(tmp_path / "q")
