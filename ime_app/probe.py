@@ -14,6 +14,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt
 
+from engine.atomic import write_bytes_atomic
+
 PROBE_ENV = "SHURU_PROBE"
 
 
@@ -37,9 +39,7 @@ class ProbeFilter(QObject):
         editor = self.window.editor
         state = {"n": self.count, "text": editor.toPlainText(),
                  "preedit": editor.preedit_text}
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_bytes_atomic(self.path, json.dumps(state, ensure_ascii=False).encode("utf-8"))
 
 
 def install_probe(app, window) -> ProbeFilter | None:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
 
+from engine.atomic import write_bytes_atomic
+
 from frontend.actions import (Action, ClearHistory, CommitAllThen, Configure, ForgetWords, LearnedExport, ListLearned,
                               Reload, SessionAction, SetContext, UserDataExport, UserDataImport, UserdictAdd,
                               UserdictExport, UserdictImport, UserdictList, UserdictRemove, WorkerAction)
@@ -285,9 +287,7 @@ class EngineWorker(QObject):
 
     def _export(self, path: Path, text: str, message: str) -> None:
         try:
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(text, encoding="utf-8", newline="\n")
-            tmp.replace(path)
+            write_bytes_atomic(path, text.encode("utf-8"))
         except OSError as e:
             message = f"Could not write {path}: {e.strerror or e}"
         self.userdict_message.emit(message)

@@ -33,6 +33,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from engine.atomic import atomic_writer
+
 from .data import WindowSampler, heldout_windows, load_shards, sampler_seed
 from .distributed import DistContext
 from .errors import DataError, ManifestMismatchError
@@ -301,13 +303,8 @@ def evaluate_windows(model: CharLM, windows: np.ndarray, cfg: TrainConfig, devic
 def atomic_torch_save(obj, path: Path) -> None:
     """torch.save to a tmp file in the same dir, flushed to disk, then os.replace (never a
     torn file, also after a power loss)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
+    with atomic_writer(Path(path)) as fh:
         torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 @dataclass

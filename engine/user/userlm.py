@@ -26,6 +26,7 @@ from typing import Iterable
 
 import numpy as np
 
+from ..atomic import atomic_writer
 from ..core.lexicon import BOS, EOS, Lexicon
 from ..core.ngram import BITS, NgramModel
 from ..core.segment import Segmenter
@@ -92,10 +93,9 @@ def save_user_lm(path: Path, uni: Counter, bi: Counter, lexicon: Lexicon, source
             "tokens": int(uni_arr.sum()), "bigrams": int(len(keys)), "trigrams": int(len(tri_keys)),
             "sources": sources}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, meta=np.array(json.dumps(meta, ensure_ascii=False)), unigram=uni_arr, bigram_keys=keys,
-             bigram_counts=counts, trigram_keys=tri_keys, trigram_counts=tri_counts)
-    tmp.replace(path)
+    with atomic_writer(path) as fh:
+        np.savez(fh, meta=np.array(json.dumps(meta, ensure_ascii=False)), unigram=uni_arr, bigram_keys=keys,
+                 bigram_counts=counts, trigram_keys=tri_keys, trigram_counts=tri_counts)
     return meta
 
 
