@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QFi
                                QLabel, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QStackedWidget,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
+from engine.training_events import Eval, Phase, Plan, Step, parse_event
+
 from . import training
 from .training import NO_TRAINER, TrainerProcess, finetune_args
 
@@ -157,7 +159,7 @@ class PersonaliseDialog(QDialog):
         self.resize(760, 560)
         self.registry = registry
         self.files: dict[str, object] = {}  # path -> TextFileInfo, or None while it is checked
-        self.plan: dict | None = None
+        self.plan: Plan | None = None
         self.plan_run: TrainerProcess | None = None
         self.run: TrainerProcess | None = None
         self.run_dir: Path | None = None
@@ -354,7 +356,7 @@ class PersonaliseDialog(QDialog):
         if self.sender() is not self.plan_run:
             return  # a plan for files no longer listed
         if result.get("status") == "ok" and isinstance(result.get("plan"), dict):
-            self.plan = result["plan"]
+            self.plan = parse_event({**result["plan"], "event": "plan"})
             self.plan_label.setText(describe_plan(self.plan))
         else:
             self.plan_label.setText(f"The trainer cannot use these files: {result.get('message', 'unknown error')}")
@@ -406,33 +408,32 @@ class PersonaliseDialog(QDialog):
         return self.run is not None
 
     @Slot(object)
-    def _event(self, ev: dict) -> None:
-        kind = ev.get("event")
-        if kind == "plan":
+    def _event(self, ev) -> None:
+        """One engine.training_events event from the trainer."""
+        if isinstance(ev, Plan):
             self.eta_label.setText(describe_plan(ev))
-        elif kind == "phase":
-            self.phase_label.setText(PHASES.get(str(ev.get("phase")), str(ev.get("phase"))))
-        elif kind == "step":
+        elif isinstance(ev, Phase):
+            self.phase_label.setText(PHASES.get(str(ev.phase), str(ev.phase)))
+        elif isinstance(ev, Step):
             self._step(ev)
-        elif kind == "eval":
-            for key, name in (("user_loss", "your text (held out)"), ("general_loss", "general text (held out)")):
-                if _number(ev.get(key)) is not None and _number(ev.get("step")) is not None:
-                    self.curve.add(name, ev["step"], ev[key])
+        elif isinstance(ev, Eval) and ev.step is not None:
+            for key, name in (("user", "your text (held out)"), ("general", "general text (held out)")):
+                if key in ev.losses:
+                    self.curve.add(name, ev.step, ev.losses[key])
 
-    def _step(self, ev: dict) -> None:
-        step, steps = _number(ev.get("step")), _number(ev.get("steps"))
-        progress = _number(ev.get("progress"))
-        if progress is None and step is not None and steps:
-            progress = step / steps
+    def _step(self, ev: Step) -> None:
+        progress = ev.progress
+        if progress is None and ev.step is not None and ev.steps:
+            progress = ev.step / ev.steps
         if progress is not None:
             self.progress_bar.setValue(int(max(0.0, min(1.0, progress)) * 1000))
-        if step is not None and _number(ev.get("loss")) is not None:
-            self.curve.add("training", step, ev["loss"])
-        parts = [f"step {int(step)}" + (f" of {int(steps)}" if steps else "")] if step is not None else []
-        if _number(ev.get("loss")) is not None:
-            parts.append(f"loss {ev['loss']:.3f}")
-        if _number(ev.get("eta_s")) is not None:
-            parts.append(f"about {format_duration(ev['eta_s'])} left")
+        if ev.step is not None and ev.loss is not None:
+            self.curve.add("training", ev.step, ev.loss)
+        parts = [f"step {ev.step}" + (f" of {ev.steps}" if ev.steps else "")] if ev.step is not None else []
+        if ev.loss is not None:
+            parts.append(f"loss {ev.loss:.3f}")
+        if ev.eta_s is not None:
+            parts.append(f"about {format_duration(ev.eta_s)} left")
         self.eta_label.setText(" · ".join(parts))
 
     @Slot(str)
@@ -594,18 +595,17 @@ class ModelsPanel(QWidget):
 
 # -- text -------------------------------------------------------------------------------------
 
-def describe_plan(plan: dict) -> str:
-    """"Estimated time on <device>: about N minutes (S steps)" from a trainer plan (keys optional)."""
-    device = plan.get("device") if isinstance(plan.get("device"), dict) else {}
-    name = device.get("name") or device.get("kind") or "this computer"
+def describe_plan(plan: Plan) -> str:
+    """"Estimated time on <device>: about N minutes (S steps)" from a trainer plan (fields optional)."""
+    name = plan.device or "this computer"
     parts = []
-    if _number(plan.get("estimate_s")) is not None:
-        parts.append(f"Estimated time on {name}: about {format_duration(plan['estimate_s'])}")
+    if plan.estimate_s is not None:
+        parts.append(f"Estimated time on {name}: about {format_duration(plan.estimate_s)}")
     else:
         parts.append(f"Training runs on {name}")
-    if _number(plan.get("steps")) is not None:
-        parts.append(f" ({int(plan['steps'])} steps")
-        parts.append(", with general text mixed in)" if plan.get("replay") else ")")
+    if plan.steps is not None:
+        parts.append(f" ({plan.steps} steps")
+        parts.append(", with general text mixed in)" if plan.replay else ")")
     return "".join(parts) + "."
 
 

@@ -26,6 +26,8 @@ from PySide6.QtCore import QObject, QProcess, Signal
 
 from . import __version__
 
+from engine.training_events import parse_event
+
 MAX_STDERR_LINES = 400  # kept for the details box
 TRAINER_EXECUTABLE = "shuru-trainer"
 SYSTEM_TRAINER = Path("/opt/shuru-trainer") / TRAINER_EXECUTABLE  # the .deb's
@@ -88,7 +90,7 @@ class TrainerProcess(QObject):
     """One trainer process: ``event`` per JSON event line, ``progress`` per stderr line, and
     ``finished`` once with the result dict (always with a "status")."""
 
-    event = Signal(object)  # {"event": ..., ...}
+    event = Signal(object)  # an engine.training_events event (Plan, Phase, Step, Eval)
     progress = Signal(str)  # one stderr line
     finished = Signal(object)  # {"status": "ok" | "error" | "interrupted", ...}
 
@@ -143,7 +145,9 @@ class TrainerProcess(QObject):
         if obj is None:
             return
         if "event" in obj:
-            self.event.emit(obj)
+            event = parse_event(obj)
+            if event is not None:
+                self.event.emit(event)
         elif "status" in obj:
             self.result = obj
 

@@ -1,15 +1,15 @@
 """Machine-readable progress of a fine-tune, for the window that runs it (``--events``).
 
-One JSON object per line on stdout: ``{"event": "plan" | "phase" | "step" | "eval", ...}``;
-the last line is the result (``{"status": ...}``), as without ``--events``. Human progress
-lines stay on stderr.
+One JSON object per line on stdout: ``{"event": "plan" | "phase" | "step" | "eval", ...}``
+(engine.training_events defines them, and how the window reads them); the last line is the
+result (``{"status": ...}``), as without ``--events``. Human progress lines stay on stderr.
 """
 from __future__ import annotations
 
-import json
-import math
 import sys
 from typing import TextIO
+
+from engine.training_events import NAMES, event_line, event_record
 
 
 class Events:
@@ -21,21 +21,14 @@ class Events:
         self.last: dict[str, dict] = {}  # event name -> its last fields (tests read them)
 
     def emit(self, event: str, **fields) -> None:
-        record = {"event": event, **{k: _plain(v) for k, v in fields.items()}}
-        self.last[event] = record
+        """Write one event (a name of engine.training_events.NAMES) with its fields."""
+        if event not in NAMES.values():
+            raise ValueError(f"unknown event {event!r}")
+        self.last[event] = event_record(event, fields)
         if self.enabled:
             out = self.stream or sys.stdout
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.write(event_line(event, fields) + "\n")
             out.flush()
 
     def phase(self, name: str) -> None:
         self.emit("phase", phase=name)
-
-
-def _plain(v):
-    """JSON-safe: NaN and infinity become null."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    return v

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from engine.models import ModelRegistry
 from ime_app import training
+from engine.training_events import Phase, Step, parse_event
 from ime_app.personalise import (LossCurve, PersonaliseDialog, describe_plan, format_duration, metrics_summary,
                                  report_html)
 from tests.conftest import TIMEOUT_MS
@@ -217,7 +218,7 @@ def test_trainer_lines_are_parsed_robustly(qtbot):
     run.finished.connect(results.append)
     run.start()
     qtbot.waitUntil(lambda: bool(results), timeout=TIMEOUT_MS)
-    assert events == [{"event": "step", "step": 1}, {"event": "phase"}]
+    assert events == [Step(step=1), Phase()]  # typed (engine.training_events)
     assert results == [{"status": "ok", "out": "x"}]
     assert run.stderr_lines == ["progress 10%"]
 
@@ -233,7 +234,7 @@ PLANS = [
 
 @pytest.mark.parametrize("plan, sentence", PLANS)
 def test_describe_plan(plan, sentence):
-    assert describe_plan(plan) == sentence
+    assert describe_plan(parse_event({"event": "plan", **plan})) == sentence
 
 
 @pytest.mark.parametrize("seconds, text", [(42, "42 s"), (150, "2 min"), (5400, "1.5 h")])
@@ -293,7 +294,7 @@ def test_the_real_trainer_through_the_dialog(qtbot, make_dialog, tmp_path, tiny_
                               "--eval_every=2"]
     dialog.add_files([mine])
     qtbot.waitUntil(lambda: dialog.plan is not None, timeout=60_000)
-    assert dialog.plan["steps"] == 4 and "Estimated time on" in dialog.plan_label.text()
+    assert dialog.plan.steps == 4 and "Estimated time on" in dialog.plan_label.text()
     dialog.start_button.click()
     qtbot.waitUntil(lambda: not dialog.running(), timeout=120_000)
     assert dialog.pages.currentIndex() == PAGE_REPORT, dialog.message_label.text()
