@@ -78,9 +78,7 @@ class UserStore:
             db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                  check_same_thread=False)
             db.create_function("decayed", 3, self._decayed, deterministic=True)
-            app_id = db.execute("PRAGMA application_id").fetchone()[0]
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            app_id, version, tables = _identity(db)
         except sqlite3.OperationalError:
             raise  # cannot open (no permission, disk full, locked): the file itself may be fine
         except sqlite3.DatabaseError as e:
@@ -238,6 +236,16 @@ class _transaction:
     def __exit__(self, exc_type, exc, tb):
         self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
         return False
+
+
+def _identity(db: sqlite3.Connection) -> tuple[int, int, int]:
+    """(application_id, user_version, tables) read in one transaction: another process creating
+    the store at the same moment is seen before or after its creation, never half-way."""
+    with _transaction(db, "BEGIN"):
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    return app_id, version, tables
 
 
 def _checkpoint_and_close(db: sqlite3.Connection, path: Path | str) -> None:
