@@ -259,7 +259,7 @@ def test_the_window_sends_nothing(tmp_path):
 
 def test_the_ibus_engine_sends_nothing(tmp_path):
     """A private ibus-daemon starts the engine (neural model loaded); nihao is typed; WATCH_S s more."""
-    from tests.test_ibus_e2e import _missing
+    from tests.ibus.test_ibus_e2e import _missing
 
     reason = _missing()
     if reason:
