@@ -411,9 +411,9 @@ def test_settings_saved_while_serving_apply(serve, settings_dir):
     assert shown["page_size"] == 3
 
 
-def test_the_command_serves_a_socket_until_terminated(tmp_path, settings_dir):
+def test_the_command_serves_a_socket_until_terminated(tmp_path, short_dir, settings_dir):
     """``python -m shuru_fcitx5 --socket PATH``: the real loader, then SIGTERM removes the socket."""
-    path = Path(tempfile.mkdtemp(prefix="sf5-")) / "cmd" / "s.sock"
+    path = short_dir / "cmd" / "s.sock"
     env = {**os.environ, "SHURU_CONFIG_DIR": str(settings_dir)}
     proc = subprocess.Popen([sys.executable, "-m", "shuru_fcitx5", "--socket", str(path), "--no-neural",
                              "--history", str(tmp_path / "user.db")], cwd=REPO, env=env,
