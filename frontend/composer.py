@@ -58,6 +58,7 @@ class Composer:
         self._typed = ""  # their letters, shown as the preedit meanwhile
         self._refresh_scheduled = False
         self._before = ""  # the character before the caret, where known (for 3.14)
+        self._context = ""  # the application's text before the caret, given while the engine loads
 
     @property
     def chinese(self) -> bool:
@@ -107,7 +108,7 @@ class Composer:
         if key.text and key.text.isprintable() and not key.ctrl_alt:
             self._note_typed(key.text)
         else:  # the caret moved or the text changed in a way we cannot see
-            self._before = ""
+            self._before, self._context = "", ""
             if self.runner is not None:
                 self.runner.set_context("")
 
@@ -145,6 +146,19 @@ class Composer:
     def set_fullwidth(self, fullwidth: bool) -> None:
         self.controller.set_fullwidth(fullwidth)
 
+    def set_context(self, text: str) -> None:
+        """The application's text before the caret (fcitx5's surrounding text): the context of the next input.
+
+        Only a context: nothing is learned from it. Ignored while composing (the application's
+        text does not hold the input yet; the next commit extends the context anyway)."""
+        if self.composing:
+            return
+        self._before = text[-1:]
+        if self.runner is None:
+            self._context = text
+        else:
+            self.runner.set_context(text)
+
     def reset(self) -> None:
         """The application reset the input (a click, focus moved): drop it; the context is unknown now.
 
@@ -152,7 +166,7 @@ class Composer:
         if self.runner is not None:
             self.runner.apply(Cancel())
             self.runner.set_context("")
-        self._queued, self._typed, self._before = [], "", ""
+        self._queued, self._typed, self._before, self._context = [], "", "", ""
         self._hide()
 
     # The engine and the settings ------------------------------------------------------------
@@ -163,7 +177,8 @@ class Composer:
             self.controller.commit_pending()
             self.runner.use_engine(engine, self.page_size)
             return
-        self.runner = SessionRunner(engine, self.page_size)
+        self.runner = SessionRunner(engine, self.page_size, context=self._context)
+        self._context = ""
         queued, self._queued, self._typed = self._queued, [], ""
         for action in queued:
             self._apply(action)
@@ -197,6 +212,8 @@ class Composer:
         self._before = text[-1:]
         if self.runner is not None:
             self.runner.note_typed(text)
+        elif self._context:
+            self._context += text
 
     def _apply(self, action: Action) -> None:
         self._report(self.runner.apply(action))

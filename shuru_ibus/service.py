@@ -19,9 +19,8 @@ import gi
 gi.require_version("IBus", "1.0")
 from gi.repository import Gio, GLib, GObject, IBus  # noqa: E402
 
-from frontend.config import (PHRASES_FILE, Settings, SettingsStore, config_dir, engine_overrides,  # noqa: E402
-                             phrases_path, toggled_script)
-from frontend.loader import EngineLoader, model_stamp  # noqa: E402
+from frontend.config import Settings, config_dir  # noqa: E402
+from frontend.engine_host import EngineHost  # noqa: E402
 
 from .component import COMPONENT_NAME, ENGINE_NAME, engine_command, render_component, settings_command  # noqa: E402
 from .engine import ShuruEngine  # noqa: E402
@@ -40,30 +39,20 @@ def defer(fn) -> None:
     GLib.idle_add(once)
 
 
-class Service:
-    """The shared state of all Shuru engines in this process."""
+class Service(EngineHost):
+    """The shared state of all Shuru engines in this process (:class:`~frontend.engine_host.EngineHost`) on IBus."""
 
     def __init__(self, options=None, started_at: float | None = None):
-        self.options = options
-        self.started_at = started_at or time.perf_counter()
-        self.store = SettingsStore()
-        self.settings: Settings = self.store.load()
-        self.engine = None  # the loaded Engine
-        self.load_error = ""
-        self.engines: set[ShuruEngine] = set()
-        self.defer = defer
-        self._loader = EngineLoader(options, defer)
-        self._model_stamp = model_stamp(options)
-        self._reloading = False
+        super().__init__(options, defer, started_at)
+        self.engines: set[ShuruEngine] = self.contexts  # the input contexts are IBus engines
         self._settings_children: list[subprocess.Popen] = []
         self._check_scheduled = False
-        self._phrases_stamp = _mtime(phrases_path())  # the engine loads the phrases as they are now
 
     # Start-up ---------------------------------------------------------------------------
 
     def run(self, exec_by_ibus: bool) -> int:
         """Serve until the bus disconnects; the exit code."""
-        self._loader.start(engine_overrides(self.settings), self._loaded)  # first: it takes longest
+        self.start_loading()  # first: it takes longest
         IBus.init()
         bus = IBus.Bus()
         if not bus.is_connected():
@@ -83,34 +72,8 @@ class Service:
         self._watch_settings()
         log.info("serving %s on the IBus bus (%.2f s after start)", ENGINE_NAME, time.perf_counter() - self.started_at)
         loop.run()
-        if self.engine is not None:
-            self.engine.close()  # user.db complete on disk (its write-ahead log folded in)
+        self.close()
         return 0
-
-    def _loaded(self, engine, error: str, seconds: float) -> None:
-        if engine is None:
-            self.load_error = error
-            for e in list(self.engines):
-                e.composer.engine_failed(error)
-            return
-        log.info("engine loaded in %.2f s (%.2f s after start): %s", seconds, time.perf_counter() - self.started_at,
-                 engine.status)
-        self.engine = engine
-        for e in list(self.engines):
-            e.composer.engine_ready(engine)
-
-    # Engines ---------------------------------------------------------------------------
-
-    def attach(self, engine: ShuruEngine) -> None:
-        """A new input context's engine: it gets the shared Engine as soon as there is one."""
-        self.engines.add(engine)
-        if self.engine is not None:
-            engine.composer.engine_ready(self.engine)
-        elif self.load_error:
-            engine.composer.engine_failed(self.load_error)
-
-    def detach(self, engine: ShuruEngine) -> None:
-        self.engines.discard(engine)
 
     # Settings and the personal model ----------------------------------------------------
 
@@ -124,7 +87,7 @@ class Service:
             log.warning("not watching %s for settings changes: %s", folder, e)
 
     def _settings_file_changed(self, monitor, file, other, event) -> None:
-        if file.get_basename() in (self.store.path.name, PHRASES_FILE) and not self._check_scheduled:
+        if file.get_basename() in self.watched_names() and not self._check_scheduled:
             self._check_scheduled = True
             GLib.timeout_add(SETTINGS_DEBOUNCE_MS, self.check_for_changes)
 
@@ -132,58 +95,12 @@ class Service:
         """Apply changed settings, and reload when the personal model changed (on focus in, on save)."""
         self._check_scheduled = False
         self._reap_settings_windows()
-        new = self.store.load()
-        old, self.settings = self.settings, new
-        if old != new:
-            self._apply_settings(old, new)
-        self._check_phrases()
-        stamp = model_stamp(self.options)
-        if stamp != self._model_stamp and self.engine is not None and not self._reloading:
-            self._model_stamp = stamp
-            self._reload()
+        super().check_for_changes()
         return False  # as a GLib timeout: once
 
-    def _check_phrases(self) -> None:
-        """Read the quick phrases again when their file changed (the Settings dialog saved them)."""
-        stamp = _mtime(phrases_path())
-        if stamp == self._phrases_stamp:
-            return
-        self._phrases_stamp = stamp
-        if self.engine is not None:
-            self.engine.configure(phrases_path=phrases_path())
-            for e in list(self.engines):
-                e.composer.engine_ready(self.engine)
-
-    def _apply_settings(self, old: Settings, new: Settings) -> None:
-        log.info("settings changed")
-        overrides = engine_overrides(new)
-        if self.engine is not None and overrides != engine_overrides(old):
-            self.engine.configure(**overrides)
-            for e in list(self.engines):
-                e.composer.engine_ready(self.engine)  # new sessions decode with the new options
-        for e in list(self.engines):
-            e.display.set_orientation(new.orientation)
-            e.display.script_changed(new.script == "simplified")
-            e.composer.apply_settings(old, new)
-
-    def _reload(self) -> None:
-        log.info("the personal model or the merged n-gram changed: reloading the engine")
-        self._reloading = True
-
-        def done(engine, error: str, seconds: float) -> None:
-            self._reloading = False
-            if engine is None:
-                log.warning("reload failed, keeping the engine in use: %s", error)
-                return
-            self._loaded(engine, "", seconds)
-
-        self._loader.start(engine_overrides(self.settings), done)
-
-    def toggle_script(self) -> None:
-        """The 简/繁 menu entry: simplified <-> the traditional script last chosen, saved for the window too."""
-        old, self.settings = self.settings, toggled_script(self.settings)
-        self.store.save(self.settings)
-        self._apply_settings(old, self.settings)
+    def show_settings(self, engine: ShuruEngine, settings: Settings) -> None:
+        engine.display.set_orientation(settings.orientation)
+        engine.display.script_changed(settings.script == "simplified")
 
     def open_settings(self) -> None:
         """Open Shuru's settings (a Qt process of its own: this one never loads Qt)."""
@@ -208,14 +125,6 @@ def _component() -> IBus.Component:
 def serve(options=None, exec_by_ibus: bool = True, started_at: float | None = None) -> int:
     """Run the engine process; returns its exit code."""
     return Service(options, started_at).run(exec_by_ibus)
-
-
-def _mtime(path) -> float | None:
-    """A file's modification time, None when it is missing."""
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return None
 
 
 def _quit_on_signal(loop, signum) -> bool:

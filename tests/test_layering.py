@@ -1,4 +1,4 @@
-"""Dependencies point one way: ime_app, shuru_ibus -> frontend -> engine <- trainer.
+"""Dependencies point one way: ime_app, shuru_ibus, shuru_fcitx5 -> frontend -> engine <- trainer.
 
 engine never imports Qt or torch; frontend (what every front end shares) imports neither Qt nor GObject,
 not even indirectly, and no front end.
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME_PACKAGES = ("engine", "frontend", "ime_app", "shuru_ibus", "trainer", "packaging")
+RUNTIME_PACKAGES = ("engine", "frontend", "ime_app", "shuru_ibus", "shuru_fcitx5", "trainer", "packaging")
 TOOLKITS = ("PySide6", "shiboken6", "gi")
 
 
@@ -45,7 +45,7 @@ def test_engine_sources_do_not_import_gui_or_trainer():
         text = path.read_text(encoding="utf-8")
         for banned in ("import PySide6", "from PySide6", "import torch", "from torch", "from trainer",
                        "import trainer", "from ime_app", "import ime_app", "from frontend", "import frontend",
-                       "from shuru_ibus", "import shuru_ibus"):
+                       "from shuru_ibus", "import shuru_ibus", "from shuru_fcitx5", "import shuru_fcitx5"):
             assert banned not in text, f"{path} has {banned!r}"
 
 
@@ -142,7 +142,7 @@ def test_frontend_loads_no_toolkit_even_indirectly():
     """Every frontend module imported in a fresh process: no Qt, no GObject, no front end, no tools."""
     code = ("import importlib, sys\n"
             f"for m in {module_names('frontend')!r}: importlib.import_module(m)\n"
-            f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {TOOLKITS + ('ime_app', 'shuru_ibus', 'tools')!r})\n"
+            f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {TOOLKITS + ('ime_app', 'shuru_ibus', 'shuru_fcitx5', 'tools')!r})\n"
             "print(bad); sys.exit(1 if bad else 0)")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
@@ -151,7 +151,7 @@ def test_frontend_loads_no_toolkit_even_indirectly():
 def test_frontend_sources_import_no_front_end_toolkit_or_tools():
     """Not even inside a function: frontend is what the front ends share, below all of them."""
     for path in (ROOT / "frontend").rglob("*.py"):
-        bad = imported_roots(path) & {*TOOLKITS, "ime_app", "shuru_ibus", "tools", "trainer"}
+        bad = imported_roots(path) & {*TOOLKITS, "ime_app", "shuru_ibus", "shuru_fcitx5", "tools", "trainer"}
         assert not bad, f"{path} imports {sorted(bad)}"
 
 
@@ -164,8 +164,21 @@ def test_the_ibus_engine_imports_neither_qt_nor_the_window():
 
 def test_the_window_does_not_import_the_ibus_engine():
     for path in (ROOT / "ime_app").rglob("*.py"):
-        bad = imported_roots(path) & {"gi", "shuru_ibus"}
+        bad = imported_roots(path) & {"gi", "shuru_ibus", "shuru_fcitx5"}
         assert not bad, f"{path} imports {sorted(bad)}"
+
+
+def test_the_fcitx5_server_imports_no_toolkit_and_no_other_front_end():
+    """shuru_fcitx5 is a front end over frontend alone: no Qt, no GObject, not the window, not IBus."""
+    for path in (ROOT / "shuru_fcitx5").rglob("*.py"):
+        bad = imported_roots(path) & {*TOOLKITS, "ime_app", "shuru_ibus", "tools", "trainer"}
+        assert not bad, f"{path} imports {sorted(bad)}"
+    code = ("import importlib, sys\n"
+            f"for m in {module_names('shuru_fcitx5')!r}: importlib.import_module(m)\n"
+            f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {TOOLKITS + ('ime_app', 'shuru_ibus', 'tools')!r})\n"
+            "print(bad); sys.exit(1 if bad else 0)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
 
 
 ENGINE_ONLY_BLOCKER = '''
@@ -183,7 +196,7 @@ def test_engine_tests_need_only_the_engine(tmp_path):
     sources, and pytest collects it where Qt, GObject and torch are absent (a sitecustomize hides them)."""
     import re
 
-    banned = re.compile(r"^\s*(from|import) (torch|PySide6|shiboken6|gi|trainer|ime_app|shuru_ibus)\b", re.M)
+    banned = re.compile(r"^\s*(from|import) (torch|PySide6|shiboken6|gi|trainer|ime_app|shuru_ibus|shuru_fcitx5)\b", re.M)
     for path in (ROOT / "tests" / "engine").rglob("*.py"):
         assert not banned.search(path.read_text(encoding="utf-8")), path
     (tmp_path / "sitecustomize.py").write_text(ENGINE_ONLY_BLOCKER, encoding="utf-8")
