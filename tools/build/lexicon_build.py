@@ -7,7 +7,6 @@ lists, weighted by how often that reading occurs inside counted words.
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import numpy as np
 from engine.core.lexicon import (FORMAT, FORMAT_VERSION, MAX_WORD_SYLLABLES, TEXT_ENCODING, pack_initials, pack_syllables,
                        reading_logp, token_hash_table, token_list_hash, write_aligned_npz)
 from engine.pinyin.syllables import ALIASES, SYLLABLE_ID, SYLLABLE_INITIAL
+from engine.text import is_han_code
+
 from .counts import SPECIALS
 from .words import phrase_words
 
@@ -48,7 +49,7 @@ def char_readings() -> dict[str, list[int]]:
 
     out: dict[str, list[int]] = {}
     for cp, readings in pinyin_dict.items():
-        if not (0x3400 <= cp <= 0x4DBF or 0x4E00 <= cp <= 0x9FFF or cp == 0x3007):
+        if not is_han_code(cp):
             continue
         sids: list[int] = []
         for r in readings.split(","):

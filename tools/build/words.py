@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.text import HAN_CLASS, is_han_code
 from trainer.corpus import DEFAULT_DATA_DIR
 
-HAN_WORD = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\u3007]{2,8}$")
+HAN_WORD = re.compile(f"^[{HAN_CLASS}]{{2,8}}$")
 PHRASE_FILES = ("pinyin.txt", "zdic_cybs.txt", "di.txt", "overwrite.txt")
 
 
@@ -62,7 +63,7 @@ def pypinyin_chars() -> list[str]:
 
     return sorted(
         chr(cp) for cp in pinyin_dict
-        if 0x3400 <= cp <= 0x4DBF or 0x4E00 <= cp <= 0x9FFF or cp == 0x3007
+        if is_han_code(cp)
     )
 
 
@@ -81,7 +82,7 @@ def candidate_words(data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, float]:
 # RIME's essay.txt (LGPL-3.0). They add names, places, species and terms; their priors come from
 # corpus occurrences where there are any, else from the lists' frequencies (lexicon_build.py).
 NAME_DOTS = "·・•‧"  # the middle dot of transliterated names (阿黛儿·艾萨卓普洛斯), in its common forms
-HAN_ONLY = re.compile(r"^[\u4e00-\u9fff\u3007]+$")
+HAN_ONLY = re.compile(r"^[\u4e00-\u9fff\u3007]+$")  # open-domain words: no extension A (rare forms)
 MIN_EXTRA_CHARS, MAX_EXTRA_CHARS = 2, 7  # a lexicon entry has at most 7 syllables (lexicon.MAX_WORD_SYLLABLES)
 
 
