@@ -59,6 +59,7 @@ class Composer:
         self._refresh_scheduled = False
         self._before = ""  # the character before the caret, where known (for 3.14)
         self._context = ""  # the application's text before the caret, given while the engine loads
+        self._context_typed = 0  # how many of its last characters the user typed (learned from)
 
     @property
     def chinese(self) -> bool:
@@ -108,7 +109,7 @@ class Composer:
         if key.text and key.text.isprintable() and not key.ctrl_alt:
             self._note_typed(key.text)
         else:  # the caret moved or the text changed in a way we cannot see
-            self._before, self._context = "", ""
+            self._before, self._context, self._context_typed = "", "", 0
             if self.runner is not None:
                 self.runner.set_context("")
 
@@ -155,9 +156,9 @@ class Composer:
             return
         self._before = text[-1:]
         if self.runner is None:
-            self._context = text
+            self._context, self._context_typed = text, 0
         else:
-            self.runner.set_context(text)
+            self.runner.set_context(text, typed=0)
 
     def reset(self) -> None:
         """The application reset the input (a click, focus moved): drop it; the context is unknown now.
@@ -166,7 +167,7 @@ class Composer:
         if self.runner is not None:
             self.runner.apply(Cancel())
             self.runner.set_context("")
-        self._queued, self._typed, self._before, self._context = [], "", "", ""
+        self._queued, self._typed, self._before, self._context, self._context_typed = [], "", "", "", 0
         self._hide()
 
     # The engine and the settings ------------------------------------------------------------
@@ -177,8 +178,8 @@ class Composer:
             self.controller.commit_pending()
             self.runner.use_engine(engine, self.page_size)
             return
-        self.runner = SessionRunner(engine, self.page_size, context=self._context)
-        self._context = ""
+        self.runner = SessionRunner(engine, self.page_size, context=self._context, typed=self._context_typed)
+        self._context, self._context_typed = "", 0
         queued, self._queued, self._typed = self._queued, [], ""
         for action in queued:
             self._apply(action)
@@ -214,6 +215,7 @@ class Composer:
             self.runner.note_typed(text)
         elif self._context:
             self._context += text
+            self._context_typed += len(text)
 
     def _apply(self, action: Action) -> None:
         self._report(self.runner.apply(action))

@@ -65,12 +65,14 @@ class SessionRunner:
 
     budget_ms: float | None = DECODE_BUDGET_MS  # the search time one view may take (the rest goes on in idle)
 
-    def __init__(self, engine, page_size: int, context: str = ""):
+    def __init__(self, engine, page_size: int, context: str = "", typed: int | None = None):
+        """``typed``: how many of the context's last characters the user typed (None: all of it)."""
         self.engine = engine
         self.page_size = page_size
         self.context = context[-CONTEXT_CHARS:]
+        self.typed = len(self.context) if typed is None else min(typed, len(self.context))
         self.session = self._new_session()
-        self.session.set_context(self.context)
+        self.session.set_context(self.context, self.typed)
 
     def _new_session(self):
         return self.engine.new_session(page_size=self.page_size, budget_ms=self.budget_ms)
@@ -139,15 +141,18 @@ class SessionRunner:
             log.exception("idle work failed")
             return False
 
-    def set_context(self, text: str) -> None:
-        """The committed text before the caret (the front end knows it after the user moved)."""
+    def set_context(self, text: str, typed: int | None = None) -> None:
+        """The text before the caret (the front end knows it after the user moved); ``typed``: how
+        many of its last characters the user typed (None: all; 0 for an application's own text,
+        which is a context but never learned from)."""
         self.context = text[-CONTEXT_CHARS:]
-        self.session.set_context(self.context)
+        self.typed = len(self.context) if typed is None else min(typed, len(self.context))
+        self.session.set_context(self.context, self.typed)
 
     def note_typed(self, text: str) -> None:
         """Text the front end inserted itself (idle punctuation): it is context too."""
         if text:
-            self.set_context(self.context + text)
+            self.set_context(self.context + text, self.typed + len(text))
 
     def set_page_size(self, page_size: int) -> None:
         """Candidates per page; the input in progress stays."""
@@ -160,13 +165,14 @@ class SessionRunner:
         if page_size is not None:
             self.page_size = page_size
         self.session = self._new_session()
-        self.session.set_context(self.context)
+        self.session.set_context(self.context, self.typed)
 
     def _committed(self, text: str) -> Outcome:
         if not text:
             return NOTHING
         self.context = (self.context + text)[-CONTEXT_CHARS:]
-        self.session.set_context(self.context)
+        self.typed = min(self.typed + len(text), len(self.context))
+        self.session.set_context(self.context, self.typed)
         return Outcome(committed=text)
 
     def _salvage(self, error: str):

@@ -101,6 +101,7 @@ class Session:
         self.page = 0
         self.highlight = 0
         self._context = self._simplified(context)[-MAX_CONTEXT_CHARS:]
+        self._typed = len(self._context)  # how many of its last characters the user typed (learned from)
         self._selected: list[_Selection] = []
         self._decoder: Decoder | None = None
         self._cands: list[Conversion] | None = None
@@ -131,9 +132,15 @@ class Session:
         self.page_size = max(1, page_size)
         self.page, self.highlight = divmod(absolute, self.page_size)
 
-    def set_context(self, text: str) -> None:
-        """Text committed just before the caret; the last 32 characters condition the scorers."""
+    def set_context(self, text: str, typed: int | None = None) -> None:
+        """Text just before the caret; the last 32 characters condition the scorers. ``typed``: how
+        many of its last characters the user typed (None: all); what learning pairs a committed
+        word with is only ever text the user typed, never an application's own text."""
         ctx = self._simplified(text[-MAX_CONTEXT_CHARS:])
+        if typed is not None:
+            self._typed = min(typed, len(ctx))
+        elif ctx != self._context:
+            self._typed = len(ctx)
         if ctx != self._context:
             self._context = ctx
             self._predictions = ()  # the caret moved elsewhere
@@ -398,9 +405,11 @@ class Session:
         text = "".join(s.text for s in self._selected) + tail
         shown = self._chosen_text() + tail
         if learn and self._selected:
-            self.engine.learn([t for s in self._selected for t in s.tokens], self._context)
+            typed = self._context[len(self._context) - self._typed:] if self._typed else ""
+            self.engine.learn([t for s in self._selected for t in s.tokens], typed)
         self._reset()
         self._context = (self._context + text)[-MAX_CONTEXT_CHARS:]  # what was just typed conditions what follows
+        self._typed = min(self._typed + len(text), len(self._context))
         if learn:
             self._predict()
         return shown

@@ -290,3 +290,23 @@ def test_without_a_budget_every_view_is_complete(engine):
     s = engine.new_session(page_size=5)
     s.insert(LONG)
     assert s.view().complete and not s.decoding and not s.idle()
+
+
+# (how much of the context the user typed) -> whether 去 is learned as following 今天
+@pytest.mark.parametrize("typed, paired", [(None, True), (2, True), (0, False), (1, False)])
+def test_learning_pairs_a_word_only_with_text_the_user_typed(tmp_path, typed, paired):
+    import numpy as np
+
+    from engine import Engine, EngineOptions
+
+    e = Engine.load(EngineOptions(use_neural=False, personal=False, libime="off", history_path=tmp_path / "user.db"))
+    s = e.new_session()
+    s.set_context("我们今天", typed=typed)  # typed=0: an application's own text (fcitx5's surrounding text)
+    s.insert("qu")
+    k = next(i for i, c in enumerate(s.candidates()) if c.text == "去")
+    assert s.select(k) == "去"
+    prev, tok = e.lexicon.token_id("今天"), e.lexicon.token_id("去")
+    pair = e.history.prob(np.array([prev]), np.array([tok]))[0] - e.history.prob(np.array([0]), np.array([tok]))[0]
+    assert (pair > 0) == paired
+    assert [w for w, _, _ in e.history.words()] == ["去"]  # the context itself is never learned
+    e.close()
