@@ -95,6 +95,7 @@ def _ddp_worker(out: Path, rows_per_rank: int) -> None:
     params = one_step(mine, vocab_size, ctx)
     if ctx.is_main:
         torch.save(params, out)
+    ctx.barrier()  # as the trainer's _finish: no rank leaves the group while another still works
     ctx.close()
 
 
