@@ -48,6 +48,16 @@ def load_engine(options, overrides: dict, internal_error: str = INTERNAL_LOAD_ER
         return None, internal_error
 
 
+def add_engine_arguments(p) -> None:
+    """The engine options every front end's command line takes (read back by :func:`engine_options`)."""
+    from pathlib import Path
+
+    p.add_argument("--assets", type=Path, help="assets folder (lexicon.npz, ngram.npz, model/)")
+    p.add_argument("--model", type=Path, help="neural model folder (default: personal model, else assets/model)")
+    p.add_argument("--no-neural", action="store_true", help="use the statistical scorers only")
+    p.add_argument("--history", type=Path, help="learned-words database, user.db (default: user data dir)")
+
+
 def engine_options(args):
     """EngineOptions from a command line's ``--assets``, ``--model``, ``--no-neural``, ``--history``, or None
     for the defaults (the engine, numpy and onnxruntime are imported only when there are options)."""

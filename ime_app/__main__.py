@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from frontend.loader import engine_options
+from frontend.loader import add_engine_arguments, engine_options
 
 from . import __version__
 
@@ -21,10 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shuru", description="Shuru: a pinyin input method in its own window.")
     p.add_argument("--version", action="version", version=f"shuru {__version__}")
     p.add_argument("file", nargs="?", help="a text file to open")
-    p.add_argument("--assets", type=Path, help="assets folder (lexicon.npz, ngram.npz, model/)")
-    p.add_argument("--model", type=Path, help="neural model folder (default: personal model, else assets/model)")
-    p.add_argument("--no-neural", action="store_true", help="use the statistical scorers only")
-    p.add_argument("--history", type=Path, help="learned-words database, user.db (default: user data dir)")
+    add_engine_arguments(p)
     p.add_argument("--settings", action="store_true",
                    help="open only the Settings dialog (what the IBus engine's menu runs), then quit")
     p.add_argument("--smoke", action="store_true",

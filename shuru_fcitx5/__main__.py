@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from frontend.loader import add_engine_arguments
+
 STARTED_AT = time.perf_counter()
 
 
@@ -23,10 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shuru-fcitx5-server", description="Shuru's engine process for fcitx5.")
     p.add_argument("--socket", type=Path, metavar="PATH",
                    help="the Unix socket to serve (default: $XDG_RUNTIME_DIR/shuru/fcitx5.sock)")
-    p.add_argument("--assets", type=Path, help="assets folder (lexicon.npz, ngram.npz, model/)")
-    p.add_argument("--model", type=Path, help="neural model folder (default: personal model, else assets/model)")
-    p.add_argument("--no-neural", action="store_true", help="use the statistical scorers only")
-    p.add_argument("--history", type=Path, help="learned-words database, user.db (default: user data dir)")
+    add_engine_arguments(p)
     p.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
     return p
 

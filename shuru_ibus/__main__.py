@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from frontend.loader import add_engine_arguments
+
 STARTED_AT = time.perf_counter()
 LOG_NAME = "ibus-engine.log"  # in the user cache folder (~/.cache/shuru)
 
@@ -32,10 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--check", action="store_true",
                       help="check that this engine can start under IBus (PyGObject, the IBus typelib); "
                            "exit 0, else say what to install and exit 1")
-    p.add_argument("--assets", type=Path, help="assets folder (lexicon.npz, ngram.npz, model/)")
-    p.add_argument("--model", type=Path, help="neural model folder (default: personal model, else assets/model)")
-    p.add_argument("--no-neural", action="store_true", help="use the statistical scorers only")
-    p.add_argument("--history", type=Path, help="learned-words database, user.db (default: user data dir)")
+    add_engine_arguments(p)
     p.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
     return p
 
