@@ -9,10 +9,12 @@ changed (Tools → Personalise… or Models… in the window), so the engine rel
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Callable
 
 log = logging.getLogger(__name__)
@@ -50,12 +52,21 @@ def load_engine(options, overrides: dict, internal_error: str = INTERNAL_LOAD_ER
 
 def add_engine_arguments(p) -> None:
     """The engine options every front end's command line takes (read back by :func:`engine_options`)."""
-    from pathlib import Path
-
     p.add_argument("--assets", type=Path, help="assets folder (lexicon.npz, ngram.npz, model/)")
     p.add_argument("--model", type=Path, help="neural model folder (default: personal model, else assets/model)")
     p.add_argument("--no-neural", action="store_true", help="use the statistical scorers only")
     p.add_argument("--history", type=Path, help="learned-words database, user.db (default: user data dir)")
+
+
+def engine_argv(args: argparse.Namespace) -> list[str]:
+    """The engine options of ``args`` as command-line arguments (paths made absolute), for a registered command."""
+    out = []
+    for flag, value in (("--assets", args.assets), ("--model", args.model), ("--history", args.history)):
+        if value is not None:
+            out += [flag, str(Path(value).absolute())]
+    if args.no_neural:
+        out.append("--no-neural")
+    return out
 
 
 def engine_options(args):

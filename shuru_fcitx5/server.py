@@ -91,9 +91,11 @@ class _Host(EngineHost):
 class Server:
     """Serves the fcitx5 addon on a Unix socket at ``path``; see the module docstring.
 
-    ``loader`` replaces the engine loader (tests hand over an engine when they choose)."""
+    ``loader`` replaces the engine loader (tests hand over an engine when they choose);
+    ``idle_exit_s``: end after this long without a client (the addon starts it again on demand)."""
 
-    def __init__(self, path: Path | None = None, options=None, loader=None, started_at: float | None = None):
+    def __init__(self, path: Path | None = None, options=None, loader=None, started_at: float | None = None,
+                 idle_exit_s: float | None = None):
         self.path = Path(path) if path else default_socket_path()
         self._calls: queue.SimpleQueue = queue.SimpleQueue()  # from other threads, run on the loop's
         self._deferred: list[Callable[[], None]] = []  # the composers' deferred work (this thread)
@@ -105,6 +107,8 @@ class Server:
         self._stopping = False
         self._file_stamps = self._settings_stamps()
         self._next_poll = 0.0
+        self.idle_exit_s = idle_exit_s
+        self._idle_since = time.monotonic()  # when the last client left (or the server started)
 
     # Start and stop ----------------------------------------------------------------------
 
@@ -141,7 +145,16 @@ class Server:
                 key.data(key.fileobj)
             self._run_calls()
             self._poll_settings()
+            self._exit_when_idle()
         self._close()
+
+    def _exit_when_idle(self) -> None:
+        """Stop once no client has been connected for ``idle_exit_s`` (fcitx5 quit, or never came)."""
+        if self.idle_exit_s is None or self.connections:
+            return
+        if time.monotonic() - self._idle_since >= self.idle_exit_s:
+            log.info("no fcitx5 connected for %.0f s: exiting", self.idle_exit_s)
+            self.stop()
 
     def stop(self) -> None:
         """End :meth:`serve_forever` (from any thread, or a signal handler)."""
@@ -358,6 +371,8 @@ class Server:
             self.host.detach(ic)
         conn.contexts.clear()
         self.connections.pop(conn.sock, None)
+        if not self.connections:
+            self._idle_since = time.monotonic()
         try:
             self._selector.unregister(conn.sock)
         except (KeyError, ValueError):

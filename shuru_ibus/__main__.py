@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from frontend.loader import add_engine_arguments
+from frontend.loader import add_engine_arguments, engine_argv
 
 STARTED_AT = time.perf_counter()
 LOG_NAME = "ibus-engine.log"  # in the user cache folder (~/.cache/shuru)
@@ -37,17 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_arguments(p)
     p.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
     return p
-
-
-def engine_args(args: argparse.Namespace) -> list[str]:
-    """The engine options of ``args`` as command-line arguments (paths made absolute)."""
-    out = []
-    for flag, value in (("--assets", args.assets), ("--model", args.model), ("--history", args.history)):
-        if value is not None:
-            out += [flag, str(value.absolute())]
-    if args.no_neural:
-        out.append("--no-neural")
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,12 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         from .component import engine_command, render_component, settings_command, write_component
 
         if args.print_component:
-            sys.stdout.write(render_component(engine_command(*engine_args(args)), setup_argv=settings_command()))
+            sys.stdout.write(render_component(engine_command(*engine_argv(args)), setup_argv=settings_command()))
             return 0
         from .component import EngineCannotStart
 
         try:
-            print(write_component(args.write_component, engine_command(*engine_args(args))))
+            print(write_component(args.write_component, engine_command(*engine_argv(args))))
         except EngineCannotStart as e:
             print(f"Shuru's IBus component was not written: {e}", file=sys.stderr)
             return 1

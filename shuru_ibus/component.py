@@ -20,16 +20,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from frontend import __version__
+from frontend.launch import CHECKOUT, frozen, settings_command  # noqa: F401  (settings_command: the component's <setup>)
 
 COMPONENT_NAME = "org.freedesktop.IBus.Shuru"  # the bus name the engine process claims
 ENGINE_NAME = "shuru"
 FILE_NAME = "shuru.xml"
 SYSTEM_COMPONENT_DIR = Path("/usr/share/ibus/component")
 ICON = Path(__file__).resolve().parent / "shuru.svg"
-CHECKOUT = Path(__file__).resolve().parents[1]
 ENGINE_MODULE = "shuru_ibus"
 DESCRIPTION = "Shuru: pinyin with an on-device neural decoder"
-APP_EXECUTABLE = "shuru"  # the window, next to the frozen engine executable
 CHECK_FLAG = "--check"  # the engine's command line + this: can it start? (exit 0, else the reason on stderr)
 CHECK_TIMEOUT_S = 60
 PYGOBJECT_REQUIREMENT = "PyGObject>=3.42,<3.51"  # pyproject.toml's ibus extra
@@ -37,11 +36,6 @@ PYGOBJECT_REQUIREMENT = "PyGObject>=3.42,<3.51"  # pyproject.toml's ibus extra
 
 class EngineCannotStart(RuntimeError):
     """The component's command line cannot run the engine; the message says why and what to install."""
-
-
-def frozen() -> bool:
-    """Whether this is the frozen app (PyInstaller), not a checkout or a pip install."""
-    return bool(getattr(sys, "frozen", False))
 
 
 def engine_command(*engine_args: str) -> list[str]:
@@ -59,16 +53,6 @@ def checkout_command(*engine_args: str, python: str | None = None, checkout: Pat
     python = python or str(Path(sys.executable).absolute())
     # ibus-daemon runs <exec> itself (no shell, any working folder): env puts the checkout first
     return ["/usr/bin/env", f"PYTHONPATH={Path(checkout).absolute()}", python, "-m", ENGINE_MODULE, *engine_args]
-
-
-def settings_command(python: str | None = None, checkout: Path = CHECKOUT) -> list[str]:
-    """argv that opens Shuru's settings (the component's <setup>; the property menu runs it too).
-
-    Frozen: the window executable beside the engine's (``/opt/shuru/shuru --settings``)."""
-    if frozen() and python is None:
-        return [str(Path(sys.executable).absolute().parent / APP_EXECUTABLE), "--settings"]
-    python = python or str(Path(sys.executable).absolute())
-    return ["/usr/bin/env", f"PYTHONPATH={Path(checkout).absolute()}", python, "-m", "ime_app", "--settings"]
 
 
 def render_component(exec_argv: list[str], *, setup_argv: list[str] | None = None, icon: Path = ICON,

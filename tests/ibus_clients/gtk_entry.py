@@ -1,9 +1,11 @@
-"""A GTK 3 application with one Gtk.Entry, typed into through IBus by the end-to-end test.
+"""A GTK 3 application with one Gtk.Entry, typed into through IBus or fcitx5 by the end-to-end tests.
 
-It prints one JSON line when it has the keyboard focus (``{"ready": ...}``) and one whenever
-its text or its preedit changes (``{"text": ..., "preedit": ...}``).
+``SHURU_E2E_TEXT`` is text already in the entry, the caret after it. It prints one JSON line
+when it has the keyboard focus (``{"ready": ...}``) and one whenever its text or its preedit
+changes (``{"text": ..., "preedit": ...}``).
 """
 import json
+import os
 import sys
 
 import gi
@@ -22,6 +24,8 @@ def report(**changes) -> None:
 def main() -> int:
     window = Gtk.Window(title="shuru-e2e-gtk")
     entry = Gtk.Entry()
+    state["text"] = os.environ.get("SHURU_E2E_TEXT", "")  # text already in the field, the caret after it
+    entry.set_text(state["text"])
     window.add(entry)
     window.connect("destroy", Gtk.main_quit)
     entry.connect("changed", lambda e: report(text=e.get_text()))
@@ -31,7 +35,8 @@ def main() -> int:
     def focus() -> bool:
         """Until the entry has the keyboard focus (no window manager gives it): then say so, once."""
         window.present()
-        entry.grab_focus()
+        entry.grab_focus_without_selecting()
+        entry.set_position(-1)
         if window.is_active() and entry.has_focus():
             print(json.dumps({"ready": True}), flush=True)
             return False

@@ -1,0 +1,203 @@
+"""End to end through a real fcitx5: its addon (built from shuru_fcitx5/addon) starts Shuru's engine process.
+
+A private fcitx5 (:class:`tools.private_fcitx5.PrivateFcitx5`: its own D-Bus session, XDG
+folders and a profile whose input method is Shuru) on a virtual X server; a GTK 3
+``Gtk.Entry`` (``GTK_IM_MODULE=fcitx``) and a Qt ``QLineEdit`` (the pip PySide6 speaks IBus,
+which fcitx5 serves too) get real X key events from xdotool. What they show is compared with
+what the same keys give through a Composer in this process, as the IBus end-to-end test does.
+Then the engine process is killed mid-typing (the addon starts it again), started slowly (keys
+typed meanwhile reach the application as typed), and a field's own text becomes the context.
+
+The addon is built once per run (cmake, about 15 s). Where fcitx5, its development files, Xvfb
+or xdotool are missing the tests are skipped with the set-up hint, except in CI.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.ibus.test_ibus_e2e import scenario
+from tests.ibus_harness import ClientApp, FakeInputContext, Xvfb
+
+REPO = Path(__file__).resolve().parents[2]
+CLIENTS = Path(__file__).resolve().parents[1] / "ibus_clients"
+QT_ENV = {"QT_QPA_PLATFORM": "xcb", "QT_IM_MODULE": "ibus"}
+RESTART_TIMEOUT_S = 30
+# the engine process: deterministic rankings (no neural model), slow to start while SLOW exists
+LAUNCHER = """#!/bin/sh
+[ -f "{slow}" ] && sleep 4
+exec /usr/bin/env PYTHONPATH={repo} {python} -m shuru_fcitx5 --no-neural --history {history} "$@"
+"""
+
+
+def _missing() -> str:
+    """Why the test cannot run here ("" when it can)."""
+    from tools.private_fcitx5 import missing_tools
+
+    missing = missing_tools() + [t for t in ("Xvfb", "xdotool", "cmake") if shutil.which(t) is None]
+    if missing:
+        return f"not installed: {', '.join(missing)}"
+    if not Path("/usr/lib/x86_64-linux-gnu/gtk-3.0/3.0.0/immodules/im-fcitx5.so").exists() and \
+            not list(Path("/usr/lib").glob("*/gtk-3.0/3.0.0/immodules/im-fcitx5.so")):
+        return "fcitx5's GTK 3 module (fcitx5-frontend-gtk3) is not installed"
+    return ""
+
+
+@pytest.fixture(scope="module")
+def desktop(tmp_path_factory):
+    """Xvfb + a private fcitx5 whose input method is Shuru, built from this checkout."""
+    reason = _missing()
+    if reason:
+        hint = f"{reason} (./dev.sh test installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(hint)
+        pytest.skip(hint)
+    from shuru_fcitx5.register import build_addon
+    from tools.private_fcitx5 import PrivateFcitx5
+
+    home = tmp_path_factory.mktemp("fcitx5-e2e")
+    library = build_addon(home / "build")
+    launcher = library.parent / "shuru-fcitx5-server"  # the addon runs the one beside its library
+    launcher.write_text(LAUNCHER.format(slow=home / "slow", repo=REPO, python=sys.executable,
+                                        history=home / "user.db"), encoding="utf-8")
+    launcher.chmod(0o755)
+    xvfb = Xvfb()
+    fcitx = PrivateFcitx5(library.parent / "shuru-addon.conf", home / "home", xvfb.display)
+    try:
+        fcitx.start()
+        yield xvfb, fcitx, home
+    finally:
+        fcitx.stop()
+        xvfb.stop()
+
+
+@pytest.fixture(scope="module")
+def model_engine(desktop):
+    """The engine of the in-process model: the e2e engine's configuration, learning into its own store."""
+    from engine import Engine, EngineOptions
+
+    return Engine.load(EngineOptions(use_neural=False, history_path=desktop[2] / "model.db"))
+
+
+def open_client(script: str, fcitx, extra_env=None) -> ClientApp:
+    app = ClientApp(CLIENTS / script, {**fcitx.env, **(extra_env or {})}, sys.executable)
+    assert app.wait_ready(), f"{script} did not get the keyboard focus: {app.errors()}"
+    return app
+
+
+def wait_for_engine(fcitx, old: set[int] = frozenset()) -> int:
+    """The pid of a running engine process other than ``old``, once its socket answers."""
+    deadline = time.monotonic() + RESTART_TIMEOUT_S
+    socket_path = Path(fcitx.env["XDG_RUNTIME_DIR"]) / "shuru" / "fcitx5.sock"
+    while time.monotonic() < deadline:
+        new = [p for p in fcitx.engine_processes() if p not in old]
+        if new and socket_path.exists() and "connected to the Shuru engine" in fcitx.log().split("connection ended")[-1]:
+            return new[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no engine process came up: {fcitx.log()[-2000:]}")
+
+
+def test_typing_into_a_gtk_entry(desktop, model_engine):
+    xvfb, fcitx, _ = desktop
+    app = open_client("gtk_entry.py", fcitx)
+    try:
+        wait_for_engine(fcitx)
+        scenario(app, FakeInputContext(model_engine), xvfb)
+        assert app.state["text"].startswith("你好我想回家")
+    finally:
+        app.close()
+
+
+def test_typing_into_a_qt_line_edit(desktop, model_engine):
+    xvfb, fcitx, _ = desktop
+    app = open_client("qt_line_edit.py", fcitx, QT_ENV)
+    try:
+        scenario(app, FakeInputContext(model_engine), xvfb)
+        assert app.state["text"].startswith("你好我想回家")
+    finally:
+        app.close()
+
+
+def test_one_engine_process_served_both_applications(desktop):
+    _, fcitx, _ = desktop
+    assert len(fcitx.engine_processes()) == 1
+
+
+def test_an_engine_killed_mid_typing_is_started_again_and_the_next_keys_work(desktop):
+    xvfb, fcitx, _ = desktop
+    app = open_client("gtk_entry.py", fcitx)
+    try:
+        first = wait_for_engine(fcitx)
+        xvfb.xdotool(*"zhong")
+        app.wait_for("", "zhong")
+        os.kill(first, signal.SIGKILL)
+        assert app.wait_for("", "")["preedit"] == "", "the dead engine's preedit went away"
+        wait_for_engine(fcitx, {first})
+        xvfb.xdotool(*"nihao", "space")
+        assert app.wait_for("你好", "") == {"text": "你好", "preedit": ""}
+    finally:
+        app.close()
+
+
+def test_keys_typed_before_the_engine_is_ready_reach_the_application_as_typed(desktop):
+    xvfb, fcitx, home = desktop
+    app = open_client("gtk_entry.py", fcitx)
+    try:
+        old = set(fcitx.engine_processes())
+        (home / "slow").touch()  # the next engine process takes 4 s to start
+        for pid in old:
+            os.kill(pid, signal.SIGTERM)
+        time.sleep(0.5)
+        xvfb.xdotool(*"abc")
+        assert app.wait_for("abc", "") == {"text": "abc", "preedit": ""}
+        (home / "slow").unlink()
+        wait_for_engine(fcitx, old)
+        xvfb.xdotool(*"nihao", "space")
+        assert app.wait_for("abc你好", "") == {"text": "abc你好", "preedit": ""}
+    finally:
+        app.close()
+
+
+def convert(pinyin: str, context: str = "") -> str:
+    """The first candidate of ``python -m engine convert --context`` (the e2e engine's options)."""
+    done = subprocess.run([sys.executable, "-m", "engine", "convert", "--no-neural", "--context", "--topk", "1"],
+                          input=json.dumps({"pinyin": pinyin, "context": context}), cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(done.stdout.splitlines()[-1])["candidates"][0]
+
+
+# a context that changes the first candidate on the statistical scorers (jiao alone: 较)
+CONTEXT, PINYIN = "老师", "jiao"
+
+
+def test_the_text_before_the_caret_is_the_context(desktop):
+    xvfb, fcitx, _ = desktop
+    with_context, alone = convert(PINYIN, CONTEXT), convert(PINYIN)
+    app = open_client("gtk_entry.py", fcitx, {"SHURU_E2E_TEXT": CONTEXT})
+    try:
+        wait_for_engine(fcitx)
+        xvfb.xdotool(*PINYIN, "space")
+        shown = app.wait_for(CONTEXT + with_context, "")["text"]
+        assert shown == CONTEXT + with_context, [line for line in fcitx.log().splitlines() if "surrounding" in line]
+    finally:
+        app.close()
+    assert with_context != alone, "the pair shows nothing: pick another"
+
+
+def test_the_configuration_entry_opens_shurus_settings(desktop):
+    _, fcitx, home = desktop
+    config = fcitx.call("GetConfig", "fcitx://config/inputmethod/shuru")
+    assert "shuru-fcitx5-server --settings" in config, config
+
+
+def test_fcitx5_lists_shuru(desktop):
+    _, fcitx, _ = desktop
+    assert "'shuru'" in fcitx.call("AvailableInputMethods") or "shuru" in fcitx.call("AvailableInputMethods")
