@@ -1,9 +1,11 @@
 """A GTK 3 application with one Gtk.Entry, typed into through IBus by the end-to-end test.
 
 It prints one JSON line when it has the keyboard focus (``{"ready": ...}``) and one whenever
-its text or its preedit changes (``{"text": ..., "preedit": ...}``).
+its text or its preedit changes (``{"text": ..., "preedit": ...}``). The entry starts with the
+text in ``SHURU_E2E_TEXT`` (if set), the cursor at its end.
 """
 import json
+import os
 import sys
 
 import gi
@@ -20,12 +22,15 @@ def report(**changes) -> None:
 
 
 def main() -> int:
+    Gtk.Settings.get_default().props.gtk_entry_select_on_focus = False  # else typing would replace the text
     window = Gtk.Window(title="shuru-e2e-gtk")
     entry = Gtk.Entry()
     window.add(entry)
     window.connect("destroy", Gtk.main_quit)
     entry.connect("changed", lambda e: report(text=e.get_text()))
     entry.connect("preedit-changed", lambda e, preedit: report(preedit=preedit))
+    entry.set_text(os.environ.get("SHURU_E2E_TEXT", ""))
+    entry.set_position(-1)
     window.show_all()
 
     def focus() -> bool:
