@@ -25,6 +25,7 @@ from .session_runner import Outcome, SessionRunner
 log = logging.getLogger(__name__)
 
 PAGES_AHEAD = 1  # pages after the current one sent in the candidate list
+MAX_BEFORE_CHARS = 4096  # of an application's text before the caret, the most kept (the engine reads the last 32)
 
 
 class Display(Protocol):
@@ -109,9 +110,7 @@ class Composer:
         if key.text and key.text.isprintable() and not key.ctrl_alt:
             self._note_typed(key.text)
         else:  # the caret moved or the text changed in a way we cannot see
-            self._before, self._context, self._context_typed = "", "", 0
-            if self.runner is not None:
-                self.runner.set_context("")
+            self.forget_context()
 
     def type_text(self, text: str) -> None:
         self.display.commit(text)
@@ -148,17 +147,30 @@ class Composer:
         self.controller.set_fullwidth(fullwidth)
 
     def set_context(self, text: str) -> None:
-        """The application's text before the caret (fcitx5's surrounding text): the context of the next input.
+        """The application's text before the caret (IBus's or fcitx5's surrounding text): the context of the next input.
 
-        Only a context: nothing is learned from it. Ignored while composing (the application's
+        Only a context: nothing is learned from it. What the user typed here and the text still ends
+        with stays the user's (applications report their text again after each commit), so
+        consecutive words are still learned as pairs. Ignored while composing (the application's
         text does not hold the input yet; the next commit extends the context anyway)."""
         if self.composing:
             return
+        text = text[-MAX_BEFORE_CHARS:]
+        context, typed = ((self.runner.context, self.runner.typed) if self.runner is not None
+                          else (self._context, self._context_typed))
+        mine = context[len(context) - typed:] if typed else ""
+        typed = len(mine) if mine and text.endswith(mine) else 0
         self._before = text[-1:]
         if self.runner is None:
-            self._context, self._context_typed = text, 0
+            self._context, self._context_typed = text, typed
         else:
-            self.runner.set_context(text, typed=0)
+            self.runner.set_context(text, typed=typed)
+
+    def forget_context(self) -> None:
+        """The text before the caret is unknown (the caret moved where we cannot see, a password field)."""
+        self._before, self._context, self._context_typed = "", "", 0
+        if self.runner is not None and not self.composing:
+            self.runner.set_context("")
 
     def reset(self) -> None:
         """The application reset the input (a click, focus moved): drop it; the context is unknown now.

@@ -12,7 +12,6 @@ import json
 PROTOCOL = 1  # bumped on any change a client of the old version would misread
 MAX_LINE_BYTES = 64 * 1024  # a longer line is no message of ours: the connection closes
 MAX_ID_CHARS = 128  # an input context id (fcitx5's 16-byte UUID in hex is 32)
-MAX_BEFORE_CHARS = 4096  # surrounding text kept from a message (the engine reads the last 32)
 
 ID = "ic"  # the field naming an input context: a string or an integer chosen by the client
 # type -> {field: the Python types it takes}; every request gets exactly one reply, in order

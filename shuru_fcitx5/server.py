@@ -317,7 +317,7 @@ class Server:
         return True
 
     def _surrounding(self, ic: InputContext, message: dict) -> bool:
-        ic.composer.set_context(message["before"][-protocol.MAX_BEFORE_CHARS:])
+        ic.composer.set_context(message["before"])  # it keeps the last MAX_BEFORE_CHARS
         return True
 
     def _select(self, ic: InputContext, message: dict) -> bool:

@@ -2,6 +2,11 @@
 
 One object per input context (ibus-daemon asks the factory for them); all share the
 service's Engine. :class:`IBusDisplay` implements the composer's Display with IBus calls.
+
+Where the application supports it (``IBus.Capabilite.SURROUNDING_TEXT``), its text before the
+caret is the context of the next input: asked for on enable and focus in (the client sends it
+from then on), taken again whenever it changes, never read in password or PIN fields, never
+learned from, never logged. Elsewhere the context is what the engine committed itself.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ PUNCT_LABELS = {True: ("，。", "Full-width punctuation (Ctrl+. for half-width)
 PROPERTY_TOGGLES = {"mode": Toggle.MODE, "punctuation": Toggle.PUNCTUATION}  # property name -> what it toggles
 SCRIPT_LABELS = {True: ("简", "Simplified characters (click for traditional)"),
                  False: ("繁", "Traditional characters (click for simplified)")}
+PRIVATE_PURPOSES = (IBus.InputPurpose.PASSWORD, IBus.InputPurpose.PIN)  # fields whose text is never read
 
 
 def _text(s: str) -> IBus.Text:
@@ -127,12 +133,35 @@ class ShuruEngine(IBus.Engine):
         self.register_properties(self.display.properties)
         self.display.modes_changed(self.composer.chinese_active, self.composer.fullwidth)
         type(self).service.check_for_changes()
+        self._read_surrounding_text()
+
+    def do_enable(self) -> None:
+        self._read_surrounding_text()
 
     def do_focus_out(self) -> None:
         self.composer.reset()
 
     def do_reset(self) -> None:
         self.composer.reset()
+        self._read_surrounding_text()  # what the application sent last; it sends it again when it changes
+
+    def do_set_capabilities(self, caps: int) -> None:
+        self.composer.surrounding = bool(caps & IBus.Capabilite.SURROUNDING_TEXT)
+
+    def do_set_content_type(self, purpose: int, hints: int) -> None:
+        self.composer.set_private(purpose in PRIVATE_PURPOSES)
+
+    def do_set_surrounding_text(self, text: IBus.Text, cursor_pos: int, anchor_pos: int) -> None:
+        IBus.Engine.do_set_surrounding_text(self, text, cursor_pos, anchor_pos)  # kept for get_surrounding_text
+        self.composer.set_surrounding_text(text.get_text(), cursor_pos, anchor_pos)
+
+    def _read_surrounding_text(self) -> None:
+        """Take the application's text before the caret, as it sent it last; asking for it makes the
+        client send it from now on, whenever it changes (``do_set_surrounding_text``)."""
+        if self.composer.private:
+            return
+        text, cursor_pos, anchor_pos = self.get_surrounding_text()
+        self.composer.set_surrounding_text(text.get_text(), cursor_pos, anchor_pos)
 
     def do_disable(self) -> None:
         self.composer.reset()

@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from frontend.config import Settings
 from shuru_ibus.composer import IBusComposer
@@ -190,8 +191,12 @@ class ClientApp:
 
     def wait_for(self, text: str, preedit: str, timeout_s: float = 15.0) -> dict:
         """Wait until the application shows ``text`` and ``preedit``; returns what it shows then."""
+        return self.wait_until(lambda state: (state["text"], state["preedit"]) == (text, preedit), timeout_s)
+
+    def wait_until(self, done: Callable[[dict], bool], timeout_s: float = 15.0) -> dict:
+        """Wait until what the application shows is ``done``; returns what it shows then."""
         deadline = time.monotonic() + timeout_s
-        while (self.state["text"], self.state["preedit"]) != (text, preedit) and time.monotonic() < deadline:
+        while not done(self.state) and time.monotonic() < deadline:
             self._drain(0.05)
         time.sleep(0.1)  # nothing more must follow
         while not self._lines.empty():

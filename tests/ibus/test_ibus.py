@@ -384,6 +384,160 @@ def test_panel_clicks_and_page_buttons_are_session_actions(ic):
     assert ic.text == second[1]
 
 
+# The application's surrounding text: the IBus.Engine subclass without a bus -------------------
+
+class FakeService:
+    """What a ShuruEngine asks of the running service, with ``engine`` loaded."""
+
+    def __init__(self, engine, defer):
+        self.engine, self.defer, self.settings = engine, defer, Settings()
+
+    def attach(self, context) -> None:
+        context.composer.engine_ready(self.engine)
+
+    def detach(self, context) -> None:
+        pass
+
+    def check_for_changes(self) -> None:
+        pass
+
+
+@pytest.fixture
+def make_engine_ic():
+    """``make(engine)``: a ShuruEngine (the IBus.Engine subclass ibus-daemon gets) built without a daemon,
+    and the text field typed into through its composer: ``(ibus_engine, FakeInputContext)``."""
+    pytest.importorskip("gi")
+    from shuru_ibus.engine import ShuruEngine
+
+    made = []
+
+    def make(engine):
+        ic = FakeInputContext()
+        ShuruEngine.service = FakeService(engine, ic.idle.append)
+        ibus_engine = ShuruEngine(engine_name=ENGINE_NAME, object_path=f"/org/freedesktop/IBus/Engine/{len(made) + 1}")
+        ibus_engine.composer.display = ic.display  # what it shows and commits is recorded
+        ic.composer = ibus_engine.composer
+        made.append(ibus_engine)
+        return ibus_engine, ic
+
+    yield make
+    for ibus_engine in made:
+        ibus_engine.destroy()
+
+
+def _surrounding(ibus_engine, text: str, cursor: int | None = None, anchor: int | None = None) -> None:
+    """The application reports its text (the cursor at its end unless given), as ibus-daemon does."""
+    from gi.repository import IBus
+
+    cursor = len(text) if cursor is None else cursor
+    ibus_engine.do_set_surrounding_text(IBus.Text.new_from_string(text), cursor, cursor if anchor is None else anchor)
+
+
+def _capabilities(surrounding: bool) -> int:
+    from gi.repository import IBus
+
+    caps = IBus.Capabilite.PREEDIT_TEXT | IBus.Capabilite.FOCUS
+    return int(caps | IBus.Capabilite.SURROUNDING_TEXT) if surrounding else int(caps)
+
+
+def _first(ic: FakeInputContext, letters: str) -> str:
+    """The first candidate for ``letters`` (then Esc: nothing committed)."""
+    ic.keys(*letters)
+    first = ic.display.page[0]
+    ic.keys("Escape")
+    return first
+
+
+# (the application's text, where the cursor and the anchor are, pinyin) -> the first candidate then
+SURROUNDING_CASES = [("老师", None, None, "jiao", "教"), ("中国", None, None, "dian", "电"),
+                     ("中国老师", 2, 2, "dian", "电"),  # only what is before the cursor
+                     ("老师教书", 4, 2, "jiao", "教")]  # a selection: what is before it (typing replaces it)
+
+
+@pytest.mark.parametrize("text,cursor,anchor,pinyin,first", SURROUNDING_CASES)
+def test_the_applications_text_before_the_cursor_is_the_context(engine, make_engine_ic, text, cursor, anchor,
+                                                              pinyin, first):
+    assert _first(FakeInputContext(engine), pinyin) != first  # not without the context
+    ibus_engine, ic = make_engine_ic(engine)
+    ibus_engine.do_set_capabilities(_capabilities(surrounding=True))
+    _surrounding(ibus_engine, text, cursor, anchor)
+    assert _first(ic, pinyin) == first
+    ic.keys(*pinyin, "space")
+    assert ic.text == first
+
+
+def test_the_text_is_read_at_focus_in_and_ignored_while_composing(engine, make_engine_ic):
+    ibus_engine, ic = make_engine_ic(engine)
+    ibus_engine.do_set_capabilities(_capabilities(surrounding=True))
+    _surrounding(ibus_engine, "老师")
+    ibus_engine.do_focus_out()  # the context is unknown meanwhile
+    ibus_engine.do_focus_in()  # what the application sent last (it sends it again when it changes)
+    assert _first(ic, "jiao") == "教"
+    _surrounding(ibus_engine, "")
+    ic.keys(*"jia")
+    _surrounding(ibus_engine, "老师")  # while composing: the application's text does not hold the input yet
+    ic.keys("o")
+    assert ic.display.page[0] == _first(FakeInputContext(engine), "jiao") != "教"
+
+
+@pytest.mark.parametrize("purpose", ["PASSWORD", "PIN"])
+def test_password_fields_give_no_context_and_are_never_read(engine, make_engine_ic, monkeypatch, purpose):
+    from gi.repository import IBus
+
+    plain = _first(FakeInputContext(engine), "jiao")
+    ibus_engine, ic = make_engine_ic(engine)
+    ibus_engine.do_set_capabilities(_capabilities(surrounding=True))
+    _surrounding(ibus_engine, "老师")
+    ibus_engine.do_set_content_type(int(getattr(IBus.InputPurpose, purpose)), 0)
+    assert _first(ic, "jiao") == plain  # the context it had is forgotten
+    _surrounding(ibus_engine, "老师")
+    monkeypatch.setattr(ibus_engine, "get_surrounding_text", lambda: pytest.fail("a password field was read"))
+    ibus_engine.do_focus_in()
+    assert _first(ic, "jiao") == plain
+    ibus_engine.do_set_content_type(int(IBus.InputPurpose.FREE_FORM), 0)  # an ordinary field again
+    _surrounding(ibus_engine, "老师")
+    assert _first(ic, "jiao") == "教"
+
+
+def test_without_surrounding_text_the_context_is_what_the_engine_committed(engine, make_engine_ic):
+    ibus_engine, ic = make_engine_ic(engine)
+    ibus_engine.do_set_capabilities(_capabilities(surrounding=False))
+    _surrounding(ibus_engine, "中国")  # not sent by such a client; were it, it would not count
+    ibus_engine.do_focus_in()
+    assert _first(ic, "dian") == _first(FakeInputContext(engine), "dian") != "电"
+    ic.keys(*"laoshi", "space", *"jiao", "space")
+    assert ic.text == "老师教"
+
+
+def test_nothing_is_learned_from_the_applications_text(tmp_path, make_engine_ic):
+    import numpy as np
+
+    from engine import Engine, EngineOptions
+
+    e = Engine.load(EngineOptions(use_neural=False, personal=False, libime="off", history_path=tmp_path / "user.db"))
+    ibus_engine, ic = make_engine_ic(e)
+    ibus_engine.do_set_capabilities(_capabilities(surrounding=True))
+
+    def pick(letters: str, word: str) -> None:
+        ic.keys(*letters)
+        ic.keys(str(ic.display.page.index(word) + 1))
+
+    def paired(first: str, then: str) -> bool:
+        prev, tok = e.lexicon.token_id(first), e.lexicon.token_id(then)
+        return (e.history.prob(np.array([prev]), np.array([tok]))[0]
+                - e.history.prob(np.array([0]), np.array([tok]))[0]) > 0
+
+    _surrounding(ibus_engine, "我们今天")
+    pick("qu", "去")
+    _surrounding(ibus_engine, "我们今天去")  # the application reports its text again after the commit
+    pick("wan", "玩")
+    assert ic.text == "去玩"
+    assert sorted(w for w, _, _ in e.history.words()) == sorted(["去", "玩"])  # the application's text: never
+    assert not paired("今天", "去")  # a word typed after the application's text is learned alone
+    assert paired("去", "玩")  # the words the user typed one after the other are still a pair
+    e.close()
+
+
 # Learning: the window's store, shared by processes -------------------------------------------
 
 def _commit_in_process(db: str, letters: str, times: int) -> None:

@@ -9,13 +9,15 @@ what the same keys give through a Composer in this process (:class:`FakeInputCon
 same engine configuration, learning the same): the outcomes are the engine's, not
 hard-coded, and the test checks what each step means (a partial pick keeps converting,
 ``=`` turned the page, Esc left nothing...). The engine runs without the neural model, for
-deterministic rankings; the typing path is the same.
+deterministic rankings; the typing path is the same. A GTK entry that already holds text gives it
+to the engine as the context of the next input (IBus's surrounding text).
 
 Where ibus, Xvfb or xdotool are missing the tests are skipped with the set-up hint, except
 in CI (``CI`` set), where that is a failure: ``./dev.sh test`` installs them.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -30,6 +32,10 @@ REPO = Path(__file__).resolve().parents[2]
 CLIENTS = Path(__file__).resolve().parents[1] / "ibus_clients"
 ENGINE_ARGS = ("--no-neural",)  # deterministic rankings; the same key path as the shipped engine
 QUIT_TIMEOUT_S = 10
+# an entry's text before the cursor and an input whose first candidate it changes on the shipped model
+# (python -m engine convert --no-neural --context: 教 after 老师; 叫 alone, or 较 with libime's model merged)
+CONTEXT, PINYIN = "老师", "jiao"
+SETTLE_S = 0.5  # after the focus: the engine asks the client for its text, which sends it from the next key on
 
 
 def _missing() -> str:
@@ -150,6 +156,38 @@ def test_learning_went_to_the_users_store(desktop, model_engine):
     learned = Engine.load(EngineOptions(use_neural=False, history_path=store)).learned_words()
     assert {w for w, _, _ in learned} == {w for w, _, _ in model_engine.learned_words()}
     assert "你好" in {w for w, _, _ in learned}
+
+
+def convert(pinyin: str, context: str) -> str:
+    """The first candidate of ``python -m engine convert --context``: the shipped model, the e2e engine's options."""
+    line = json.dumps({"pinyin": pinyin, "context": context}, ensure_ascii=False)
+    run = subprocess.run([sys.executable, "-m", "engine", "convert", "--no-neural", "--libime", "off", "--context"],
+                         input=line + "\n", cwd=REPO, capture_output=True, text=True, encoding="utf-8", timeout=120)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.splitlines()[-1])["candidates"][0]
+
+
+def type_into_gtk_entry(desktop, text: str, *keys: str) -> str:
+    """Type ``keys`` into a new GTK entry that holds ``text``, the cursor at its end; the text committed."""
+    xvfb, bus = desktop
+    app = ClientApp(CLIENTS / "gtk_entry.py", {**bus.env, "SHURU_E2E_TEXT": text}, sys.executable)
+    try:
+        assert app.wait_ready(), f"gtk_entry.py did not get the keyboard focus: {app.errors()}"
+        time.sleep(SETTLE_S)
+        xvfb.xdotool(*keys)
+        shown = app.wait_until(lambda state: state["preedit"] == "" and len(state["text"]) > len(text))
+        assert shown["text"].startswith(text) and shown["preedit"] == "", shown
+        return shown["text"][len(text):]
+    finally:
+        app.close()
+
+
+def test_the_text_before_the_cursor_is_the_context(desktop):
+    """After the tests above: what this learns is not in the in-process model they compare with."""
+    alone = type_into_gtk_entry(desktop, "", *PINYIN, "space")
+    after = type_into_gtk_entry(desktop, CONTEXT, *PINYIN, "space")
+    assert after == convert(PINYIN, CONTEXT) != convert(PINYIN, "")
+    assert alone != after
 
 
 def test_the_engine_quits_when_the_bus_goes_away(desktop):

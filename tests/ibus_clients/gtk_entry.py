@@ -1,8 +1,8 @@
-"""A GTK 3 application with one Gtk.Entry, typed into through IBus or fcitx5 by the end-to-end tests.
+"""A GTK 3 application with one Gtk.Entry, typed into through IBus by the end-to-end test.
 
-``SHURU_E2E_TEXT`` is text already in the entry, the caret after it. It prints one JSON line
-when it has the keyboard focus (``{"ready": ...}``) and one whenever its text or its preedit
-changes (``{"text": ..., "preedit": ...}``).
+It prints one JSON line when it has the keyboard focus (``{"ready": ...}``) and one whenever
+its text or its preedit changes (``{"text": ..., "preedit": ...}``). The entry starts with the
+text in ``SHURU_E2E_TEXT`` (if set), the cursor at its end.
 """
 import json
 import os
@@ -22,21 +22,21 @@ def report(**changes) -> None:
 
 
 def main() -> int:
+    Gtk.Settings.get_default().props.gtk_entry_select_on_focus = False  # else typing would replace the text
     window = Gtk.Window(title="shuru-e2e-gtk")
     entry = Gtk.Entry()
-    state["text"] = os.environ.get("SHURU_E2E_TEXT", "")  # text already in the field, the caret after it
-    entry.set_text(state["text"])
     window.add(entry)
     window.connect("destroy", Gtk.main_quit)
     entry.connect("changed", lambda e: report(text=e.get_text()))
     entry.connect("preedit-changed", lambda e, preedit: report(preedit=preedit))
+    entry.set_text(os.environ.get("SHURU_E2E_TEXT", ""))
+    entry.set_position(-1)
     window.show_all()
 
     def focus() -> bool:
         """Until the entry has the keyboard focus (no window manager gives it): then say so, once."""
         window.present()
-        entry.grab_focus_without_selecting()
-        entry.set_position(-1)
+        entry.grab_focus()
         if window.is_active() and entry.has_focus():
             print(json.dumps({"ready": True}), flush=True)
             return False
