@@ -3,6 +3,8 @@
 #   ./dev.sh app     set up (first time) and launch the Shuru window
 #   ./dev.sh test    set up (first time) and run the test suite
 #   ./dev.sh ibus    set up the IBus engine and register this checkout's for the current user
+#   ./dev.sh fcitx5  build the fcitx5 addon and register this checkout's for the current user
+#                    (./dev.sh fcitx5 --unregister removes it)
 # Other commands: ./dev.sh setup | bench | eval | screenshot | package (dist/shuru_<version>_amd64.deb, shuru-trainer_...deb)
 #   ./dev.sh missing-system-packages [test|screenshot|ibus]   what set-up would install (nothing: all there)
 set -euo pipefail
@@ -79,6 +81,7 @@ missing_system_packages() {
     command -v strace >/dev/null || echo strace
   fi
   case "${1:-}" in ibus|test) missing_ibus_packages "$1" ;; esac
+  case "${1:-}" in fcitx5|test) missing_fcitx5_packages "$1" ;; esac
   # libime's language model, which the engine merges into its n-gram (engine/core/libime.py): typing, not testing
   case "${1:-}" in ""|ibus) have_system_file "libime/zh_CN.lm" || echo libime-data-language-model ;; esac
 }
@@ -99,6 +102,21 @@ missing_ibus_packages() {
   pkg-config --exists cairo 2>/dev/null || echo libcairo2-dev
   command -v pkg-config >/dev/null || echo pkg-config
   command -v cc >/dev/null || echo gcc
+}
+
+# fcitx5, its GTK 3 module and what building Shuru's addon needs (shuru_fcitx5/addon); the test
+# also runs a private fcitx5 on a private D-Bus session (dbus-daemon, gdbus).
+missing_fcitx5_packages() {
+  command -v fcitx5 >/dev/null || echo fcitx5
+  have_system_file "gtk-3.0/3.0.0/immodules/im-fcitx5.so" || echo fcitx5-frontend-gtk3
+  command -v cmake >/dev/null || echo cmake
+  command -v g++ >/dev/null || echo g++
+  have_system_file "cmake/Fcitx5Core/Fcitx5CoreConfig.cmake" || echo libfcitx5core-dev
+  [ -e "${SHURU_SYSROOT:-}/usr/include/nlohmann/json.hpp" ] || echo nlohmann-json3-dev
+  if [ "$1" = test ]; then
+    command -v dbus-daemon >/dev/null || echo dbus
+    command -v gdbus >/dev/null || echo libglib2.0-bin
+  fi
 }
 
 # A file under the system's library folders (multiarch or not); SHURU_SYSROOT: for dev.sh's tests.
@@ -159,10 +177,13 @@ case "$cmd" in
   app) setup_python; setup_system; exec "$PY" -m ime_app "$@" ;;
   test) setup_python test; setup_system test; setup_ibus_python; QT_QPA_PLATFORM=offscreen exec "$PY" -m pytest "$@" ;;
   ibus) setup_python; setup_system ibus; setup_ibus_python; register_ibus "$@" ;;
+  fcitx5) setup_python
+          if [ "${1:-}" = --unregister ]; then exec "$PY" -m shuru_fcitx5 --unregister; fi
+          setup_system fcitx5; exec "$PY" -m shuru_fcitx5 --register "$@" ;;
   package) setup_python test; setup_system test; exec "$PY" packaging/build_linux.py "$@" ;;
   bench) setup_python; exec "$PY" -m tools bench "$@" ;;
   eval) setup_python; exec "$PY" -m tools eval "$@" ;;  # default: the dev sets in ../shared/data/dev
   screenshot) setup_python; setup_system screenshot; exec "$PY" -m tools.screenshot "$@" ;;
   missing-system-packages) missing_system_packages "$@" ;;
-  *) echo "usage: ./dev.sh {app|test|ibus|setup|bench|eval|screenshot|package|missing-system-packages [test|screenshot|ibus]}" >&2; exit 2 ;;
+  *) echo "usage: ./dev.sh {app|test|ibus|fcitx5|setup|bench|eval|screenshot|package|missing-system-packages [test|screenshot|ibus|fcitx5]}" >&2; exit 2 ;;
 esac

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -30,7 +31,7 @@ DEPENDS = ["libxkbcommon-x11-0", "libxcb-cursor0", "libegl1", "libxcb-icccm4", "
            "libxcb-render-util0", "libxcb-shape0", "libxcb-randr0", "libxcb-xkb1", "libfontconfig1"]
 # libime's language model: merged into the n-gram on the user's machine (engine.libime), never shipped
 RECOMMENDS = ["fonts-noto-cjk", "libime-data-language-model"]
-SUGGESTS = ["ibus"]  # the IBus engine needs it; the window does not
+SUGGESTS = ["ibus", "fcitx5"]  # the IBus engine and the fcitx5 addon need theirs; the window neither
 ICON_SIZES = (48, 128, 256)
 # Pruned from the frozen Qt: its own translations (the window's texts are English), the GTK 3
 # platform theme, which alone pulls in GTK, GDK, cairo and pango, the network plugins, the platforms
@@ -49,6 +50,9 @@ STRIP_DEBUG_GLOBS = ["libpython3*.so*", "python3*/lib-dynload/*.so"]
 IBUS_COMPONENT = "usr/share/ibus/component/shuru.xml"
 ENGINE_EXEC = ["/opt/shuru/ibus-engine-shuru"]
 SETTINGS_EXEC = ["/opt/shuru/shuru", "--settings"]
+# The fcitx5 addon (shuru_fcitx5/addon, built here with cmake) and the engine process it starts.
+FCITX5_SERVER = "/opt/shuru/shuru-fcitx5-server"
+FCITX5_ADDON_DIR = "usr/lib/x86_64-linux-gnu/fcitx5"  # Debian's multiarch fcitx5 addon folder
 ICON_PATH = f"/usr/share/icons/hicolor/scalable/apps/{APP_ID}.svg"
 # Pruned from the frozen trainer: torch's headers and CMake files (for building extensions) and its C++
 # test programs and test libraries; the trainer trains eagerly on the CPU and exports with TorchScript.
@@ -145,11 +149,12 @@ def deb_tree(frozen: Path, root: Path, ver: str) -> None:
         shutil.copy(LINUX / name, root / "usr/share" / sub / name)
     render_icons(ROOT / "shuru_ibus/shuru.svg", root)
     write_ibus_component(root / IBUS_COMPONENT)
+    install_fcitx5_addon(root)
     control(root, "shuru", ver, DEPENDS, RECOMMENDS, SUGGESTS,
             "pinyin input method with a small neural model that runs locally\n"
             " Shuru converts pinyin into Chinese characters with a lexicon, a word trigram model and a small\n"
             " transformer character model, all on the CPU; keystrokes and text never leave the machine.\n"
-            " It comes as its own window and as an IBus input method for every application.")
+            " It comes as its own window, and as an IBus and a fcitx5 input method for every application.")
     for script in ("postinst", "postrm"):  # register the IBus engine with IBus, and unregister it
         shutil.copy(LINUX / "deb" / script, root / "DEBIAN" / script)
         (root / "DEBIAN" / script).chmod(0o755)
@@ -161,6 +166,19 @@ def write_ibus_component(path: Path) -> None:
 
     path.parent.mkdir(parents=True)
     path.write_text(render_component(ENGINE_EXEC, setup_argv=SETTINGS_EXEC, icon=Path(ICON_PATH)), encoding="utf-8")
+
+
+def install_fcitx5_addon(root: Path) -> None:
+    """The fcitx5 addon, built against the system's fcitx5, and its .conf files into the tree."""
+    build = root.parent / "fcitx5-build"
+    configure = ["cmake", "-S", str(ROOT / "shuru_fcitx5/addon"), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
+                 "-DCMAKE_INSTALL_PREFIX=/usr", f"-DSHURU_SERVER_COMMAND={FCITX5_SERVER}",
+                 f"-DSHURU_ADDON_DIR=/{FCITX5_ADDON_DIR}", "-DSHURU_DATA_DIR=/usr/share/fcitx5"]
+    for step in (configure, ["cmake", "--build", str(build)]):
+        subprocess.run(step, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--install", str(build)], check=True, stdout=subprocess.DEVNULL,
+                   env={**os.environ, "DESTDIR": str(root)})
+    subprocess.run(["strip", "--strip-unneeded", str(root / FCITX5_ADDON_DIR / "shuru.so")], check=True)
 
 
 def trainer_deb_tree(frozen: Path, root: Path, ver: str) -> None:
@@ -199,6 +217,8 @@ def user_tarball(frozen: Path, deb_root: Path, out: Path, ver: str, work: Path) 
     name = f"shuru-{ver}-linux-x86_64"
     folder = work / name
     shutil.copytree(frozen, folder / "shuru", symlinks=True)
+    # the fcitx5 addon beside the engine process it starts (install.sh registers it by absolute path)
+    shutil.copy(deb_root / FCITX5_ADDON_DIR / "shuru.so", folder / "shuru" / "shuru.so")
     # the system-wide IBus component stays out: install.sh writes the user's own
     shutil.copytree(deb_root / "usr/share", folder / "share", symlinks=True, ignore=shutil.ignore_patterns("ibus"))
     for script in ("install.sh", "uninstall.sh"):

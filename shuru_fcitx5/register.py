@@ -25,8 +25,7 @@ from frontend.launch import CHECKOUT
 ADDON_SOURCE = Path(__file__).resolve().parent / "addon"
 ADDON_NAME = "shuru"  # the addon's and the input method's name (fcitx5's profile names it)
 LAUNCHER = "shuru-fcitx5-server"  # the engine process the addon starts, beside its library
-BUILD_PACKAGES = ["cmake", "g++", "pkg-config", "extra-cmake-modules", "libfcitx5core-dev", "fcitx5-modules-dev",
-                  "nlohmann-json3-dev"]  # Debian's names
+BUILD_PACKAGES = ["cmake", "g++", "libfcitx5core-dev", "nlohmann-json3-dev"]  # Debian's names (./dev.sh fcitx5 installs them)
 BUILD_TIMEOUT_S = 600
 
 

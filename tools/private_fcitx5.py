@@ -51,10 +51,15 @@ def missing_tools() -> list[str]:
 
 
 class PrivateFcitx5:
-    """``PrivateFcitx5(addon_conf, home, display).start()``; ``env`` is for its clients."""
+    """``PrivateFcitx5(addon_conf, home, display).start()``; ``env`` is for its clients.
 
-    def __init__(self, addon_conf: Path, home: Path, display: str):
-        self.addon_conf = Path(addon_conf)
+    ``addon_conf``: the addon .conf registered for the private user (None: only what the
+    system has, as after installing the .deb); ``base_env``: what fcitx5 and its clients
+    inherit (default: this process's environment)."""
+
+    def __init__(self, addon_conf: Path | None, home: Path, display: str, *, base_env: dict[str, str] | None = None):
+        self.addon_conf = Path(addon_conf) if addon_conf else None
+        self.base_env = base_env
         self.home = Path(home)
         self.display = display
         self.token = uuid.uuid4().hex
@@ -66,7 +71,8 @@ class PrivateFcitx5:
     @property
     def env(self) -> dict[str, str]:
         """The environment of fcitx5 and of its clients."""
-        env = {k: v for k, v in os.environ.items() if k not in SESSION_VARS}
+        base = os.environ if self.base_env is None else self.base_env
+        env = {k: v for k, v in base.items() if k not in SESSION_VARS}
         env.update({
             "HOME": str(self.home), "XDG_CONFIG_HOME": str(self.home / "config"),
             "XDG_CACHE_HOME": str(self.home / "cache"), "XDG_DATA_HOME": str(self.home / "data"),
@@ -84,7 +90,8 @@ class PrivateFcitx5:
         (self.home / "run").chmod(0o700)
         (self.home / "config/fcitx5/profile").write_text(PROFILE, encoding="utf-8")
         (self.home / "config/fcitx5/config").write_text(CONFIG, encoding="utf-8")
-        register(self.addon_conf, self.home / "data")
+        if self.addon_conf is not None:
+            register(self.addon_conf, self.home / "data")
         self.bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=self.env)
         self.address = self.bus.stdout.readline().strip()

@@ -29,5 +29,12 @@ echo "IBUS_COMPONENT_PATH=$component_dir:/usr/share/ibus/component" > "$conf/env
 if command -v ibus >/dev/null 2>&1; then
   IBUS_COMPONENT_PATH="$component_dir:/usr/share/ibus/component" ibus write-cache >/dev/null 2>&1 || true
 fi
+# The fcitx5 input method, for this user: fcitx5 reads addon and input-method .conf files from
+# $XDG_DATA_HOME/fcitx5; the addon's library is named by absolute path (it starts the engine
+# process beside it, shuru-fcitx5-server).
+mkdir -p "$data/fcitx5/addon" "$data/fcitx5/inputmethod"
+sed "s|^Library=.*|Library=$prefix/opt/shuru/shuru|" "$here/share/fcitx5/addon/shuru.conf" > "$data/fcitx5/addon/shuru.conf"
+cp "$here/share/fcitx5/inputmethod/shuru.conf" "$data/fcitx5/inputmethod/shuru.conf"
 echo "Shuru installed in $prefix/opt/shuru; start it from the applications menu or with $prefix/bin/shuru"
 echo "IBus engine registered ($component_dir/shuru.xml): log out and in again, then add Shuru as an input source"
+echo "fcitx5 input method registered ($data/fcitx5): restart fcitx5 (fcitx5 -r -d), then add Shuru in its configuration"

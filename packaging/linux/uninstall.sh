@@ -12,6 +12,10 @@ if grep -qF "$prefix/opt/shuru/" "$component_dir/shuru.xml" 2>/dev/null; then
   rm -f "$component_dir/shuru.xml"
   rmdir "$component_dir" 2>/dev/null && rm -f "$conf/environment.d/60-shuru-ibus.conf" || true
 fi
+# the fcitx5 registration, if it is this install's
+if grep -qF "Library=$prefix/opt/shuru/" "$data/fcitx5/addon/shuru.conf" 2>/dev/null; then
+  rm -f "$data/fcitx5/addon/shuru.conf" "$data/fcitx5/inputmethod/shuru.conf"
+fi
 rm -rf "$prefix/opt/shuru"
 rm -f "$prefix/bin/shuru" "$prefix/share/applications/$app.desktop" "$prefix/share/metainfo/$app.metainfo.xml"
 find "$prefix/share/icons/hicolor" -name "$app.*" -delete 2>/dev/null || true

@@ -24,8 +24,11 @@ REAL_TOOLS = ("dirname", "id", "cat", "mkdir", "touch")
 IBUS_TOOLS = ("ibus-daemon", "ibus", "dbus-run-session", "pkg-config", "cc")
 DESKTOP_TOOLS = ("desktop-file-validate", "appstreamcli")
 NETWORK_TOOLS = ("ip", "strace")  # the no-network test: a namespace of its own, or strace
+FCITX5_TOOLS = ("fcitx5", "cmake", "g++", "dbus-daemon", "gdbus")
 SYSTEM_FILES = ("girepository-1.0/IBus-1.0.typelib", "girepository-1.0/Gtk-3.0.typelib",
-                "gtk-3.0/3.0.0/immodules/im-ibus.so", "libime/zh_CN.lm")
+                "gtk-3.0/3.0.0/immodules/im-ibus.so", "libime/zh_CN.lm", "gtk-3.0/3.0.0/immodules/im-fcitx5.so",
+                "cmake/Fcitx5Core/Fcitx5CoreConfig.cmake")
+ROOT_FILES = ("usr/include/nlohmann/json.hpp",)  # outside the library folders
 FILLER_LINES = 50_000  # several MB: far more than a pipe holds once grep -q has stopped reading
 
 
@@ -80,19 +83,23 @@ def system(tmp_path):
     return FakeSystem(tmp_path / "system")
 
 
-def install(system: FakeSystem, fonts=(CJK_FONT,), libs=LIBS, tools=("Xvfb", "xdotool") + IBUS_TOOLS + DESKTOP_TOOLS + NETWORK_TOOLS,
-            files=SYSTEM_FILES, filler=FILLER_LINES):
+def install(system: FakeSystem, fonts=(CJK_FONT,), libs=LIBS,
+            tools=("Xvfb", "xdotool") + IBUS_TOOLS + DESKTOP_TOOLS + NETWORK_TOOLS + FCITX5_TOOLS,
+            files=SYSTEM_FILES, root_files=ROOT_FILES, filler=FILLER_LINES):
     system.tool("fc-list", font_list(list(fonts), filler))
     system.tool("ldconfig", lib_list(list(libs), filler))
     for name in tools:
         system.tool(name)
     for relative in files:
         system.system_file(relative)
+    for relative in root_files:
+        (system.sysroot / relative).parent.mkdir(parents=True, exist_ok=True)
+        (system.sysroot / relative).touch()
     system.tool("apt-get")
 
 
 @pytest.mark.parametrize("filler", [0, 10, FILLER_LINES])
-@pytest.mark.parametrize("mode", ["", "test", "screenshot", "ibus"])
+@pytest.mark.parametrize("mode", ["", "test", "screenshot", "ibus", "fcitx5"])
 def test_nothing_is_missing_when_everything_is_installed(system, filler, mode):
     install(system, filler=filler)
     run = system.run("missing-system-packages", *([mode] if mode else []))
@@ -107,20 +114,27 @@ def test_nothing_is_missing_when_everything_is_installed(system, filler, mode):
     (dict(libs=[]), "", ["libxkbcommon-x11-0", "libxcb-cursor0", "libegl1", "libxcb-icccm4", "libxcb-keysyms1",
                          "libxcb-image0", "libxcb-render-util0", "libxcb-shape0", "libxcb-randr0", "libxcb-xkb1"]),
     (dict(tools=()), "", []),  # the window itself needs no X server of its own
-    (dict(tools=IBUS_TOOLS + DESKTOP_TOOLS + NETWORK_TOOLS), "test", ["xvfb", "xdotool"]),
-    (dict(tools=("Xvfb", "xdotool") + IBUS_TOOLS + NETWORK_TOOLS), "test", ["desktop-file-utils", "appstream"]),
-    (dict(tools=("Xvfb", "xdotool") + IBUS_TOOLS + DESKTOP_TOOLS), "test", ["iproute2", "strace"]),
+    (dict(tools=IBUS_TOOLS + DESKTOP_TOOLS + NETWORK_TOOLS + FCITX5_TOOLS), "test", ["xvfb", "xdotool"]),
+    (dict(tools=("Xvfb", "xdotool") + IBUS_TOOLS + NETWORK_TOOLS + FCITX5_TOOLS), "test",
+     ["desktop-file-utils", "appstream"]),
+    (dict(tools=("Xvfb", "xdotool") + IBUS_TOOLS + DESKTOP_TOOLS + FCITX5_TOOLS), "test", ["iproute2", "strace"]),
+    # fcitx5, its GTK module and the addon's build; the test adds a private D-Bus session's tools
+    (dict(tools=("Xvfb", "xdotool") + IBUS_TOOLS + DESKTOP_TOOLS + NETWORK_TOOLS, files=SYSTEM_FILES[:4], root_files=()),
+     "test", ["fcitx5", "fcitx5-frontend-gtk3", "cmake", "g++", "libfcitx5core-dev", "nlohmann-json3-dev", "dbus",
+              "libglib2.0-bin"]),
+    (dict(tools=(), files=(), root_files=()), "fcitx5",
+     ["fcitx5", "fcitx5-frontend-gtk3", "cmake", "g++", "libfcitx5core-dev", "nlohmann-json3-dev"]),
     (dict(tools=("Xvfb",)), "screenshot", ["xdotool"]),
     # a clean machine: IBus, its typelib and GTK module, GTK's typelib and D-Bus for the test client,
     # and what PyGObject builds with (the venv has none yet)
-    (dict(tools=("Xvfb", "xdotool") + DESKTOP_TOOLS + NETWORK_TOOLS, files=()), "test",
+    (dict(tools=("Xvfb", "xdotool") + DESKTOP_TOOLS + NETWORK_TOOLS + FCITX5_TOOLS, files=SYSTEM_FILES[4:]), "test",
      ["ibus", "gir1.2-ibus-1.0", "ibus-gtk3", "gir1.2-gtk-3.0", "dbus", "libgirepository1.0-dev", "libcairo2-dev",
       "pkg-config", "gcc"]),
     (dict(tools=(), files=()), "ibus",
      ["ibus", "gir1.2-ibus-1.0", "ibus-gtk3", "libgirepository1.0-dev", "libcairo2-dev", "pkg-config", "gcc",
       "libime-data-language-model"]),
     (dict(files=SYSTEM_FILES[:3]), "", ["libime-data-language-model"]),  # typing merges libime's model
-    (dict(files=SYSTEM_FILES[:3]), "test", []),  # the tests bring their own
+    (dict(files=SYSTEM_FILES[:3] + SYSTEM_FILES[4:]), "test", []),  # the tests bring their own
     (dict(files=SYSTEM_FILES[:1] + SYSTEM_FILES[2:]), "test", ["gir1.2-gtk-3.0"]),
     (dict(files=SYSTEM_FILES[1:]), "ibus", ["gir1.2-ibus-1.0"]),
 ])

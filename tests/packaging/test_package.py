@@ -27,6 +27,20 @@ AS_ROOT = os.geteuid() == 0 and shutil.which("dpkg") is not None
 SYSTEM_COMPONENT = Path("/usr/share/ibus/component/shuru.xml")
 IBUS_REGISTRY = Path("/var/cache/ibus/bus/registry")  # what `ibus write-cache --system` writes
 GTK_ENTRY = ROOT / "tests/ibus_clients/gtk_entry.py"
+FCITX5_ADDON = "usr/lib/x86_64-linux-gnu/fcitx5/shuru.so"
+FCITX5_CONFS = ("usr/share/fcitx5/addon/shuru.conf", "usr/share/fcitx5/inputmethod/shuru.conf")
+
+
+def fcitx5_lists_shuru(home: Path, display: str) -> tuple[bool, str]:
+    """Whether a private fcitx5 (the system's addons only) lists Shuru; and its log."""
+    from tools.private_fcitx5 import PrivateFcitx5
+
+    fcitx = PrivateFcitx5(None, home, display)
+    try:
+        fcitx.start()
+        return "shuru" in fcitx.call("AvailableInputMethods"), fcitx.log()
+    finally:
+        fcitx.stop()
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +101,8 @@ def test_the_packages_hold_what_they_install(package):
     for path in ("./opt/shuru/shuru", "./opt/shuru/ibus-engine-shuru", "./usr/bin/shuru",
                  f"./usr/share/applications/{APP_ID}.desktop", f"./usr/share/metainfo/{APP_ID}.metainfo.xml",
                  f"./usr/share/icons/hicolor/scalable/apps/{APP_ID}.svg",
-                 f"./usr/share/icons/hicolor/256x256/apps/{APP_ID}.png", "./usr/share/ibus/component/shuru.xml"):
+                 f"./usr/share/icons/hicolor/256x256/apps/{APP_ID}.png", "./usr/share/ibus/component/shuru.xml",
+                 "./opt/shuru/shuru-fcitx5-server", f"./{FCITX5_ADDON}", f"./{FCITX5_CONFS[0]}", f"./{FCITX5_CONFS[1]}"):
         assert path in contents, path
     assert "torch" not in contents and "weights.pt" not in contents  # both belong to the trainer
     control = subprocess.run(["dpkg-deb", "--ctrl-tarfile", package["deb"]], capture_output=True, check=True).stdout
@@ -237,13 +252,44 @@ def test_the_installed_trainer_fine_tunes_a_model_the_installed_app_loads(instal
         assert report["trainer"] == ["/opt/shuru-trainer/shuru-trainer"]
 
 
+@pytest.mark.skipif(not AS_ROOT or shutil.which("fcitx5") is None, reason="needs root (dpkg -i) and fcitx5")
+def test_the_installed_fcitx5_addon_types_into_a_gtk_entry(installed, xvfb, tmp_path):
+    """fcitx5 loads the installed addon, which starts the installed (frozen) engine process."""
+    from tests.ibus_harness import ClientApp
+    from tools.private_fcitx5 import PrivateFcitx5
+
+    fcitx = PrivateFcitx5(None, tmp_path / "home", xvfb.display, base_env={"PATH": "/usr/bin:/bin"})
+    try:
+        fcitx.start()
+        assert "shuru" in fcitx.call("AvailableInputMethods")
+        gtk = ClientApp(GTK_ENTRY, fcitx.env, sys.executable)
+        try:
+            assert gtk.wait_ready(), gtk.errors()
+            deadline = time.monotonic() + 60
+            while "connected to the Shuru engine" not in fcitx.log() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            xvfb.xdotool(*"nihao", "space")
+            assert gtk.wait_for("你好", "", timeout_s=30) == {"text": "你好", "preedit": ""}, fcitx.log()[-2000:]
+            (server,) = fcitx.engine_processes()
+            assert Path(f"/proc/{server}/exe").resolve() == Path("/opt/shuru/shuru-fcitx5-server")
+            assert "libQt6" not in Path(f"/proc/{server}/maps").read_text(), "the engine process loaded Qt"
+        finally:
+            gtk.close()
+    finally:
+        fcitx.stop()
+
+
 @pytest.mark.skipif(not AS_ROOT, reason="dpkg -r needs root")
-def test_the_packages_remove_cleanly(installed):
+def test_the_packages_remove_cleanly(installed, xvfb, tmp_path):
     subprocess.run(["dpkg", "-r", "shuru", "shuru-trainer"], check=True, capture_output=True)
-    for path in ("/opt/shuru", "/opt/shuru-trainer", "/usr/bin/shuru", "/usr/bin/shuru-trainer", SYSTEM_COMPONENT):
+    for path in ("/opt/shuru", "/opt/shuru-trainer", "/usr/bin/shuru", "/usr/bin/shuru-trainer", SYSTEM_COMPONENT,
+                 "/" + FCITX5_ADDON, *("/" + conf for conf in FCITX5_CONFS)):
         assert not Path(path).exists(), path
     if shutil.which("ibus"):  # the postrm rebuilt IBus's system cache without it
         assert b"org.freedesktop.IBus.Shuru" not in IBUS_REGISTRY.read_bytes()
+    if shutil.which("fcitx5"):
+        listed, log = fcitx5_lists_shuru(tmp_path / "home", xvfb.display)
+        assert not listed, log[-2000:]
 
 
 def test_the_user_install_needs_no_root_and_keeps_data_unless_purged(package, tmp_path):
@@ -260,6 +306,10 @@ def test_the_user_install_needs_no_root_and_keeps_data_unless_purged(package, tm
     assert component.findtext("exec") == f"{local}/opt/shuru/ibus-engine-shuru --ibus"
     session_env = home / ".config/environment.d/60-shuru-ibus.conf"
     assert session_env.read_text().strip() == f"IBUS_COMPONENT_PATH={local}/share/ibus/component:/usr/share/ibus/component"
+    fcitx5_addon = local / "share/fcitx5/addon/shuru.conf"
+    assert f"Library={local}/opt/shuru/shuru\n" in fcitx5_addon.read_text()
+    assert (local / "opt/shuru/shuru.so").is_file() and (local / "opt/shuru/shuru-fcitx5-server").is_file()
+    assert (local / "share/fcitx5/inputmethod/shuru.conf").is_file()
     run = subprocess.run([str(local / "bin/shuru"), "--smoke"], env={"HOME": str(home), "QT_QPA_PLATFORM": "offscreen"},
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -270,6 +320,7 @@ def test_the_user_install_needs_no_root_and_keeps_data_unless_purged(package, tm
     subprocess.run(["sh", str(local / "opt/shuru/uninstall.sh")], env=env, check=True, capture_output=True)
     assert not (local / "opt/shuru").exists() and not (local / "bin/shuru").exists()
     assert not (local / "share/ibus/component/shuru.xml").exists() and not session_env.exists()
+    assert not fcitx5_addon.exists() and not (local / "share/fcitx5/inputmethod/shuru.conf").exists()
     assert (data / "user.db").read_bytes() == b"learned words"
     subprocess.run(["sh", str(unpacked / "install.sh")], env=env, check=True, capture_output=True)
     subprocess.run(["sh", str(local / "opt/shuru/uninstall.sh"), "--purge"], env=env, check=True, capture_output=True)
