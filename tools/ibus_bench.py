@@ -152,7 +152,8 @@ def run_bench(engine_args: list[str], inputs: int = 300, json_path: Path | None 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m tools.ibus_bench``: the IBus engine's options, plus --inputs and --json."""
-    from shuru_ibus.__main__ import build_parser, engine_args
+    from frontend.loader import engine_argv
+    from shuru_ibus.__main__ import build_parser
 
     p = build_parser()  # the engine's options
     p.prog, p.description = "python -m tools.ibus_bench", __doc__.splitlines()[0]
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s shuru-ibus-bench %(levelname)s %(message)s")
-    return run_bench(engine_args(args), inputs=args.inputs, json_path=args.json)
+    return run_bench(engine_argv(args), inputs=args.inputs, json_path=args.json)
 
 
 if __name__ == "__main__":

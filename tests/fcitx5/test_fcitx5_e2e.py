@@ -192,6 +192,38 @@ def test_the_text_before_the_caret_is_the_context(desktop):
     assert with_context != alone, "the pair shows nothing: pick another"
 
 
+@pytest.fixture
+def dbus_client(desktop):
+    """An input context made over fcitx5's D-Bus frontend, as a toolkit's module makes one."""
+    from tools.fcitx5_bench import Fcitx5Client, wait_for_engine
+
+    _, fcitx, _ = desktop
+    client = Fcitx5Client(fcitx.address)
+    wait_for_engine(fcitx, client)  # a key Shuru takes: the engine process is there
+    return client
+
+
+# word at a time with the text before it (held-out text typed as people type it)
+WORDS = [("老师", "jiao"), ("中国", "dian"), ("今天天气", "henhao"), ("我们", "yiqi"), ("他", "shuo"),
+         ("这个问题", "hen"), ("我", "xiang"), ("北京", "daxue")]
+
+
+def test_word_at_a_time_with_surrounding_text_commits_what_engine_convert_context_gives(dbus_client):
+    """Through fcitx5 (surrounding text set by the application) as ``engine convert --context`` ranks."""
+    done = subprocess.run([sys.executable, "-m", "engine", "convert", "--no-neural", "--context", "--topk", "1"],
+                          input="".join(json.dumps({"pinyin": p, "context": c}) + "\n" for c, p in WORDS),
+                          cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
+    expected = [json.loads(line)["candidates"][0] for line in done.stdout.splitlines()]
+    # learning is on in this fcitx5 (as for users): each word is committed once, after its conversion
+    shown = [dbus_client.first_candidate(pinyin, context) for context, pinyin in WORDS]
+    assert shown == expected
+
+
+def test_a_field_without_surrounding_text_still_converts(dbus_client):
+    dbus_client.call("SetCapability", "(t)", 1 << 1)  # preedit only: no surrounding text
+    assert dbus_client.first_candidate("nihao", "") == "你好"
+
+
 def test_the_configuration_entry_opens_shurus_settings(desktop):
     _, fcitx, home = desktop
     config = fcitx.call("GetConfig", "fcitx://config/inputmethod/shuru")
