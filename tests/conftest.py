@@ -69,8 +69,9 @@ QT_GUARD = QtMessageGuard()
 
 # The markers of pyproject's [tool.pytest.ini_options], by file (a test may also carry its own).
 SLOW_FILES = {"test_package.py", "test_trainer_killtest.py", "test_trainer_ddp.py", "test_window_monkey.py",
-              "test_no_network.py", "test_ibus_e2e.py", "test_kill_learning.py", "test_wheel.py"}
-X11_FILES = {"test_ibus_e2e.py", "test_package.py", "test_window_monkey.py"}
+              "test_no_network.py", "test_ibus_e2e.py", "test_kill_learning.py", "test_wheel.py",
+              "test_fcitx5_e2e.py"}
+X11_FILES = {"test_ibus_e2e.py", "test_fcitx5_e2e.py", "test_package.py", "test_window_monkey.py"}
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -138,14 +138,18 @@ class PrivateFcitx5:
         return pids
 
     def engine_processes(self) -> list[int]:
-        """The pids of Shuru's engine processes this fcitx5 started."""
+        """The pids of Shuru's engine processes this fcitx5 started (a checkout's or the frozen one,
+        not the background merge of libime's model they may run)."""
         out = []
         for pid in self.processes():
             try:
-                if b"shuru_fcitx5" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    out.append(pid)
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
+            if b"--engine-libime-merge" in argv:
+                continue
+            if b"shuru_fcitx5" in argv or any(a.endswith(b"/shuru-fcitx5-server") for a in argv[:1]):
+                out.append(pid)
         return out
 
     def stop(self) -> None:

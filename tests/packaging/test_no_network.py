@@ -172,6 +172,45 @@ with PrivateIBus(component.parent, home / "ibus") as bus:
     print("IBUS ENGINE OK", len(client.tables))
 '''
 
+FCITX5_ENGINE = '''
+import json, socket, subprocess, sys, time
+from pathlib import Path
+
+home = Path(HOME)
+path = home / "fcitx5.sock"
+server = subprocess.Popen([sys.executable, "-m", "shuru_fcitx5", "--socket", str(path)])
+deadline = time.monotonic() + 60
+while not path.exists() and time.monotonic() < deadline:
+    time.sleep(0.05)
+sock = socket.socket(socket.AF_UNIX)
+sock.connect(str(path))
+stream = sock.makefile("rwb")
+
+def send(message):
+    stream.write(json.dumps(message).encode() + b"\\n")
+    stream.flush()
+
+def until(kind):
+    while True:
+        message = json.loads(stream.readline())
+        if message["type"] == kind:
+            return message
+
+send({"type": "hello", "protocol": 1})
+if until("hello")["engine"] != "ready":
+    assert until("status")["engine"] == "ready"
+commits = []
+for keysym in [ord(c) for c in "nihao "]:
+    send({"type": "key", "ic": 1, "keysym": keysym, "state": 0, "release": False})
+    commits += [a["text"] for a in until("reply")["actions"] if a["type"] == "commit"]
+assert commits == ["你好"], commits
+time.sleep(WATCH_S)  # the engine process idles with the model loaded
+assert "onnxruntime" in Path(f"/proc/{server.pid}/maps").read_text(), "the engine process runs the neural model"
+server.terminate()
+assert server.wait(30) == 0
+print("FCITX5 ENGINE OK")
+'''
+
 
 def watch_mode() -> str:
     """How this machine lets the test see every packet: "namespace", "strace", or "" (neither)."""
@@ -269,6 +308,14 @@ def test_the_ibus_engine_sends_nothing(tmp_path):
     result = watched([sys.executable, "-c", IBUS_ENGINE.replace("HOME", repr(str(tmp_path))).replace("WATCH_S", str(WATCH_S))], tmp_path)
     assert_silent(result)
     assert "IBUS ENGINE OK" in result["stdout"], result["stderr"][-2000:]
+
+
+def test_the_fcitx5_engine_process_sends_nothing(tmp_path):
+    """The fcitx5 addon's engine process (neural model loaded): nihao Space through its socket; WATCH_S s more."""
+    script = FCITX5_ENGINE.replace("HOME", repr(str(tmp_path))).replace("WATCH_S", str(WATCH_S))
+    result = watched([sys.executable, "-c", script], tmp_path)
+    assert_silent(result)
+    assert "FCITX5 ENGINE OK" in result["stdout"], result["stderr"][-2000:]
 
 
 def test_a_fine_tune_sends_nothing(tiny_model_dir, tmp_path):
