@@ -430,3 +430,16 @@ def test_the_command_serves_a_socket_until_terminated(tmp_path, short_dir, setti
         proc.wait(TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr.read().decode()
     assert not path.exists()
+
+
+def test_the_server_ends_once_no_client_has_been_connected_for_its_idle_time(short_dir, settings_dir, engine):
+    """fcitx5 went away (or never came): the engine process does not linger; a connected one keeps it."""
+    server = Server(short_dir / "idle" / "fcitx5.sock", loader=HeldLoader(), idle_exit_s=1.0)
+    server.thread = run_in_thread(server)
+    wait_until(server.path.exists)
+    client = Client(server.path)
+    time.sleep(1.5)
+    assert server.thread.is_alive(), "a connected client keeps it"
+    client.close()
+    server.thread.join(TIMEOUT_S)
+    assert not server.thread.is_alive() and not server.path.exists()
