@@ -7,12 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from .core.lexicon import Lexicon
+from .core.lm import context_tokens
 from .core.ngram import NgramModel
 from .errors import UserDataError
 from .loader import load_parts, load_phrases, open_history
 from .options import (NEURAL_BEAM, NEURAL_LIBIME_WEIGHTS, NEURAL_WEIGHTS, STATISTICAL_BEAM, STATISTICAL_WEIGHTS,
                       EngineOptions)
-from .pinyin.decoder import Decoder, DecoderOptions, ScoreWeights, context_tokens
+from .pinyin.decoder import Decoder, DecoderOptions, ScoreWeights
 from .pinyin.lattice import LatticeOptions
 from .pinyin.session import Session
 from .user.history import HALF_LIFE, UserHistory

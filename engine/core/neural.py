@@ -56,7 +56,7 @@ class NeuralState:
 
 
 class NeuralScorer:
-    """Scores hanzi strings after a hypothesis' history; implements the decoder's ContextScorer."""
+    """Scores hanzi strings after a hypothesis' history: the search's engine.core.lm.ContextModel."""
 
     def __init__(self, session, manifest: dict, vocab: list[str], model_dir: Path):
         self.session = session
@@ -94,7 +94,7 @@ class NeuralScorer:
         scorer.start("")  # one real step: fails now, not on the first keystroke
         return scorer
 
-    # -- ContextScorer ------------------------------------------------------------------
+    # -- ContextModel (engine.core.lm) -------------------------------------------------
     def start(self, context: str) -> NeuralState:
         """State after <bos> and the last characters of ``context``."""
         ids = [BOS] + self.encode(context[-self.max_context:])

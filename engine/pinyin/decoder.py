@@ -13,8 +13,9 @@ Backspace just forgets the last state.
 
 Every conversion is scored log-linearly (see :class:`ScoreWeights`): the n-gram model's
 log P(word | two previous words), the pinyin match (reading prior, abbreviation and
-fuzzy penalties), a per-word constant and, when present, the neural character LM; the
-user's history is mixed into the n-gram probability (:mod:`engine.user.history`). With a personal
+fuzzy penalties), a per-word constant and, when present, the neural character LM. Every
+language-model probability comes from one object, :class:`engine.core.lm.MixedLM` (the n-gram
+with the user's history interpolated, :mod:`engine.user.history`, and the neural LM). With a personal
 model, a hypothesis also earns the user's word bonus (:func:`engine.user.userlm.word_bonus`) once its
 words, taken together, read like the user's text (:attr:`ScoreWeights.user_word_cost`). Scores are
 natural-log.
@@ -24,19 +25,18 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
-from ..core.lexicon import BOS, EOS, INITIAL_BITS, MAX_WORD_SYLLABLES, SYLLABLE_BITS, UNK, Lexicon, key_step
-from ..core.ngram import BITS, NgramModel
+from ..core.lexicon import EOS, INITIAL_BITS, MAX_WORD_SYLLABLES, SYLLABLE_BITS, UNK, Lexicon, key_step
+from ..core.lm import ContextModel, MixedLM, NgramLM, WordStates
+from ..core.ngram import NgramModel
 from .lattice import SEPARATOR, LatticeOptions, Segment, SegmentKind, SyllableLattice, parse
 from .syllables import SYLLABLE_INITIAL, SYLLABLES
 
 log = logging.getLogger(__name__)
 
 LITERAL_ENTRY = -1
-UNSEEN_CHAR_LOGP = -20.0  # the unigram stand-in of a character the lexicon lacks
 # Scorer states this many letters behind the end are released (recomputed on demand): few
 # words that can still grow start further back.
 RELEASE_AFTER = 16
@@ -89,28 +89,6 @@ class DecoderOptions:
     per_state: int = 3  # hypotheses kept per n-gram state (docs/TUNING.md#hypotheses-kept-per-n-gram-state)
 
 
-class ContextScorer(Protocol):
-    """Extra scorer with opaque per-hypothesis state (the neural LM implements this)."""
-
-    def start(self, context: str) -> object: ...
-
-    def first_logprob(self, states: list[object], texts: list[str]) -> np.ndarray:
-        """log P(first character of text | state), cheap."""
-        ...
-
-    def advance_scored(self, states: list[object], texts: list[str]) -> tuple[list[object], np.ndarray]:
-        """States after each text and log P(rest of text | state, its first character)."""
-        ...
-
-    def rest_logprob(self, states: list[object], texts: list[str]) -> np.ndarray:
-        """log P(rest of text | state, its first character), keeping no states (no run for 1-char texts)."""
-        ...
-
-    def release(self, states: list[object]) -> None:
-        """Free what can be recomputed on demand (states far behind the end of the input)."""
-        ...
-
-
 @dataclass
 class Edge:
     """Lexicon entries matching the segments ``segs`` (from ``start`` to ``end``)."""
@@ -134,12 +112,12 @@ class Beam:
 
     score: np.ndarray
     w1: np.ndarray  # token before last
-    w2: np.ndarray  # last token
+    w2: np.ndarray  # last token (w1, w2: the hypothesis' word-model state, engine.core.lm.WordStates)
     prev_pos: np.ndarray
     prev_idx: np.ndarray
     edge: np.ndarray  # index into the ending position's edges (-1 for the start)
     entry: np.ndarray
-    extra: list = field(default_factory=list)  # ContextScorer states, aligned with the arrays
+    extra: list = field(default_factory=list)  # context-model states (MixedLM.context), aligned with the arrays
     # sum over the words of (user word bonus - cost); score holds max(0, dom) of it
     dom: np.ndarray = field(default_factory=lambda: np.zeros(0))
     # the first word's weighted scores after <s> (in score) and with no context at all (unigram), for
@@ -180,20 +158,24 @@ class Conversion:
 class Decoder:
     """Incremental decoder for one context; call :meth:`decode` after every edit."""
 
-    def __init__(self, lexicon: Lexicon, ngram: NgramModel, *, weights: ScoreWeights = ScoreWeights(),
+    def __init__(self, lexicon: Lexicon, ngram: NgramModel | None = None, *, weights: ScoreWeights = ScoreWeights(),
                  options: DecoderOptions = DecoderOptions(), lattice_options: LatticeOptions = LatticeOptions(),
-                 history=None, context: str = "", scorer: ContextScorer | None = None,
-                 start: tuple[int, int, object] | None = None):
-        """``start``: (w1, w2, scorer state) to start from instead of those of ``context``
+                 history=None, context: str = "", scorer: ContextModel | None = None,
+                 start: tuple[int, int, object] | None = None, lm: MixedLM | None = None):
+        """The language models: ``lm``, or else the one mixed from ``ngram`` (an n-gram, or one with the
+        user's text mixed in), ``history`` (the user's learned words, an engine.core.lm.Layer, or None)
+        and ``scorer`` (the neural LM, used when ``weights.neural`` is set).
+        ``start``: (w1, w2, context-model state) to start from instead of those of ``context``
         (the words of a partial selection)."""
         self.lex = lexicon
-        self.ngram = ngram
         self.w = weights
         self.opt = options
         self.lattice_options = lattice_options
-        self.history = history
-        self.scorer = scorer if weights.neural else None
-        self._bonus = getattr(ngram, "word_bonus", None)  # per-token user word bonus, or None
+        if lm is None:
+            lm = MixedLM(lexicon, NgramLM(ngram, lexicon), [history] if history is not None else [],
+                         scorer if weights.neural else None)
+        self.lm = lm
+        self._bonus = lm.word_bonus  # per-token user word bonus, or None
         self.context = context
         # no text before the input: its first word may or may not begin a clause (ScoreWeights.clause_start)
         self._free_start = start is None and not context
@@ -266,9 +248,9 @@ class Decoder:
         if anchor:
             i = anchor[0]
             start = (int(beam.w1[i]), int(beam.w2[i]),
-                     self._scorer_states(np.array([rest_start]), np.array([i]))[0] if self.scorer else None)
-        new = Decoder(self.lex, self.ngram, weights=self.w, options=self.opt, lattice_options=self.lattice_options,
-                      history=self.history, context=context, scorer=self.scorer,
+                     self._scorer_states(np.array([rest_start]), np.array([i]))[0] if self.lm.context else None)
+        new = Decoder(self.lex, weights=self.w, options=self.opt, lattice_options=self.lattice_options,
+                      context=context, lm=self.lm,
                       start=start or (*_last_two(conv.tokens, self._context_tokens(context)), None))
         if not anchor:
             return new
@@ -389,11 +371,11 @@ class Decoder:
         Only long words (or Backspace) start there again; :meth:`_scorer_states` rebuilds
         what they need from the hypothesis' text. Hypotheses that live on keep their
         ancestors' caches, minus the next-token distributions. A long input costs bounded memory."""
-        if self.scorer is None:
+        if self.lm.context is None:
             return
         while self._released < len(self.states) - RELEASE_AFTER:
             beam = self.states[self._released].beam
-            self.scorer.release(beam.extra)
+            self.lm.release(beam.extra)
             beam.extra = [None] * len(beam.extra)
             self._released += 1
 
@@ -405,27 +387,21 @@ class Decoder:
             # the last characters suffice: the model reads a bounded window anyway (neural.WINDOW)
             texts = ["".join(self._path(self.states[p], p, i).pieces)[-REBUILD_CHARS:] for p, i in missing]
             start = self.states[0].beam.extra[0]
-            rebuilt, _ = self.scorer.advance_scored([start] * len(missing), texts)
+            rebuilt, _ = self.lm.read_rest([start] * len(missing), texts)
             for (p, i), st in zip(missing, rebuilt):
                 self.states[p].beam.extra[i] = st
         return [self.states[p].beam.extra[i] for p, i in keys]
 
     def _start_state(self, context: str, start: tuple[int, int, object] | None = None) -> PositionState:
         w1, w2, state = start if start is not None else (*self._context_tokens(context), None)
-        extra = [state if state is not None else self.scorer.start(context)] if self.scorer else []
+        extra = [state if state is not None else self.lm.start_context(context)] if self.lm.context else []
         beam = Beam(np.zeros(1), np.array([w1]), np.array([w2]), np.array([-1]), np.array([-1]),
                     np.array([-1]), np.array([-1]), extra, np.zeros(1), np.zeros(1), np.zeros(1))
         return PositionState([], [], beam)
 
     def _context_tokens(self, context: str) -> tuple[int, int]:
-        return context_tokens(self.lex, context)
-
-    def _lm(self, w0: np.ndarray, w1: np.ndarray, tok: np.ndarray) -> np.ndarray:
-        """log P(tok | w0 w1): the n-gram model, with the user's history mixed in when there is one."""
-        lm = self.ngram.logprob(w0, w1, tok)
-        if self.history is not None and not self.history.empty:
-            lm = self.history.mix(lm, w1, tok)
-        return lm
+        w = self.lm.start_words(context)
+        return int(w.w1[0]), int(w.w2[0])
 
     def _state_at(self, j: int, final: bool = False) -> PositionState:
         if self.text[j - 1] == SEPARATOR:
@@ -444,7 +420,7 @@ class Decoder:
         cat = {name: np.concatenate([getattr(a, name), getattr(b, name) + (b_edge_offset if name == "edge" else 0)])
                for name in BEAM_ARRAYS}
         order = np.argsort(-cat["score"], kind="stable")[: self._width]
-        extra = (a.extra + b.extra) if self.scorer is not None else []
+        extra = (a.extra + b.extra) if self.lm.context is not None else []
         return Beam(**{k: v[order] for k, v in cat.items()}, extra=[extra[i] for i in order] if extra else [])
 
     # -- lexicon matching ---------------------------------------------------------------
@@ -558,7 +534,7 @@ class Decoder:
         prev_pos = np.concatenate([np.full(len(p[2]), p[0]) for p in parts])
         prev_idx = np.concatenate([p[2] for p in parts])
         edge_id = np.concatenate([np.full(len(p[2]), p[1]) for p in parts])
-        lm = self._lm(w0, w1, tok)
+        lm, after = self.lm.extend(WordStates(w0, w1), tok)
         literal = entry == LITERAL_ENTRY
         lm = np.where(literal, self.w.literal, lm)
         score = base + self.w.ngram * lm + self.w.channel * channel + self.w.word
@@ -574,23 +550,23 @@ class Decoder:
         first = np.flatnonzero(prev_pos == 0) if self._free_start else ()
         if len(first):  # words that start the input: their scores after <s> and with no context
             lead_bos[first] = self.w.ngram * lm[first]
-            lead_free[first] = self.w.ngram * np.where(literal[first], self.w.literal, self._unigram(tok[first]))
-        keep = self._select(score, w1, tok)
-        beam = Beam(score[keep], w1[keep], tok[keep], prev_pos[keep], prev_idx[keep], edge_id[keep], entry[keep],
-                    dom=dom[keep], lead_bos=lead_bos[keep], lead_free=lead_free[keep])
-        if self.scorer is not None:
+            lead_free[first] = self.w.ngram * np.where(literal[first], self.w.literal, self.lm.unigram(tok[first]))
+        keep = self._select(score, after)
+        beam = Beam(score[keep], after.w1[keep], after.w2[keep], prev_pos[keep], prev_idx[keep], edge_id[keep],
+                    entry[keep], dom=dom[keep], lead_bos=lead_bos[keep], lead_free=lead_free[keep])
+        if self.lm.context is not None:
             self._rescore_neural(beam, edges, keep_states=not final)
         return beam
 
-    def _select(self, score: np.ndarray, w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
+    def _select(self, score: np.ndarray, words: WordStates) -> np.ndarray:
         """Indices of the best hypothesis per n-gram state, top ``beam_width`` of them."""
-        K = self._width * (2 if self.scorer is not None else 1)
+        K = self._width * (2 if self.lm.context is not None else 1)
         if len(score) > 8 * K:
             pre = np.argpartition(-score, 8 * K)[: 8 * K]
         else:
             pre = np.arange(len(score))
         order = pre[np.argsort(-score[pre], kind="stable")]
-        state = (w1[order] << BITS) | w2[order]
+        state = WordStates(words.w1[order], words.w2[order]).key()
         return order[np.flatnonzero(_rank_in_group(state) < self.opt.per_state)[:K]]
 
     def _rescore_neural(self, beam: Beam, edges: list[Edge], keep_states: bool = True) -> None:
@@ -609,35 +585,20 @@ class Decoder:
             initials = np.array([all(s.kind == SegmentKind.INITIAL for s in edges[int(ei)].segs) for ei in beam.edge],
                                 dtype=bool)
             weight = np.where(initials, self.w.neural_initials, weight)
-        first_lp = self.scorer.first_logprob(parents, texts)
+        first_lp = self.lm.first_logprob(parents, texts)
         beam.score = beam.score + weight * first_lp
         if self._free_start:  # the first word's first character, read after <s> and with no context
             first = beam.prev_pos == 0
             if first.any():
-                free = np.array([self._char_unigram(t[0]) if f else 0.0 for t, f in zip(texts, first)])
+                free = np.array([self.lm.char_logprob(t[0]) if f else 0.0 for t, f in zip(texts, first)])
                 beam.lead_bos = beam.lead_bos + np.where(first, weight * first_lp, 0.0)
                 beam.lead_free = beam.lead_free + np.where(first, weight * free, 0.0)
         order = np.argsort(-beam.score, kind="stable")[: self._width]
         for name in BEAM_ARRAYS:
             setattr(beam, name, getattr(beam, name)[order])
         parents, texts = [parents[i] for i in order], [texts[i] for i in order]
-        if keep_states:
-            beam.extra, rest = self.scorer.advance_scored(parents, texts)
-        else:
-            beam.extra, rest = [None] * len(texts), self.scorer.rest_logprob(parents, texts)
+        beam.extra, rest = self.lm.read_rest(parents, texts, keep_states)
         beam.score = beam.score + weight[order] * rest
-
-    def _char_unigram(self, ch: str) -> float:
-        """The n-gram's unigram log P of a character (the neural LM's stand-in with no context at all)."""
-        t = self.lex.token_id(ch)
-        return float(self.ngram.unigram(np.array([t]))[0]) if t is not None and t > EOS else UNSEEN_CHAR_LOGP
-
-    def _unigram(self, tok: np.ndarray) -> np.ndarray:
-        """log P(tok) with no context at all: the n-gram's unigram, the user's history mixed in as in _lm."""
-        uni = self.ngram.unigram(tok)
-        if self.history is not None and not self.history.empty:
-            uni = self.history.mix(uni, np.full(len(tok), BOS), tok)
-        return uni
 
     def _syllables(self) -> int:
         """Syllables (segments) the input reads as, the same for all its conversions."""
@@ -665,7 +626,7 @@ class Decoder:
         """log P(the input ends where it ends) for each hypothesis: it ends a clause (</s>) with
         probability ``clause_end``, else the clause goes on (not </s>); an abbreviated input (bjdx) is
         read as a whole phrase, and the end of an unfinished input as before (see _unfinished)."""
-        p = np.exp(self.ngram.logprob(beam.w1, beam.w2, np.full(len(beam), EOS)).astype(np.float64))
+        p = np.exp(self.lm.end_logprob(WordStates(beam.w1, beam.w2)).astype(np.float64))
         mu = 1.0 if self._abbreviated or self._unfinished() else _by_length(self.w.clause_end, self._syllables())
         return np.log(mu * p + (1 - mu) * (1 - p) + 1e-300)
 
@@ -807,10 +768,10 @@ class Decoder:
                     continue
                 if any(s.end not in cuts for s in edge.segs):
                     continue
-                lm = self._lm(np.full(len(edge.tokens), start.w1[0]), np.full(len(edge.tokens), start.w2[0]),
-                              edge.tokens)
+                lm, _ = self.lm.extend(WordStates(np.full(len(edge.tokens), start.w1[0]),
+                                                  np.full(len(edge.tokens), start.w2[0])), edge.tokens)
                 if self._free_start:  # a word alone may begin a clause or not (ScoreWeights.clause_start)
-                    lm = _mix(self._clause_start(), lm, self._unigram(edge.tokens))
+                    lm = _mix(self._clause_start(), lm, self.lm.unigram(edge.tokens))
                 score = self.w.ngram * lm + self.w.channel * edge.channel
                 for e, sc in zip(edge.entries, score):
                     text = self.lex.text(int(self.lex.entry_token[e]))
@@ -879,24 +840,6 @@ def _rank_in_group(keys: np.ndarray) -> np.ndarray:
 def _last_two(tokens: tuple[int, ...], fallback: tuple[int, int]) -> tuple[int, int]:
     toks = (fallback[0], fallback[1]) + tuple(int(t) for t in tokens)
     return toks[-2], toks[-1]
-
-
-def context_tokens(lex: Lexicon, context: str) -> tuple[int, int]:
-    """The last two lexicon tokens of ``context`` (backward longest match over the corpus counts'
-    words, whose n-grams the model has), padded with <s>."""
-    toks: list[int] = []
-    ctx = context[-12:]
-    while ctx and len(toks) < 2:
-        for k in range(min(MAX_WORD_SYLLABLES, len(ctx)), 0, -1):
-            t = lex.token_id(ctx[-k:])
-            if t is not None and t > EOS and not lex.token_open_domain[t]:
-                toks.insert(0, t)
-                ctx = ctx[:-k]
-                break
-        else:
-            break
-    toks = [BOS] * (2 - len(toks)) + toks
-    return toks[0], toks[1]
 
 
 def _cut(conv: Conversion) -> tuple[int, ...]:

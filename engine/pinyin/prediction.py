@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.lexicon import EOS, Lexicon
+from ..core.lm import context_tokens
 from ..core.ngram import BITS
 from ..text import all_han
-from .decoder import context_tokens
 
 FREQUENT_WORDS = 200  # the most frequent words are always candidates (a context the model never saw)
 MAX_CONTINUATIONS = 20000  # bound on the continuations scored for a very common context word

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import sqlite3
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 
 from ..atomic import set_aside
 from ..core.lexicon import BOS, EOS, Lexicon
+from ..core.lm import WordStates, interpolate, word_start
 from ..core.ngram import BITS
 from ..errors import UserDataError
 from ..paths import user_data_dir
@@ -64,7 +64,8 @@ def steady_mass() -> float:
 
 
 class UserHistory:
-    """The user layer over one lexicon; ``mix`` gives the decoder the mixed log-probabilities.
+    """The user layer over one lexicon: a :class:`engine.core.lm.Layer`, interpolated into the
+    n-gram by the search's :class:`engine.core.lm.MixedLM` (``mix`` does the same for one array).
 
     ``path``: the SQLite file (``":memory:"`` keeps nothing on disk). A ``history.json``
     beside it (or ``path`` itself if it ends in ``.json``) is migrated on first use.
@@ -171,11 +172,7 @@ class UserHistory:
 
     def mix(self, lm: np.ndarray, prev: np.ndarray, tok: np.ndarray) -> np.ndarray:
         """log((1 - L) P_ngram + L P_user(tok | prev)) for n-gram log-probabilities ``lm``."""
-        p = self.prob(prev, tok)
-        lm = np.asarray(lm, dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            mixed = np.logaddexp(lm + math.log1p(-USER_WEIGHT), np.log(USER_WEIGHT * p))
-        return np.where(p > 0, mixed, lm + math.log1p(-USER_WEIGHT))
+        return interpolate(lm, USER_WEIGHT, self.prob(prev, tok))
 
     def prob(self, prev: np.ndarray, tok: np.ndarray) -> np.ndarray:
         """P_user(tok | prev) for arrays of token ids."""
@@ -189,6 +186,26 @@ class UserHistory:
             pair = np.where(hit, self._bi_w[idx], 0.0)
             p = p + BIGRAM_SHARE * pair / (self._ctx_w[prev] + K_BIGRAM)
         return p
+
+    # -- as a language model (engine.core.lm.Layer: P_user(w | v), the state's last word v) ------
+    @property
+    def share(self) -> float:
+        """L, the layer's share of the mixed model."""
+        return USER_WEIGHT
+
+    @property
+    def active(self) -> bool:
+        return not self.empty
+
+    def start(self, context: str) -> WordStates:
+        return word_start(self.lex, context)
+
+    def extend(self, states: WordStates, tokens: np.ndarray) -> tuple[np.ndarray, WordStates]:
+        with np.errstate(divide="ignore"):
+            return np.log(self.prob(states.w2, tokens)), WordStates(states.w2, tokens)
+
+    def linear_prob(self, states: WordStates, tokens: np.ndarray) -> np.ndarray:
+        return self.prob(states.w2, tokens)
 
     # -- learning -----------------------------------------------------------------------
     def learn(self, tokens: list[int], prev: int = BOS) -> None:

@@ -132,7 +132,7 @@ def test_a_miss_records_the_gold_rank(tiny_assets):
 
 
 def test_open_domain_words_are_flagged_and_never_cut_into(tiny_assets):
-    from engine.pinyin.decoder import context_tokens
+    from engine.core.lm import context_tokens
     from engine.core.lexicon import Lexicon
     from engine.user.userlm import count_text
 
