@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -59,9 +60,12 @@ constexpr auto kReplyTimeout = std::chrono::milliseconds(500);  // the longest a
 constexpr auto kRespawnInterval = std::chrono::seconds(5);      // between two starts of the engine
 constexpr auto kStartWait = std::chrono::seconds(20);           // how long a started engine is waited for
 constexpr uint64_t kRetryUs = 100'000;                          // how often it is looked for meanwhile
+constexpr auto kRefusedWait = std::chrono::seconds(30);         // after a protocol mismatch (an old engine ends)
+constexpr auto kHungWait = std::chrono::seconds(5);             // after a reply that did not come: keys go at once
 constexpr size_t kMaxLine = 1 << 20;                            // a reply longer than this: a broken peer
 constexpr size_t kMaxBefore = 4096;                             // surrounding text sent (bytes, cut at a character)
 constexpr char kStarting[] = "Shuru is starting: keys go to the application as typed";
+constexpr char kNotAnswering[] = "Shuru's engine is not answering: keys go to the application as typed";
 
 FCITX_DEFINE_LOG_CATEGORY(shuru_log, "shuru");
 #define SHURU_WARN() FCITX_LOGC(shuru_log, Warn)
@@ -137,6 +141,50 @@ std::string headChars(const std::string &text, unsigned int chars) {
         }
     }
     return text.substr(0, i);
+}
+
+/// ``message[key]`` if ``message`` is an object holding a string there, else ``fallback``.
+std::string text(const json &message, const char *key, const std::string &fallback = {}) {
+    if (message.is_object()) {
+        auto found = message.find(key);
+        if (found != message.end() && found->is_string()) {
+            return found->get<std::string>();
+        }
+    }
+    return fallback;
+}
+
+/// ``message[key]`` as an integer, else ``fallback``.
+int integer(const json &message, const char *key, int fallback) {
+    if (message.is_object()) {
+        auto found = message.find(key);
+        if (found != message.end() && found->is_number_integer()) {
+            return found->get<int>();
+        }
+    }
+    return fallback;
+}
+
+/// ``message[key]`` as a bool, else ``fallback``.
+bool flag(const json &message, const char *key, bool fallback) {
+    if (message.is_object()) {
+        auto found = message.find(key);
+        if (found != message.end() && found->is_boolean()) {
+            return found->get<bool>();
+        }
+    }
+    return fallback;
+}
+
+/// ``message[key]`` if it is an array, else an empty one.
+json array(const json &message, const char *key) {
+    if (message.is_object()) {
+        auto found = message.find(key);
+        if (found != message.end() && found->is_array()) {
+            return *found;
+        }
+    }
+    return json::array();
 }
 
 /// One connection to the engine process: JSON lines over a Unix stream socket.
@@ -314,7 +362,9 @@ private:
     std::vector<std::unique_ptr<fcitx::HandlerTableEntry<fcitx::EventHandler>>> watchers_;
     std::unordered_map<int, fcitx::TrackableObjectReference<fcitx::InputContext>> contexts_;
     std::string engineState_;  // "loading", "ready", "failed"; empty while not connected
-    std::string refused_;      // a protocol mismatch: said once, never retried
+    std::string refused_;      // a protocol mismatch: said, and not retried for kRefusedWait
+    Clock::time_point refusedAt_;
+    std::optional<Clock::time_point> hungUntil_;  // the engine did not answer: not asked again until then
     std::optional<Clock::time_point> lastSpawn_;
     int lastId_ = 0;
     // last: destroyed first, so the contexts' states go while the members they use still live
@@ -344,15 +394,16 @@ public:
     ShuruCandidateList(ShuruEngine *engine, fcitx::InputContext *ic, const json &candidates)
         : engine_(engine), ic_(ic) {
         setPageable(this);
-        const auto &texts = candidates.at("texts");
-        int pageSize = std::max(1, candidates.value("page_size", 5));
-        int cursor = candidates.value("cursor", -1);
+        json texts = array(candidates, "texts");
+        int pageSize = std::max(1, integer(candidates, "page_size", 5));
+        int cursor = integer(candidates, "cursor", -1);
         page_ = cursor >= 0 ? cursor / pageSize : 0;
         cursor_ = cursor >= 0 ? cursor % pageSize : -1;
         int first = page_ * pageSize;
         for (int i = first; i < static_cast<int>(texts.size()) && i < first + pageSize; ++i) {
             labels_.emplace_back(std::to_string(i - first + 1) + ". ");
-            words_.push_back(std::make_unique<ShuruCandidate>(engine, i - first, texts[i].get<std::string>()));
+            words_.push_back(std::make_unique<ShuruCandidate>(
+                engine, i - first, texts[i].is_string() ? texts[i].get<std::string>() : std::string()));
         }
         hasNext_ = static_cast<int>(texts.size()) > first + pageSize;
     }
@@ -414,7 +465,7 @@ bool ShuruEngine::ensureConnected() {
     if (connectNow()) {
         return true;
     }
-    if (refused_.empty()) {
+    if (refused_.empty() && !(hungUntil_ && Clock::now() < *hungUntil_)) {
         spawnServer();
     }
     return false;
@@ -426,7 +477,13 @@ bool ShuruEngine::connectNow() {
         return true;
     }
     if (!refused_.empty()) {
-        return false;
+        if (Clock::now() - refusedAt_ < kRefusedWait) {
+            return false;
+        }
+        refused_.clear();  // the old engine process may have ended by now: try again
+    }
+    if (hungUntil_ && Clock::now() < *hungUntil_) {
+        return false;  // it did not answer a moment ago: keys go to the application without waiting
     }
     socketWatch_.reset();
     if (!connection_.open(socketPath())) {
@@ -439,15 +496,16 @@ bool ShuruEngine::connectNow() {
         line = connection_.readLine(deadline, &closed);
     }
     json hello = line ? json::parse(*line, nullptr, false) : json();
-    if (!hello.is_object() || hello.value("type", "") != "hello") {
-        if (hello.is_object() && hello.value("type", "") == "error") {
-            refused_ = hello.value("message", "the Shuru engine refused this addon");
+    if (text(hello, "type") != "hello") {
+        if (text(hello, "type") == "error") {
+            refused_ = text(hello, "message", "the Shuru engine refused this addon");
+            refusedAt_ = Clock::now();
             SHURU_WARN() << refused_;
         }
         connection_.close();
         return false;
     }
-    engineState_ = hello.value("engine", "loading");
+    engineState_ = text(hello, "engine", "loading");
     for (auto &[id, ref] : contexts_) {
         if (auto *ic = ref.get()) {
             state(ic)->known = false;
@@ -459,7 +517,7 @@ bool ShuruEngine::connectNow() {
             onReadable();
             return true;
         });
-    SHURU_INFO() << "connected to the Shuru engine (" << hello.value("server", "?") << ", " << engineState_ << ")";
+    SHURU_INFO() << "connected to the Shuru engine (" << text(hello, "server", "?") << ", " << engineState_ << ")";
     return true;
 }
 
@@ -512,7 +570,7 @@ void ShuruEngine::resumeFocused() {
     ic->inputPanel().setAuxUp(fcitx::Text());
     ic->updateUserInterface(fcitx::UserInterfaceComponent::InputPanel);
     if (auto reply = request(ic, json{{"type", "focus_in"}})) {
-        apply(ic, reply->value("actions", json::array()));
+        apply(ic, array(*reply, "actions"));
         sendSurrounding(ic);
     }
 }
@@ -532,7 +590,9 @@ void ShuruEngine::disconnected(const char *why) {
             }
         }
     }
-    spawnServer();
+    if (!hungUntil_ || Clock::now() >= *hungUntil_) {
+        spawnServer();  // a hung one still holds the socket: not now
+    }
 }
 
 std::optional<json> ShuruEngine::request(fcitx::InputContext *ic, json message) {
@@ -542,7 +602,7 @@ std::optional<json> ShuruEngine::request(fcitx::InputContext *ic, json message) 
     auto *s = state(ic);
     message["ic"] = s->id;
     contexts_.emplace(s->id, ic->watch());
-    SHURU_DEBUG() << "-> " << message.value("type", "") << " ic " << s->id;
+    SHURU_DEBUG() << "-> " << text(message, "type") << " ic " << s->id;
     auto deadline = Clock::now() + kReplyTimeout;
     if (!connection_.send(message, deadline)) {
         disconnected("could not send");
@@ -553,16 +613,19 @@ std::optional<json> ShuruEngine::request(fcitx::InputContext *ic, json message) 
         bool closed = false;
         auto line = connection_.readLine(deadline, &closed);
         if (!line) {
+            if (!closed) {
+                hungUntil_ = Clock::now() + kHungWait;
+            }
             disconnected(closed ? "the engine process closed the connection" : "no reply in time");
             return std::nullopt;
         }
         json reply = json::parse(*line, nullptr, false);
-        std::string type = reply.is_object() ? reply.value("type", "") : "";
-        if (type == "reply" && reply.value("ic", json()) == json(s->id)) {
+        std::string type = text(reply, "type");
+        if (type == "reply" && integer(reply, "ic", -1) == s->id) {
             return reply;
         }
         if (type == "error") {
-            SHURU_WARN() << "the Shuru engine: " << reply.value("message", "");
+            SHURU_WARN() << "the Shuru engine: " << text(reply, "message");
             return std::nullopt;
         }
         handleMessage(reply);  // status, update, or the reply to a destroy
@@ -587,17 +650,17 @@ void ShuruEngine::onReadable() {
 }
 
 void ShuruEngine::handleMessage(const json &message) {
-    std::string type = message.value("type", "");
+    std::string type = text(message, "type");
     if (type == "status") {
-        engineState_ = message.value("engine", engineState_);
+        engineState_ = text(message, "engine", engineState_);
         if (engineState_ == "failed") {
-            SHURU_WARN() << "the Shuru engine could not load: " << message.value("message", "");
+            SHURU_WARN() << "the Shuru engine could not load: " << text(message, "message");
         }
-    } else if (type == "update" && message.contains("ic") && message["ic"].is_number_integer()) {
-        auto found = contexts_.find(message["ic"].get<int>());
+    } else if (type == "update") {
+        auto found = contexts_.find(integer(message, "ic", -1));
         if (found != contexts_.end()) {
             if (auto *ic = found->second.get()) {
-                apply(ic, message.value("actions", json::array()));
+                apply(ic, array(message, "actions"));
             }
         }
     }
@@ -614,19 +677,20 @@ void ShuruEngine::apply(fcitx::InputContext *ic, const json &actions) {
         if (!action.is_object()) {
             continue;
         }
-        std::string type = action.value("type", "");
+        std::string type = text(action, "type");
         try {
             if (type == "commit") {
                 ic->commitString(action.at("text").get<std::string>());
             } else if (type == "preedit") {
                 s->preedit = action.at("text").get<std::string>();
-                fcitx::Text text;
-                text.append(s->preedit, fcitx::TextFormatFlag::Underline);
-                text.setCursor(action.value("cursor_utf8", static_cast<int>(s->preedit.size())));
+                int size = static_cast<int>(s->preedit.size());
+                fcitx::Text shown;
+                shown.append(s->preedit, fcitx::TextFormatFlag::Underline);
+                shown.setCursor(std::clamp(integer(action, "cursor_utf8", size), 0, size));
                 if (clientPreedit) {
-                    panel.setClientPreedit(text);
+                    panel.setClientPreedit(shown);
                 } else {
-                    panel.setPreedit(text);
+                    panel.setPreedit(shown);
                 }
                 panel.setAuxUp(fcitx::Text());
             } else if (type == "preedit_hide") {
@@ -638,10 +702,10 @@ void ShuruEngine::apply(fcitx::InputContext *ic, const json &actions) {
             } else if (type == "candidates_hide") {
                 panel.setCandidateList(nullptr);
             } else if (type == "modes") {
-                s->chinese = action.value("chinese", true);
+                s->chinese = flag(action, "chinese", true);
                 ic->updateUserInterface(fcitx::UserInterfaceComponent::StatusArea);
             } else if (type == "problem") {
-                say(ic, action.value("text", ""));
+                say(ic, text(action, "text"));
             }
         } catch (const json::exception &e) {
             SHURU_WARN() << "a malformed " << type << " from the Shuru engine: " << e.what();
@@ -677,7 +741,7 @@ void ShuruEngine::sendSurrounding(fcitx::InputContext *ic) {
     }
     SHURU_DEBUG() << "surrounding text: " << before.size() << " bytes before the caret";
     if (auto reply = request(ic, json{{"type", "surrounding"}, {"before", before}})) {
-        apply(ic, reply->value("actions", json::array()));
+        apply(ic, array(*reply, "actions"));
     }
 }
 
@@ -690,12 +754,13 @@ void ShuruEngine::keyEvent(const fcitx::InputMethodEntry &, fcitx::KeyEvent &eve
                                   {"release", event.isRelease()}});
     if (!reply) {
         if (!event.isRelease()) {
-            say(ic, refused_.empty() ? kStarting : refused_);
+            bool hung = hungUntil_ && Clock::now() < *hungUntil_;
+            say(ic, !refused_.empty() ? refused_ : hung ? kNotAnswering : kStarting);
         }
         return;  // not handled: the application gets the key as typed
     }
-    apply(ic, reply->value("actions", json::array()));
-    if (reply->value("handled", false)) {
+    apply(ic, array(*reply, "actions"));
+    if (flag(*reply, "handled", false)) {
         event.filterAndAccept();
     }
 }
@@ -703,7 +768,7 @@ void ShuruEngine::keyEvent(const fcitx::InputMethodEntry &, fcitx::KeyEvent &eve
 void ShuruEngine::activate(const fcitx::InputMethodEntry &, fcitx::InputContextEvent &event) {
     auto *ic = event.inputContext();
     if (auto reply = request(ic, json{{"type", "focus_in"}})) {
-        apply(ic, reply->value("actions", json::array()));
+        apply(ic, array(*reply, "actions"));
         sendSurrounding(ic);
     }
 }
@@ -724,7 +789,7 @@ void ShuruEngine::reset(const fcitx::InputMethodEntry &, fcitx::InputContextEven
     auto *ic = event.inputContext();
     if (connection_.connected() && state(ic)->known) {
         if (auto reply = request(ic, json{{"type", "reset"}})) {
-            apply(ic, reply->value("actions", json::array()));
+            apply(ic, array(*reply, "actions"));
         }
     }
     clearPanel(ic);
@@ -732,13 +797,13 @@ void ShuruEngine::reset(const fcitx::InputMethodEntry &, fcitx::InputContextEven
 
 void ShuruEngine::select(fcitx::InputContext *ic, int index) {
     if (auto reply = request(ic, json{{"type", "select"}, {"index", index}})) {
-        apply(ic, reply->value("actions", json::array()));
+        apply(ic, array(*reply, "actions"));
     }
 }
 
 void ShuruEngine::page(fcitx::InputContext *ic, bool down) {
     if (auto reply = request(ic, json{{"type", "page"}, {"direction", down ? "down" : "up"}})) {
-        apply(ic, reply->value("actions", json::array()));
+        apply(ic, array(*reply, "actions"));
     }
 }
 

@@ -31,11 +31,14 @@ REPO = Path(__file__).resolve().parents[2]
 CLIENTS = Path(__file__).resolve().parents[1] / "ibus_clients"
 QT_ENV = {"QT_QPA_PLATFORM": "xcb", "QT_IM_MODULE": "ibus"}
 RESTART_TIMEOUT_S = 30
-# the engine process: deterministic rankings (no neural model), slow to start while SLOW exists
+# the engine process: deterministic rankings (no neural model), slow to start while SLOW exists,
+# a misbehaving one (fake_engine.py) while FAKE names how
 LAUNCHER = """#!/bin/sh
 [ -f "{slow}" ] && sleep 4
+[ -f "{fake}" ] && exec {python} {fake_engine} "$(cat "{fake}")"
 exec /usr/bin/env PYTHONPATH={repo} {python} -m shuru_fcitx5 --no-neural --history {history} "$@"
 """
+FAKE_ENGINE = Path(__file__).resolve().parent / "fake_engine.py"
 
 
 def _missing() -> str:
@@ -66,8 +69,8 @@ def desktop(tmp_path_factory):
     home = tmp_path_factory.mktemp("fcitx5-e2e")
     library = build_addon(home / "build")
     launcher = library.parent / "shuru-fcitx5-server"  # the addon runs the one beside its library
-    launcher.write_text(LAUNCHER.format(slow=home / "slow", repo=REPO, python=sys.executable,
-                                        history=home / "user.db"), encoding="utf-8")
+    launcher.write_text(LAUNCHER.format(slow=home / "slow", fake=home / "fake", fake_engine=FAKE_ENGINE, repo=REPO,
+                                        python=sys.executable, history=home / "user.db"), encoding="utf-8")
     launcher.chmod(0o755)
     xvfb = Xvfb()
     fcitx = PrivateFcitx5(library.parent / "shuru-addon.conf", home / "home", xvfb.display)
@@ -233,3 +236,38 @@ def test_the_configuration_entry_opens_shurus_settings(desktop):
 def test_fcitx5_lists_shuru(desktop):
     _, fcitx, _ = desktop
     assert "'shuru'" in fcitx.call("AvailableInputMethods") or "shuru" in fcitx.call("AvailableInputMethods")
+
+
+def engine_pids(fcitx) -> list[int]:
+    """Every engine process, the fake ones too."""
+    return fcitx.engine_processes() + [pid for pid in fcitx.processes()
+                                       if b"fake_engine.py" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+@pytest.mark.parametrize("mode,says", [("silent", "no reply in time"), ("garbage", "no reply in time"),
+                                       ("old", "speaks protocol 0")])
+def test_an_engine_that_does_not_answer_properly_leaves_typing_as_typed(desktop, mode, says):
+    """A hung, a babbling and an old engine process: keys reach the application, fcitx5 goes on."""
+    xvfb, fcitx, home = desktop
+    app = open_client("gtk_entry.py", fcitx)
+    try:
+        (home / "fake").write_text(mode, encoding="utf-8")
+        for pid in engine_pids(fcitx):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + RESTART_TIMEOUT_S
+        while not any(b"fake_engine.py" in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in engine_pids(fcitx)):
+            assert time.monotonic() < deadline, fcitx.log()[-2000:]
+            xvfb.xdotool("x", "BackSpace")  # a key starts the engine process
+            time.sleep(0.5)
+        before = app.state["text"]
+        t0 = time.monotonic()
+        xvfb.xdotool(*"abc")
+        assert app.wait_for(before + "abc", "")["text"] == before + "abc"
+        assert time.monotonic() - t0 < 0.5 + 3, "one key waited for the addon's bound, the others went at once"
+        assert says in fcitx.log()
+        assert fcitx.proc.poll() is None, "fcitx5 still runs"
+    finally:
+        (home / "fake").unlink(missing_ok=True)
+        for pid in engine_pids(fcitx):
+            os.kill(pid, signal.SIGKILL)
+        app.close()
