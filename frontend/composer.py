@@ -18,7 +18,7 @@ from typing import Callable, Protocol
 
 from .actions import Action, Backspace, Cancel, CommitAllThen, CommitRaw, Insert, Toggle
 from .config import Settings
-from .controller import InputController
+from .controller import ControlledFront, InputController
 from .keytable import Key, ShiftTap
 from .session_runner import Outcome, SessionRunner
 
@@ -40,7 +40,7 @@ class Display(Protocol):
     def problem(self, text: str) -> None: ...
 
 
-class Composer:
+class Composer(ControlledFront):
     """Routes one input context's keys; see the module docstring.
 
     ``defer(fn)`` runs ``fn`` soon on this thread; ``settings`` gives the start mode,
@@ -61,18 +61,6 @@ class Composer:
         self._before = ""  # the character before the caret, where known (for 3.14)
         self._context = ""  # the application's text before the caret, given while the engine loads
         self._context_typed = 0  # how many of its last characters the user typed (learned from)
-
-    @property
-    def chinese(self) -> bool:
-        return self.controller.chinese
-
-    @property
-    def fullwidth(self) -> bool:
-        return self.controller.fullwidth
-
-    @property
-    def chinese_active(self) -> bool:
-        return self.controller.chinese_active
 
     # The SessionPort (for the controller) ---------------------------------------------------
 
@@ -139,12 +127,6 @@ class Composer:
     def toggle(self, what: Toggle) -> None:
         """A mode button of the front end (or Ctrl+Space, Ctrl+.)."""
         self.controller.toggle(what)
-
-    def set_chinese(self, chinese: bool) -> None:
-        self.controller.set_chinese(chinese)
-
-    def set_fullwidth(self, fullwidth: bool) -> None:
-        self.controller.set_fullwidth(fullwidth)
 
     def set_context(self, text: str) -> None:
         """The application's text before the caret (IBus's or fcitx5's surrounding text): the context of the next input.

@@ -205,3 +205,29 @@ class InputController:
         for item in pending:
             if isinstance(item, Key):
                 self.target.pass_key(item)
+
+
+class ControlledFront:
+    """What a front end shows of its :class:`InputController` (``self.controller``): its modes, and
+    setting them. The window's input and the Composer (IBus, fcitx5) both expose these."""
+
+    controller: InputController
+
+    @property
+    def chinese(self) -> bool:
+        return self.controller.chinese
+
+    @property
+    def fullwidth(self) -> bool:
+        return self.controller.fullwidth
+
+    @property
+    def chinese_active(self) -> bool:
+        """Chinese mode with an engine that loaded (English typing otherwise)."""
+        return self.controller.chinese_active
+
+    def set_chinese(self, chinese: bool) -> None:
+        self.controller.set_chinese(chinese)
+
+    def set_fullwidth(self, fullwidth: bool) -> None:
+        self.controller.set_fullwidth(fullwidth)

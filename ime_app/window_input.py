@@ -28,7 +28,7 @@ from engine.pinyin.shuangpin import FULL_PINYIN
 from frontend.actions import (Action, After, Cancel, ClearHistory, CommitRaw, Configure, DismissPredictions,
                               ForgetWords, Insert, ListLearned, PageDown, PageUp, Reload, SelectOnPage, SetContext,
                               WorkerAction)
-from frontend.controller import InputController
+from frontend.controller import ControlledFront, InputController
 from frontend.keytable import Key
 from frontend.session_runner import CONTEXT_CHARS
 
@@ -41,7 +41,7 @@ FOCUS_RETURNS = (Qt.FocusReason.PopupFocusReason, Qt.FocusReason.ActiveWindowFoc
 COMPOSING_AFTER = {After.COMPOSING: True, After.IDLE: False, After.UNKNOWN: None}  # After -> _composing
 
 
-class WindowInput(QObject):
+class WindowInput(QObject, ControlledFront):
     """Glue between the focused :class:`~ime_app.text_fields.TextField`, the :class:`CandidateWindow`,
     the shared controller and the worker's signals. ``editor`` is the window's main text field, the
     first to get the keys."""
@@ -83,23 +83,9 @@ class WindowInput(QObject):
     # The controller's state ---------------------------------------------------------------
 
     @property
-    def chinese(self) -> bool:
-        return self.controller.chinese
-
-    @property
-    def fullwidth(self) -> bool:
-        return self.controller.fullwidth
-
-    @property
     def failed(self) -> bool:
         """The engine could not load: English only."""
         return self.controller.failed
-
-    def set_chinese(self, chinese: bool) -> None:
-        self.controller.set_chinese(chinese)
-
-    def set_fullwidth(self, fullwidth: bool) -> None:
-        self.controller.set_fullwidth(fullwidth)
 
     def toggle_mode(self) -> None:
         """Chinese/English (a Shift tap), in order with the keys typed before it."""
