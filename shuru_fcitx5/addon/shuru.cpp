@@ -97,7 +97,7 @@ std::string addonFolder() {
 /// shuru-fcitx5-server beside this library (a user install), else the built-in default.
 std::vector<std::string> serverCommand() {
     if (const char *command = std::getenv("SHURU_FCITX5_SERVER"); command && *command) {
-        return {"/bin/sh", "-c", std::string("exec ") + command};
+        return {"/bin/sh", "-c", std::string("exec ") + command + " \"$@\"", "shuru-fcitx5-server"};
     }
     std::string beside = addonFolder() + "/shuru-fcitx5-server";
     if (access(beside.c_str(), X_OK) == 0) {
@@ -106,15 +106,20 @@ std::vector<std::string> serverCommand() {
     return {SHURU_SERVER_COMMAND};
 }
 
+/// ``arg`` quoted for a POSIX shell.
+std::string shellQuote(const std::string &arg) {
+    std::string quoted = "'";
+    for (char c : arg) {
+        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    }
+    return quoted + "'";
+}
+
 /// The command that opens Shuru's settings (fcitx5's configuration tools run it).
 std::string settingsCommand() {
     std::string command;
     for (const auto &arg : serverCommand()) {
-        command += (command.empty() ? "" : " ") + arg;
-    }
-    // a shell command from the environment is quoted as one argument of sh -c
-    if (std::getenv("SHURU_FCITX5_SERVER") && *std::getenv("SHURU_FCITX5_SERVER")) {
-        return std::string("sh -c 'exec ") + std::getenv("SHURU_FCITX5_SERVER") + " --settings'";
+        command += (command.empty() ? "" : " ") + shellQuote(arg);
     }
     return command + " --settings";
 }
