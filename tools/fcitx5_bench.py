@@ -30,10 +30,12 @@ from pathlib import Path
 from engine.evaluation import percentile
 from engine.paths import user_cache_dir
 from shuru_fcitx5.register import build_addon, checkout_server_command, write_launcher
+from tools.cli import DEV_DIR
 from tools.private_fcitx5 import PrivateFcitx5
+from tools.xvfb import Xvfb
 
 BENCH_INPUTS = Path(__file__).resolve().parent / "data" / "bench-inputs.txt"
-DEV_WORDS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev" / "dev-words.jsonl"
+DEV_WORDS = DEV_DIR / "dev-words.jsonl"
 ESCAPE = 0xFF1B
 WAIT_S = 30.0
 CAPS = (1 << 1) | (1 << 4) | (1 << 6)  # Preedit, FormattedPreedit, SurroundingText
@@ -158,8 +160,6 @@ def parity(client: Fcitx5Client, words: list[dict], engine_args: list[str], env:
 
 
 def run_bench(engine_args: list[str], inputs: int, parity_n: int, busy: bool, json_path: Path | None) -> int:
-    from tests.ibus_harness import Xvfb
-
     chosen = [w.lower() for w in BENCH_INPUTS.read_text(encoding="utf-8").split() if w.isascii() and w.isalpha()]
     chosen = chosen[:inputs]
     words = []

@@ -31,6 +31,7 @@
 #include <fcitx-utils/log.h>
 #include <fcitx-utils/misc.h>
 #include <fcitx-utils/trackableobject.h>
+#include <fcitx-utils/utf8.h>
 #include <fcitx/addonfactory.h>
 #include <fcitx/addoninstance.h>
 #include <fcitx/addonmanager.h>
@@ -134,18 +135,6 @@ std::string tail(const std::string &text) {
         ++start;
     }
     return text.substr(start);
-}
-
-/// The first ``chars`` code points of UTF-8 ``text``.
-std::string headChars(const std::string &text, unsigned int chars) {
-    size_t i = 0;
-    for (unsigned int n = 0; i < text.size() && n < chars; ++n) {
-        ++i;
-        while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) {
-            ++i;
-        }
-    }
-    return text.substr(0, i);
 }
 
 /// ``message[key]`` if ``message`` is an object holding a string there, else ``fallback``.
@@ -315,7 +304,6 @@ public:
     ~ShuruState() override;
 
     ShuruEngine *engine;
-    fcitx::InputContext *ic;
     int id;
     std::string preedit;   // the preedit shown (committed if the context loses the focus)
     bool chinese = true;   // the mode the server last reported
@@ -340,7 +328,11 @@ public:
     void page(fcitx::InputContext *ic, bool down);
     /// The context is gone: tell the server.
     void forget(ShuruState *state);
-    int nextId() { return ++lastId_; }
+    /// A new context's id, the context followed by it (for the engine's updates).
+    int track(fcitx::InputContext &ic) {
+        contexts_.emplace(++lastId_, ic.watch());
+        return lastId_;
+    }
 
 private:
     ShuruState *state(fcitx::InputContext *ic) { return ic->propertyFor(&factory_); }
@@ -377,7 +369,7 @@ private:
 };
 
 ShuruState::ShuruState(ShuruEngine *engine, fcitx::InputContext &ic)
-    : engine(engine), ic(&ic), id(engine->nextId()) {}
+    : engine(engine), id(engine->track(ic)) {}
 
 ShuruState::~ShuruState() { engine->forget(this); }
 
@@ -606,7 +598,6 @@ std::optional<json> ShuruEngine::request(fcitx::InputContext *ic, json message) 
     }
     auto *s = state(ic);
     message["ic"] = s->id;
-    contexts_.emplace(s->id, ic->watch());
     SHURU_DEBUG() << "-> " << text(message, "type") << " ic " << s->id;
     auto deadline = Clock::now() + kReplyTimeout;
     if (!connection_.send(message, deadline)) {
@@ -739,7 +730,9 @@ void ShuruEngine::sendSurrounding(fcitx::InputContext *ic) {
         before.clear();  // a password field: no context at all
     } else if (ic->surroundingText().isValid()) {
         const auto &surrounding = ic->surroundingText();
-        before = tail(headChars(surrounding.text(), surrounding.cursor()));
+        const auto &all = surrounding.text();
+        size_t chars = std::min<size_t>(surrounding.cursor(), fcitx::utf8::length(all));
+        before = tail(all.substr(0, fcitx::utf8::ncharByteLength(all.begin(), chars)));
     } else {
         SHURU_DEBUG() << "no surrounding text (capability " << caps.test(fcitx::CapabilityFlag::SurroundingText) << ")";
         return;  // no surrounding text: the engine keeps what it committed in this field

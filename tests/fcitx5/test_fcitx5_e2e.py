@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 
 from tests.ibus.test_ibus_e2e import scenario
-from tests.ibus_harness import ClientApp, FakeInputContext, Xvfb
+from tests.ibus_harness import ClientApp, FakeInputContext
+from tools.xvfb import Xvfb
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENTS = Path(__file__).resolve().parents[1] / "ibus_clients"

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ibus_harness import ClientApp, FakeInputContext, Xvfb
+from tests.ibus_harness import ClientApp, FakeInputContext
+from tools.xvfb import Xvfb
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENTS = Path(__file__).resolve().parents[1] / "ibus_clients"

@@ -73,7 +73,7 @@ def installed(package, tmp_path_factory):
 
 @pytest.fixture
 def xvfb():
-    from tests.ibus_harness import Xvfb
+    from tools.xvfb import Xvfb
 
     server = Xvfb()
     yield server
