@@ -13,10 +13,17 @@ position without pinyin, `<pad>` for nothing typed). The decoder's input at posi
 where enc = PinyinEncoder(syl). `proj` starts at zero, so an untrained PinyinLM is
 exactly its CharLM.
 
+The encoder's input at position t embeds syl[t] and each of the next `lookahead`
+syllables with a table of its own (offset k: syl[t + k]). Look-ahead through attention
+alone (weights format 1: only the first block attending ahead) was not learned: after 49M
+tokens its first block gave the keys ahead no weight, and a char's score did not change
+with the syllable after it (docs/TUNING.md#the-pinyin-reading-models-look-ahead).
+
 Look-ahead contract (what the engine may cache):
-  * enc[t] depends on syl[0 .. t + lookahead] only: the first encoder block lets position
-    t attend to positions j <= t + lookahead, the later blocks are causal (j <= t), so the
-    look-ahead does not grow with depth.
+  * enc[t] depends on syl[0 .. t + lookahead] only: position t's input reads syl[t ..
+    t + lookahead] and every encoder block is causal (j <= t), so the look-ahead does not
+    grow with depth. (Weights format 1 read no syllable ahead at the input and let its
+    first block attend to j <= t + lookahead.)
   * `<pad>` positions are never attended to (a query always sees itself). A sequence
     padded with `<pad>` from position k on gives, at positions < k, the same outputs as
     the sequence cut at k: "not typed yet" is "absent".
@@ -53,6 +60,7 @@ class PinyinConfig:
     n_head: int = 4
     d_ff: int = 1024
     lookahead: int = 2  # syllables after a position the encoder reads there
+    ahead_embeddings: bool = True  # one embedding table per look-ahead offset (see the module doc)
     max_len: int = 128  # learned positions, shared with the decoder's
     dropout: float = 0.0
 
@@ -104,6 +112,10 @@ class PinyinEncoder(nn.Module):
         self.cfg = cfg
         self.wte = nn.Embedding(cfg.n_syllable, cfg.d_model, padding_idx=SYL_PAD)
         self.wpe = nn.Embedding(cfg.max_len, cfg.d_model)
+        # offset k reads syl[t + k]; <pad> (and past the end) embeds as zero: "not typed yet"
+        n_ahead = cfg.lookahead if cfg.ahead_embeddings else 0
+        self.ahead = nn.ModuleList(nn.Embedding(cfg.n_syllable, cfg.d_model, padding_idx=SYL_PAD)
+                                   for _ in range(n_ahead))
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(LookaheadBlock(cfg.block_config()) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.d_model)
@@ -112,16 +124,21 @@ class PinyinEncoder(nn.Module):
             if name.endswith("proj.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / (2 * cfg.n_layer) ** 0.5)
         with torch.no_grad():
-            self.wte.weight[SYL_PAD].zero_()
+            for table in (self.wte, *self.ahead):
+                table.weight[SYL_PAD].zero_()
 
     def layer_lookahead(self, layer: int) -> int:
-        """Look-ahead of one block: all of it in the first, none after (see module doc)."""
-        return self.cfg.lookahead if layer == 0 else 0
+        """Look-ahead of one block: none where the input already reads ahead, else all of it in
+        the first and none after (see module doc)."""
+        return self.cfg.lookahead if layer == 0 and not self.cfg.ahead_embeddings else 0
 
     def forward(self, syl: torch.Tensor) -> torch.Tensor:
         B, T = syl.shape
         pos = torch.arange(T, device=syl.device)
-        x = self.drop(self.wte(syl) + self.wpe(pos))  # (B, T, C)
+        x = self.wte(syl) + self.wpe(pos)  # (B, T, C)
+        for k, table in enumerate(self.ahead, start=1):  # syl[t + k], <pad> past the end
+            x = x + table(F.pad(syl, (0, k), value=SYL_PAD)[:, k:])
+        x = self.drop(x)
         masks = {la: attention_mask(syl, la) for la in {self.layer_lookahead(i) for i in range(len(self.blocks))}}
         for i, block in enumerate(self.blocks):
             x = block(x, masks[self.layer_lookahead(i)])

@@ -47,7 +47,7 @@ from .train import (Progress, RunState, _sigterm_as_interrupt, _TokenRate, atomi
 from .vocab import PAD, Vocab
 
 CKPT_NAME, EXPORT_DIR, LOG_NAME = "ckpt.pt", "export", "train.log"
-FORMAT, FORMAT_VERSION = "shuru-pinyin-lm", 1
+FORMAT, FORMAT_VERSION = "shuru-pinyin-lm", 2  # 2: look-ahead embeddings (trainer.pinyin_model)
 SHIPPED_MODEL = ASSETS_DIR / "model"
 
 

@@ -87,6 +87,39 @@ def test_pad_means_not_typed_yet(vocab, cut):
     assert torch.allclose(full, short, atol=1e-5)
 
 
+def test_learns_a_choice_only_the_next_syllable_decides():
+    """视频 and 是吧 in random order: whether shi is 视 or 是 is known only from the syllable after
+    it (pin or ba). A model that reads ahead learns it; one that does not stays at a coin toss."""
+    vocab = build_small_vocab("视频是吧")
+    model = tiny_model(vocab)
+    model.train()
+    ids = {ch: vocab.tokens.index(ch) for ch in "视频是吧"}
+    syl_of = {ch: TABLE.id_of(s) for ch, s in zip("视频是吧", ("shi", "pin", "shi", "ba"))}
+    g = np.random.default_rng(0)
+
+    def batch(n=16, pairs=12):
+        text = ["".join("视频" if g.random() < 0.5 else "是吧" for _ in range(pairs)) for _ in range(n)]
+        x = torch.tensor([[2] + [ids[c] for c in t[:-1]] for t in text])  # <bos> first
+        y = torch.tensor([[ids[c] for c in t] for t in text])
+        syl = torch.tensor([[syl_of[c] for c in t] for t in text])
+        return x, syl, y
+
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(150):
+        x, syl, y = batch()
+        _, loss = model(x, syl, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    x, syl, y = batch(64)
+    with torch.no_grad():
+        lp = restricted_logprobs(model(x, syl)[0], syl, model.candidates)
+    first = torch.arange(0, y.shape[1], 2)  # the shi of each pair
+    right = lp[:, first].argmax(-1) == y[:, first]
+    assert right.float().mean() > 0.95
+
+
 # --- candidates ----------------------------------------------------------------------
 
 
