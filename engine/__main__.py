@@ -27,7 +27,9 @@ def make_engine(args) -> Engine:
                          quick_phrases=False, libime=getattr(args, "libime", "wait"),
                          layout=getattr(args, "layout", None) or "full",
                          script=getattr(args, "script", None) or "simplified",
-                         **({"model_dir": Path(args.model)} if getattr(args, "model", None) else {}))
+                         reader_weight=getattr(args, "reader_weight", None),
+                         **({"model_dir": Path(args.model)} if getattr(args, "model", None) else {}),
+                         **({"pinyin_model": Path(args.pinyin_model)} if getattr(args, "pinyin_model", None) else {}))
     engine = Engine.load(opts)
     print(f"engine: {engine.status}", file=sys.stderr)
     return engine
@@ -63,6 +65,10 @@ def common_options(p) -> None:
     p.add_argument("--no-neural", action="store_true", help="statistical scorers only")
     p.add_argument("--beam", type=int, help="beam width (default: 8 with the neural model, else 16)")
     p.add_argument("--model", help="neural model folder (default: installed)")
+    p.add_argument("--pinyin-model", dest="pinyin_model",
+                   help="pinyin-reading model folder (default: the installed one, if any)")
+    p.add_argument("--reader-weight", type=float, dest="reader_weight",
+                   help="weight of the pinyin-reading model (default: the tuned one)")
     p.add_argument("--per-state", type=int, dest="per_state",
                    help="hypotheses kept per n-gram state (default: 3)")
     p.add_argument("--libime", choices=["wait", "off"], default="wait",

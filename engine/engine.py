@@ -11,8 +11,8 @@ from .core.lm import context_tokens
 from .core.ngram import NgramModel
 from .errors import UserDataError
 from .loader import load_parts, load_phrases, open_history
-from .options import (NEURAL_BEAM, NEURAL_LIBIME_WEIGHTS, NEURAL_WEIGHTS, STATISTICAL_BEAM, STATISTICAL_WEIGHTS,
-                      EngineOptions)
+from .options import (NEURAL_BEAM, NEURAL_LIBIME_WEIGHTS, NEURAL_WEIGHTS, READER_WEIGHT, STATISTICAL_BEAM,
+                      STATISTICAL_WEIGHTS, EngineOptions)
 from .pinyin.decoder import Decoder, DecoderOptions, ScoreWeights
 from .pinyin.lattice import LatticeOptions
 from .pinyin.session import Session
@@ -28,12 +28,13 @@ class Engine:
 
     def __init__(self, options: EngineOptions, lexicon: Lexicon, ngram: NgramModel, history: UserHistory,
                  neural=None, status: str = "", model_name: str = "none", load_ms: float = 0.0,
-                 dict_path: Path | str | None = None):
+                 dict_path: Path | str | None = None, reader=None):
         self.options = options
         self.lexicon = lexicon
         self.ngram = ngram
         self.history = history
         self.neural = neural
+        self.reader = reader  # the pinyin-reading model (engine.pinyin.pinyin_scorer.PinyinScorer), or None
         self.status = status
         self.libime_merged = False  # the n-gram holds libime's model (engine.core.libime); set by load
         self.model_name = model_name
@@ -50,7 +51,8 @@ class Engine:
         """Load the assets (engine.loader: a missing or broken neural model falls back to the
         statistical scorers, ``status`` saying why; a missing or broken lexicon or n-gram raises AssetError)."""
         p = load_parts(options)
-        engine = cls(options, p.lexicon, p.ngram, p.history, p.neural, p.status, p.model_name, p.load_ms, p.dict_path)
+        engine = cls(options, p.lexicon, p.ngram, p.history, p.neural, p.status, p.model_name, p.load_ms, p.dict_path,
+                     p.reader)
         engine.libime_merged = p.libime_merged
         return engine
 
@@ -59,8 +61,13 @@ class Engine:
         if self.options.weights is not None:
             return self.options.weights
         if self.neural is None:
-            return STATISTICAL_WEIGHTS
-        return NEURAL_LIBIME_WEIGHTS if self.libime_merged else NEURAL_WEIGHTS
+            w = STATISTICAL_WEIGHTS
+        else:
+            w = NEURAL_LIBIME_WEIGHTS if self.libime_merged else NEURAL_WEIGHTS
+        if self.reader is not None:
+            o = self.options.reader_weight
+            w = replace(w, reader=READER_WEIGHT if o is None else o)
+        return w
 
     @property
     def model_dir(self):
@@ -119,7 +126,7 @@ class Engine:
             options=DecoderOptions(beam_width=self.beam_width, nbest=o.nbest, entries_per_edge=o.entries_per_edge,
                                    abbrev_beam_width=o.beam_width or STATISTICAL_BEAM, per_state=self.per_state),
             lattice_options=LatticeOptions(fuzzy_pairs=frozenset(o.fuzzy_pairs), whole_syllables=whole_syllables),
-            history=self.history if o.learning else None, context=context, scorer=self.neural)
+            history=self.history if o.learning else None, context=context, scorer=self.neural, reader=self.reader)
 
     def predict(self, context: str, k: int = 5) -> list[str]:
         """Up to ``k`` likely next words after ``context`` (simplified), best first."""

@@ -32,6 +32,7 @@ class LoadedParts:
     load_ms: float
     dict_path: Path | str | None
     libime_merged: bool
+    reader: object = None  # engine.pinyin.pinyin_scorer.PinyinScorer, or None
 
 
 def load_parts(options: EngineOptions) -> LoadedParts:
@@ -44,13 +45,17 @@ def load_parts(options: EngineOptions) -> LoadedParts:
     neural, name, status = None, "none", "statistical scorers only (neural model disabled)"
     if options.use_neural:
         neural, name, status = _load_neural(options, lexicon)
+    reader = None
+    if options.use_neural:
+        reader, reader_status = _load_reader(options)
+        status += reader_status
     status += lm_status
     ngram, status = _with_user_layer(options, lexicon, ngram, status)
     if history.error:  # the window shows the status: say why learned words start afresh
         status = f"{status}; {history.error}"
     _release_freed_memory()
     return LoadedParts(lexicon, ngram, history, neural, status, name, (time.perf_counter() - t0) * 1000,
-                       dict_store_path(options), merged)
+                       dict_store_path(options), merged, reader)
 
 
 def load_phrases(options: EngineOptions) -> QuickPhrases:
@@ -137,6 +142,25 @@ def _with_user_layer(options: EngineOptions, lexicon: Lexicon, ngram: NgramModel
         return ngram, f"{status}; your-text layer ignored ({e})"
     bonus = word_bonus(user, lexicon, options.user_word_bonus) if options.user_word_bonus > 0 else None
     return AdaptedNgram(ngram, user, options.user_layer_weight, bonus), f"{status} + your text"
+
+
+def _load_reader(options: EngineOptions):
+    """(the pinyin-reading model or None, what the status line adds); never raises."""
+    from .errors import ShuruError
+
+    model_dir = options.pinyin_model or options.assets_dir / "pinyin-model"
+    if options.pinyin_model is None and not model_dir.exists():
+        return None, ""
+    try:
+        from .pinyin.pinyin_scorer import PinyinScorer
+
+        return PinyinScorer.load(model_dir), " + pinyin-reading model"
+    except ShuruError as e:
+        log.warning("pinyin-reading model unusable: %s", e)
+        return None, f" (pinyin-reading model not used: {e})"
+    except Exception as e:  # onnxruntime raises many kinds of errors on corrupt files
+        log.warning("pinyin-reading model failed to load: %s", e)
+        return None, f" (pinyin-reading model failed to load: {e})"
 
 
 def _load_neural(options: EngineOptions, lexicon: Lexicon):

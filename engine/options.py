@@ -12,6 +12,9 @@ STATISTICAL_WEIGHTS = ScoreWeights()
 NEURAL_WEIGHTS = ScoreWeights(neural=0.35, neural_abbrev=0.3, neural_initials=0.3)
 # with libime's model mixed into the n-gram (engine.core.libime), words typed wholly as initials lean less on the LM
 NEURAL_LIBIME_WEIGHTS = replace(NEURAL_WEIGHTS, neural_initials=0.1)
+# the pinyin-reading model's weight after the search, when one is loaded
+# (docs/TUNING.md#the-pinyin-reading-model-after-the-search)
+READER_WEIGHT = 0.3
 # Beam widths without and with the neural LM; abbreviated input keeps 16 (docs/TUNING.md#beam-widths)
 STATISTICAL_BEAM, NEURAL_BEAM = 16, 8
 
@@ -42,6 +45,10 @@ class EngineOptions:
     phrases_path: Path | None = None  # the user's quick-phrases file (engine.pinyin.phrases); None: built-ins only
     history_path: Path | None = None  # None: platformdirs user data dir / user.db (SQLite)
     weights: ScoreWeights | None = None  # None: the tuned defaults for the loaded scorers
+    # the pinyin-reading model's folder (engine.pinyin.pinyin_scorer); None: assets/pinyin-model if
+    # present; off with use_neural=False
+    pinyin_model: Path | None = None
+    reader_weight: float | None = None  # None: READER_WEIGHT when the pinyin-reading model is loaded
     entries_per_edge: int = 32
     # share of the user's own word n-grams (written by fine-tuning), 0 = off (docs/TUNING.md#the-user-text-layer)
     user_layer_weight: float = 0.08

@@ -15,6 +15,10 @@ units. A state is the model's own business:
   :class:`engine.core.neural.NeuralScorer`) reads the characters of words, in stages the
   search prunes between.
 
+* the reading model (:class:`ReadingModel`: the pinyin-reading model,
+  ``engine.pinyin.pinyin_scorer.PinyinScorer``) scores whole readings of the input given what was
+  typed for each character, after the search, once the syllables ahead of each character are known.
+
 :class:`MixedLM` holds them and answers every language-model query of the search: the word
 models with their layers interpolated, which model answers which query, and the context
 model's stages. The search weighs its answers log-linearly against the pinyin match
@@ -105,6 +109,18 @@ class ContextModel(LanguageModel, Protocol):
         ...
 
 
+class ReadingModel(Protocol):
+    """log P(text | context, the syllables typed for its characters) of whole readings of one input."""
+
+    def score_readings(self, context: str, texts: list[str], typed: list[list[str]]) -> np.ndarray:
+        """One score per reading; typed[i] holds a syllable or an initial per character of texts[i]."""
+        ...
+
+    def fits(self, context: str, n_chars: int) -> bool:
+        """Whether a reading of ``n_chars`` characters after ``context`` is within the model's reach."""
+        ...
+
+
 def context_tokens(lex: Lexicon, context: str) -> tuple[int, int]:
     """The last two lexicon tokens of ``context`` (backward longest match over the corpus counts'
     words, whose n-grams the model has), padded with <s>."""
@@ -169,14 +185,15 @@ class MixedLM:
     the layers; ``context``: the context model, or None. A hypothesis' state is its word state
     (:class:`WordStates`) and its context model's state. Which model answers which query, and how
     the word models are interpolated, is decided here and nowhere else; the search weighs the
-    answers (``ScoreWeights``)."""
+    answers (``ScoreWeights``). ``reader``: the reading model, or None."""
 
     def __init__(self, lexicon: Lexicon, words: WordModel, layers: Sequence[Layer] = (),
-                 context: ContextModel | None = None):
+                 context: ContextModel | None = None, reader: ReadingModel | None = None):
         self.lexicon = lexicon
         self.words = words
         self.layers = tuple(layers)
         self.context = context
+        self.reader = reader
         # per-token log bonus of the words the user writes (engine.user.userlm.word_bonus), or None
         self.word_bonus: np.ndarray | None = getattr(words, "word_bonus", None)
 
@@ -232,3 +249,11 @@ class MixedLM:
     def release(self, states: list) -> None:
         """Free the context model's states' recomputable parts."""
         self.context.release(states)
+
+    # -- the reading model, after the search ----------------------------------------------
+    def reading_logprob(self, context: str, texts: list[str], typed: list[list[str]]) -> np.ndarray | None:
+        """The reading model's log P(text | context, typed syllables) per reading, or None where it
+        cannot say (no reading model, or a reading too long for it)."""
+        if self.reader is None or not texts or not all(self.reader.fits(context, len(t)) for t in texts):
+            return None
+        return self.reader.score_readings(context, texts, typed)

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.lexicon import EOS, INITIAL_BITS, MAX_WORD_SYLLABLES, SYLLABLE_BITS, UNK, Lexicon, key_step
-from ..core.lm import ContextModel, MixedLM, NgramLM, WordStates
+from ..core.lm import ContextModel, MixedLM, NgramLM, ReadingModel, WordStates
 from ..core.ngram import NgramModel
 from .lattice import SEPARATOR, LatticeOptions, Segment, SegmentKind, SyllableLattice, parse
-from .syllables import SYLLABLE_INITIAL, SYLLABLES
+from .syllables import SYLLABLE_INITIAL, SYLLABLES, initial_of
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ WHOLE_INPUT_FIRST = 3
 # (西安 for xi'an when xian reads best as one syllable).
 ALTERNATIVE_CUTS = 2
 REBUILD_CHARS = 32  # characters re-read to rebuild a released scorer state
+# whole-input readings the reading model re-orders (docs/TUNING.md#the-pinyin-reading-model-after-the-search)
+READ_TOP = 8
 MAX_PREFIXES = 8  # prefixes of the best conversion offered (a long input has one per word)
 MAX_WORD_LETTERS = MAX_WORD_SYLLABLES * 7  # the longest a lexicon word can be typed (zhuang'... with apostrophes)
 # Reuse after a partial pick (docs/TUNING.md#reusing-the-search-after-a-partial-pick):
@@ -75,6 +77,9 @@ class ScoreWeights:
     clause_start: tuple[float, ...] = (0.2, 0.2, 0.5, 1.0)
     # P(an input ends a clause), by syllables as clause_start (docs/TUNING.md#a-word-typed-alone)
     clause_end: tuple[float, ...] = (0.5, 0.5, 0.5, 1.0)
+    # the pinyin-reading model's log P(text | typed syllables), re-ordering the best whole-input
+    # readings after the search; set when the model is loaded
+    reader: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -161,10 +166,12 @@ class Decoder:
     def __init__(self, lexicon: Lexicon, ngram: NgramModel | None = None, *, weights: ScoreWeights = ScoreWeights(),
                  options: DecoderOptions = DecoderOptions(), lattice_options: LatticeOptions = LatticeOptions(),
                  history=None, context: str = "", scorer: ContextModel | None = None,
-                 start: tuple[int, int, object] | None = None, lm: MixedLM | None = None):
+                 start: tuple[int, int, object] | None = None, lm: MixedLM | None = None,
+                 reader: ReadingModel | None = None):
         """The language models: ``lm``, or else the one mixed from ``ngram`` (an n-gram, or one with the
         user's text mixed in), ``history`` (the user's learned words, an engine.core.lm.Layer, or None)
-        and ``scorer`` (the neural LM, used when ``weights.neural`` is set).
+        and ``scorer`` (the neural LM, used when ``weights.neural`` is set) and ``reader`` (the
+        pinyin-reading model, used when ``weights.reader`` is set).
         ``start``: (w1, w2, context-model state) to start from instead of those of ``context``
         (the words of a partial selection)."""
         self.lex = lexicon
@@ -173,7 +180,7 @@ class Decoder:
         self.lattice_options = lattice_options
         if lm is None:
             lm = MixedLM(lexicon, NgramLM(ngram, lexicon), [history] if history is not None else [],
-                         scorer if weights.neural else None)
+                         scorer if weights.neural else None, reader if weights.reader else None)
         self.lm = lm
         self._bonus = lm.word_bonus  # per-token user word bonus, or None
         self.context = context
@@ -654,6 +661,8 @@ class Decoder:
         total = (beam.score + self.w.ngram * self._end_logprob(beam) + self._start_correction(beam)
                  + self._split_cost(final))
         order = np.argsort(-total, kind="stable")
+        if self.lm.reader is not None:
+            order = self._read_order(final, order, total)
         out = []
         for idx in order[: self.opt.nbest * 2]:
             conv = self._conversion(final, int(idx), float(total[idx]))
@@ -661,6 +670,21 @@ class Decoder:
                 out.append(conv)
         best = dedupe(out)[: self.opt.nbest]
         return best[:WHOLE_INPUT_FIRST] + self._other_cuts(final, order, total, best)
+
+    def _read_order(self, final: PositionState, order: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """``order`` with its first READ_TOP whole-input hypotheses re-ordered by their totals plus the
+        reading model's score of their text given the syllables typed for each character (the
+        syllables after a character are known only now); unchanged where the model cannot read one."""
+        top = [int(i) for i in order[:READ_TOP]]
+        paths = [self._path(final, len(self.text), i) for i in top]
+        typed = [_typed_syllables(p.segs, "".join(p.pieces)) for p in paths]
+        if len(top) < 2 or any(t is None for t in typed):
+            return order
+        lp = self.lm.reading_logprob(self.context, ["".join(p.pieces) for p in paths], typed)
+        if lp is None:
+            return order
+        head = np.array(top)[np.argsort(-(total[top] + self.w.reader * lp), kind="stable")]
+        return np.concatenate([head, order[len(top):]])
 
     def _other_cuts(self, final: PositionState, order: np.ndarray, total: np.ndarray,
                     best: list[Conversion]) -> list[Conversion]:
@@ -824,6 +848,14 @@ class _Path:
 
 
 _EMPTY_PATH = _Path()
+
+
+def _typed_syllables(segs: tuple[Segment, ...], text: str) -> list[str] | None:
+    """What was typed for each character of a reading: a syllable, or an initial (for an unfinished
+    syllable, its initial); None unless every character has a segment of its own."""
+    if not text or len(segs) != len(text) or any(s.kind == SegmentKind.LITERAL for s in segs):
+        return None
+    return [initial_of(s.text) if s.kind == SegmentKind.PARTIAL else s.text for s in segs]
 
 
 def _rank_in_group(keys: np.ndarray) -> np.ndarray:

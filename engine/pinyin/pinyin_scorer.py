@@ -179,6 +179,34 @@ class PinyinScorer:
                                      tuple(reads[i]))
         return scores, out
 
+    def score_readings(self, context: str, texts: list[str], typed: list[list[str]]) -> np.ndarray:
+        """Restricted log P(text | context, typed syllables) of whole readings of one input (the
+        search's engine.core.lm.ReadingModel). typed[i]: what was typed for each char of texts[i]
+        (a syllable or an initial), as long as texts[i]. One encoder run per syllable count, one
+        decoder run per length."""
+        start = self._start(context)
+        syl = [self.syllable_ids(t) for t in typed]
+        rows: list[np.ndarray | None] = [None] * len(texts)
+        by_len: dict[int, list[int]] = {}
+        for i, ids in enumerate(syl):
+            by_len.setdefault(len(ids), []).append(i)
+        for batch in by_len.values():
+            enc = self.encode(np.stack([syl[i] for i in batch]), start.next_position)
+            for b, i in enumerate(batch):
+                rows[i] = enc[b, start.length:]
+        return self.extend([start] * len(texts), texts, rows, syl)[0]
+
+    def fits(self, context: str, n_chars: int) -> bool:
+        """Whether a reading of ``n_chars`` after ``context`` stays within the model's positions."""
+        return self._start(context).next_position + n_chars <= self.max_len
+
+    def _start(self, context: str) -> PinyinState:
+        """start(context), kept for the next call with the same context (every key of one input)."""
+        cached = getattr(self, "_start_cache", None)
+        if cached is None or cached[0] != context:
+            cached = self._start_cache = (context, self.start(context))
+        return cached[1]
+
     def _restricted(self, logprobs: np.ndarray, targets: list[int], syl: np.ndarray) -> np.ndarray:
         """(m, V) log-softmax rows -> (m,) restricted logprob of each target (see extend())."""
         out = np.empty(len(targets))

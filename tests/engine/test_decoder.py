@@ -129,8 +129,6 @@ def test_context_conditions_the_first_word(engine):
 
 
 def test_beam_width_is_an_option(engine):
-    from dataclasses import replace
-
     from engine.pinyin.decoder import DecoderOptions, Decoder
 
     narrow = Decoder(engine.lexicon, engine.ngram, options=DecoderOptions(beam_width=1, nbest=1))
@@ -238,3 +236,56 @@ def test_context_turns_the_mixture_off(engine):
     dec = engine.decoder("我们")
     decoder_readings(dec, "shi")
     assert not dec._free_start and engine.decoder()._free_start
+
+
+class FakeReader:
+    """A reading model that knows one text: 0 for it, -50 for any other; records what it was asked."""
+
+    def __init__(self, liked: str, reach: int = 100):
+        self.liked, self.reach, self.asked = liked, reach, []
+
+    def score_readings(self, context, texts, typed):
+        self.asked.append((context, list(texts), [list(t) for t in typed]))
+        return np.array([0.0 if t == self.liked else -50.0 for t in texts])
+
+    def fits(self, context, n_chars):
+        return n_chars <= self.reach
+
+
+def reader_first(engine, pinyin, reader, weight, context=""):
+    from dataclasses import replace
+
+    from engine.pinyin.decoder import Decoder, ScoreWeights
+
+    d = Decoder(engine.lexicon, engine.ngram, weights=replace(ScoreWeights(), reader=weight), reader=reader,
+                context=context)
+    return [c.text for c in decoder_readings(d, pinyin) if c.kind == "sentence"]
+
+
+@pytest.mark.parametrize("pinyin, liked, weight, reach, first", [
+    ("shipin", "食品", 1.0, 100, "食品"),    # a reading among the best 8 moves to the top
+    ("shipin", "食品", 0.0, 100, "视频"),    # weight 0: the reading model is not asked
+    ("shipin", "食品", 1.0, 1, "视频"),      # beyond its reach (fits() False): the search's order
+    ("shipin", "是拼音", 1.0, 100, "视频"),  # a text that is not among the readings changes nothing
+])
+def test_the_reading_model_reorders_the_best_whole_input_readings(engine, pinyin, liked, weight, reach, first):
+    reader = FakeReader(liked, reach)
+    got = reader_first(engine, pinyin, reader, weight)
+    plain = reader_first(engine, pinyin, None, 0.0)
+    assert got[0] == first
+    assert sorted(got) == sorted(plain)  # the same readings, only re-ordered
+    assert bool(reader.asked) == (weight > 0 and reach > 1)
+
+
+@pytest.mark.parametrize("pinyin, context, typed", [
+    ("shipin", "", ["shi", "pin"]),            # full syllables
+    ("sp", "", ["s", "p"]),                    # initials, as typed
+    ("zhongguoren", "我是", ["zhong", "guo", "ren"]),
+])
+def test_the_reading_model_reads_what_was_typed_for_each_character(engine, pinyin, context, typed):
+    reader = FakeReader("")
+    reader_first(engine, pinyin, reader, 1.0, context=context)
+    asked_context, texts, syllables = reader.asked[-1]
+    assert asked_context == context
+    assert syllables[0] == typed
+    assert all(len(t) == len(s) for t, s in zip(texts, syllables))

@@ -159,3 +159,29 @@ def test_a_damaged_graph_is_refused(model_dir, tmp_path):
     bad = _broken(model_dir, tmp_path, lambda p: p.joinpath("decoder.onnx").write_bytes(b"not onnx"))
     with pytest.raises(PinyinModelError, match="decoder.onnx is damaged or unreadable"):
         PinyinScorer.load(bad)
+
+
+def test_score_readings_equals_torch(model, scorer):
+    """Whole readings of one input in one call (what the search asks) score as training does."""
+    readings = [("你好吗", "ni hao ma"), ("银行走", "yin h zou"), ("你好", "biang ma"), ("绿略", "lv lve")]
+    got = scorer.score_readings(CONTEXT, [t for t, _ in readings], [r.split() for _, r in readings])
+    want = [torch_score(model, scorer, CONTEXT, t, scorer.syllable_ids(r.split())) for t, r in readings]
+    assert np.allclose(got, want, atol=TOL), (got, want)
+    assert scorer.fits(CONTEXT, 8) and not scorer.fits(CONTEXT, scorer.max_len)
+
+
+def test_the_engine_uses_a_pinyin_model_and_says_so(model_dir, tmp_path):
+    from engine import Engine, EngineOptions
+
+    e = Engine.load(EngineOptions(pinyin_model=model_dir, learning=False, personal=False, libime="off"))
+    assert e.reader is not None and "pinyin-reading model" in e.status and e.weights.reader > 0
+    s = e.new_session()
+    s.insert("nihao")
+    assert s.view().candidates  # the tiny model re-orders; the list is there
+    broken = _broken(model_dir, tmp_path, lambda p: p.joinpath("decoder.onnx").write_bytes(b"not onnx"))
+    e = Engine.load(EngineOptions(pinyin_model=broken, learning=False, personal=False, libime="off"))
+    assert e.reader is None and e.weights.reader == 0
+    assert "pinyin-reading model not used" in e.status and "decoder.onnx is damaged" in e.status
+    s = e.new_session()
+    s.insert("nihao")
+    assert s.view().candidates[0].text == "你好"
