@@ -302,7 +302,8 @@ def _cold_start(args) -> float:
     """A fresh process: import, load, first candidates for one input (ms, in that process)."""
     code = ("import time;t=time.perf_counter();from engine import Engine,EngineOptions;"
             f"e=Engine.load(EngineOptions(learning=False,personal=False,use_neural={not args.no_neural},"
-            f"libime={getattr(args, 'libime', 'wait')!r}));"
+            f"libime={getattr(args, 'libime', 'wait')!r},"
+            f"pinyin_model={str(args.pinyin_model) if getattr(args, 'pinyin_model', None) else None!r}));"
             "s=e.new_session();s.insert('nihao');s.view();print((time.perf_counter()-t)*1000)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1])

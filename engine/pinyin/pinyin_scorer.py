@@ -35,6 +35,8 @@ from .syllables import ALIASES
 
 log = logging.getLogger(__name__)
 
+PREFIX_STATES = 512  # prefix states kept between keys (cleared when there are more)
+
 
 @dataclass
 class PinyinState:
@@ -77,6 +79,9 @@ class PinyinScorer:
         self.syllable_id = {s: i for i, s in enumerate(SYLLABLE_TOKENS)}
         self.max_context = 32
         self.window = WINDOW  # attention window of a state, as engine.neural's
+        self._start_cache: tuple[str, PinyinState] | None = None
+        # (prefix, its syllables) -> (state after it, its score), see score_readings()
+        self._prefixes: dict[tuple[str, bytes], tuple[PinyinState, float]] = {}
 
     # -- loading ------------------------------------------------------------------------------
     @classmethod
@@ -182,30 +187,72 @@ class PinyinScorer:
     def score_readings(self, context: str, texts: list[str], typed: list[list[str]]) -> np.ndarray:
         """Restricted log P(text | context, typed syllables) of whole readings of one input (the
         search's engine.core.lm.ReadingModel). typed[i]: what was typed for each char of texts[i]
-        (a syllable or an initial), as long as texts[i]. One encoder run per syllable count, one
-        decoder run per length."""
+        (a syllable or an initial), as long as texts[i].
+
+        A reading is read from the longest prefix read before (this key or an earlier one of the
+        same input) whose characters and syllables, the `lookahead` after it included, are its
+        own; the state `lookahead` chars before its end is kept for the next keys. So a key costs
+        a few positions per reading however long the input is."""
         start = self._start(context)
+        la = self.lookahead
         syl = [self.syllable_ids(t) for t in typed]
-        rows: list[np.ndarray | None] = [None] * len(texts)
+        enc = self._rows(start, syl)
+        states, bases, cuts = [], [], []
+        for t, ids in zip(texts, syl):
+            cut = max(len(t) - max(la, 1), 0)  # the last piece is never empty
+            m = next((m for m in range(cut, 0, -1) if self._prefix_key(t, ids, m) in self._prefixes), 0)
+            state, base = self._prefixes[self._prefix_key(t, ids, m)] if m else (start, 0.0)
+            states.append((state, m))
+            bases.append(base)
+            cuts.append(cut)
+        # 1. from the prefix found to the cut (kept), 2. from the cut to the end
+        todo = [i for i, ((_, m), cut) in enumerate(zip(states, cuts)) if cut > m]
+        if todo:
+            lp, after = self._extend_pieces([states[i][0] for i in todo], [texts[i][states[i][1]:cuts[i]] for i in todo],
+                                            [enc[i] for i in todo], [syl[i][states[i][1]:cuts[i]] for i in todo])
+            if len(self._prefixes) > PREFIX_STATES:
+                self._prefixes.clear()
+            for i, lp_i, st in zip(todo, lp, after):
+                bases[i] += lp_i
+                states[i] = (st, cuts[i])
+                self._prefixes[self._prefix_key(texts[i], syl[i], cuts[i])] = (st, bases[i])
+        lp, _ = self._extend_pieces([st for st, _ in states], [t[cut:] for t, cut in zip(texts, cuts)], enc,
+                                    [ids[cut:] for ids, cut in zip(syl, cuts)])
+        return np.array(bases) + lp
+
+    def _rows(self, start: PinyinState, syl: list[np.ndarray]) -> list[np.ndarray]:
+        """Each reading's encoder rows by absolute position (one encoder run per syllable count)."""
+        rows: list[np.ndarray | None] = [None] * len(syl)
         by_len: dict[int, list[int]] = {}
         for i, ids in enumerate(syl):
             by_len.setdefault(len(ids), []).append(i)
         for batch in by_len.values():
             enc = self.encode(np.stack([syl[i] for i in batch]), start.next_position)
             for b, i in enumerate(batch):
-                rows[i] = enc[b, start.length:]
-        return self.extend([start] * len(texts), texts, rows, syl)[0]
+                rows[i] = enc[b]
+        return rows
+
+    def _extend_pieces(self, states: list[PinyinState], pieces: list[str], enc: list[np.ndarray],
+                       syl: list[np.ndarray]) -> tuple[np.ndarray, list[PinyinState]]:
+        """extend() with each state's rows cut from its reading's absolute rows."""
+        rows = [e[s.length:s.next_position + len(t)] for s, t, e in zip(states, pieces, enc)]
+        return self.extend(states, pieces, rows, syl)
+
+    def _prefix_key(self, text: str, syl: np.ndarray, m: int) -> tuple[str, bytes]:
+        """A prefix of m chars with the syllables its state depends on (those of m + lookahead chars)."""
+        return text[:m], syl[:m + self.lookahead].tobytes()
 
     def fits(self, context: str, n_chars: int) -> bool:
         """Whether a reading of ``n_chars`` after ``context`` stays within the model's positions."""
         return self._start(context).next_position + n_chars <= self.max_len
 
     def _start(self, context: str) -> PinyinState:
-        """start(context), kept for the next call with the same context (every key of one input)."""
-        cached = getattr(self, "_start_cache", None)
-        if cached is None or cached[0] != context:
-            cached = self._start_cache = (context, self.start(context))
-        return cached[1]
+        """start(context), kept for the next call with the same context (every key of one input);
+        the prefixes read after another context are dropped."""
+        if self._start_cache is None or self._start_cache[0] != context:
+            self._start_cache = (context, self.start(context))
+            self._prefixes.clear()
+        return self._start_cache[1]
 
     def _restricted(self, logprobs: np.ndarray, targets: list[int], syl: np.ndarray) -> np.ndarray:
         """(m, V) log-softmax rows -> (m,) restricted logprob of each target (see extend())."""

@@ -185,3 +185,22 @@ def test_the_engine_uses_a_pinyin_model_and_says_so(model_dir, tmp_path):
     s = e.new_session()
     s.insert("nihao")
     assert s.view().candidates[0].text == "你好"
+
+
+def test_readings_typed_key_by_key_score_as_from_scratch(model, model_dir):
+    """The prefix states kept between keys give the scores a fresh scorer gives."""
+    kept = PinyinScorer.load(model_dir)
+    steps = [(["你好"], ["ni hao"]), (["你好吗", "你号码"], ["ni hao ma", "ni hao ma"]),
+             (["你好吗你", "你好吗"], ["ni hao ma ni", "ni hao ma"]),
+             (["你好吗你好", "你好吗你号"], ["ni hao ma ni hao", "ni hao ma ni hao"]),
+             (["你好吗银行走绿略", "你好吗银行"], ["ni hao ma yin h zou lv lve", "ni hao ma yin hang"])]
+    for context in (CONTEXT, "中国"):
+        for texts, readings in steps:
+            typed = [r.split() for r in readings]
+            fresh = PinyinScorer.load(kept.model_dir)
+            got = kept.score_readings(context, texts, typed)
+            assert np.allclose(got, fresh.score_readings(context, texts, typed), atol=TOL)
+            want = [torch_score(model, kept, context, t, kept.syllable_ids(r)) for t, r in zip(texts, typed)]
+            assert np.allclose(got, want, atol=TOL)
+    assert kept._prefixes  # it did keep states
+
