@@ -1,5 +1,5 @@
 """Command line: python -m trainer prepare | replay | train | finetune | export | evaluate
-| pinyin-prepare | pinyin-train | pinyin-export.
+| pinyin-prepare | pinyin-train | pinyin-finetune | pinyin-export.
 
 Progress goes to stderr; `finetune`, `export` and `evaluate` end with one JSON line on
 stdout (the GUI runs `finetune` as a subprocess and reads it). Exit codes: 0 done, 1 a
@@ -96,6 +96,16 @@ def _pinyin_train(args, extra: list[str]) -> int:
     return 0
 
 
+def _pinyin_finetune(args, extra: list[str]) -> int:
+    from .pinyin_finetune import PinyinFinetuneConfig, pinyin_finetune
+
+    cfg = apply_overrides(PinyinFinetuneConfig(), extra)
+    result = pinyin_finetune([Path(t) for t in args.texts], Path(args.weights), Path(args.out), cfg,
+                             heldout=[Path(h) for h in args.heldout] or None)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
 def _pinyin_export(args, extra: list[str]) -> int:
     from .data import stderr_log
     from .pinyin_export import pinyin_export
@@ -180,6 +190,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--run-dir", default=None, help="checkpoint, train.log and export/ (default: the preset's)")
     sp.add_argument("--data-dir", default=None, help="pinyin-prepare's output (default: build/trainer/pinyin)")
     sp.set_defaults(func=_pinyin_train)
+
+    from .pinyin_finetune import PinyinFinetuneConfig
+
+    sp = sub.add_parser("pinyin-finetune", help="fine-tune the pinyin-reading model on your text (the decoder "
+                        "adapts, the encoder stays; --adapt=all adapts everything)", formatter_class=fmt,
+                        epilog="config keys:\n" + config_help(PinyinFinetuneConfig()))
+    sp.add_argument("--texts", nargs="+", required=True, help="text files to learn from")
+    sp.add_argument("--weights", required=True, help="pinyin-train's RUN/export dir to start from")
+    sp.add_argument("--out", required=True, help="export dir to write (pinyin-export makes a model dir of it)")
+    sp.add_argument("--heldout", nargs="*", default=[], help="held-out text files (default: every 20th line)")
+    sp.set_defaults(func=_pinyin_finetune)
 
     sp = sub.add_parser("pinyin-export", help="encoder.onnx + decoder.onnx + candidates.npz + manifest from "
                         "pinyin-train's export/ dir (see trainer/pinyin_export.py for the run-time contract)")
