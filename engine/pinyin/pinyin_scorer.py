@@ -169,7 +169,13 @@ class PinyinScorer:
                                  f"({len(r)}, {self.d_model}) pinyin rows, got {np.shape(rows)}")
             if s.length + len(r) > self.max_len:
                 raise ValueError(f"{s.length + len(r)} positions > the model's max_len {self.max_len}")
-        scores, out = np.zeros(len(texts)), [None] * len(texts)
+        per_char, out = self._read_texts(states, texts, reads, pinyin_rows, syl_ids)
+        return np.array([c.sum() for c in per_char]), out
+
+    def _read_texts(self, states, texts, reads, pinyin_rows, syl_ids) -> tuple[list[np.ndarray], list[PinyinState]]:
+        """extend()'s work, checked: each char's restricted log-probability, and the states after."""
+        per_char: list[np.ndarray] = [np.zeros(0)] * len(texts)
+        out: list[PinyinState | None] = [None] * len(texts)
         by_len: dict[int, list[int]] = {}
         for i, r in enumerate(reads):
             by_len.setdefault(len(r), []).append(i)
@@ -179,10 +185,10 @@ class PinyinScorer:
             for b, i in enumerate(batch):
                 m = len(texts[i])
                 targets = [self._char_id(ch) for ch in texts[i]]
-                scores[i] = self._restricted(logprobs[b, n - m:], targets, np.asarray(syl_ids[i])).sum()
+                per_char[i] = self._restricted(logprobs[b, n - m:], targets, np.asarray(syl_ids[i]))
                 out[i] = PinyinState(new[b].parent, new[b].k, new[b].v, new[b].length, (targets[-1],),
                                      tuple(reads[i]))
-        return scores, out
+        return per_char, out
 
     def score_readings(self, context: str, texts: list[str], typed: list[list[str]]) -> np.ndarray:
         """Restricted log P(text | context, typed syllables) of whole readings of one input (the
@@ -194,49 +200,44 @@ class PinyinScorer:
         own; the state `lookahead` chars before its end is kept for the next keys. So a key costs
         a few positions per reading however long the input is."""
         start = self._start(context)
-        la = self.lookahead
         syl = [self.syllable_ids(t) for t in typed]
         enc = self._rows(start, syl)
-        states, bases, cuts = [], [], []
+        begin, cuts = [], []
         for t, ids in zip(texts, syl):
-            cut = max(len(t) - max(la, 1), 0)  # the last piece is never empty
+            cut = max(len(t) - max(self.lookahead, 1), 0)  # at least the last char is read anew
             m = next((m for m in range(cut, 0, -1) if self._prefix_key(t, ids, m) in self._prefixes), 0)
-            state, base = self._prefixes[self._prefix_key(t, ids, m)] if m else (start, 0.0)
-            states.append((state, m))
-            bases.append(base)
+            begin.append((*self._prefixes[self._prefix_key(t, ids, m)], m) if m else (start, 0.0, 0))
             cuts.append(cut)
-        # 1. from the prefix found to the cut (kept), 2. from the cut to the end
-        todo = [i for i, ((_, m), cut) in enumerate(zip(states, cuts)) if cut > m]
-        if todo:
-            lp, after = self._extend_pieces([states[i][0] for i in todo], [texts[i][states[i][1]:cuts[i]] for i in todo],
-                                            [enc[i] for i in todo], [syl[i][states[i][1]:cuts[i]] for i in todo])
-            if len(self._prefixes) > PREFIX_STATES:
-                self._prefixes.clear()
-            for i, lp_i, st in zip(todo, lp, after):
-                bases[i] += lp_i
-                states[i] = (st, cuts[i])
-                self._prefixes[self._prefix_key(texts[i], syl[i], cuts[i])] = (st, bases[i])
-        lp, _ = self._extend_pieces([st for st, _ in states], [t[cut:] for t, cut in zip(texts, cuts)], enc,
-                                    [ids[cut:] for ids, cut in zip(syl, cuts)])
-        return np.array(bases) + lp
+        states = [b[0] for b in begin]
+        pieces = [t[m:] for t, (_, _, m) in zip(texts, begin)]
+        reads = [list(st.unread) + [self._char_id(ch) for ch in piece[:-1]] for st, piece in zip(states, pieces)]
+        rows = [e[st.length:st.next_position + len(piece)] for st, piece, e in zip(states, pieces, enc)]
+        per_char, after = self._read_texts(states, pieces, reads, rows,
+                                           [ids[m:] for ids, (_, _, m) in zip(syl, begin)])
+        if len(self._prefixes) > PREFIX_STATES:
+            self._prefixes.clear()
+        for t, ids, (st, base, m), cut, lp, new in zip(texts, syl, begin, cuts, per_char, after):
+            if cut > m:  # keep the state at the cut: the read positions before it are final
+                n1 = len(st.unread) + cut - m - 1
+                kept = PinyinState(new.parent, new.k[:, :, :n1], new.v[:, :, :n1], st.length + n1,
+                                   (self._char_id(t[cut - 1]),), new.tokens[:n1])
+                self._prefixes[self._prefix_key(t, ids, cut)] = (kept, base + float(lp[:cut - m].sum()))
+        return np.array([base + float(lp.sum()) for (_, base, _), lp in zip(begin, per_char)])
 
     def _rows(self, start: PinyinState, syl: list[np.ndarray]) -> list[np.ndarray]:
-        """Each reading's encoder rows by absolute position (one encoder run per syllable count)."""
-        rows: list[np.ndarray | None] = [None] * len(syl)
-        by_len: dict[int, list[int]] = {}
-        for i, ids in enumerate(syl):
-            by_len.setdefault(len(ids), []).append(i)
-        for batch in by_len.values():
-            enc = self.encode(np.stack([syl[i] for i in batch]), start.next_position)
-            for b, i in enumerate(batch):
-                rows[i] = enc[b]
-        return rows
-
-    def _extend_pieces(self, states: list[PinyinState], pieces: list[str], enc: list[np.ndarray],
-                       syl: list[np.ndarray]) -> tuple[np.ndarray, list[PinyinState]]:
-        """extend() with each state's rows cut from its reading's absolute rows."""
-        rows = [e[s.length:s.next_position + len(t)] for s, t, e in zip(states, pieces, enc)]
-        return self.extend(states, pieces, rows, syl)
+        """Each reading's encoder rows by absolute position: one encoder run per syllable count, over
+        the distinct syllable sequences (readings of one cut share theirs)."""
+        distinct: dict[bytes, np.ndarray] = {}
+        for ids in syl:
+            distinct.setdefault(ids.tobytes(), ids)
+        by_len: dict[int, list[bytes]] = {}
+        for key, ids in distinct.items():
+            by_len.setdefault(len(ids), []).append(key)
+        rows: dict[bytes, np.ndarray] = {}
+        for keys in by_len.values():
+            enc = self.encode(np.stack([distinct[k] for k in keys]), start.next_position)
+            rows.update(zip(keys, enc))
+        return [rows[ids.tobytes()] for ids in syl]
 
     def _prefix_key(self, text: str, syl: np.ndarray, m: int) -> tuple[str, bytes]:
         """A prefix of m chars with the syllables its state depends on (those of m + lookahead chars)."""
