@@ -47,8 +47,9 @@ WHOLE_INPUT_FIRST = 3
 # (西安 for xi'an when xian reads best as one syllable).
 ALTERNATIVE_CUTS = 2
 REBUILD_CHARS = 32  # characters re-read to rebuild a released scorer state
-# whole-input readings the reading model re-orders (docs/TUNING.md#the-pinyin-reading-model-after-the-search)
-READ_TOP = 8
+# whole-input readings the reading model re-orders: the best READ_TOP within READ_MARGIN nats of the
+# best one (docs/TUNING.md#the-pinyin-reading-model-after-the-search)
+READ_TOP, READ_MARGIN = 8, 6.0
 MAX_PREFIXES = 8  # prefixes of the best conversion offered (a long input has one per word)
 MAX_WORD_LETTERS = MAX_WORD_SYLLABLES * 7  # the longest a lexicon word can be typed (zhuang'... with apostrophes)
 # Reuse after a partial pick (docs/TUNING.md#reusing-the-search-after-a-partial-pick):
@@ -672,10 +673,11 @@ class Decoder:
         return best[:WHOLE_INPUT_FIRST] + self._other_cuts(final, order, total, best)
 
     def _read_order(self, final: PositionState, order: np.ndarray, total: np.ndarray) -> np.ndarray:
-        """``order`` with its first READ_TOP whole-input hypotheses re-ordered by their totals plus the
-        reading model's score of their text given the syllables typed for each character (the
-        syllables after a character are known only now); unchanged where the model cannot read one."""
-        top = [int(i) for i in order[:READ_TOP]]
+        """``order`` with its first READ_TOP whole-input hypotheses (those within READ_MARGIN of the best)
+        re-ordered by their totals plus the reading model's score of their text given the syllables
+        typed for each character (the syllables after a character are known only now); unchanged
+        where the model cannot read one."""
+        top = [int(i) for i in order[:READ_TOP] if total[i] >= total[order[0]] - READ_MARGIN]
         paths = [self._path(final, len(self.text), i) for i in top]
         typed = [_typed_syllables(p.segs, "".join(p.pieces)) for p in paths]
         if len(top) < 2 or any(t is None for t in typed):

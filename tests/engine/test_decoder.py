@@ -277,12 +277,23 @@ def test_the_reading_model_reorders_the_best_whole_input_readings(engine, pinyin
     assert bool(reader.asked) == (weight > 0 and reach > 1)
 
 
+def test_readings_far_behind_the_best_are_not_read(engine, monkeypatch):
+    import engine.pinyin.decoder as decoder
+
+    monkeypatch.setattr(decoder, "READ_MARGIN", 0.0)  # only the best is near enough: nothing to re-order
+    reader = FakeReader("食品")
+    assert reader_first(engine, "shipin", reader, 1.0)[0] == "视频" and not reader.asked
+
+
 @pytest.mark.parametrize("pinyin, context, typed", [
     ("shipin", "", ["shi", "pin"]),            # full syllables
     ("sp", "", ["s", "p"]),                    # initials, as typed
     ("zhongguoren", "我是", ["zhong", "guo", "ren"]),
 ])
-def test_the_reading_model_reads_what_was_typed_for_each_character(engine, pinyin, context, typed):
+def test_the_reading_model_reads_what_was_typed_for_each_character(engine, monkeypatch, pinyin, context, typed):
+    import engine.pinyin.decoder as decoder
+
+    monkeypatch.setattr(decoder, "READ_MARGIN", float("inf"))
     reader = FakeReader("")
     reader_first(engine, pinyin, reader, 1.0, context=context)
     asked_context, texts, syllables = reader.asked[-1]
