@@ -105,3 +105,23 @@ def test_commands_that_default_to_the_dev_sets_say_where_they_are(tmp_path, monk
         with pytest.raises(SystemExit, match="not part of Shuru's repository"):
             cli.main(argv)
     assert build(["all", "--data", str(tmp_path / "no-data"), "--work", str(tmp_path / "w")]) == 2
+
+
+READER_ROW = {"gold": "食品", "list": ["视频", "食品", "是", "饰品"],
+              "c": [[0, "视频", -10.0, -5.0], [1, "食品", -11.0, -1.0], [3, "饰品", -20.0, 0.0]]}
+
+
+@pytest.mark.parametrize("weight, top, margin, expected", [
+    (0.0, 8, 99.0, ["视频", "食品", "是", "饰品"]),  # weight 0: the search's order
+    (0.5, 8, 99.0, ["食品", "视频", "是", "饰品"]),  # -11.5 beats -12.5; 饰品 at -20 stays last
+    (0.5, 8, 5.0, ["食品", "视频", "是", "饰品"]),   # 饰品 is 10 behind: not read
+    (3.0, 8, 99.0, ["食品", "饰品", "是", "视频"]),  # slots are kept: words stay where they were
+    (3.0, 8, 5.0, ["食品", "视频", "是", "饰品"]),
+    (0.5, 1, 99.0, ["视频", "食品", "是", "饰品"]),  # one reading: nothing to re-order
+])
+def test_reader_grid_reorders_as_the_decoder_does(weight, top, margin, expected):
+    from tools.reader_grid import grid, reorder
+
+    assert reorder(READER_ROW, weight, top, margin) == expected
+    best = max(grid({"dev-x": [READER_ROW]}), key=lambda r: r["mean"])
+    assert best["mean"] == 100.0 and best["weight"] > 0

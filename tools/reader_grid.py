@@ -1,0 +1,113 @@
+"""How the pinyin-reading model would re-order the candidate lists of dev sets, for a grid of weights.
+
+    python -m tools.reader_grid --pinyin-model DIR [--context] [--limit N] [--features OUT.jsonl] SETS...
+    python -m tools.reader_grid --from FEATURES.jsonl...
+
+Each input is decoded once without the model; its whole-input readings among the first LIST_DEPTH
+candidates get the model's score (engine.pinyin.pinyin_scorer.PinyinScorer.score_readings, what the
+engine asks after the search). The grid then re-orders them as engine.pinyin.decoder._read_order
+does (the first READ_TOP readings within READ_MARGIN of the best, by total + weight x score) and
+reports top-1 (top-5 for abbreviated sets) per set. One extraction serves every weight; the chosen
+weights are then checked with ``python -m tools eval --pinyin-model DIR --reader-weight W``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from engine.pinyin.candidates import decoder_readings
+from engine.pinyin.decoder import _typed_syllables
+
+from .cli import read_sets
+
+LIST_DEPTH = 12  # candidates looked at per input
+WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+TOPS = (3, 5, 8)
+MARGINS = (3.0, 6.0, 99.0)
+
+
+def features(engine, reader, rows: list[dict], use_context: bool) -> list[dict]:
+    """Per input: the gold, the list's first LIST_DEPTH texts, and its whole-input readings as
+    [slot, text, total, reader score]."""
+    out = []
+    for r in rows:
+        context = r.get("context", "") if use_context else ""
+        convs = decoder_readings(engine.decoder(context), r["pinyin"])[:LIST_DEPTH]
+        n = len(r["pinyin"])
+        readings = [(k, c) for k, c in enumerate(convs)
+                    if c.kind == "sentence" and c.consumed == n and _typed_syllables(c.segments, c.text)]
+        scores = []
+        if len(readings) > 1 and all(reader.fits(context, len(c.text)) for _, c in readings):
+            scores = reader.score_readings(context, [c.text for _, c in readings],
+                                           [_typed_syllables(c.segments, c.text) for _, c in readings]).tolist()
+        out.append({"gold": r["hanzi"], "list": [c.text for c in convs],
+                    "c": [[k, c.text, c.score, s] for (k, c), s in zip(readings, scores)]})
+    return out
+
+
+def reorder(row: dict, weight: float, top: int, margin: float) -> list[str]:
+    """The list after the model re-ordered its first ``top`` readings within ``margin`` of the best."""
+    lst = list(row["list"])
+    c = row["c"][:top]
+    if len(c) < 2 or not weight:
+        return lst
+    c = [x for x in c if x[2] >= c[0][2] - margin]
+    for slot, x in zip([x[0] for x in c], sorted(c, key=lambda x: -(x[2] + weight * x[3]))):
+        lst[slot] = x[1]
+    return lst
+
+
+def grid(feats: dict[str, list[dict]]) -> list[dict]:
+    """Top-1 (top-5 for abbreviated sets) per set and their mean, for every weight, top and margin."""
+    out = []
+    for w in WEIGHTS:
+        for top in (TOPS if w else TOPS[-1:]):
+            for margin in (MARGINS if w else MARGINS[-1:]):
+                acc = {}
+                for name, rows in feats.items():
+                    k = 5 if "abbrev" in name else 1
+                    acc[name] = round(100 * sum(r["gold"] in reorder(r, w, top, margin)[:k] for r in rows)
+                                      / max(len(rows), 1), 2)
+                out.append({"weight": w, "top": top, "margin": margin, **acc,
+                            "mean": round(sum(acc.values()) / len(acc), 2)})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tools.reader_grid", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("sets", nargs="*")
+    ap.add_argument("--pinyin-model", dest="pinyin_model")
+    ap.add_argument("--context", action="store_true")
+    ap.add_argument("--limit", type=int)
+    ap.add_argument("--features", help="write the features here (JSON lines, one set per line)")
+    ap.add_argument("--from", dest="from_", nargs="*", default=[], help="grid over features written before")
+    args = ap.parse_args(argv)
+    feats: dict[str, list[dict]] = {}
+    for path in args.from_:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            d = json.loads(line)
+            feats[d["set"]] = d["rows"]
+    if args.sets:
+        if not args.pinyin_model:
+            ap.error("--pinyin-model is needed to score dev sets")
+        from engine import Engine, EngineOptions
+        from engine.pinyin.pinyin_scorer import PinyinScorer
+
+        engine = Engine.load(EngineOptions(learning=False, personal=False, quick_phrases=False, libime="wait"))
+        reader = PinyinScorer.load(Path(args.pinyin_model))
+        print(f"engine: {engine.status}; reader: {args.pinyin_model}", file=sys.stderr)
+        for name, rows in read_sets(args.sets).items():
+            feats[name] = features(engine, reader, rows[: args.limit], args.context)
+            if args.features:
+                with open(args.features, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"set": name, "rows": feats[name]}, ensure_ascii=False) + "\n")
+    for rec in grid(feats):
+        print(json.dumps(rec, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
