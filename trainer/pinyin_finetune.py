@@ -33,6 +33,7 @@ from .pinyin_data import Augment, Encoder, PinyinWindowSampler, encode_lines
 from .pinyin_export import load_trained
 from .pinyin_model import PinyinLM
 from .pinyin_train import FORMAT, FORMAT_VERSION, EvalSet, _model_metrics, save_pinyin_weights
+from .pinyin_vocab import SYL_NONE
 from .replay import load_replay
 from .train import pick_device
 
@@ -70,8 +71,8 @@ def trainable(model: PinyinLM, adapt: str) -> list[torch.nn.Parameter]:
 
 def _encode(lines: list[str], enc: Encoder, what: str) -> tuple[np.ndarray, np.ndarray]:
     tokens, syllables, _ = encode_lines(lines, enc)
-    if len(tokens) < 2:
-        raise DataError(f"{what} has no text to learn from")
+    if int((syllables > SYL_NONE).sum()) < 2:  # fewer than two characters with a reading
+        raise DataError(f"{what} has no Chinese text to learn from")
     return tokens, syllables
 
 

@@ -50,3 +50,14 @@ def test_an_unknown_adapt_is_refused_before_training(base_dir, tmp_path):
         pinyin_finetune([FIXTURE], base_dir, tmp_path / "out", PinyinFinetuneConfig(adapt="encoder"),
                         log=lambda _: None)
     assert not (tmp_path / "out").exists()
+
+
+def test_text_without_chinese_is_refused_before_training(base_dir, tmp_path):
+    from trainer.errors import InputFileError
+
+    english = tmp_path / "english.txt"
+    english.write_text("Only English here.\nAnd more of it.\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match="no Chinese characters"):
+        pinyin_finetune([english], base_dir, tmp_path / "out", PinyinFinetuneConfig(max_steps=1, replay_chars=100),
+                        log=lambda _: None)
+    assert not (tmp_path / "out").exists()
