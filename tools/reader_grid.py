@@ -28,13 +28,15 @@ TOPS = (3, 5, 8)
 MARGINS = (3.0, 6.0, 99.0)
 
 
-def features(engine, reader, rows: list[dict], use_context: bool) -> list[dict]:
+def features(engine, reader, rows: list[dict], use_context: bool, free_context: str = "") -> list[dict]:
     """Per input: the gold, the list's first LIST_DEPTH texts, and its whole-input readings as
-    [slot, text, total, reader score]."""
+    [slot, text, total, reader score]. ``free_context``: what the model reads before an input
+    without context."""
     out = []
     for r in rows:
         context = r.get("context", "") if use_context else ""
         convs = decoder_readings(engine.decoder(context), r["pinyin"])[:LIST_DEPTH]
+        context = context or free_context
         n = len(r["pinyin"])
         readings = [(k, c) for k, c in enumerate(convs)
                     if c.kind == "sentence" and c.consumed == n and _typed_syllables(c.segments, c.text)]
@@ -82,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pinyin-model", dest="pinyin_model")
     ap.add_argument("--context", action="store_true")
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--free-context", dest="free_context", default="",
+                    help="what the model reads before an input without context (default: nothing)")
     ap.add_argument("--features", help="write the features here (JSON lines, one set per line)")
     ap.add_argument("--from", dest="from_", nargs="*", default=[], help="grid over features written before")
     args = ap.parse_args(argv)
@@ -100,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         reader = PinyinScorer.load(Path(args.pinyin_model))
         print(f"engine: {engine.status}; reader: {args.pinyin_model}", file=sys.stderr)
         for name, rows in read_sets(args.sets).items():
-            feats[name] = features(engine, reader, rows[: args.limit], args.context)
+            feats[name] = features(engine, reader, rows[: args.limit], args.context, args.free_context)
             if args.features:
                 with open(args.features, "a", encoding="utf-8") as f:
                     f.write(json.dumps({"set": name, "rows": feats[name]}, ensure_ascii=False) + "\n")
