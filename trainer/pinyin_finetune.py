@@ -14,7 +14,6 @@ on the user's held-out text and on general held-out text in its manifest.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -24,15 +23,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from engine.atomic import write_bytes_atomic
-
 from .data import stderr_log
 from .errors import ConfigError, DataError
 from .finetune import REPLAY_DIR, read_texts, split_user_lines
 from .pinyin_data import Augment, Encoder, PinyinWindowSampler, encode_lines
 from .pinyin_export import load_trained
 from .pinyin_model import PinyinLM
-from .pinyin_train import FORMAT, FORMAT_VERSION, EvalSet, _model_metrics, save_pinyin_weights
+from .pinyin_train import EvalSet, _model_metrics, write_export_dir
 from .pinyin_vocab import SYL_NONE
 from .replay import load_replay
 from .train import pick_device
@@ -154,18 +151,6 @@ class _EvalCfg:
 
 def _write(out: Path, model: PinyinLM, vocab, table, base_manifest: dict, cfg: PinyinFinetuneConfig,
            result: dict) -> None:
-    """A pinyin-train export dir: weights.pt, vocab.txt, syllables.txt, then manifest.json."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_pinyin_weights(model, vocab, table, out / "weights.pt")
-    write_bytes_atomic(out / "vocab.txt", vocab.to_text().encode("utf-8"))
-    write_bytes_atomic(out / "syllables.txt", table.to_text().encode("utf-8"))
-    manifest = {**{k: base_manifest[k] for k in ("contract",) if k in base_manifest},
-                "format": FORMAT, "format_version": FORMAT_VERSION, "config": model.lm.cfg.to_dict(),
-                "pinyin_config": model.cfg.to_dict(), "vocab_size": len(vocab), "vocab_sha1": vocab.sha1,
-                "n_syllable": len(table), "syllable_sha1": table.sha1,
-                "files": {"weights": "weights.pt", "vocab": "vocab.txt", "syllables": "syllables.txt"},
-                "training": {**(base_manifest.get("training") or {}), "finetune": asdict(cfg)},
-                "metrics": {"finetune": result},
-                "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    write_bytes_atomic(out / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+    """A pinyin-train export dir (write_export_dir), its training record the base's plus this fine-tune."""
+    write_export_dir(model, vocab, table, out, {**(base_manifest.get("training") or {}), "finetune": asdict(cfg)},
+                     {"finetune": result})

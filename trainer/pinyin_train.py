@@ -335,10 +335,16 @@ def load_pinyin_weights(path: Path, vocab: Vocab, table: SyllableVocab) -> Pinyi
     return model
 
 
-def export(model: PinyinLM, vocab: Vocab, table: SyllableVocab, state: PinyinRunState, cfg: PinyinTrainConfig,
-           out: Path) -> None:
-    """RUN/export/: weights.pt, vocab.txt, syllables.txt, then manifest.json (last, so a
-    manifest always describes the weights beside it)."""
+CONTRACT = ("logits[t] depend on tokens[0..t] and syllables[0..t+lookahead]; syllables[t] is the syllable of "
+            "the char position t predicts; <pad> syllables are not attended to; scores are log-softmax over the "
+            "candidate chars of the syllable (trainer/pinyin_model.py)")
+
+
+def write_export_dir(model: PinyinLM, vocab: Vocab, table: SyllableVocab, out: Path, training: dict,
+                     metrics: dict) -> None:
+    """An export dir: weights.pt, vocab.txt, syllables.txt, then manifest.json (last, so a
+    manifest always describes the weights beside it) with ``training`` and ``metrics``."""
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     save_pinyin_weights(model, vocab, table, out / "weights.pt")
     write_bytes_atomic(out / "vocab.txt", vocab.to_text().encode("utf-8"))
@@ -348,17 +354,20 @@ def export(model: PinyinLM, vocab: Vocab, table: SyllableVocab, state: PinyinRun
         "pinyin_config": model.cfg.to_dict(), "vocab_size": len(vocab), "vocab_sha1": vocab.sha1,
         "n_syllable": len(table), "syllable_sha1": table.sha1,
         "files": {"weights": "weights.pt", "vocab": "vocab.txt", "syllables": "syllables.txt"},
-        "contract": "logits[t] depend on tokens[0..t] and syllables[0..t+lookahead]; syllables[t] is the "
-                    "syllable of the char position t predicts; <pad> syllables are not attended to; scores are "
-                    "log-softmax over the candidate chars of the syllable (trainer/pinyin_model.py)",
-        "training": {"run_dir": str(cfg.run_dir), "steps": state.step, "tokens": state.tokens,
-                     "hours": round(state.elapsed_s / 3600, 3), "init_from": cfg.init_from or None,
-                     "hardware": f"{platform.processor() or platform.machine()}, threads={cfg.threads}",
-                     "config": asdict(cfg)},
-        "metrics": {"last_eval": state.history[-1] if state.history else None, "charlm_baseline": state.baseline},
+        "contract": CONTRACT, "training": training, "metrics": metrics,
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     write_bytes_atomic(out / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+
+
+def export(model: PinyinLM, vocab: Vocab, table: SyllableVocab, state: PinyinRunState, cfg: PinyinTrainConfig,
+           out: Path) -> None:
+    """RUN/export/ (write_export_dir) with the run's training record and last evaluation."""
+    write_export_dir(model, vocab, table, out, {
+        "run_dir": str(cfg.run_dir), "steps": state.step, "tokens": state.tokens,
+        "hours": round(state.elapsed_s / 3600, 3), "init_from": cfg.init_from or None,
+        "hardware": f"{platform.processor() or platform.machine()}, threads={cfg.threads}", "config": asdict(cfg)},
+        {"last_eval": state.history[-1] if state.history else None, "charlm_baseline": state.baseline})
 
 
 # --- the run -------------------------------------------------------------------------
