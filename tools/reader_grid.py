@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from engine.pinyin.candidates import decoder_readings
-from engine.pinyin.decoder import _typed_syllables
+from engine.pinyin.decoder import typed_syllables
 
 from .cli import read_sets
 
@@ -39,11 +39,11 @@ def features(engine, reader, rows: list[dict], use_context: bool, free_context: 
         context = context or free_context
         n = len(r["pinyin"])
         readings = [(k, c) for k, c in enumerate(convs)
-                    if c.kind == "sentence" and c.consumed == n and _typed_syllables(c.segments, c.text)]
+                    if c.kind == "sentence" and c.consumed == n and typed_syllables(c.segments, c.text)]
         scores = []
         if len(readings) > 1 and all(reader.fits(context, len(c.text)) for _, c in readings):
             scores = reader.score_readings(context, [c.text for _, c in readings],
-                                           [_typed_syllables(c.segments, c.text) for _, c in readings]).tolist()
+                                           [typed_syllables(c.segments, c.text) for _, c in readings]).tolist()
         out.append({"gold": r["hanzi"], "list": [c.text for c in convs],
                     "c": [[k, c.text, c.score, s] for (k, c), s in zip(readings, scores)]})
     return out

@@ -679,7 +679,7 @@ class Decoder:
         where the model cannot read one."""
         top = [int(i) for i in order[:READ_TOP] if total[i] >= total[order[0]] - READ_MARGIN]
         paths = [self._path(final, len(self.text), i) for i in top]
-        typed = [_typed_syllables(p.segs, "".join(p.pieces)) for p in paths]
+        typed = [typed_syllables(p.segs, "".join(p.pieces)) for p in paths]
         if len(top) < 2 or any(t is None for t in typed):
             return order
         lp = self.lm.reading_logprob(self.context, ["".join(p.pieces) for p in paths], typed)
@@ -852,7 +852,7 @@ class _Path:
 _EMPTY_PATH = _Path()
 
 
-def _typed_syllables(segs: tuple[Segment, ...], text: str) -> list[str] | None:
+def typed_syllables(segs: tuple[Segment, ...], text: str) -> list[str] | None:
     """What was typed for each character of a reading: a syllable, or an initial (for an unfinished
     syllable, its initial); None unless every character has a segment of its own."""
     if not text or len(segs) != len(text) or any(s.kind == SegmentKind.LITERAL for s in segs):
