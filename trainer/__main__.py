@@ -235,4 +235,6 @@ def _fail(status: str, message: str, code: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .distributed import exit_process
+
+    exit_process(main())

@@ -8,6 +8,7 @@ included) it joins a process group: nccl when the device is CUDA, gloo on CPU.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -68,3 +69,14 @@ class DistContext:
         if self.group and dist.is_initialized():
             dist.destroy_process_group()
 
+
+
+def exit_process(code: int) -> None:
+    """End this process with `code`. Under torchrun, skip the interpreter's teardown: after
+    the group is destroyed, gloo's transport threads can still abort a rank at exit
+    ("terminate called without an active exception") once all its work is done."""
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -175,6 +175,15 @@ def test_plain_process_is_rank_0_of_1_without_a_group(monkeypatch):
     assert DistContext.from_env() == DistContext(1, 2, 0, group=True)
 
 
+def test_exit_process_outside_torchrun_is_sys_exit(monkeypatch):
+    from trainer.distributed import exit_process
+
+    monkeypatch.delenv("RANK", raising=False)
+    with pytest.raises(SystemExit) as e:
+        exit_process(3)
+    assert e.value.code == 3
+
+
 # --- the GPU preset -------------------------------------------------------------------
 
 
@@ -212,4 +221,7 @@ def test_manifest_hardware_line(world, device, says):
 
 
 if __name__ == "__main__":
+    from trainer.distributed import exit_process
+
     _ddp_worker(Path(sys.argv[1]), int(sys.argv[2]))
+    exit_process(0)
