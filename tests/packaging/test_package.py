@@ -105,6 +105,7 @@ def test_the_packages_hold_what_they_install(package):
                  "./opt/shuru/shuru-fcitx5-server", f"./{FCITX5_ADDON}", f"./{FCITX5_CONFS[0]}", f"./{FCITX5_CONFS[1]}"):
         assert path in contents, path
     assert "torch" not in contents and "weights.pt" not in contents  # both belong to the trainer
+    assert "opencc/clib/bin" not in contents and "libopencc.a" not in contents  # OpenCC's tools: none
     control = subprocess.run(["dpkg-deb", "--ctrl-tarfile", package["deb"]], capture_output=True, check=True).stdout
     assert b"postinst" in control and b"postrm" in control
     trainer = subprocess.run(["dpkg-deb", "--contents", package["trainer_deb"]], capture_output=True, text=True,
