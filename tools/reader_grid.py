@@ -7,7 +7,8 @@ Each input is decoded once without the model; its whole-input readings among the
 candidates get the model's score (engine.pinyin.pinyin_scorer.PinyinScorer.score_readings, what the
 engine asks after the search). The grid then re-orders them as engine.pinyin.decoder._read_order
 does (the first READ_TOP readings within READ_MARGIN of the best, by total + weight x score) and
-reports top-1 (top-5 for abbreviated sets) per set. One extraction serves every weight; the chosen
+reports top-1 (top-5 for abbreviated sets) per set; ``char_off`` also takes a share of the character
+model's log P out (the reader as a replacement for it rather than a second opinion). One extraction serves every weight; the chosen
 weights are then checked with ``python -m tools eval --pinyin-model DIR --reader-weight W``.
 """
 from __future__ import annotations
@@ -26,12 +27,13 @@ LIST_DEPTH = 12  # candidates looked at per input
 WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 TOPS = (3, 5, 8)
 MARGINS = (3.0, 6.0, 99.0)
+CHAR_OFF = (0.0, 0.1, 0.2, 0.35)  # share of the character model's log P taken out (the engine's weight: 0.35)
 
 
 def features(engine, reader, rows: list[dict], use_context: bool, free_context: str = "") -> list[dict]:
     """Per input: the gold, the list's first LIST_DEPTH texts, and its whole-input readings as
-    [slot, text, total, reader score]. ``free_context``: what the model reads before an input
-    without context."""
+    [slot, text, total, reader score, character model's log P] (the last one 0 without a character
+    model). ``free_context``: what the model reads before an input without context."""
     out = []
     for r in rows:
         context = r.get("context", "") if use_context else ""
@@ -40,23 +42,28 @@ def features(engine, reader, rows: list[dict], use_context: bool, free_context: 
         n = len(r["pinyin"])
         readings = [(k, c) for k, c in enumerate(convs)
                     if c.kind == "sentence" and c.consumed == n and typed_syllables(c.segments, c.text)]
-        scores = []
+        scores, char_lm = [], [0.0] * len(readings)
         if len(readings) > 1 and all(reader.fits(context, len(c.text)) for _, c in readings):
-            scores = reader.score_readings(context, [c.text for _, c in readings],
+            texts = [c.text for _, c in readings]
+            scores = reader.score_readings(context, texts,
                                            [typed_syllables(c.segments, c.text) for _, c in readings]).tolist()
+            if engine.neural is not None:
+                char_lm = engine.neural.score([engine.neural.start(context)] * len(texts), texts).tolist()
         out.append({"gold": r["hanzi"], "list": [c.text for c in convs],
-                    "c": [[k, c.text, c.score, s] for (k, c), s in zip(readings, scores)]})
+                    "c": [[k, c.text, c.score, s, n] for (k, c), s, n in zip(readings, scores, char_lm)]})
     return out
 
 
-def reorder(row: dict, weight: float, top: int, margin: float) -> list[str]:
-    """The list after the model re-ordered its first ``top`` readings within ``margin`` of the best."""
+def reorder(row: dict, weight: float, top: int, margin: float, char_off: float = 0.0) -> list[str]:
+    """The list after the model re-ordered its first ``top`` readings within ``margin`` of the best,
+    by total + weight x reader - char_off x the character model's log P."""
     lst = list(row["list"])
     c = row["c"][:top]
     if len(c) < 2 or not weight:
         return lst
     c = [x for x in c if x[2] >= c[0][2] - margin]
-    for slot, x in zip([x[0] for x in c], sorted(c, key=lambda x: -(x[2] + weight * x[3]))):
+    for slot, x in zip([x[0] for x in c],
+                       sorted(c, key=lambda x: -(x[2] + weight * x[3] - char_off * (x[4] if len(x) > 4 else 0)))):
         lst[slot] = x[1]
     return lst
 
@@ -67,13 +74,14 @@ def grid(feats: dict[str, list[dict]]) -> list[dict]:
     for w in WEIGHTS:
         for top in (TOPS if w else TOPS[-1:]):
             for margin in (MARGINS if w else MARGINS[-1:]):
-                acc = {}
-                for name, rows in feats.items():
-                    k = 5 if "abbrev" in name else 1
-                    acc[name] = round(100 * sum(r["gold"] in reorder(r, w, top, margin)[:k] for r in rows)
-                                      / max(len(rows), 1), 2)
-                out.append({"weight": w, "top": top, "margin": margin, **acc,
-                            "mean": round(sum(acc.values()) / len(acc), 2)})
+                for off in (CHAR_OFF if w else CHAR_OFF[:1]):
+                    acc = {}
+                    for name, rows in feats.items():
+                        k = 5 if "abbrev" in name else 1
+                        acc[name] = round(100 * sum(r["gold"] in reorder(r, w, top, margin, off)[:k] for r in rows)
+                                          / max(len(rows), 1), 2)
+                    out.append({"weight": w, "top": top, "margin": margin, "char_off": off, **acc,
+                                "mean": round(sum(acc.values()) / len(acc), 2)})
     return out
 
 

@@ -125,3 +125,12 @@ def test_reader_grid_reorders_as_the_decoder_does(weight, top, margin, expected)
     assert reorder(READER_ROW, weight, top, margin) == expected
     best = max(grid({"dev-x": [READER_ROW]}), key=lambda r: r["mean"])
     assert best["mean"] == 100.0 and best["weight"] > 0
+
+
+def test_reader_grid_can_take_the_character_models_share_out():
+    from tools.reader_grid import reorder
+
+    row = {"gold": "食品", "list": ["视频", "食品"],
+           "c": [[0, "视频", -10.0, -5.0, -2.0], [1, "食品", -11.0, -5.0, -8.0]]}  # char model: 6 nats for 视频
+    assert reorder(row, 0.5, 8, 99.0) == ["视频", "食品"]
+    assert reorder(row, 0.5, 8, 99.0, char_off=0.35) == ["食品", "视频"]  # -10.7 beats -11.8
