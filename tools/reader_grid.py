@@ -32,8 +32,8 @@ CHAR_OFF = (0.0, 0.1, 0.2, 0.35)  # share of the character model's log P taken o
 
 def features(engine, reader, rows: list[dict], use_context: bool, free_context: str = "") -> list[dict]:
     """Per input: the gold, the list's first LIST_DEPTH texts, and its whole-input readings as
-    [slot, text, total, reader score, character model's log P] (the last one 0 without a character
-    model). ``free_context``: what the model reads before an input without context."""
+    [slot, text, total, reader score, character model's log P, the reader's first-character term]
+    (the character model's 0 without one). ``free_context``: what the model reads before an input without context."""
     out = []
     for r in rows:
         context = r.get("context", "") if use_context else ""
@@ -42,15 +42,16 @@ def features(engine, reader, rows: list[dict], use_context: bool, free_context: 
         n = len(r["pinyin"])
         readings = [(k, c) for k, c in enumerate(convs)
                     if c.kind == "sentence" and c.consumed == n and typed_syllables(c.segments, c.text)]
-        scores, char_lm = [], [0.0] * len(readings)
+        scores, char_lm, firsts = [], [0.0] * len(readings), []
         if len(readings) > 1 and all(reader.fits(context, len(c.text)) for _, c in readings):
             texts = [c.text for _, c in readings]
-            scores = reader.score_readings(context, texts,
-                                           [typed_syllables(c.segments, c.text) for _, c in readings]).tolist()
+            totals, first = reader.read_readings(context, texts,
+                                                 [typed_syllables(c.segments, c.text) for _, c in readings])
+            scores, firsts = totals.tolist(), first.tolist()
             if engine.neural is not None:
                 char_lm = engine.neural.score([engine.neural.start(context)] * len(texts), texts).tolist()
         out.append({"gold": r["hanzi"], "list": [c.text for c in convs],
-                    "c": [[k, c.text, c.score, s, n] for (k, c), s, n in zip(readings, scores, char_lm)]})
+                    "c": [[k, c.text, c.score, s, n, f] for (k, c), s, n, f in zip(readings, scores, char_lm, firsts)]})
     return out
 
 

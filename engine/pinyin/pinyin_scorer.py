@@ -80,8 +80,8 @@ class PinyinScorer:
         self.max_context = 32
         self.window = WINDOW  # attention window of a state, as engine.neural's
         self._start_cache: tuple[str, PinyinState] | None = None
-        # (prefix, its syllables) -> (state after it, its score), see score_readings()
-        self._prefixes: dict[tuple[str, bytes], tuple[PinyinState, float]] = {}
+        # (prefix, its syllables) -> (state after it, its score, its first char's term), see read_readings()
+        self._prefixes: dict[tuple[str, bytes], tuple[PinyinState, float, float]] = {}
 
     # -- loading ------------------------------------------------------------------------------
     @classmethod
@@ -190,10 +190,18 @@ class PinyinScorer:
                                      tuple(reads[i]))
         return per_char, out
 
-    def score_readings(self, context: str, texts: list[str], typed: list[list[str]]) -> np.ndarray:
+    def score_readings(self, context: str, texts: list[str], typed: list[list[str]],
+                       skip_first: bool = False) -> np.ndarray:
         """Restricted log P(text | context, typed syllables) of whole readings of one input (the
         search's engine.core.lm.ReadingModel). typed[i]: what was typed for each char of texts[i]
-        (a syllable or an initial), as long as texts[i].
+        (a syllable or an initial), as long as texts[i]. ``skip_first``: without the first char's
+        term (after no context, that term reads the char as a sentence's first)."""
+        totals, firsts = self.read_readings(context, texts, typed)
+        return totals - firsts if skip_first else totals
+
+    def read_readings(self, context: str, texts: list[str], typed: list[list[str]]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """score_readings()'s work: each reading's whole score and its first char's term.
 
         A reading is read from the longest prefix read before (this key or an earlier one of the
         same input) whose characters and syllables, the `lookahead` after it included, are its
@@ -206,23 +214,23 @@ class PinyinScorer:
         for t, ids in zip(texts, syl):
             cut = max(len(t) - max(self.lookahead, 1), 0)  # at least the last char is read anew
             m = next((m for m in range(cut, 0, -1) if self._prefix_key(t, ids, m) in self._prefixes), 0)
-            begin.append((*self._prefixes[self._prefix_key(t, ids, m)], m) if m else (start, 0.0, 0))
+            begin.append((*self._prefixes[self._prefix_key(t, ids, m)], m) if m else (start, 0.0, 0.0, 0))
             cuts.append(cut)
         states = [b[0] for b in begin]
-        pieces = [t[m:] for t, (_, _, m) in zip(texts, begin)]
+        pieces = [t[b[3]:] for t, b in zip(texts, begin)]
         reads = [list(st.unread) + [self._char_id(ch) for ch in piece[:-1]] for st, piece in zip(states, pieces)]
         rows = [e[st.length:st.next_position + len(piece)] for st, piece, e in zip(states, pieces, enc)]
-        per_char, after = self._read_texts(states, pieces, reads, rows,
-                                           [ids[m:] for ids, (_, _, m) in zip(syl, begin)])
+        per_char, after = self._read_texts(states, pieces, reads, rows, [ids[b[3]:] for ids, b in zip(syl, begin)])
         if len(self._prefixes) > PREFIX_STATES:
             self._prefixes.clear()
-        for t, ids, (st, base, m), cut, lp, new in zip(texts, syl, begin, cuts, per_char, after):
+        firsts = [first if m else float(lp[0]) for (_, _, first, m), lp in zip(begin, per_char)]
+        for t, ids, (st, base, _, m), first, cut, lp, new in zip(texts, syl, begin, firsts, cuts, per_char, after):
             if cut > m:  # keep the state at the cut: the read positions before it are final
                 n1 = len(st.unread) + cut - m - 1
                 kept = PinyinState(new.parent, new.k[:, :, :n1], new.v[:, :, :n1], st.length + n1,
                                    (self._char_id(t[cut - 1]),), new.tokens[:n1])
-                self._prefixes[self._prefix_key(t, ids, cut)] = (kept, base + float(lp[:cut - m].sum()))
-        return np.array([base + float(lp.sum()) for (_, base, _), lp in zip(begin, per_char)])
+                self._prefixes[self._prefix_key(t, ids, cut)] = (kept, base + float(lp[:cut - m].sum()), first)
+        return (np.array([b[1] + float(lp.sum()) for b, lp in zip(begin, per_char)]), np.array(firsts))
 
     def _rows(self, start: PinyinState, syl: list[np.ndarray]) -> list[np.ndarray]:
         """Each reading's encoder rows by absolute position: one encoder run per syllable count, over

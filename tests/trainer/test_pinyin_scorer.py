@@ -167,6 +167,8 @@ def test_score_readings_equals_torch(model, scorer):
     got = scorer.score_readings(CONTEXT, [t for t, _ in readings], [r.split() for _, r in readings])
     want = [torch_score(model, scorer, CONTEXT, t, scorer.syllable_ids(r.split())) for t, r in readings]
     assert np.allclose(got, want, atol=TOL), (got, want)
+    firsts = scorer.read_readings(CONTEXT, [t for t, _ in readings], [r.split() for _, r in readings])[1]
+    assert not np.allclose(firsts, 0) and np.all(firsts <= 0)
     assert scorer.fits(CONTEXT, 8) and not scorer.fits(CONTEXT, scorer.max_len)
 
 
@@ -200,6 +202,9 @@ def test_readings_typed_key_by_key_score_as_from_scratch(model, model_dir):
             fresh = PinyinScorer.load(kept.model_dir)
             got = kept.score_readings(context, texts, typed)
             assert np.allclose(got, fresh.score_readings(context, texts, typed), atol=TOL)
+            # the first char's term, from a kept prefix as from scratch
+            first = got - kept.score_readings(context, texts, typed, skip_first=True)
+            assert np.allclose(first, fresh.read_readings(context, texts, typed)[1], atol=TOL)
             want = [torch_score(model, kept, context, t, kept.syllable_ids(r)) for t, r in zip(texts, typed)]
             assert np.allclose(got, want, atol=TOL)
     assert kept._prefixes  # it did keep states
