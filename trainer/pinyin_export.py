@@ -265,8 +265,8 @@ def io_contracts(c: ModelConfig, p: PinyinConfig) -> dict:
                     "dynamic_axes": ["B", "S"],
                     "notes": f"syllables[t] = syllable token of the char position t predicts (0 <pad> = not typed "
                              f"yet, 1 <none> = no pinyin, e.g. <bos> and context chars); enc = proj(encoder), "
-                             f"D = {c.d_model}; enc[:, t] depends on syllables[:, :t + {p.lookahead} + 1] only: rows "
-                             f"at positions < N - {p.lookahead} (N syllable positions typed) do not change when "
+                             f"D = {c.d_model}; enc[:, t] depends on syllables[:, :t + {p.reach} + 1] only: rows "
+                             f"at positions < N - {p.reach} (N syllable positions typed) do not change when "
                              f"more are appended"},
         "decoder": decoder,
         "candidates": {"offsets": {"dtype": "int64", "shape": ["n_syllable + 1"]},
@@ -292,7 +292,7 @@ def build_pinyin_manifest(model: PinyinLM, vocab: Vocab, table: SyllableVocab, o
         "syllable_sha1": table.sha1,
         "special_tokens": dict(SPECIAL_TOKENS),
         "syllable_specials": {name: i for i, name in enumerate(SYL_SPECIALS)},
-        "lookahead": p.lookahead,
+        "lookahead": p.reach,
         "max_len": min(c.max_len, p.max_len),
         "d_model": c.d_model, "n_layer": c.n_layer, "n_head": c.n_head, "head_dim": c.head_dim,
         "files": files,

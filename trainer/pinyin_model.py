@@ -19,6 +19,13 @@ alone (weights format 1: only the first block attending ahead) was not learned: 
 tokens its first block gave the keys ahead no weight, and a char's score did not change
 with the syllable after it (docs/TUNING.md#the-pinyin-reading-models-look-ahead).
 
+A bidirectional encoder (`bidirectional`) lets every block attend to every typed syllable,
+so that a reading's chained score is log P(text | all its syllables). With a look-ahead of
+two, a character's restricted score is told the syllables it will be followed by and never
+pays for a history that makes them unlikely (docs/TUNING.md#what-the-look-ahead-reader-scores-on-whole-readings).
+Its reach (PinyinConfig.reach, the manifest's `lookahead`) is then max_len: each key re-reads
+a reading whole. Below, "lookahead" stands for the reach.
+
 Look-ahead contract (what the engine may cache):
   * enc[t] depends on syl[0 .. t + lookahead] only: position t's input reads syl[t ..
     t + lookahead] and every encoder block is causal (j <= t), so the look-ahead does not
@@ -61,6 +68,7 @@ class PinyinConfig:
     d_ff: int = 1024
     lookahead: int = 2  # syllables after a position the encoder reads there
     ahead_embeddings: bool = True  # one embedding table per look-ahead offset (see the module doc)
+    bidirectional: bool = False  # every block attends to every typed syllable (see the module doc)
     max_len: int = 128  # learned positions, shared with the decoder's
     dropout: float = 0.0
 
@@ -70,6 +78,11 @@ class PinyinConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "PinyinConfig":
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+    @property
+    def reach(self) -> int:
+        """How many syllables after a position its encoding may depend on (the engine's look-ahead)."""
+        return self.max_len if self.bidirectional else self.lookahead
 
     def block_config(self) -> ModelConfig:
         """The ModelConfig a trainer.model.Block of this encoder is built from."""
@@ -128,8 +141,10 @@ class PinyinEncoder(nn.Module):
                 table.weight[SYL_PAD].zero_()
 
     def layer_lookahead(self, layer: int) -> int:
-        """Look-ahead of one block: none where the input already reads ahead, else all of it in
-        the first and none after (see module doc)."""
+        """Look-ahead of one block: every syllable when bidirectional; else none where the input
+        already reads ahead, or all of it in the first block and none after (see module doc)."""
+        if self.cfg.bidirectional:
+            return self.cfg.max_len
         return self.cfg.lookahead if layer == 0 and not self.cfg.ahead_embeddings else 0
 
     def forward(self, syl: torch.Tensor) -> torch.Tensor:

@@ -63,11 +63,13 @@ class PinyinTrainConfig:
     max_len: int = 128
     dropout: float = 0.0
     init_from: str = str(SHIPPED_MODEL)  # model dir (manifest.json + weights.pt) of the decoder; '' = random
+    init_pinyin_from: str = ""  # a pinyin export dir (weights.pt) to start every weight from, instead
     # encoder shape
     enc_layers: int = 2
     enc_heads: int = 4
     enc_d_ff: int = 1024
     lookahead: int = 2
+    bidirectional: bool = False  # every encoder block reads every typed syllable (trainer.pinyin_model)
     # data
     run_dir: str = "runs/pinyin"
     data_dir: str = str(DEFAULT_PINYIN_DIR)
@@ -109,6 +111,7 @@ class PinyinTrainConfig:
     def pinyin_config(self, n_syllable: int) -> PinyinConfig:
         return PinyinConfig(n_syllable=n_syllable, n_layer=self.enc_layers, d_model=self.d_model,
                             n_head=self.enc_heads, d_ff=self.enc_d_ff, lookahead=self.lookahead,
+                            bidirectional=self.bidirectional,
                             max_len=self.max_len, dropout=self.dropout)
 
     def augment(self) -> Augment:
@@ -150,12 +153,30 @@ def load_decoder(model_dir: Path, vocab: Vocab, expected: ModelConfig) -> CharLM
 
 
 def build_model(cfg: PinyinTrainConfig, vocab: Vocab, table: SyllableVocab) -> PinyinLM:
-    """PinyinLM with its decoder from cfg.init_from (or random), seeded by cfg.seed."""
+    """PinyinLM with its decoder from cfg.init_from (or random), seeded by cfg.seed; with
+    cfg.init_pinyin_from, every weight from that export dir (same shapes, any attention span)."""
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     dcfg = cfg.decoder_config(len(vocab))
+    if cfg.init_pinyin_from:
+        return _from_pinyin_weights(Path(cfg.init_pinyin_from), cfg, vocab, table)
     lm = load_decoder(Path(cfg.init_from), vocab, dcfg) if cfg.init_from else CharLM(dcfg)
     return PinyinLM(lm, cfg.pinyin_config(len(table)), torch.from_numpy(candidate_matrix(vocab, table)))
+
+
+def _from_pinyin_weights(folder: Path, cfg: PinyinTrainConfig, vocab: Vocab, table: SyllableVocab) -> PinyinLM:
+    """A model of cfg's shape holding the weights of another run's export (e.g. a look-ahead
+    encoder's, continued as a bidirectional one)."""
+    from .export import WEIGHTS_NAME
+
+    source = load_pinyin_weights(folder / WEIGHTS_NAME, vocab, table)
+    model = PinyinLM(CharLM(cfg.decoder_config(len(vocab))), cfg.pinyin_config(len(table)),
+                     torch.from_numpy(candidate_matrix(vocab, table)))
+    try:
+        model.load_state_dict(source.state_dict())
+    except RuntimeError as e:
+        raise ManifestMismatchError(f"{folder / WEIGHTS_NAME} has other shapes than this run's model: {e}") from e
+    return model
 
 
 def make_optimizer(model: PinyinLM, cfg: PinyinTrainConfig) -> torch.optim.AdamW:
@@ -298,8 +319,8 @@ def read_checkpoint(path: Path, vocab: Vocab, table: SyllableVocab, cfg: PinyinT
         raise ManifestMismatchError(f"{path} was written for another vocab.txt / syllables.txt; use a new --run_dir")
     check_same_config(cfg.decoder_config(len(vocab)), ck["model_config"], f"checkpoint {path}")
     expected = cfg.pinyin_config(len(table)).to_dict()
-    diff = {k: (v, ck["pinyin_config"].get(k)) for k, v in expected.items()
-            if k != "dropout" and ck["pinyin_config"].get(k) != v}
+    saved = {"bidirectional": False, **ck["pinyin_config"]}  # written before the field existed: left to right
+    diff = {k: (v, saved.get(k)) for k, v in expected.items() if k != "dropout" and saved.get(k) != v}
     if diff:
         raise ManifestMismatchError(f"checkpoint {path} was built for a different encoder ({diff})")
     return ck

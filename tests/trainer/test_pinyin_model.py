@@ -16,7 +16,8 @@ from trainer.model import MODEL_PRESETS, CharLM
 from trainer.pinyin_data import (Augment, Encoder, PinyinWindowSampler, augment, data_tables, encode_lines,
                                  load_rounds, prepare_pinyin)
 from trainer.pinyin_model import PinyinConfig, PinyinLM, restricted_logprobs, restricted_loss
-from trainer.pinyin_train import PRESETS, load_pinyin_weights, pinyin_train
+from trainer.errors import ManifestMismatchError
+from trainer.pinyin_train import PRESETS, build_model, load_pinyin_weights, pinyin_train
 from trainer.pinyin_vocab import SYL_NONE, SYL_PAD, candidate_matrix, syllable_vocab
 from trainer.vocab import Vocab, build_small_vocab
 
@@ -31,11 +32,11 @@ def vocab() -> Vocab:
     return build_small_vocab(FIXTURE.read_text(encoding="utf-8") + "你好吗银行走绿略")
 
 
-def tiny_model(vocab: Vocab, lookahead: int = 2, trained_proj: bool = False) -> PinyinLM:
+def tiny_model(vocab: Vocab, lookahead: int = 2, trained_proj: bool = False, bidirectional: bool = False) -> PinyinLM:
     torch.manual_seed(0)
     lm = CharLM(dataclasses.replace(MODEL_PRESETS["tiny"], vocab_size=len(vocab)))
     pcfg = PinyinConfig(n_syllable=len(TABLE), n_layer=2, d_model=32, n_head=2, d_ff=64, lookahead=lookahead,
-                        max_len=64)
+                        max_len=64, bidirectional=bidirectional)
     model = PinyinLM(lm, pcfg, torch.from_numpy(candidate_matrix(vocab, TABLE))).eval()
     if trained_proj:  # as if trained: pinyin reaches the decoder
         torch.nn.init.normal_(model.proj.weight, std=0.5)
@@ -75,10 +76,23 @@ def test_lookahead_contract(vocab, lookahead, changed):
     assert not torch.allclose(a[:, changed], b[:, changed])
 
 
+def test_a_bidirectional_encoder_reads_every_syllable(vocab):
+    """Every position's logits move with the last syllable; its reach is max_len."""
+    model = tiny_model(vocab, trained_proj=True, bidirectional=True)
+    idx, syl = random_inputs(vocab)
+    other = syl.clone()
+    other[:, -1] = (syl[:, -1] + 5 - 2) % (len(TABLE) - 2) + 2
+    with torch.no_grad():
+        a, b = model(idx, syl)[0], model(idx, other)[0]
+    assert not torch.allclose(a[:, 0], b[:, 0])
+    assert model.cfg.reach == model.cfg.max_len and tiny_model(vocab).cfg.reach == 2
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("cut", [1, 5, 17])
-def test_pad_means_not_typed_yet(vocab, cut):
+def test_pad_means_not_typed_yet(vocab, cut, bidirectional):
     """<pad> from position k on = the sequence cut at k (what an incremental engine feeds)."""
-    model = tiny_model(vocab, trained_proj=True)
+    model = tiny_model(vocab, trained_proj=True, bidirectional=bidirectional)
     idx, syl = random_inputs(vocab)
     padded = syl.clone()
     padded[:, cut:] = SYL_PAD
@@ -300,3 +314,24 @@ def test_tiny_run_stops_resumes_and_exports(tmp_path, tiny_data_dir):
     model = load_pinyin_weights(tmp_path / "a" / "export" / "weights.pt", vocab, table)
     assert "optimizer" not in torch.load(tmp_path / "a" / "export" / "weights.pt", weights_only=True)
     assert model.cfg.lookahead == 2 and model.proj.weight.abs().sum() > 0
+
+
+def test_a_run_continues_another_runs_export_as_a_bidirectional_encoder(tmp_path, tiny_data_dir):
+    base = dataclasses.replace(PRESETS["tiny"](), run_dir=str(tmp_path / "a"), data_dir=str(tiny_data_dir),
+                               max_steps=4, eval_every=4)
+    pinyin_train(base, log=lambda m: None)
+    ck = torch.load(tmp_path / "a" / "ckpt.pt", weights_only=False)
+    del ck["pinyin_config"]["bidirectional"]  # a checkpoint written before the field existed
+    torch.save(ck, tmp_path / "a" / "ckpt.pt")
+    assert pinyin_train(dataclasses.replace(base, max_steps=5), log=lambda m: None)["steps"] == 5  # resumes
+    vocab, table = data_tables(tiny_data_dir)
+    before = load_pinyin_weights(tmp_path / "a" / "export" / "weights.pt", vocab, table)
+    both = dataclasses.replace(base, run_dir=str(tmp_path / "b"), bidirectional=True,
+                               init_pinyin_from=str(tmp_path / "a" / "export"), max_steps=0)
+    start = build_model(both, vocab, table)
+    assert start.cfg.bidirectional and all(torch.equal(v, before.state_dict()[k]) for k, v in start.state_dict().items())
+    with pytest.raises(ManifestMismatchError, match="built for a different encoder"):  # not resumed as the other
+        pinyin_train(dataclasses.replace(base, bidirectional=True, max_steps=6), log=lambda m: None)
+    pinyin_train(dataclasses.replace(both, max_steps=2), log=lambda m: None)
+    manifest = json.loads((tmp_path / "b" / "export" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["pinyin_config"]["bidirectional"] and manifest["training"]["steps"] == 2
