@@ -36,6 +36,9 @@ from .syllables import ALIASES
 log = logging.getLogger(__name__)
 
 PREFIX_STATES = 512  # prefix states kept between keys (cleared when there are more)
+# the longest reading a model that re-reads readings whole at every key (bidirectional) scores:
+# a key's cost grows with the text (docs/TUNING.md#what-the-look-ahead-reader-scores-on-whole-readings)
+WHOLE_READ_CHARS = 24
 
 
 @dataclass
@@ -252,7 +255,10 @@ class PinyinScorer:
         return text[:m], syl[:m + self.lookahead].tobytes()
 
     def fits(self, context: str, n_chars: int) -> bool:
-        """Whether a reading of ``n_chars`` after ``context`` stays within the model's positions."""
+        """Whether a reading of ``n_chars`` after ``context`` stays within the model's positions and,
+        for a model whose rows all change with each syllable (bidirectional), within WHOLE_READ_CHARS."""
+        if self.lookahead >= self.max_len and n_chars > WHOLE_READ_CHARS:
+            return False
         return self._start(context).next_position + n_chars <= self.max_len
 
     def _start(self, context: str) -> PinyinState:

@@ -14,7 +14,7 @@ import torch
 from engine.errors import FormatVersionError, PinyinFormatVersionError, PinyinModelError, PinyinModelMismatchError
 from engine.core.model_format import BOS, encode_text
 from engine.pinyin.pinyin_format import SYL_NONE
-from engine.pinyin.pinyin_scorer import PinyinScorer
+from engine.pinyin.pinyin_scorer import WHOLE_READ_CHARS, PinyinScorer
 from engine.pinyin.syllables import SYLLABLES
 from tests.trainer.test_pinyin_model import FIXTURE, TABLE, tiny_model
 from trainer.pinyin_export import EncoderStep, write_pinyin_model_dir
@@ -170,6 +170,8 @@ def test_score_readings_equals_torch(model, scorer):
     firsts = scorer.read_readings(CONTEXT, [t for t, _ in readings], [r.split() for _, r in readings])[1]
     assert not np.allclose(firsts, 0) and np.all(firsts <= 0)
     assert scorer.fits(CONTEXT, 8) and not scorer.fits(CONTEXT, scorer.max_len)
+    # a bidirectional model re-reads readings whole at each key: long ones are left to the search
+    assert scorer.fits(CONTEXT, WHOLE_READ_CHARS + 1) == (scorer.lookahead < scorer.max_len)
 
 
 def test_the_engine_uses_a_pinyin_model_and_says_so(model_dir, tmp_path):
