@@ -55,10 +55,18 @@ FIELDS = {"user dictionary Add field": user_dictionary_add_field, "quick-phrase 
 
 
 def focus(qtbot, field) -> None:
-    """Give ``field`` the keyboard focus, as a click into it does."""
+    """Give ``field`` the keyboard focus, as a click into it does, once its window's layout has
+    settled (a dialog just shown can still move its fields by a pixel on a busy machine)."""
     field.window().activateWindow()
     field.setFocus(Qt.FocusReason.MouseFocusReason)
     qtbot.waitUntil(field.hasFocus, timeout=TIMEOUT_MS)
+    seen = []
+
+    def settled() -> bool:
+        seen.append(field.mapToGlobal(QPoint(0, 0)))
+        return len(seen) > 2 and seen[-1] == seen[-2] == seen[-3]
+
+    qtbot.waitUntil(settled, timeout=TIMEOUT_MS)
 
 
 def keys(qtbot, w, field, typed_keys: str):
