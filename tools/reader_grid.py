@@ -8,8 +8,8 @@ candidates get the model's score (engine.pinyin.pinyin_scorer.PinyinScorer.score
 engine asks after the search). The grid then re-orders them as engine.pinyin.decoder._read_order
 does (the first READ_TOP readings within READ_MARGIN of the best, by total + weight x score) and
 reports top-1 (top-5 for abbreviated sets) per set; ``char_off`` also takes a share of the character
-model's log P out (the reader as a replacement for it rather than a second opinion). One extraction serves every weight; the chosen
-weights are then checked with ``python -m tools eval --pinyin-model DIR --reader-weight W``.
+model's log P out (the reader as a replacement for it rather than a second opinion). One extraction
+serves every weight; the chosen weights are then checked with ``python -m tools eval --pinyin-model DIR --reader-weight W``.
 """
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ CHAR_OFF = (0.0, 0.1, 0.2, 0.35)  # share of the character model's log P taken o
 def features(engine, reader, rows: list[dict], use_context: bool, free_context: str = "") -> list[dict]:
     """Per input: the gold, the list's first LIST_DEPTH texts, and its whole-input readings as
     [slot, text, total, reader score, character model's log P, the reader's first-character term]
-    (the character model's 0 without one). ``free_context``: what the model reads before an input without context."""
+    (the character model's 0 without one). ``free_context``: what the model reads before an input
+    without context."""
     out = []
     for r in rows:
         context = r.get("context", "") if use_context else ""

@@ -70,7 +70,6 @@ class DistContext:
             dist.destroy_process_group()
 
 
-
 def exit_process(code: int) -> None:
     """End this process with `code`. Under torchrun, skip the interpreter's teardown: after
     the group is destroyed, gloo's transport threads can still abort a rank at exit

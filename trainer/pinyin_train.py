@@ -158,25 +158,23 @@ def build_model(cfg: PinyinTrainConfig, vocab: Vocab, table: SyllableVocab) -> P
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     dcfg = cfg.decoder_config(len(vocab))
+    from_decoder = cfg.init_from and not cfg.init_pinyin_from
+    lm = load_decoder(Path(cfg.init_from), vocab, dcfg) if from_decoder else CharLM(dcfg)
+    model = PinyinLM(lm, cfg.pinyin_config(len(table)), torch.from_numpy(candidate_matrix(vocab, table)))
     if cfg.init_pinyin_from:
-        return _from_pinyin_weights(Path(cfg.init_pinyin_from), cfg, vocab, table)
-    lm = load_decoder(Path(cfg.init_from), vocab, dcfg) if cfg.init_from else CharLM(dcfg)
-    return PinyinLM(lm, cfg.pinyin_config(len(table)), torch.from_numpy(candidate_matrix(vocab, table)))
+        _load_pinyin_weights_into(model, Path(cfg.init_pinyin_from), vocab, table)
+    return model
 
 
-def _from_pinyin_weights(folder: Path, cfg: PinyinTrainConfig, vocab: Vocab, table: SyllableVocab) -> PinyinLM:
-    """A model of cfg's shape holding the weights of another run's export (e.g. a look-ahead
-    encoder's, continued as a bidirectional one)."""
+def _load_pinyin_weights_into(model: PinyinLM, folder: Path, vocab: Vocab, table: SyllableVocab) -> None:
+    """The weights of another run's export (e.g. a look-ahead encoder's, continued as a bidirectional one)."""
     from .export import WEIGHTS_NAME
 
     source = load_pinyin_weights(folder / WEIGHTS_NAME, vocab, table)
-    model = PinyinLM(CharLM(cfg.decoder_config(len(vocab))), cfg.pinyin_config(len(table)),
-                     torch.from_numpy(candidate_matrix(vocab, table)))
     try:
         model.load_state_dict(source.state_dict())
     except RuntimeError as e:
         raise ManifestMismatchError(f"{folder / WEIGHTS_NAME} has other shapes than this run's model: {e}") from e
-    return model
 
 
 def make_optimizer(model: PinyinLM, cfg: PinyinTrainConfig) -> torch.optim.AdamW:
