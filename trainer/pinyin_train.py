@@ -26,7 +26,7 @@ import platform
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -64,6 +64,7 @@ class PinyinTrainConfig:
     dropout: float = 0.0
     init_from: str = str(SHIPPED_MODEL)  # model dir (manifest.json + weights.pt) of the decoder; '' = random
     init_pinyin_from: str = ""  # a pinyin export dir (weights.pt) to start every weight from, instead
+    continue_from: str = ""  # an export dir of this run's kind: go on from its weights, step and tokens
     # encoder shape
     enc_layers: int = 2
     enc_heads: int = 4
@@ -161,9 +162,25 @@ def build_model(cfg: PinyinTrainConfig, vocab: Vocab, table: SyllableVocab) -> P
     from_decoder = cfg.init_from and not cfg.init_pinyin_from
     lm = load_decoder(Path(cfg.init_from), vocab, dcfg) if from_decoder else CharLM(dcfg)
     model = PinyinLM(lm, cfg.pinyin_config(len(table)), torch.from_numpy(candidate_matrix(vocab, table)))
-    if cfg.init_pinyin_from:
-        _load_pinyin_weights_into(model, Path(cfg.init_pinyin_from), vocab, table)
+    for folder in (cfg.init_pinyin_from, cfg.continue_from):
+        if folder:
+            _load_pinyin_weights_into(model, Path(folder), vocab, table)
     return model
+
+
+def continued_state(cfg: PinyinTrainConfig, model: PinyinLM) -> PinyinRunState:
+    """The run state of a run going on from cfg.continue_from (an export of a run of the same kind):
+    its step, tokens and hours, with the learning rate warmed up again over warmup_steps, as the
+    export holds no optimizer moments."""
+    folder = Path(cfg.continue_from)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    theirs = PinyinConfig.from_dict(manifest["pinyin_config"])
+    if theirs != model.cfg:
+        raise ManifestMismatchError(f"{folder} holds another kind of encoder ({theirs}) than this run's "
+                                    f"({model.cfg}); use --init_pinyin_from to start a new run from it")
+    t = manifest["training"]
+    step = int(t["steps"])
+    return PinyinRunState(step=step, tokens=int(t["tokens"]), elapsed_s=float(t["hours"]) * 3600, rewarm_from=step)
 
 
 def _load_pinyin_weights_into(model: PinyinLM, folder: Path, vocab: Vocab, table: SyllableVocab) -> None:
@@ -298,6 +315,7 @@ class PinyinRunState(RunState):
     baseline: dict = field(default_factory=dict)  # the plain CharLM's metrics on the eval windows
     rounds: int = 0  # train rounds loaded
     eval_rounds: int = 0  # held-out rounds of the eval windows (fixed at the start)
+    rewarm_from: int = -1  # step a continued run began at with fresh optimizer moments (-1: none)
 
 
 def save_checkpoint(path: Path, model: PinyinLM, opt, state: PinyinRunState, cfg: PinyinTrainConfig,
@@ -392,6 +410,13 @@ def export(model: PinyinLM, vocab: Vocab, table: SyllableVocab, state: PinyinRun
 # --- the run -------------------------------------------------------------------------
 
 
+def rewarm(cfg: PinyinTrainConfig, state: PinyinRunState) -> float:
+    """The learning rate's factor in a continued run's first warmup_steps (1 otherwise)."""
+    if state.rewarm_from < 0:
+        return 1.0
+    return min(1.0, (state.step - state.rewarm_from + 1) / max(cfg.warmup_steps, 1))
+
+
 def _logger(run: Path) -> Callable[[str], None]:
     def log(msg: str) -> None:
         line = f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] {msg}"
@@ -430,9 +455,10 @@ def pinyin_train(cfg: PinyinTrainConfig, log: Callable[[str], None] | None = Non
     opt = make_optimizer(model, cfg)
     ckpt = run / CKPT_NAME
     ck = read_checkpoint(ckpt, vocab, table, cfg) if ckpt.is_file() else None
-    state = PinyinRunState(**ck["state"]) if ck else PinyinRunState()
+    state = PinyinRunState(**ck["state"]) if ck else continued_state(cfg, model) if cfg.continue_from else PinyinRunState()
     state.eval_rounds = state.eval_rounds or min(cfg.eval_rounds, read_meta(Path(cfg.data_dir))["rounds"])
-    data = PinyinData.open(cfg, table, state.eval_rounds)
+    fresh_windows = state.rewarm_from >= 0 and not ck  # a continued run: not the windows its first steps saw
+    data = PinyinData.open(replace(cfg, seed=cfg.seed + state.step) if fresh_windows else cfg, table, state.eval_rounds)
     if ck:
         restore(ck, model, opt, data)
     state.rounds = data.rounds
@@ -478,7 +504,7 @@ class _Loop:
         t_start, elapsed0, t_ckpt = time.time(), state.elapsed_s, time.time()
         rate = _TokenRate()
         while (progress := progress_of(cfg, state.step, state.elapsed_s)) < 1.0:
-            lr = lr_at(cfg, state.step, progress)
+            lr = lr_at(cfg, state.step, progress) * rewarm(cfg, state)
             loss = self._step(lr)
             state.elapsed_s = elapsed0 + time.time() - t_start
             bar.update(state.step, loss, rate.add(cfg.batch_size * cfg.seq_len),

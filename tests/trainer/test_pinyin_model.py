@@ -17,7 +17,8 @@ from trainer.pinyin_data import (Augment, Encoder, PinyinWindowSampler, augment,
                                  load_rounds, prepare_pinyin)
 from trainer.pinyin_model import PinyinConfig, PinyinLM, restricted_logprobs, restricted_loss
 from trainer.errors import ManifestMismatchError
-from trainer.pinyin_train import PRESETS, build_model, load_pinyin_weights, pinyin_train
+from trainer.pinyin_train import (PRESETS, build_model, continued_state, load_pinyin_weights, pinyin_train,
+                                  rewarm)
 from trainer.pinyin_vocab import SYL_NONE, SYL_PAD, candidate_matrix, syllable_vocab
 from trainer.vocab import Vocab, build_small_vocab
 
@@ -335,3 +336,29 @@ def test_a_run_continues_another_runs_export_as_a_bidirectional_encoder(tmp_path
     pinyin_train(dataclasses.replace(both, max_steps=2), log=lambda m: None)
     manifest = json.loads((tmp_path / "b" / "export" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["pinyin_config"]["bidirectional"] and manifest["training"]["steps"] == 2
+
+
+def test_a_run_goes_on_from_its_export_alone(tmp_path, tiny_data_dir):
+    """An export (weights, no optimizer) carries a run across machines: the run goes on at its step,
+    with the learning rate warmed up again, and refuses an export of another kind of encoder."""
+    base = dataclasses.replace(PRESETS["tiny"](), run_dir=str(tmp_path / "a"), data_dir=str(tiny_data_dir),
+                               max_steps=6, eval_every=3, warmup_steps=4)
+    pinyin_train(base, log=lambda m: None)
+    lrs = []
+    on = dataclasses.replace(base, run_dir=str(tmp_path / "b"), continue_from=str(tmp_path / "a" / "export"),
+                             max_steps=10)
+    vocab, table = data_tables(tiny_data_dir)
+    model = build_model(on, vocab, table)
+    exported = load_pinyin_weights(tmp_path / "a" / "export" / "weights.pt", vocab, table)
+    assert all(torch.equal(v, exported.state_dict()[k]) for k, v in model.state_dict().items())
+    state = continued_state(on, model)
+    assert (state.step, state.rewarm_from) == (6, 6) and state.tokens == 6 * base.batch_size * base.seq_len
+    assert [rewarm(on, dataclasses.replace(state, step=k)) for k in (6, 7, 9, 10)] == [0.25, 0.5, 1.0, 1.0]
+    out = pinyin_train(on, log=lrs.append)
+    assert out["steps"] == 10 and out["done"]
+    assert any("resuming at step 6" in m for m in lrs)
+    manifest = json.loads((tmp_path / "b" / "export" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["training"]["steps"] == 10
+    other = dataclasses.replace(on, run_dir=str(tmp_path / "c"), bidirectional=True)
+    with pytest.raises(ManifestMismatchError, match="another kind of encoder"):
+        pinyin_train(other, log=lambda m: None)
