@@ -8,7 +8,7 @@ import pytest
 
 from engine.pinyin.candidates import decoder_readings
 from tools.build.counts import Occurrences
-from tools.build.lexicon_build import TITLE_COUNT, open_domain_prior
+from tools.build.lexicon_build import NO_WORD_READING_COUNT, TITLE_COUNT, _reading_counts, open_domain_prior
 from tools.build.words import OpenDomainWords, clean_title, clean_word
 
 
@@ -51,6 +51,28 @@ def test_priors_prefer_evidence_and_keep_bare_titles_low():
     # short strings occur mostly across words (孩子发烧): their occurrences count for nothing, and a
     # two-character title with no other evidence is left out
     assert open_domain_prior("子发", lists, occurrences=5000, corpus_tokens=tokens) == 0
+
+
+# A character typed alone, by reading (syllable ids 0, 1, 2; the first is pypinyin's default):
+# (count as a token, readings, uses inside words by reading, its count under each reading).
+READINGS_ALONE = [
+    # one reading: all of it
+    (5000.0, [0], {0: 900.0}, {0: 5000.0}),
+    # 的 de/di: di lives in words (目的); alone it is at most half as common as there
+    (2_290_000.0, [0, 1], {0: 145_000.0, 1: 12_000.0}, {0: 2_290_000.0 * (0.6 + 0.4 * 145 / 157), 1: 6_000.0}),
+    # 是 shi/ti: a reading no word uses stays rare however common the character
+    (3_000_000.0, [0, 1], {0: 80_000.0}, {0: 3_000_000.0 * 1.0, 1: NO_WORD_READING_COUNT}),
+    # 地 di/de: a reading few words use keeps its floor where that is below RARE_READING_COUNT
+    (35_000.0, [0, 1], {0: 270_000.0, 1: 12.0}, {0: 35_000.0 * (0.6 + 0.4 * 270_000 / 270_012), 1: 700.0}),
+    # 还 hai/huan: a reading words use freely keeps its share of the character
+    (118_000.0, [0, 1], {0: 92_656.0, 1: 9_161.0}, {0: 118_000.0 * (0.6 + 0.4 * 92_656 / 101_817),
+                                                   1: 118_000.0 * 0.4 * 9_161 / 101_817}),
+]
+
+
+@pytest.mark.parametrize("count,readings,in_words,expected", READINGS_ALONE)
+def test_a_character_alone_is_mostly_its_default_reading(count, readings, in_words, expected):
+    assert _reading_counts(count, readings, in_words) == pytest.approx(expected, rel=1e-6)
 
 
 CORPUS = ("我们去河姆渡遗址参观。河姆渡遗址很有名。\n" * 3 + "今天天气很好，我们一起去公园。\n" * 20

@@ -23,6 +23,10 @@ from .words import phrase_words
 MIN_WORD_COUNT = 2  # corpus occurrences for a word to enter the lexicon...
 MIN_LISTED_COUNT = 1  # ...or this many for words in the curated phrase lists
 UNSEEN_CHAR_COUNT = 0.05  # pseudo-count of characters the corpus never shows (ranked last)
+# A character alone under a reading other than pypinyin's default (docs/TUNING.md#a-characters-readings-when-typed-alone):
+ALONE_PER_WORD_USE = 0.5  # at most this share of the reading's uses inside the lexicon's words...
+RARE_READING_COUNT = 1000.0  # ...or, where words use it less, this many occurrences;
+NO_WORD_READING_COUNT = 10.0  # a reading no word uses (是 ti, 有 wei: archaic): this many at most
 MAX_TOKENS = (1 << 20) - 1  # token ids are 20 bits in the n-gram keys (ngram.BITS)
 
 # Priors of open-domain words (Wikipedia titles, wordfreq, RIME essay) the segmenter does not use,
@@ -116,8 +120,8 @@ def build_lexicon(counts_path: Path, assets: Path, data_dir: Path, log=print, op
         tid = len(SPECIALS) + ci
         i = old_id.get(ch)
         count = float(uni[i]) if i is not None and uni[i] > 0 else UNSEEN_CHAR_COUNT
-        for s, share in _reading_shares(readings[ch], reading_counts.get(ch, {})).items():
-            entries.append((tid, [s], count * share))
+        for s, c in _reading_counts(count, readings[ch], reading_counts.get(ch, {})).items():
+            entries.append((tid, [s], c))
     for wi, (w, r, c) in enumerate(words):
         entries.append((len(SPECIALS) + len(chars) + wi, r, float(c)))
 
@@ -156,17 +160,23 @@ def open_domain_entries(lists, occurrences: dict[str, float], low: dict[str, flo
     return out
 
 
-def _reading_shares(sids: list[int], in_words: dict[int, float]) -> dict[int, float]:
-    """P(reading | char) used alone: mostly pypinyin's default reading, the rest by word usage."""
+def _reading_counts(count: float, sids: list[int], in_words: dict[int, float]) -> dict[int, float]:
+    """Pseudo-count of a character typed alone under each reading: mostly pypinyin's default reading,
+    the rest by word usage. A reading other than the default is used alone at most ALONE_PER_WORD_USE
+    times as often as inside words (or RARE_READING_COUNT times), and one that no word uses at most
+    NO_WORD_READING_COUNT times."""
     if len(sids) == 1:
-        return {sids[0]: 1.0}
+        return {sids[0]: count}
     tot = sum(in_words.get(s, 0.0) for s in sids)
-    shares = {}
+    out = {}
     for k, s in enumerate(sids):
         usage = in_words.get(s, 0.0) / tot if tot > 0 else (1.0 / len(sids))
-        shares[s] = 0.6 * (k == 0) + 0.4 * usage
-        shares[s] = max(shares[s], 0.02)
-    return shares
+        c = count * max(0.6 * (k == 0) + 0.4 * usage, 0.02)
+        if k > 0:  # 的 di (目的), 都 du (首都), 是 ti: bound or archaic readings of frequent characters
+            used = in_words.get(s, 0.0)
+            c = min(c, max(ALONE_PER_WORD_USE * used, RARE_READING_COUNT) if used > 0 else NO_WORD_READING_COUNT)
+        out[s] = c
+    return out
 
 
 def _write(path: Path, tokens: list[str], entries, total: float, n_chars: int, log,
