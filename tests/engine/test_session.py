@@ -266,7 +266,7 @@ def test_keys_that_come_before_any_view_choose_from_the_whole_input(engine, keys
 
 
 def test_a_pick_during_a_long_search_takes_what_was_shown_and_goes_on(engine):
-    s = engine.new_session(page_size=5, budget_ms=0)
+    s = engine.new_session(page_size=9, budget_ms=0)  # the app's page: it shows a prefix word
     s.insert(LONG)
     s.view()  # the first letter
     for _ in range(8):
@@ -279,7 +279,7 @@ def test_a_pick_during_a_long_search_takes_what_was_shown_and_goes_on(engine):
     _idle_until_done(s, limit=400)
     assert s.view().complete
     # the same as picking it after typing those 9 letters, then typing the rest
-    typed = engine.new_session(page_size=5)
+    typed = engine.new_session(page_size=9)
     type_(typed, LONG[:9])
     assert typed.select(k) is None
     type_(typed, LONG[9:])
