@@ -29,6 +29,7 @@ ENCODER_INPUTS, ENCODER_OUTPUTS = ["syllables"], ["enc"]
 DECODER_INPUTS, DECODER_OUTPUTS = list(INPUTS) + ["pinyin"], list(OUTPUTS)  # the CharLM's cached step + pinyin
 
 SYL_PAD, SYL_NONE = 0, 1
+MAX_CONTEXT = 32  # characters of context the model reads before a reading (the last ones)
 SYL_SPECIALS = ("<pad>", "<none>")
 SYL_INITIALS = tuple(i for i in INITIALS if i not in SYLLABLE_ID)  # 23: a, o, e are syllables
 SYLLABLE_TOKENS: tuple[str, ...] = SYL_SPECIALS + SYLLABLES + SYL_INITIALS

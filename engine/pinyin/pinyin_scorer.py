@@ -29,7 +29,7 @@ from ..core.neural import WINDOW, cache_feeds
 from ..core.onnx_runtime import cpu_session
 from ..text import is_han
 from .pinyin_format import (CANDIDATES_NAME, DECODER_INPUTS, DECODER_NAME, DECODER_OUTPUTS, ENCODER_INPUTS,
-                            ENCODER_NAME, ENCODER_OUTPUTS, SYL_NONE, SYLLABLE_SHA1, SYLLABLE_TOKENS,
+                            ENCODER_NAME, ENCODER_OUTPUTS, MAX_CONTEXT, SYL_NONE, SYLLABLE_SHA1, SYLLABLE_TOKENS,
                             SYLLABLES_NAME, VOCAB_NAME, read_candidates, read_pinyin_manifest)
 from .syllables import ALIASES
 
@@ -80,7 +80,7 @@ class PinyinScorer:
         self.lookahead, self.max_len = int(manifest["lookahead"]), int(manifest["max_len"])
         self.quantized = dict(manifest.get("quantized") or {})
         self.syllable_id = {s: i for i, s in enumerate(SYLLABLE_TOKENS)}
-        self.max_context = 32
+        self.max_context = MAX_CONTEXT
         self.window = WINDOW  # attention window of a state, as engine.neural's
         self._start_cache: tuple[str, PinyinState] | None = None
         # (prefix, its syllables) -> (state after it, its score, its first char's term), see read_readings()

@@ -12,13 +12,12 @@ import pytest
 import torch
 
 from engine.errors import FormatVersionError, PinyinFormatVersionError, PinyinModelError, PinyinModelMismatchError
-from engine.core.model_format import BOS, encode_text
 from engine.pinyin.pinyin_format import SYL_NONE
 from engine.pinyin.pinyin_scorer import WHOLE_READ_CHARS, PinyinScorer
 from engine.pinyin.syllables import SYLLABLES
 from tests.trainer.test_pinyin_model import FIXTURE, TABLE, tiny_model
 from trainer.pinyin_export import EncoderStep, write_pinyin_model_dir
-from trainer.pinyin_model import restricted_nll
+from trainer.pinyin_rank import list_loss, reading_batch, reading_logprobs
 from trainer.vocab import build_small_vocab
 
 TOL = 1e-3  # float16 caches
@@ -52,15 +51,9 @@ def scorer(model_dir):
 
 
 def torch_score(model, scorer, context: str, clause: str, syl: np.ndarray) -> float:
-    """Restricted log P(clause | context) of one PinyinLM.forward pass (training's scoring)."""
-    ids = [BOS] + encode_text(scorer.token_id, context[-scorer.max_context:])
-    k = len(ids) - 1
-    targets = ids[1:] + [scorer.token_id[ch] for ch in clause]
-    x = torch.tensor([ids + targets[k:-1]])
-    s = torch.tensor([[SYL_NONE] * k + list(syl)])
+    """Restricted log P(clause | context) as training scores a reading (trainer.pinyin_rank)."""
     with torch.no_grad():
-        nll = restricted_nll(model(x, s)[0], s, torch.tensor([targets]), model.candidates)
-    return -float(nll[0, k:].sum())
+        return float(reading_logprobs(model, reading_batch(scorer.token_id, context, [clause], [list(syl)]))[0])
 
 
 def engine_rows(scorer, state, syl: np.ndarray) -> np.ndarray:
@@ -211,3 +204,27 @@ def test_readings_typed_key_by_key_score_as_from_scratch(model, model_dir):
             assert np.allclose(got, want, atol=TOL)
     assert bool(kept._prefixes) == (kept.lookahead < kept.max_len)  # states kept where rows stay valid
 
+
+
+def test_readings_of_one_input_score_in_one_batch_as_the_engine_scores_them(model, scorer):
+    """Readings of different lengths, padded into one batch (what the list loss reads)."""
+    readings = [("你好吗", "ni hao ma"), ("银行", "yin h"), ("绿略你好", "lv lve ni hao")]
+    typed = [r.split() for _, r in readings]
+    syl = [list(scorer.syllable_ids(r)) for r in typed]
+    batch = reading_batch(scorer.token_id, CONTEXT, [t for t, _ in readings], syl)
+    with torch.no_grad():
+        got = reading_logprobs(model, batch).numpy()
+    assert np.allclose(got, scorer.score_readings(CONTEXT, [t for t, _ in readings], typed), atol=TOL)
+    with pytest.raises(ValueError, match="2 syllables for the 3 characters"):
+        reading_batch(scorer.token_id, "", ["你好吗"], [[2, 3]])
+
+
+# (engine totals, model scores, gold, weight): the loss of a list is low where the gold leads
+LISTS = [([-10.0, -12.0], [-5.0, -5.0], 0, 0.5, "low"), ([-10.0, -12.0], [-5.0, -5.0], 1, 0.5, "high"),
+         ([-10.0, -10.5], [-9.0, -3.0], 1, 1.0, "low"), ([-10.0, -10.5], [-9.0, -3.0], 1, 0.0, "high")]
+
+
+@pytest.mark.parametrize("totals,scores,gold,weight,expected", LISTS)
+def test_the_list_loss_rewards_a_gold_the_weighted_sum_puts_first(totals, scores, gold, weight, expected):
+    loss = float(list_loss(torch.tensor(totals), torch.tensor(scores), gold, weight))
+    assert (loss < np.log(2)) == (expected == "low")
