@@ -106,6 +106,14 @@ def _pinyin_finetune(args, extra: list[str]) -> int:
     return 0
 
 
+def _pinyin_rank(args, extra: list[str]) -> int:
+    from .pinyin_rank import PinyinRankConfig, pinyin_rank
+
+    cfg = apply_overrides(PinyinRankConfig(), extra)
+    print(json.dumps(pinyin_rank(Path(args.weights), Path(args.lists), Path(args.out), cfg), ensure_ascii=False))
+    return 0
+
+
 def _pinyin_export(args, extra: list[str]) -> int:
     from .data import stderr_log
     from .pinyin_export import pinyin_export
@@ -201,6 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="export dir to write (pinyin-export makes a model dir of it)")
     sp.add_argument("--heldout", nargs="*", default=[], help="held-out text files (default: every 20th line)")
     sp.set_defaults(func=_pinyin_finetune)
+
+    from .pinyin_rank import PinyinRankConfig
+
+    sp = sub.add_parser("pinyin-rank", help="fine-tune the pinyin-reading model on the engine's own candidate "
+                        "lists (tools.reader_lists) for the choice it makes", formatter_class=fmt,
+                        epilog="config keys:\n" + config_help(PinyinRankConfig()))
+    sp.add_argument("--weights", required=True, help="pinyin-train's RUN/export dir to start from")
+    sp.add_argument("--lists", required=True, help="JSON lines of python -m tools.reader_lists")
+    sp.add_argument("--out", required=True, help="export dir to write (pinyin-export makes a model dir of it)")
+    sp.set_defaults(func=_pinyin_rank)
 
     sp = sub.add_parser("pinyin-export", help="encoder.onnx + decoder.onnx + candidates.npz + manifest from "
                         "pinyin-train's export/ dir (see trainer/pinyin_export.py for the run-time contract)")
