@@ -15,12 +15,16 @@ from trainer.vocab import build_small_vocab
 TEXT = FIXTURE.read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def base_dir(tmp_path_factory):
-    vocab = build_small_vocab(TEXT)
-    out = tmp_path_factory.mktemp("pinyin-base") / "export"
+def write_base(out, text: str):
+    """A tiny base export (pinyin-train's export dir) over the characters of ``text``."""
+    vocab = build_small_vocab(text)
     _write(out, tiny_model(vocab, trained_proj=True), vocab, TABLE, {}, PinyinFinetuneConfig(), {})
     return out
+
+
+@pytest.fixture(scope="module")
+def base_dir(tmp_path_factory):
+    return write_base(tmp_path_factory.mktemp("pinyin-base") / "export", TEXT)
 
 
 def _params(model):

@@ -6,22 +6,18 @@ import json
 
 import pytest
 
-from tests.trainer.test_pinyin_model import FIXTURE, TABLE, tiny_model
+from tests.trainer.test_pinyin_finetune import write_base
+from tests.trainer.test_pinyin_model import FIXTURE, TABLE
 from trainer.errors import DataError
 from trainer.pinyin_export import load_trained
-from trainer.pinyin_finetune import PinyinFinetuneConfig, _write
 from trainer.pinyin_rank import PinyinRankConfig, pinyin_rank, read_lists
-from trainer.vocab import build_small_vocab
 
 TEXT = FIXTURE.read_text(encoding="utf-8") + "你拟好号"
 
 
 @pytest.fixture(scope="module")
 def base_dir(tmp_path_factory):
-    vocab = build_small_vocab(TEXT)
-    out = tmp_path_factory.mktemp("pinyin-base") / "export"
-    _write(out, tiny_model(vocab, trained_proj=True), vocab, TABLE, {}, PinyinFinetuneConfig(), {})
-    return out
+    return write_base(tmp_path_factory.mktemp("pinyin-base") / "export", TEXT)
 
 
 def _list(context: str, readings: list[tuple[str, float]], gold: str) -> dict:
