@@ -1,11 +1,10 @@
 """The engine's candidate lists for held-out corpus clauses: what `python -m trainer pinyin-rank`
 fine-tunes the pinyin-reading model on.
 
-    python -m tools.reader_lists --data PINYIN_DATA --out LISTS.jsonl [--limit N] [--context]
+    python -m tools.reader_lists --data PINYIN_DATA --out LISTS.jsonl [--limit N] [--no-context]
 
-Clauses come from pinyin-prepare's held-out shards from round EVAL_ROUNDS on (every 100th line of
-each corpus source; the pinyin model never trains on them, and its pretraining evaluates on the
-first rounds), typed in full pinyin as pypinyin reads them, with the text before them on their
+Clauses come from pinyin-prepare's held-out shards after the rounds pretraining evaluates on
+(every 100th line of each corpus source, which the pinyin model never trains on), typed in full pinyin as pypinyin reads them, with the text before them on their
 line as context. The n-gram's counts do include these lines, so the engine ranks them better than
 unseen text: the lists' own top-1 is printed to show by how much. Each is decoded once without
 the pinyin model; its whole-input readings among the first LIST_DEPTH candidates are kept with
@@ -26,7 +25,6 @@ from engine.pinyin.decoder import typed_syllables
 
 from .reader_grid import LIST_DEPTH
 
-EVAL_ROUNDS = 8  # held-out rounds pinyin_train's evaluation windows come from (PinyinTrainConfig.eval_rounds)
 MIN_CHARS, MAX_CHARS = 2, 12  # clause lengths kept
 CONTEXT_CHARS = 32
 
@@ -35,10 +33,13 @@ def heldout_clauses(data_dir: Path, limit: int | None = None) -> list[dict]:
     """Rows {pinyin, hanzi, context} of the held-out clauses of a pinyin data dir, in order: runs of
     characters typed as full syllables between punctuation, MIN_CHARS to MAX_CHARS long."""
     from trainer.pinyin_data import data_tables, load_rounds, read_meta
+    from trainer.pinyin_train import PinyinTrainConfig
+
+    eval_rounds = PinyinTrainConfig().eval_rounds  # the rounds pretraining evaluates on
 
     vocab, table = data_tables(data_dir)
     rounds = read_meta(data_dir, vocab, table)["rounds"]
-    tokens, syllables = load_rounds(data_dir, "heldout", rounds, start=min(EVAL_ROUNDS, rounds - 1))
+    tokens, syllables = load_rounds(data_dir, "heldout", rounds, start=min(eval_rounds, rounds - 1))
     full = table.is_full(syllables)
     rows, line, clause = [], "", []
 

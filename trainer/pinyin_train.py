@@ -159,7 +159,7 @@ def build_model(cfg: PinyinTrainConfig, vocab: Vocab, table: SyllableVocab) -> P
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     dcfg = cfg.decoder_config(len(vocab))
-    from_decoder = cfg.init_from and not cfg.init_pinyin_from
+    from_decoder = cfg.init_from and not (cfg.init_pinyin_from or cfg.continue_from)  # else overwritten below
     lm = load_decoder(Path(cfg.init_from), vocab, dcfg) if from_decoder else CharLM(dcfg)
     model = PinyinLM(lm, cfg.pinyin_config(len(table)), torch.from_numpy(candidate_matrix(vocab, table)))
     for folder in (cfg.init_pinyin_from, cfg.continue_from):
@@ -172,8 +172,10 @@ def continued_state(cfg: PinyinTrainConfig, model: PinyinLM) -> PinyinRunState:
     """The run state of a run going on from cfg.continue_from (an export of a run of the same kind):
     its step, tokens and hours, with the learning rate warmed up again over warmup_steps, as the
     export holds no optimizer moments."""
+    from .export import WEIGHTS_NAME, read_manifest
+
     folder = Path(cfg.continue_from)
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(folder, FORMAT, FORMAT_VERSION, (WEIGHTS_NAME,))
     theirs = PinyinConfig.from_dict(manifest["pinyin_config"])
     if theirs != model.cfg:
         raise ManifestMismatchError(f"{folder} holds another kind of encoder ({theirs}) than this run's "
@@ -455,7 +457,10 @@ def pinyin_train(cfg: PinyinTrainConfig, log: Callable[[str], None] | None = Non
     opt = make_optimizer(model, cfg)
     ckpt = run / CKPT_NAME
     ck = read_checkpoint(ckpt, vocab, table, cfg) if ckpt.is_file() else None
-    state = PinyinRunState(**ck["state"]) if ck else continued_state(cfg, model) if cfg.continue_from else PinyinRunState()
+    if ck:
+        state = PinyinRunState(**ck["state"])
+    else:
+        state = continued_state(cfg, model) if cfg.continue_from else PinyinRunState()
     state.eval_rounds = state.eval_rounds or min(cfg.eval_rounds, read_meta(Path(cfg.data_dir))["rounds"])
     fresh_windows = state.rewarm_from >= 0 and not ck  # a continued run: not the windows its first steps saw
     data = PinyinData.open(replace(cfg, seed=cfg.seed + state.step) if fresh_windows else cfg, table, state.eval_rounds)
