@@ -1,7 +1,7 @@
 """The engine's candidate lists for held-out corpus clauses: what `python -m trainer pinyin-rank`
 fine-tunes the pinyin-reading model on.
 
-    python -m tools.reader_lists --data PINYIN_DATA --out LISTS.jsonl [--limit N] [--no-context]
+    python -m tools.reader_lists --data PINYIN_DATA --out LISTS.jsonl [--skip K] [--limit N] [--no-context]
 
 Clauses come from pinyin-prepare's held-out shards after the rounds pretraining evaluates on
 (every 100th line of each corpus source, which the pinyin model never trains on), typed in full pinyin as pypinyin reads them, with the text before them on their
@@ -83,13 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, required=True, help="pinyin-prepare's output dir")
     ap.add_argument("--out", type=Path, required=True, help="JSON lines to write")
     ap.add_argument("--limit", type=int, default=5000, help="clauses")
+    ap.add_argument("--skip", type=int, default=0, help="first skip this many clauses (those of an earlier run)")
     ap.add_argument("--no-context", dest="context", action="store_false", help="decode without the text before")
     args = ap.parse_args(argv)
     from engine import Engine, EngineOptions
 
     engine = Engine.load(EngineOptions(learning=False, personal=False, quick_phrases=False, libime="wait"))
     print(f"engine: {engine.status}", file=sys.stderr)
-    lists = candidate_lists(engine, heldout_clauses(args.data, args.limit), args.context)
+    rows = heldout_clauses(args.data, args.skip + args.limit)[args.skip:]
+    lists = candidate_lists(engine, rows, args.context)
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lists), encoding="utf-8")
     tmp.replace(args.out)
