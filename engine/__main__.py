@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from .engine import Engine
+from .errors import ShuruError
 from .options import EngineOptions
 from .evaluation import convert_one
 from .pinyin import script, shuangpin
@@ -29,6 +30,7 @@ def make_engine(args) -> Engine:
                          script=getattr(args, "script", None) or "simplified",
                          reader_weight=getattr(args, "reader_weight", None),
                          **({"model_dir": Path(args.model)} if getattr(args, "model", None) else {}),
+                         **({"assets_dir": Path(args.assets)} if getattr(args, "assets", None) else {}),
                          **({"pinyin_model": Path(args.pinyin_model)} if getattr(args, "pinyin_model", None) else {}))
     engine = Engine.load(opts)
     print(f"engine: {engine.status}", file=sys.stderr)
@@ -65,6 +67,9 @@ def common_options(p) -> None:
     p.add_argument("--no-neural", action="store_true", help="statistical scorers only")
     p.add_argument("--beam", type=int, help="beam width (default: 8 with the neural model, else 16)")
     p.add_argument("--model", help="neural model folder (default: installed)")
+    p.add_argument("--assets", help="an assets folder to read instead of the installed one (a rebuilt lexicon.npz "
+                                    "and ngram.npz, with model/ unless --no-neural); libime's merged model is made for "
+                                    "it in the cache folder, so set XDG_CACHE_HOME to keep the installed one's")
     p.add_argument("--pinyin-model", dest="pinyin_model",
                    help="pinyin-reading model folder (default: the installed one, if any)")
     p.add_argument("--reader-weight", type=float, dest="reader_weight",
@@ -91,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     common_options(p)
     p.set_defaults(fn=cmd_convert)
     args = ap.parse_args(argv)
-    return args.fn(args)
+    try:
+        return args.fn(args)
+    except ShuruError as e:  # a missing or damaged asset or model: its message, not a traceback
+        print(f"python -m engine: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

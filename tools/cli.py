@@ -21,6 +21,7 @@ from pathlib import Path
 from engine import Engine
 from engine.pinyin import shuangpin
 from engine.__main__ import common_options, layout_option, make_engine
+from engine.errors import ShuruError
 from engine.evaluation import convert_one, evaluate, percentile, type_keys
 
 from .misses import MissAnalyser
@@ -361,7 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     common_options(p)
     p.set_defaults(fn=cmd_fuzz)
     args = ap.parse_args(argv)
-    return args.fn(args)
+    try:
+        return args.fn(args)
+    except ShuruError as e:  # a missing or damaged asset or model (--assets, --model): its message
+        print(f"python -m tools: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -400,3 +400,22 @@ def _dead_pid() -> int:
     p = subprocess.Popen(["true"])
     p.wait()
     return p.pid
+
+
+def test_the_engine_commands_read_a_rebuilt_assets_folder(tiny_assets):
+    """`--assets DIR` decodes with a rebuilt lexicon and n-gram, as `tools eval` does to measure them."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    p = subprocess.run([sys.executable, "-m", "engine", "convert", "--assets", str(tiny_assets), "--no-neural",
+                        "--libime", "off", "--topk", "3"], input="beijingdaxue\n", capture_output=True, text=True,
+                       cwd=root, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["candidates"][0] == "北京大学"
+    empty = tiny_assets.parent / "no-assets"
+    empty.mkdir(exist_ok=True)
+    p = subprocess.run([sys.executable, "-m", "engine", "convert", "--assets", str(empty), "--no-neural",
+                        "--libime", "off"], input="beijingdaxue\n", capture_output=True, text=True, cwd=root, timeout=120)
+    assert p.returncode != 0 and "lexicon.npz" in p.stderr
