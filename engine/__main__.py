@@ -95,11 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     layout_option(p)
     common_options(p)
     p.set_defaults(fn=cmd_convert)
-    args = ap.parse_args(argv)
+    return run_command("python -m engine", ap.parse_args(argv))
+
+
+def run_command(prog: str, args) -> int:
+    """Run the parsed command ``args.fn``; a missing or damaged asset or model ends it with its
+    message and exit status 2, not a traceback."""
     try:
         return args.fn(args)
-    except ShuruError as e:  # a missing or damaged asset or model: its message, not a traceback
-        print(f"python -m engine: {e}", file=sys.stderr)
+    except ShuruError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
         return 2
 
 

@@ -20,8 +20,7 @@ from pathlib import Path
 
 from engine import Engine
 from engine.pinyin import shuangpin
-from engine.__main__ import common_options, layout_option, make_engine
-from engine.errors import ShuruError
+from engine.__main__ import common_options, layout_option, make_engine, run_command
 from engine.evaluation import convert_one, evaluate, percentile, type_keys
 
 from .misses import MissAnalyser
@@ -361,12 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="no search budget per view (every view decodes all the letters)")
     common_options(p)
     p.set_defaults(fn=cmd_fuzz)
-    args = ap.parse_args(argv)
-    try:
-        return args.fn(args)
-    except ShuruError as e:  # a missing or damaged asset or model (--assets, --model): its message
-        print(f"python -m tools: {e}", file=sys.stderr)
-        return 2
+    return run_command("python -m tools", ap.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ fine-tunes the pinyin-reading model on.
     python -m tools.reader_lists --data PINYIN_DATA --out LISTS.jsonl [--skip K] [--limit N] [--no-context]
 
 Clauses come from pinyin-prepare's held-out shards after the rounds pretraining evaluates on
-(every 100th line of each corpus source, which the pinyin model never trains on), typed in full pinyin as pypinyin reads them, with the text before them on their
-line as context. The n-gram's counts do include these lines, so the engine ranks them better than
+(every 100th line of each corpus source, which the pinyin model never trains on), typed in full
+pinyin as pypinyin reads them, with the text before them on their line as context. The n-gram's counts do include these lines, so the engine ranks them better than
 unseen text: the lists' own top-1 is printed to show by how much. Each is decoded once without
 the pinyin model; its whole-input readings among the first LIST_DEPTH candidates are kept with
 their totals and what was typed for each character (tools.reader_grid reads dev sets the same way).
