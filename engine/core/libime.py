@@ -46,7 +46,7 @@ ENV = "SHURU_LIBIME_LM"  # a path to the model, or "off"
 SEARCH = ("/usr/lib/*/libime/zh_CN.lm", "/usr/lib/libime/zh_CN.lm", "/usr/lib64/libime/zh_CN.lm",
           "/usr/share/libime/zh_CN.lm")
 WEIGHT = 0.5  # libime's share of the merged model (docs/TUNING.md#libimes-language-model-mixed-in)
-MERGE_VERSION = 1  # of this module's merge: a cached file from another version is made again
+MERGE_VERSION = 2  # of this module's merge (2: carries typed_logp): a cached file from another version is made again
 MERGED_NAME = "ngram-libime.npz"
 # The frozen app's executables run the merge when given this first (packaging/*_main.py)
 MERGE_FLAG = "--engine-libime-merge"
@@ -225,8 +225,11 @@ def merge(lex: Lexicon, ours: NgramModel, lib: LibimeTables, alpha: float, log=p
     i, hit = lookup(k2, ctx_keys)
     bi_bo[i[hit]] = ctx_bo[hit]
     log(f"merged in {time.time() - t0:.0f}s")
-    return {"uni_logp": uni, "uni_backoff": uni_bo, "bi_keys": k2, "bi_logp": bi, "bi_backoff": bi_bo,
-            "tri_keys": k3, "tri_logp": tri}
+    out = {"uni_logp": uni, "uni_backoff": uni_bo, "bi_keys": k2, "bi_logp": bi, "bi_backoff": bi_bo,
+           "tri_keys": k3, "tri_logp": tri}
+    if ours.typed_logp is not None:  # how typed text uses our tokens: unchanged (NgramModel.alone)
+        out["typed_logp"] = ours.typed_logp
+    return out
 
 
 def write_merged(arrays: dict[str, np.ndarray], meta: dict, out: Path, source: dict) -> None:
@@ -239,7 +242,8 @@ def write_merged(arrays: dict[str, np.ndarray], meta: dict, out: Path, source: d
                  uni_logp=arrays["uni_logp"].astype(np.float32), uni_backoff=arrays["uni_backoff"].astype(np.float32),
                  bi_keys=arrays["bi_keys"], bi_logp=arrays["bi_logp"].astype(np.float16),
                  bi_backoff=arrays["bi_backoff"].astype(np.float16), tri_keys=arrays["tri_keys"],
-                 tri_logp=arrays["tri_logp"].astype(np.float16))
+                 tri_logp=arrays["tri_logp"].astype(np.float16),
+                 **({"typed_logp": arrays["typed_logp"].astype(np.float16)} if "typed_logp" in arrays else {}))
     write_bytes_atomic(out, buf.getvalue())
 
 

@@ -68,6 +68,10 @@ class WordModel(LanguageModel, Protocol):
         """log P(token) with no context at all."""
         ...
 
+    def alone(self, tokens: np.ndarray) -> np.ndarray:
+        """log P(token) for a word typed with no text around it (engine.core.ngram.NgramModel.alone)."""
+        ...
+
     def end_logprob(self, states: WordStates) -> np.ndarray:
         """log P(</s> | state): the clause ends there."""
         ...
@@ -154,7 +158,7 @@ def interpolate(logprobs: np.ndarray, share: float, p: np.ndarray) -> np.ndarray
 
 
 class NgramLM:
-    """A word n-gram as a :class:`WordModel`: anything with ``logprob(w1, w2, w3)`` and ``unigram(w)``
+    """A word n-gram as a :class:`WordModel`: anything with ``logprob(w1, w2, w3)``, ``unigram(w)`` and ``alone(w)``
     (:class:`engine.core.ngram.NgramModel`, or ``AdaptedNgram``: the user's text mixed in, with its
     per-token ``word_bonus``)."""
 
@@ -171,6 +175,9 @@ class NgramLM:
 
     def unigram(self, tokens: np.ndarray) -> np.ndarray:
         return self.model.unigram(tokens)
+
+    def alone(self, tokens: np.ndarray) -> np.ndarray:
+        return self.model.alone(tokens)
 
     def end_logprob(self, states: WordStates) -> np.ndarray:
         return self.model.logprob(states.w1, states.w2, np.full(len(states.w1), EOS))
@@ -210,9 +217,10 @@ class MixedLM:
                 lm = interpolate(lm, layer.share, layer.linear_prob(states, tokens))
         return lm, after
 
-    def unigram(self, tokens: np.ndarray) -> np.ndarray:
-        """log P(token) with no context at all: the word model's, the layers interpolated as after <s>."""
-        uni = self.words.unigram(tokens)
+    def alone(self, tokens: np.ndarray) -> np.ndarray:
+        """log P(token) for a word typed with no text around it: the word model's, the layers
+        interpolated as after <s>."""
+        uni = self.words.alone(tokens)
         if any(layer.active for layer in self.layers):
             bos = np.full(len(tokens), BOS)
             for layer in self.layers:

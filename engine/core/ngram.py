@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 FORMAT = "shuru-ngram"
 FORMAT_VERSION = 1
 BITS = 20
+# A word typed with no text around it: this share of its probability is how often present-day typed
+# text uses it, the rest the unigram (docs/TUNING.md#a-word-typed-alone)
+TYPED_SHARE = 0.5
 
 
 class NgramModel:
@@ -38,6 +41,8 @@ class NgramModel:
         self.bi_backoff = Codebook.of(arrays["bi_backoff"])
         self.tri_keys = arrays["tri_keys"]
         self.tri_logp = Codebook.of(arrays["tri_logp"])
+        typed = arrays.get("typed_logp")  # absent from models built before 2026-12 (alone() is the unigram)
+        self.typed_logp = None if typed is None else typed.astype(np.float16)
 
     @classmethod
     def load(cls, path: Path, token_hash: str | None = None) -> "NgramModel":
@@ -69,6 +74,15 @@ class NgramModel:
     def unigram(self, w: np.ndarray) -> np.ndarray:
         """log P(w) with no context at all, for an array of token ids."""
         return self.uni_logp[np.asarray(w, dtype=np.int64)].astype(np.float64)
+
+    def alone(self, w: np.ndarray) -> np.ndarray:
+        """log P(w) for a word typed with no text around it: the unigram mixed with how often
+        present-day typed text uses it (TYPED_SHARE)."""
+        uni = self.unigram(w)
+        if self.typed_logp is None:
+            return uni
+        typed = self.typed_logp[np.asarray(w, dtype=np.int64)].astype(np.float64)
+        return np.logaddexp(np.log1p(-TYPED_SHARE) + uni, np.log(TYPED_SHARE) + typed)
 
     def logprob(self, w1: np.ndarray, w2: np.ndarray, w3: np.ndarray) -> np.ndarray:
         """log P(w3 | w1 w2), vectorised over equal-length int64 arrays."""

@@ -78,6 +78,9 @@ class ScoreWeights:
     clause_start: tuple[float, ...] = (0.2, 0.2, 0.5, 1.0)
     # P(an input ends a clause), by syllables as clause_start (docs/TUNING.md#a-word-typed-alone)
     clause_end: tuple[float, ...] = (0.5, 0.5, 0.5, 1.0)
+    # share of the neural LM's log P of the first word's later characters (read after <s>) in that
+    # word's score when it begins no clause, for inputs of 2 syllables or more (docs/TUNING.md#a-word-typed-alone)
+    free_rest: float = 0.5
     # the pinyin-reading model's log P(text | typed syllables), re-ordering the best whole-input
     # readings after the search; set when the model is loaded
     reader: float = 0.0
@@ -558,7 +561,7 @@ class Decoder:
         first = np.flatnonzero(prev_pos == 0) if self._free_start else ()
         if len(first):  # words that start the input: their scores after <s> and with no context
             lead_bos[first] = self.w.ngram * lm[first]
-            lead_free[first] = self.w.ngram * np.where(literal[first], self.w.literal, self.lm.unigram(tok[first]))
+            lead_free[first] = self.w.ngram * np.where(literal[first], self.w.literal, self.lm.alone(tok[first]))
         keep = self._select(score, after)
         beam = Beam(score[keep], after.w1[keep], after.w2[keep], prev_pos[keep], prev_idx[keep], edge_id[keep],
                     entry[keep], dom=dom[keep], lead_bos=lead_bos[keep], lead_free=lead_free[keep])
@@ -595,18 +598,22 @@ class Decoder:
             weight = np.where(initials, self.w.neural_initials, weight)
         first_lp = self.lm.first_logprob(parents, texts)
         beam.score = beam.score + weight * first_lp
-        if self._free_start:  # the first word's first character, read after <s> and with no context
-            first = beam.prev_pos == 0
-            if first.any():
-                free = np.array([self.lm.char_logprob(t[0]) if f else 0.0 for t, f in zip(texts, first)])
-                beam.lead_bos = beam.lead_bos + np.where(first, weight * first_lp, 0.0)
-                beam.lead_free = beam.lead_free + np.where(first, weight * free, 0.0)
+        first = (beam.prev_pos == 0) if self._free_start else np.zeros(len(beam), dtype=bool)
+        if first.any():  # the first word's first character, read after <s> and with no context
+            free = np.array([self.lm.char_logprob(t[0]) if f else 0.0 for t, f in zip(texts, first)])
+            beam.lead_bos = beam.lead_bos + np.where(first, weight * first_lp, 0.0)
+            beam.lead_free = beam.lead_free + np.where(first, weight * free, 0.0)
         order = np.argsort(-beam.score, kind="stable")[: self._width]
         for name in BEAM_ARRAYS:
             setattr(beam, name, getattr(beam, name)[order])
         parents, texts = [parents[i] for i in order], [texts[i] for i in order]
         beam.extra, rest = self.lm.read_rest(parents, texts, keep_states)
         beam.score = beam.score + weight[order] * rest
+        first = first[order]
+        if first.any():  # the first word's later characters, read after <s>: a share when it begins no clause
+            share = self.w.free_rest if self._syllables() > 1 else 1.0  # one syllable: its cut readings (h'a) as before
+            beam.lead_bos = beam.lead_bos + np.where(first, weight[order] * rest, 0.0)
+            beam.lead_free = beam.lead_free + np.where(first, share * weight[order] * rest, 0.0)
 
     def _syllables(self) -> int:
         """Syllables (segments) the input reads as, the same for all its conversions."""
@@ -797,7 +804,7 @@ class Decoder:
                 lm, _ = self.lm.extend(WordStates(np.full(len(edge.tokens), start.w1[0]),
                                                   np.full(len(edge.tokens), start.w2[0])), edge.tokens)
                 if self._free_start:  # a word alone may begin a clause or not (ScoreWeights.clause_start)
-                    lm = _mix(self._clause_start(), lm, self.lm.unigram(edge.tokens))
+                    lm = _mix(self._clause_start(), lm, self.lm.alone(edge.tokens))
                 score = self.w.ngram * lm + self.w.channel * edge.channel
                 for e, sc in zip(edge.entries, score):
                     text = self.lex.text(int(self.lex.entry_token[e]))

@@ -194,8 +194,15 @@ class AdaptedNgram:
 
     def unigram(self, w: np.ndarray) -> np.ndarray:
         """log P(w) with no context: the shipped unigram mixed with the user's word frequencies."""
+        return self._with_user(self.base.unigram(w), w)
+
+    def alone(self, w: np.ndarray) -> np.ndarray:
+        """log P(w) for a word typed with no text around it (NgramModel.alone), mixed like unigram()."""
+        return self._with_user(self.base.alone(w), w)
+
+    def _with_user(self, base_logp: np.ndarray, w: np.ndarray) -> np.ndarray:
         w = np.asarray(w, dtype=np.int64)
-        base = np.exp(self.base.unigram(w))
+        base = np.exp(base_logp)
         p_user = self.user.unigram[w] / self._user_words
         mixed = (1.0 - self.weight) * base + self.weight * p_user
         return np.log(np.maximum(mixed, 1e-30))

@@ -8,7 +8,9 @@ import pytest
 
 from engine.pinyin.candidates import decoder_readings
 from tools.build.counts import Occurrences
-from tools.build.lexicon_build import NO_WORD_READING_COUNT, TITLE_COUNT, _reading_counts, open_domain_prior
+from engine.pinyin.syllables import SYLLABLES
+from tools.build.lexicon_build import (NO_WORD_READING_COUNT, TITLE_COUNT, _reading_counts, char_readings,
+                                      open_domain_prior, word_reading)
 from tools.build.words import OpenDomainWords, clean_title, clean_word
 
 
@@ -77,6 +79,17 @@ def test_a_character_alone_is_mostly_its_default_reading(count, readings, in_wor
 
 CORPUS = ("我们去河姆渡遗址参观。河姆渡遗址很有名。\n" * 3 + "今天天气很好，我们一起去公园。\n" * 20
           + "他在北京大学读书。北京大学在北京。\n" * 10 + "鸟取县在日本。\n" + "日本很有名。\n" * 2)
+CHAT = "我们去公园。\n公园很好。\n"  # a source of typed text (tools.build.counts.TYPED_SOURCES)
+
+
+@pytest.mark.parametrize("char, readings", [("嗯", ["en"]), ("唔", ["wu"]), ("哼", ["heng"]), ("中", ["zhong"])])
+def test_a_character_reads_as_keyboards_spell_it(char, readings):
+    # 嗯 is only n / ng in pypinyin, which no keyboard syllable spells; the others keep their own readings
+    assert [SYLLABLES[s] for s in char_readings()[char]] == readings
+
+
+def test_a_word_with_an_interjection_reads_as_typed():
+    assert [SYLLABLES[s] for s in word_reading("嗯嗯")] == ["en", "en"]
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +99,8 @@ def tiny_data(tmp_path_factory) -> Path:
     (d / "corpus").mkdir()
     with lzma.open(d / "corpus/tiny.txt.xz", "wt", encoding="utf-8") as fh:
         fh.write(CORPUS)
+    with lzma.open(d / "corpus/chat_lccc_sample.txt.xz", "wt", encoding="utf-8") as fh:
+        fh.write(CHAT)
     lex = d / "lexicons"
     for sub in ("jieba", "zhwiki_titles", "wordfreq_zh", "rime_essay"):
         (lex / sub).mkdir(parents=True)
@@ -261,6 +276,41 @@ def _models(assets: Path):
 
     lex = Lexicon.load(assets / "lexicon.npz")
     return lex, NgramModel.load(assets / "ngram.npz", lex.token_hash())
+
+
+@pytest.mark.parametrize("word, typed_share", [
+    ("公园", 2 / 6),  # typed text: 我们 去 公园 | 公园 很 好
+    ("我们", 1 / 6),
+    ("北京大学", 0.0),  # never typed there: the unigram's half alone
+])
+def test_a_word_typed_alone_is_priced_by_how_often_typed_text_uses_it(tiny_assets, word, typed_share):
+    from engine.core.ngram import TYPED_SHARE
+
+    lex, m = _models(tiny_assets)
+    t = np.array([lex.token_id(word)])
+    expected = np.log((1 - TYPED_SHARE) * np.exp(m.unigram(t)[0]) + TYPED_SHARE * typed_share)
+    assert m.alone(t)[0] == pytest.approx(expected, abs=2e-3)  # float16 storage
+
+
+def test_a_model_without_typed_counts_prices_a_word_alone_by_its_unigram(tiny_assets, tmp_path):
+    import shutil
+
+    from engine.core.ngram import NgramModel
+
+    with np.load(tiny_assets / "ngram.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "typed_logp"}
+    np.savez(tmp_path / "ngram.npz", **arrays)
+    shutil.copy(tiny_assets / "lexicon.npz", tmp_path / "lexicon.npz")
+    lex, _ = _models(tiny_assets)
+    old = NgramModel.load(tmp_path / "ngram.npz", lex.token_hash())
+    t = np.arange(3, lex.n_tokens)
+    assert old.typed_logp is None and np.array_equal(old.alone(t), old.unigram(t))
+
+
+def test_the_merged_model_keeps_the_typed_counts(tiny_assets, merged_assets):
+    _, before = _models(tiny_assets)
+    _, after = _models(merged_assets)
+    assert before.typed_logp is not None and np.array_equal(after.typed_logp, before.typed_logp)
 
 
 def _arpa() -> dict:

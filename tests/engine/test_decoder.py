@@ -300,3 +300,39 @@ def test_the_reading_model_reads_what_was_typed_for_each_character(engine, monke
     assert asked_context == context
     assert syllables[0] == typed
     assert all(len(t) == len(s) for t, s in zip(texts, syllables))
+
+
+@pytest.fixture(scope="module")
+def neural_engine(tmp_path_factory):
+    """The shipped assets with the shipped neural character model."""
+    from engine import Engine, EngineOptions
+
+    return Engine.load(EngineOptions(learning=False, personal=False, quick_phrases=False, libime="off",
+                                     history_path=tmp_path_factory.mktemp("hist") / "history.json"))
+
+
+def _scored(engine, pinyin, context, free_rest):
+    """Readings and scores with ScoreWeights.free_rest set to ``free_rest``."""
+    from dataclasses import replace
+
+    options = engine.options
+    engine.options = replace(options, weights=replace(engine.weights, free_rest=free_rest))
+    try:
+        return [(c.text, round(c.score, 6)) for c in decoder_readings(engine.decoder(context), pinyin)]
+    finally:
+        engine.options = options
+
+
+@pytest.mark.parametrize("pinyin, context, changes", [
+    ("zhebu", "", True),  # typed alone: 这部 is read as a word, not a sentence opening (这不)
+    ("zhebu", "我觉得", False),  # with text before it the first word is never a maybe-start
+    ("zhongguorenmin", "", False),  # four syllables and more read as a clause
+])
+def test_a_word_typed_alone_is_not_read_as_a_sentence_opening(neural_engine, pinyin, context, changes):
+    """With no text before it, the neural model's reading of the first word's later characters (after
+    <s>) counts only ScoreWeights.free_rest in the part where the word begins no clause."""
+    whole = _scored(neural_engine, pinyin, context, 1.0)
+    share = _scored(neural_engine, pinyin, context, neural_engine.weights.free_rest)
+    assert (whole != share) == changes
+    if changes:
+        assert (whole[0][0], share[0][0]) == ("这不", "这部")

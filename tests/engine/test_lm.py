@@ -50,7 +50,8 @@ def test_learned_words_are_interpolated_in_one_place(engine):
     logp, after = mixed.extend(states, tok)
     assert np.array_equal(logp, history.mix(plain, states.w2, tok))
     assert logp[0] > plain[0] and np.array_equal(after.w2, tok)
-    assert np.array_equal(mixed.unigram(tok), history.mix(engine.ngram.unigram(tok), np.full(2, BOS), tok))
+    # a word alone: how typed text uses it (NgramModel.alone), the user's words mixed in as after <s>
+    assert np.array_equal(mixed.alone(tok), history.mix(engine.ngram.alone(tok), np.full(2, BOS), tok))
     # the end of a clause and a character alone are the n-gram's
     assert np.array_equal(mixed.end_logprob(states), NgramLM(engine.ngram, engine.lexicon).end_logprob(states))
     assert mixed.char_logprob("去") == float(engine.ngram.unigram(_words(engine, "去"))[0])

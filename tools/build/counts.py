@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.core.segment import Segmenter
 from engine.text import clauses
-from trainer.corpus import DEFAULT_DATA_DIR, corpus_files, line_chunks
+from trainer.corpus import DEFAULT_DATA_DIR, CorpusFile, corpus_files, line_chunks
 
 BITS = 20
 UNK, BOS, EOS = 0, 1, 2
@@ -25,6 +25,10 @@ SPECIALS = ("<unk>", "<s>", "</s>")
 # a phrase inside text) and no unigram counts (the lexicon and its priors stay the corpus's).
 # docs/TUNING.md#word-n-grams-inside-wikipedia-titles
 TITLE_NGRAM_COUNT = 2
+# Present-day text people type (chat, posts, reviews, question titles, web news and pages): their word
+# frequencies price a word typed with no text around it (docs/TUNING.md#a-word-typed-alone).
+TYPED_SOURCES = ("chat_lccc_sample", "social_weibo_posts", "reviews", "social_zhihu_titles", "news_inews",
+                 "web_mixed")
 
 
 HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier of the rolling hash
@@ -105,6 +109,12 @@ def _count_chunk(lines: list[str]):
     return uni, u2, c2.astype(np.int32), u3, c3.astype(np.int32), extra
 
 
+def _unigram_chunk(lines: list[str]) -> np.ndarray:
+    seg, ids = _worker["seg"], _worker["ids"]
+    toks = [ids.get(w, UNK) for line in lines for cl in clauses(line) for w in seg.cut(cl)]
+    return np.bincount(np.asarray(toks, dtype=np.int64), minlength=len(ids))
+
+
 def ngram_keys(a: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Packed bigram and trigram keys of the token ids ``a``; none runs on past a token where ``ends``."""
     k2 = (a[:-1] << BITS | a[1:])[~ends[:-1]]
@@ -175,6 +185,11 @@ def count_corpus(words: dict[str, float], chars: list[str], out: Path, procs: in
                 k3s, c3s = map(list, zip(merge(k3s, c3s)))
             if n % 20 == 0:
                 log(f"chunks {n} tokens {uni.sum() / 1e6:.1f}M {time.time() - t0:.0f}s")
+        typed = np.zeros(len(vocab), dtype=np.int64)  # every line of TYPED_SOURCES, whatever its weight
+        typed_files = [CorpusFile(cf.path, 1.0) for cf in files if cf.name in TYPED_SOURCES]
+        for u in pool.imap_unordered(_unigram_chunk, line_chunks(typed_files), chunksize=1):
+            typed += u
+        log(f"typed text: {typed.sum() / 1e6:.1f}M tokens of {len(typed_files)} sources")
     if TITLE_NGRAM_COUNT:
         t2, t3 = title_ngrams(seg, ids, titles)
         k2s.append(t2); c2s.append(np.full(len(t2), TITLE_NGRAM_COUNT, dtype=np.int32))
@@ -185,7 +200,7 @@ def count_corpus(words: dict[str, float], chars: list[str], out: Path, procs: in
     tmp = out.with_suffix(".tmp.npz")
     np.savez(tmp, vocab=np.array(vocab), unigram=uni, bigram_keys=k2, bigram_counts=c2,
              trigram_keys=k3, trigram_counts=c3, extra_words=np.array(extra, dtype=str),
-             extra_counts=extra_counts)
+             extra_counts=extra_counts, typed_unigram=typed)
     tmp.replace(out)
     log(f"done: {uni.sum() / 1e6:.1f}M tokens, {len(k2) / 1e6:.1f}M bigrams, {len(k3) / 1e6:.1f}M trigrams "
         f"in {time.time() - t0:.0f}s")

@@ -24,6 +24,9 @@ MIN_WORD_COUNT = 2  # corpus occurrences for a word to enter the lexicon...
 MIN_LISTED_COUNT = 1  # ...or this many for words in the curated phrase lists
 UNSEEN_CHAR_COUNT = 0.05  # pseudo-count of characters the corpus never shows (ranked last)
 # A character alone under a reading other than pypinyin's default (docs/TUNING.md#a-characters-readings-when-typed-alone):
+# Interjection readings no keyboard syllable spells, as IMEs type them (libime, RIME and libpinyin list
+# 嗯 for en); used only where a character or a word's character has no other reading.
+INTERJECTION_SPELLING = {"n": "en", "ng": "en"}
 ALONE_PER_WORD_USE = 0.5  # at most this share of the reading's uses inside the lexicon's words...
 RARE_READING_COUNT = 1000.0  # ...or, where words use it less, this many occurrences;
 NO_WORD_READING_COUNT = 10.0  # a reading no word uses (是 ti, 有 wei: archaic): this many at most
@@ -46,6 +49,11 @@ def _syllable(p: str) -> int | None:
     return SYLLABLE_ID.get(p)
 
 
+def _keyboard_syllable(p: str) -> int | None:
+    """The syllable a keyboard types for pypinyin's reading ``p``: 嗯's n or ng is typed en."""
+    return _syllable(INTERJECTION_SPELLING.get(p, p))
+
+
 def char_readings() -> dict[str, list[int]]:
     """Every Han char pypinyin knows -> its syllable ids, most common reading first."""
     from pypinyin.contrib.tone_convert import to_normal
@@ -55,11 +63,14 @@ def char_readings() -> dict[str, list[int]]:
     for cp, readings in pinyin_dict.items():
         if not is_han_code(cp):
             continue
+        normal = [to_normal(r).replace("ü", "v") for r in readings.split(",")]
         sids: list[int] = []
-        for r in readings.split(","):
-            s = _syllable(to_normal(r).replace("ü", "v"))
+        for r in normal:
+            s = _syllable(r)
             if s is not None and s not in sids:
                 sids.append(s)
+        if not sids:  # only interjection readings (嗯: n, ng): the spelling keyboards use
+            sids = list(dict.fromkeys(s for s in map(_keyboard_syllable, normal) if s is not None))
         if sids:
             out[chr(cp)] = sids
     return out
@@ -68,7 +79,7 @@ def char_readings() -> dict[str, list[int]]:
 def word_reading(word: str) -> list[int] | None:
     from pypinyin import lazy_pinyin
 
-    sids = [_syllable(p) for p in lazy_pinyin(word)]
+    sids = [_keyboard_syllable(p) for p in lazy_pinyin(word)]
     return None if any(s is None for s in sids) or len(sids) != len(word) else sids
 
 

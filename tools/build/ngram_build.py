@@ -109,6 +109,13 @@ def build_ngram(counts_path: Path, assets: Path, min_bigram: int = MIN_BIGRAM_CO
     bo2[i[hit]] = ctx_bo[hit]
     K3, P3 = k3[keep3], p3[keep3]
 
+    # How often present-day typed text uses each token (counts.TYPED_SOURCES): NgramModel.alone
+    typed = np.bincount(old_to_new, weights=d["typed_unigram"].astype(np.float64), minlength=V)
+    typed[: len(SPECIALS)] = 0
+    with np.errstate(divide="ignore"):
+        typed_logp = np.log(typed / max(typed.sum(), 1.0))  # -inf: never seen there
+    typed_arrays = {"typed_logp": typed_logp.astype(np.float16)} if typed.sum() > 0 else {}
+
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "order": 3, "tokens": V,
             "token_hash": token_hash(lex), "discounts": [D2, D3],
             "cutoffs": {"bigram": min_bigram, "trigram": min_trigram},
@@ -119,7 +126,7 @@ def build_ngram(counts_path: Path, assets: Path, min_bigram: int = MIN_BIGRAM_CO
         np.savez(tmp, meta=np.array(json.dumps(meta)),
                  uni_logp=np.log(p1).astype(np.float32), uni_backoff=bo1.astype(np.float32),
                  bi_keys=K2, bi_logp=np.log(P2).astype(np.float16), bi_backoff=bo2.astype(np.float16),
-                 tri_keys=K3, tri_logp=np.log(P3).astype(np.float16))
+                 tri_keys=K3, tri_logp=np.log(P3).astype(np.float16), **typed_arrays)
     tmp.replace(out)
     log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) in {time.time() - t0:.0f}s")
 
