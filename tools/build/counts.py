@@ -98,7 +98,7 @@ def _count_chunk(lines: list[str]):
         for cl in clauses(line):
             chunk_clauses.append(cl)
             toks.append(BOS)
-            toks.extend(ids.get(w, UNK) for w in seg.cut(cl))
+            toks.extend(_token_ids(seg, ids, cl))
             toks.append(EOS)
     a = np.asarray(toks, dtype=np.int64)
     uni = np.bincount(a, minlength=len(ids))
@@ -109,9 +109,13 @@ def _count_chunk(lines: list[str]):
     return uni, u2, c2.astype(np.int32), u3, c3.astype(np.int32), extra
 
 
+def _token_ids(seg: Segmenter, ids: dict[str, int], clause: str) -> list[int]:
+    return [ids.get(w, UNK) for w in seg.cut(clause)]
+
+
 def _unigram_chunk(lines: list[str]) -> np.ndarray:
     seg, ids = _worker["seg"], _worker["ids"]
-    toks = [ids.get(w, UNK) for line in lines for cl in clauses(line) for w in seg.cut(cl)]
+    toks = [t for line in lines for cl in clauses(line) for t in _token_ids(seg, ids, cl)]
     return np.bincount(np.asarray(toks, dtype=np.int64), minlength=len(ids))
 
 

@@ -23,10 +23,10 @@ from .words import phrase_words
 MIN_WORD_COUNT = 2  # corpus occurrences for a word to enter the lexicon...
 MIN_LISTED_COUNT = 1  # ...or this many for words in the curated phrase lists
 UNSEEN_CHAR_COUNT = 0.05  # pseudo-count of characters the corpus never shows (ranked last)
-# A character alone under a reading other than pypinyin's default (docs/TUNING.md#a-characters-readings-when-typed-alone):
 # Interjection readings no keyboard syllable spells, as IMEs type them (libime, RIME and libpinyin list
 # 嗯 for en); used only where a character or a word's character has no other reading.
 INTERJECTION_SPELLING = {"n": "en", "ng": "en"}
+# A character alone under a reading other than pypinyin's default (docs/TUNING.md#a-characters-readings-when-typed-alone):
 ALONE_PER_WORD_USE = 0.5  # at most this share of the reading's uses inside the lexicon's words...
 RARE_READING_COUNT = 1000.0  # ...or, where words use it less, this many occurrences;
 NO_WORD_READING_COUNT = 10.0  # a reading no word uses (是 ti, 有 wei: archaic): this many at most
