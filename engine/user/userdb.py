@@ -92,7 +92,7 @@ class UserStore:
             db.close()
             raise UserDataError(f"{self.path} has user-data version {version}, this Shuru reads {SCHEMA_VERSION}")
         if self.path != MEMORY:
-            db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(db)
             db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
         if tables and version == SCHEMA_VERSION:  # opening a current store writes nothing (works on a full disk)
             return db
@@ -246,6 +246,21 @@ def _identity(db: sqlite3.Connection) -> tuple[int, int, int]:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     return app_id, version, tables
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """``PRAGMA journal_mode=WAL``, retried for up to BUSY_TIMEOUT_S: switching a new file to WAL
+    needs it exclusively, and SQLite answers "database is locked" at once, without its busy
+    handler, while another process is reading or creating the same file."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _checkpoint_and_close(db: sqlite3.Connection, path: Path | str) -> None:

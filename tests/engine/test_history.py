@@ -264,6 +264,32 @@ def test_two_processes_learning_at_once_lose_nothing(tmp_path):
     assert set(words) == {"你好", "誓言"} and sum(words.values()) == pytest.approx(expected, rel=1e-9)
 
 
+def _open_new_stores_at_once(paths: list[str], barrier) -> None:
+    from engine.user.userdb import UserStore
+
+    for path in paths:
+        barrier.wait(60)
+        store = UserStore(path, history_mod.HALF_LIFE)  # raises if it cannot be opened for writing
+        store.learn(["你好"], [])
+        store.close()
+
+
+def test_processes_creating_the_same_store_at_once_all_can_write(tmp_path):
+    """The window and the IBus engine started together on a new user.db: none is left read-only."""
+    paths = [str(tmp_path / f"user{i}.db") for i in range(12)]
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(3)
+    procs = [ctx.Process(target=_open_new_stores_at_once, args=(paths, barrier)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(180)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    for path in paths:
+        with sqlite3.connect(path) as db:
+            assert float(db.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()[0]) == 3
+
+
 def test_another_process_commits_are_seen(tmp_path):
     a, b = learning(tmp_path), learning(tmp_path)
     type_and_pick(a.new_session(), "shiyan", "誓言")
