@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_PACKAGES = ("engine", "frontend", "ime_app", "shuru_ibus", "shuru_fcitx5", "trainer", "packaging")
 TOOLKITS = ("PySide6", "shiboken6", "gi")
@@ -70,6 +72,18 @@ def test_importing_the_engine_or_the_trainer_switches_telemetry_off():
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
                            env={**os.environ, "ORT_DISABLE_TELEMETRY": "0"})
         assert p.stdout.strip() == "1", p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("code, warned", [
+    ("import engine, onnxruntime; from engine.core.onnx_runtime import onnxruntime as o; o()", False),
+    ("import trainer, onnxruntime; from engine.core.onnx_runtime import onnxruntime as o; o()", False),
+    ("import onnxruntime, engine", True),
+])
+def test_onnxruntime_loaded_too_early_is_reported_and_only_then(code, warned):
+    """The warning says the variable came after onnxruntime loaded; a later load is not that."""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert ("imported before Shuru's engine" in p.stderr) == warned, p.stderr
 
 
 def test_runtime_packages_never_import_the_tools():

@@ -18,11 +18,19 @@ log = logging.getLogger(__name__)
 TELEMETRY_VARIABLE = "ORT_DISABLE_TELEMETRY"
 
 
+_set_in_time: bool | None = None  # whether the variable was set before onnxruntime loaded (None: not yet set)
+
+
 def switch_off_telemetry() -> None:
     """Set ORT_DISABLE_TELEMETRY=1 for this process and its children (whatever it was)."""
+    global _set_in_time
     os.environ[TELEMETRY_VARIABLE] = "1"
-    if "onnxruntime" in sys.modules:  # loaded before us: the variable came too late for it
-        log.warning("onnxruntime was imported before Shuru's engine; switching its telemetry events off")
+    loaded = "onnxruntime" in sys.modules
+    if _set_in_time is None:
+        _set_in_time = not loaded
+        if loaded:  # loaded before the engine: the variable came too late for it
+            log.warning("onnxruntime was imported before Shuru's engine; switching its telemetry events off")
+    if loaded:
         _disable_events(sys.modules["onnxruntime"])
 
 
