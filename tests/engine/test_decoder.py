@@ -263,7 +263,7 @@ def reader_first(engine, pinyin, reader, weight, context=""):
 
 
 @pytest.mark.parametrize("pinyin, liked, weight, reach, first", [
-    ("shipin", "食品", 1.0, 100, "食品"),    # a reading among the best 8 moves to the top
+    ("shipin", "食品", 1.0, 100, "食品"),    # a reading among the best READ_TOP moves to the top
     ("shipin", "食品", 0.0, 100, "视频"),    # weight 0: the reading model is not asked
     ("shipin", "食品", 1.0, 1, "视频"),      # beyond its reach (fits() False): the search's order
     ("shipin", "是拼音", 1.0, 100, "视频"),  # a text that is not among the readings changes nothing
