@@ -7,9 +7,10 @@ For an input the list is, in this order:
    conversions (every one of them for an abbreviated input such as ``bjdx``), then the words and
    prefixes that follow the best conversion's syllables (longest first), then the other
    whole-input conversions, then single characters;
-2. filtered by ``dedupe`` (a text is listed once, where it first appears) and
+2. filtered by ``dedupe`` (a text is listed once, where it first appears),
    :func:`uncommon_last` (words written with characters outside GB2312, traditional or rare forms,
-   go last unless nothing else matches);
+   go last unless nothing else matches) and ``Decoder.syllable_first`` (an input that is one whole
+   syllable lists its first characters before readings that cut it: 很 恨 狠 痕 before 河南 for hen);
 3. **the user dictionary's words** (:func:`with_user_words`): those spelling the whole input
    first (heaviest first), those spelling a prefix before the first decoder word or character
    that covers no more letters;
@@ -42,7 +43,7 @@ def decoder_readings(decoder: Decoder, pinyin: str, deadline: float | None = Non
     chars = [c for c in prefixes if c.kind == "char"]
     # abbreviations (bjdx) have no near-copies: their whole-input readings are all different words
     k = len(sentences) if decoder.abbreviated else WHOLE_INPUT_FIRST
-    return uncommon_last(decoder, dedupe(sentences[:k] + words + sentences[k:] + chars))
+    return decoder.syllable_first(uncommon_last(decoder, dedupe(sentences[:k] + words + sentences[k:] + chars)))
 
 
 def uncommon_last(decoder: Decoder, convs: list[Conversion]) -> list[Conversion]:

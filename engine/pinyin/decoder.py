@@ -46,6 +46,10 @@ WHOLE_INPUT_FIRST = 3
 # Whole-input readings listed besides the best ones, one per other cut into whole syllables
 # (西安 for xi'an when xian reads best as one syllable).
 ALTERNATIVE_CUTS = 2
+# An input that is one whole syllable (hen, de) lists this many readings of it as that syllable before
+# any that cuts it into an initial or a completion (河南 for he'n, 第二 for d'e): the window's first page
+# (docs/TUNING.md#a-one-syllable-inputs-first-page).
+SYLLABLE_FIRST = 5
 REBUILD_CHARS = 32  # characters re-read to rebuild a released scorer state
 # whole-input readings the reading model re-orders: the best READ_TOP within READ_MARGIN nats of the
 # best one (docs/TUNING.md#the-pinyin-reading-model-after-the-search)
@@ -218,6 +222,19 @@ class Decoder:
     def sentences(self) -> list[Conversion]:
         """The best whole-input conversions of the searched text (nbest, then other cuts)."""
         return self._sentences() if self.text else []
+
+    def syllable_first(self, convs: list[Conversion]) -> list[Conversion]:
+        """``convs`` (a list for the searched input) with, for an input that is one whole syllable,
+        the readings that cut it into initials or completions after its first SYLLABLE_FIRST
+        readings as the syllable; unchanged for any other input."""
+        cut = self.lattice.best_cut() if self.text else []
+        if len(cut) != 1 or cut[0].kind != SegmentKind.FULL:
+            return convs
+        whole = (cut[0].start, cut[0].end)
+        split = [any(s.kind in (SegmentKind.INITIAL, SegmentKind.PARTIAL) and (s.start, s.end) != whole
+                     for s in c.segments) for c in convs]
+        kept = [c for c, x in zip(convs, split) if not x]
+        return kept[:SYLLABLE_FIRST] + [c for c, x in zip(convs, split) if x] + kept[SYLLABLE_FIRST:]
 
     def prefix_words(self, sentences: list[Conversion]) -> list[Conversion]:
         """Words starting at the first letter along the best sentence's syllables, longest span

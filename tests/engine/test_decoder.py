@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from engine.pinyin.candidates import decoder_readings
+from engine.pinyin.decoder import SYLLABLE_FIRST
 
 
 def texts(engine, pinyin, context=""):
@@ -53,15 +54,22 @@ def test_a_word_typed_alone_lists_what_people_type(engine, pinyin, first, on_fir
     assert set(on_first_page) <= set(page)
 
 
-@pytest.mark.parametrize("pinyin, split_reading", [
-    ("hen", "河南"),  # he'n: the n of a whole syllable read as an initial
-    ("ta", "天啊"),  # t'a
-    ("de", "第二"),  # d'e, e standing for er
-    ("zhon", "走红"),  # z'hon
+@pytest.mark.parametrize("pinyin, split_reading, after", [
+    ("hen", "河南", SYLLABLE_FIRST),  # he'n: the n of a whole syllable read as an initial
+    ("ta", "天啊", SYLLABLE_FIRST),  # t'a
+    ("de", "第二", SYLLABLE_FIRST),  # d'e, e standing for er
+    ("ha", "好啊", SYLLABLE_FIRST),  # h'a
+    ("zhon", "走红", 4),  # z'hon: an unfinished syllable's readings are ordered by score alone
 ])
-def test_a_whole_syllable_is_not_cut_into_an_abbreviation_before_its_own_words(engine, pinyin, split_reading):
+def test_a_whole_syllable_is_not_cut_into_an_abbreviation_before_its_own_words(engine, pinyin, split_reading, after):
     cands = texts(engine, pinyin)
-    assert split_reading not in cands[:4]
+    assert split_reading not in cands[:after]
+
+
+def test_a_whole_syllable_still_offers_its_abbreviation_after_its_own_characters(engine):
+    cands = texts(engine, "hen")
+    assert all(len(c) == 1 for c in cands[:SYLLABLE_FIRST])  # 很 恨 狠 痕 ...
+    assert "河南" in cands[SYLLABLE_FIRST:]
 
 
 def test_the_end_of_a_clause_still_counts_when_it_is_one(engine):
