@@ -227,12 +227,10 @@ class Decoder:
         """``convs`` (a list for the searched input) with, for an input that is one whole syllable,
         the readings that cut it into initials or completions after its first SYLLABLE_FIRST
         readings as the syllable; unchanged for any other input."""
-        cut = self.lattice.best_cut() if self.text else []
-        if len(cut) != 1 or cut[0].kind != SegmentKind.FULL:
+        whole = self._one_syllable((SegmentKind.FULL,))
+        if whole is None:
             return convs
-        whole = (cut[0].start, cut[0].end)
-        split = [any(s.kind in (SegmentKind.INITIAL, SegmentKind.PARTIAL) and (s.start, s.end) != whole
-                     for s in c.segments) for c in convs]
+        split = [_cuts(c.segments, whole) > 0 for c in convs]
         kept = [c for c, x in zip(convs, split) if not x]
         return kept[:SYLLABLE_FIRST] + [c for c, x in zip(convs, split) if x] + kept[SYLLABLE_FIRST:]
 
@@ -734,16 +732,19 @@ class Decoder:
     def _split_cost(self, final: PositionState) -> np.ndarray:
         """For an input that is one syllable, whole or unfinished (hen, ta, zhon): what each whole-input
         hypothesis that cuts it into initials or completions pays (he'n -> 河南, t'a -> 天啊, z'hon -> 走红)."""
-        cut = self.lattice.best_cut()
         cost = np.zeros(len(final.beam))
-        if len(cut) != 1 or cut[0].kind not in (SegmentKind.FULL, SegmentKind.PARTIAL):
+        whole = self._one_syllable((SegmentKind.FULL, SegmentKind.PARTIAL))
+        if whole is None:
             return cost
-        whole = (cut[0].start, cut[0].end)
         for idx in range(len(cost)):
             segs = self._path(final, len(self.text), idx).segs
-            cost[idx] = self.lattice_options.split_syllable_logprob * sum(
-                seg.kind in (SegmentKind.INITIAL, SegmentKind.PARTIAL) and (seg.start, seg.end) != whole for seg in segs)
+            cost[idx] = self.lattice_options.split_syllable_logprob * _cuts(segs, whole)
         return cost
+
+    def _one_syllable(self, kinds: tuple[SegmentKind, ...]) -> tuple[int, int] | None:
+        """The span of an input that reads best as one syllable of ``kinds`` (hen; zhon), else None."""
+        cut = self.lattice.best_cut() if self.text else []
+        return (cut[0].start, cut[0].end) if len(cut) == 1 and cut[0].kind in kinds else None
 
     def _conversion(self, final: PositionState, idx: int, score: float) -> Conversion | None:
         """Whole-input hypothesis ``idx`` as a candidate (None if it converts nothing: only apostrophes)."""
@@ -908,6 +909,13 @@ def _cut(conv: Conversion) -> tuple[int, ...]:
 def _by_length(table: tuple[float, ...], syllables: int) -> float:
     """The entry of a per-syllable-count table (its last entry for all longer inputs)."""
     return table[max(1, min(syllables, len(table))) - 1]
+
+
+def _cuts(segs, whole: tuple[int, int]) -> int:
+    """How many initials or completions ``segs`` cut from a one-syllable input's span ``whole``
+    (he'n: 1; the whole syllable read as a completion, heng for hen: 0)."""
+    return sum(seg.kind in (SegmentKind.INITIAL, SegmentKind.PARTIAL) and (seg.start, seg.end) != whole
+               for seg in segs)
 
 
 def _mix(share: float, a: np.ndarray, b: np.ndarray) -> np.ndarray:
