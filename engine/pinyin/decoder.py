@@ -52,8 +52,8 @@ ALTERNATIVE_CUTS = 2
 SYLLABLE_FIRST = 5
 REBUILD_CHARS = 32  # characters re-read to rebuild a released scorer state
 # whole-input readings the reading model re-orders: the best READ_TOP within READ_MARGIN nats of the
-# best one (docs/TUNING.md#the-pinyin-reading-model-after-the-search)
-READ_TOP, READ_MARGIN = 3, 6.0
+# best one, for an input typed after text (docs/TUNING.md#the-pinyin-reading-model-as-a-tie-breaker)
+READ_TOP, READ_MARGIN = 3, 1.0
 MAX_PREFIXES = 8  # prefixes of the best conversion offered (a long input has one per word)
 MAX_WORD_LETTERS = MAX_WORD_SYLLABLES * 7  # the longest a lexicon word can be typed (zhuang'... with apostrophes)
 # Reuse after a partial pick (docs/TUNING.md#reusing-the-search-after-a-partial-pick):
@@ -698,7 +698,11 @@ class Decoder:
         """``order`` with its first READ_TOP whole-input hypotheses (those within READ_MARGIN of the best)
         re-ordered by their totals plus the reading model's score of their text given the syllables
         typed for each character (the syllables after a character are known only now); unchanged
-        where the model cannot read one."""
+        where the model cannot read one. Only for an input typed after text (without, the model
+        measured no gain) whose last syllable is finished (an unfinished one changes with the next
+        key; reading it too would double the keys that pay for the model)."""
+        if not self.context or self._unfinished():
+            return order
         top = [int(i) for i in order[:READ_TOP] if total[i] >= total[order[0]] - READ_MARGIN]
         paths = [self._path(final, len(self.text), i) for i in top]
         typed = [typed_syllables(p.segs, "".join(p.pieces)) for p in paths]

@@ -260,7 +260,7 @@ class FakeReader:
         return n_chars <= self.reach
 
 
-def reader_first(engine, pinyin, reader, weight, context=""):
+def reader_first(engine, pinyin, reader, weight, context="今天"):
     from dataclasses import replace
 
     from engine.pinyin.decoder import Decoder, ScoreWeights
@@ -285,6 +285,18 @@ def test_the_reading_model_reorders_the_best_whole_input_readings(engine, pinyin
     assert bool(reader.asked) == (weight > 0 and reach > 1)
 
 
+@pytest.mark.parametrize("pinyin, context, read", [
+    ("shipin", "我爱吃", True),
+    ("shipin", "", False),     # no text before it: the model measured no gain there (docs/TUNING.md)
+    ("shipi", "我爱吃", False),  # an unfinished last syllable: the next key changes it
+    ("sp", "我爱吃", False),     # initials only: the same
+])
+def test_only_finished_input_typed_after_text_is_read(engine, pinyin, context, read):
+    reader = FakeReader("食品")
+    reader_first(engine, pinyin, reader, 1.0, context=context)
+    assert bool(reader.asked) == read
+
+
 def test_readings_far_behind_the_best_are_not_read(engine, monkeypatch):
     import engine.pinyin.decoder as decoder
 
@@ -294,8 +306,8 @@ def test_readings_far_behind_the_best_are_not_read(engine, monkeypatch):
 
 
 @pytest.mark.parametrize("pinyin, context, typed", [
-    ("shipin", "", ["shi", "pin"]),            # full syllables
-    ("sp", "", ["s", "p"]),                    # initials, as typed
+    ("shipin", "今天", ["shi", "pin"]),        # full syllables
+    ("bjdaxue", "今天", ["b", "j", "da", "xue"]),  # initials, as typed
     ("zhongguoren", "我是", ["zhong", "guo", "ren"]),
 ])
 def test_the_reading_model_reads_what_was_typed_for_each_character(engine, monkeypatch, pinyin, context, typed):
