@@ -22,7 +22,7 @@ def _version() -> str:
     try:
         return metadata.version("shuru")
     except metadata.PackageNotFoundError:
-        return "0.3.11"
+        return "0.3.12"
 
 
 __version__ = _version()

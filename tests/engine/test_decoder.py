@@ -66,6 +66,22 @@ def test_a_whole_syllable_is_not_cut_into_an_abbreviation_before_its_own_words(e
     assert split_reading not in cands[:after]
 
 
+@pytest.mark.parametrize("pinyin, archaic", [
+    ("ning", "年"),  # nian; no word reads it ning
+    ("pou", "部"),   # bu
+    ("sa", "蔡"),    # cai
+    ("hen", "掀"),   # xian
+])
+def test_a_reading_no_word_uses_stays_off_the_first_page(neural_engine, pinyin, archaic):
+    """The neural model does not see readings: it must not carry 年 onto ning's page."""
+    assert archaic not in texts(neural_engine, pinyin)[:SYLLABLE_FIRST]
+
+
+@pytest.mark.parametrize("pinyin, first", [("hang", "行"), ("kuai", "快"), ("le", "了")])
+def test_a_second_reading_that_words_use_keeps_its_place(neural_engine, pinyin, first):
+    assert texts(neural_engine, pinyin)[0] == first  # 行 hang as in 银行
+
+
 def test_a_whole_syllable_still_offers_its_abbreviation_after_its_own_characters(engine):
     cands = texts(engine, "hen")
     assert all(len(c) == 1 for c in cands[:SYLLABLE_FIRST])  # 很 恨 狠 痕 ...

@@ -29,7 +29,7 @@ INTERJECTION_SPELLING = {"n": "en", "ng": "en"}
 # A character alone under a reading other than pypinyin's default (docs/TUNING.md#a-characters-readings-when-typed-alone):
 ALONE_PER_WORD_USE = 0.5  # at most this share of the reading's uses inside the lexicon's words...
 RARE_READING_COUNT = 1000.0  # ...or, where words use it less, this many occurrences;
-NO_WORD_READING_COUNT = 10.0  # a reading no word uses (是 ti, 有 wei: archaic): this many at most
+NO_WORD_READING_COUNT = 0.5  # a reading no word uses (是 ti, 年 ning: archaic): less than one use
 MAX_TOKENS = (1 << 20) - 1  # token ids are 20 bits in the n-gram keys (ngram.BITS)
 
 # Priors of open-domain words (Wikipedia titles, wordfreq, RIME essay) the segmenter does not use,
