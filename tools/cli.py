@@ -283,7 +283,7 @@ def cmd_bench(args) -> int:
         key_ms += out["key_ms"]
         firsts.append(out["candidates"][0] if out["candidates"] else "")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # the same inputs typed after text, as in a document: each after the text committed for the one before
+    # the same inputs typed after text, as in a document: each after the text committed for the two before
     after_ms = [ms for k, pinyin in enumerate(rows)
                 for ms in convert_one(engine, pinyin, "".join(firsts[max(k - 2, 0):k]), 10, True)["key_ms"]]
     pick_ms = [ms for pinyin in rows for ms in partial_pick_keys(engine, pinyin)]
