@@ -12,8 +12,9 @@ from .pinyin.candidates import decoder_readings
 MISS_RANKS = 50  # candidates searched for the gold's rank
 
 
-def convert_one(engine: Engine, pinyin: str, context: str, topk: int, keystrokes: bool) -> dict:
-    """Candidates for one input (pinyin, or keys of the engine's shuangpin layout), timed in-process."""
+def convert_one(engine: Engine, pinyin: str, context: str, topk: int, keystrokes: bool, idle: bool = False) -> dict:
+    """Candidates for one input (pinyin, or keys of the engine's shuangpin layout), timed in-process;
+    ``idle``: typed key by key, the session's idle work runs between keys (see :func:`type_keys`)."""
     out: dict = {"input": pinyin}
     lay = shuangpin.layout(engine.options.layout)
     if lay is not None and not keystrokes:
@@ -23,7 +24,7 @@ def convert_one(engine: Engine, pinyin: str, context: str, topk: int, keystrokes
     elif keystrokes:
         session = engine.new_session(page_size=topk, context=context)
         t_all = time.perf_counter()
-        key_ms = [round(ms, 3) for ms in type_keys(session, pinyin)]
+        key_ms = [round(ms, 3) for ms in type_keys(session, pinyin, idle)]
         cands = [c.text for c in session.candidates()[:topk]]
         out.update(candidates=cands, ms=round((time.perf_counter() - t_all) * 1000, 3), key_ms=key_ms)
         return out  # the session already shows its script

@@ -279,13 +279,13 @@ def cmd_bench(args) -> int:
     engine = make_engine(args)
     key_ms, firsts = [], []
     for pinyin in rows:
-        out = convert_one(engine, pinyin, "", 10, True)
+        out = convert_one(engine, pinyin, "", 10, True, idle=True)
         key_ms += out["key_ms"]
         firsts.append(out["candidates"][0] if out["candidates"] else "")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # the same inputs typed after text, as in a document: each after the text committed for the two before
     after_ms = [ms for k, pinyin in enumerate(rows)
-                for ms in convert_one(engine, pinyin, "".join(firsts[max(k - 2, 0):k]), 10, True)["key_ms"]]
+                for ms in convert_one(engine, pinyin, "".join(firsts[max(k - 2, 0):k]), 10, True, idle=True)["key_ms"]]
     pick_ms = [ms for pinyin in rows for ms in partial_pick_keys(engine, pinyin)]
     undo_ms = [keys[-1] for pinyin in rows[::3] if (keys := partial_pick_keys(engine, pinyin, idle=False))]
     long_ms = long_input_keys(engine, rows)

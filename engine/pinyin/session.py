@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..memory import release_if_grown
 from .candidates import candidates
 from .decoder import Conversion, Decoder
 from .lattice import SEPARATOR
@@ -110,6 +111,7 @@ class Session:
         self.budget_ms = budget_ms
         self._partial = False  # the candidates cover only the letters decoded so far
         self._predictions: tuple[str, ...] = ()  # in the output script
+        self._heap_used = False  # a view decoded since the heap's free pages were last handed back
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -294,6 +296,7 @@ class Session:
         t0 = time.perf_counter()
         cands = self._candidates()
         ms = (time.perf_counter() - t0) * 1000
+        self._heap_used = not release_if_grown()
         page_count = max(1, -(-len(cands) // self.page_size))
         self.page = min(self.page, page_count - 1)
         on_page = cands[self.page * self.page_size: (self.page + 1) * self.page_size]
@@ -313,18 +316,23 @@ class Session:
         is one letter behind per key typed since. Catching it up here, a letter at a time
         (about one keystroke's work), makes that undo as fast as any key.
 
-        First, though, a search that a view() left unfinished goes on (within the budget)."""
+        First, though, a search that a view() left unfinished goes on (within the budget). Last, with
+        nothing left to do, the heap's freed pages go back to the system if it has grown (engine.memory)."""
         if self.decoding:
             self._cands = None
             self._candidates()
             return True
-        if not (self._undo and self._selected):
-            return False
-        try:
-            return not self._undo[-1].prepare(self._pinyin(self._selected[-1].letters + self.letters))
-        except Exception:
-            self._undo = []  # a half-advanced decoder must not come back: the undo decodes afresh
-            raise
+        if self._undo and self._selected:
+            try:
+                if not self._undo[-1].prepare(self._pinyin(self._selected[-1].letters + self.letters)):
+                    return True
+            except Exception:
+                self._undo = []  # a half-advanced decoder must not come back: the undo decodes afresh
+                raise
+        if self._heap_used:
+            self._heap_used = False
+            release_if_grown()
+        return False
 
     def candidates(self) -> list[Candidate]:
         """The whole ranked candidate list (all pages)."""
