@@ -133,7 +133,7 @@ def pinyin_finetune(texts: list[Path], weights: Path, out: Path, cfg: PinyinFine
         opt.step()
         steps += 1
         if steps % 50 == 0:
-            log(f"step {steps} loss {float(loss):.4f} lr {lr:.2e} {time.perf_counter() - t0:.0f}s")
+            log(f"step {steps} loss {float(loss.detach()):.4f} lr {lr:.2e} {time.perf_counter() - t0:.0f}s")
     seconds = time.perf_counter() - t0
     after = {k: _model_metrics(model, ev, table, _EvalCfg, device) for k, ev in evals.items()}
     log(f"after {steps} steps ({seconds:.0f}s): {after}")
