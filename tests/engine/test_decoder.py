@@ -82,6 +82,17 @@ def test_a_second_reading_that_words_use_keeps_its_place(neural_engine, pinyin, 
     assert texts(neural_engine, pinyin)[0] == first  # 行 hang as in 银行
 
 
+@pytest.mark.parametrize("pinyin, emoticon, common", [
+    ("lei", "泪", "类"),  # [泪]
+    ("xx", "嘻嘻", "谢谢"),  # [嘻嘻]
+    ("wa", "挖", "哇"),  # [挖鼻屎]
+])
+def test_weibos_emoticon_codes_do_not_count_as_typed_text(neural_engine, pinyin, emoticon, common):
+    """The corpus is read without its bracketed tags (trainer.corpus.strip_tags)."""
+    cands = texts(neural_engine, pinyin)
+    assert cands.index(common) < (cands.index(emoticon) if emoticon in cands else len(cands))
+
+
 def test_a_whole_syllable_still_offers_its_abbreviation_after_its_own_characters(engine):
     cands = texts(engine, "hen")
     assert all(len(c) == 1 for c in cands[:SYLLABLE_FIRST])  # 很 恨 狠 痕 ...

@@ -135,3 +135,22 @@ def test_thin_shards_keeps_evenly_spread_runs_from_bos(tmp_path):
     assert meta["train_tokens"] == len(kept) <= 140 and kept[0] == BOS
     assert {10, 20} <= set(kept.tolist())  # both halves (both "sources") are kept
     assert (tmp_path / "dst" / "heldout.npy").read_bytes() == (src / "heldout.npy").read_bytes()
+
+
+@pytest.mark.parametrize("line, clauses_wanted", [
+    ("今天好开心[哈哈]明天见[泪][泪]", ["今天好开心", "明天见"]),  # Weibo's emoticon codes
+    ("挖[挖鼻屎]了", ["挖", "了"]),
+    ("见［偷笑］了", ["见", "了"]),  # full-width brackets
+    ("如图[图片]所示[1]。", ["如图", "所示"]),  # placeholders and references
+    ("[这是一段很长的方括号里的文字不是表情]", ["这是一段很长的方括号里的文字不是表情"]),  # longer: text
+    ("【新闻】今天", ["新闻", "今天"]),  # 【】 titles are typed
+])
+def test_the_corpus_is_read_without_bracketed_tags(tmp_path, line, clauses_wanted):
+    from engine.text import clauses
+    from trainer.corpus import CorpusFile, read_lines
+
+    path = tmp_path / "social_weibo_posts.txt.xz"
+    with lzma.open(path, "wt", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+    lines = list(read_lines(CorpusFile(path, 1.0)))
+    assert len(lines) == 1 and [c for ln in lines for c in clauses(ln)] == clauses_wanted
