@@ -35,6 +35,18 @@ def han_count(text: str) -> int:
     return sum(1 for c in text if is_han_code(ord(c)))
 
 
+# Short bracketed tags: Weibo's emoticon codes ([泪], [哈哈], [挖鼻屎]) and placeholders ([图片], [1]).
+# A site inserts them, nobody types them; as clauses of their own they made 泪 the first candidate
+# for lei (docs/TUNING.md#bracketed-tags-in-the-corpus). 【】 titles are typed and stay.
+BRACKET_TAG = re.compile(r"[\[［][^\[\]［］\n]{1,8}[\]］]")
+
+
+def strip_tags(line: str) -> str:
+    """``line`` without its short bracketed tags (BRACKET_TAG), each replaced by a space, which
+    still ends the clause before it. For text learned from (the corpus, a user's files)."""
+    return BRACKET_TAG.sub(" ", line) if "[" in line or "［" in line else line
+
+
 def normalise_text(line: str) -> str:
     """NFKC (full-width digits and letters to ASCII) and strip."""
     return unicodedata.normalize("NFKC", line).strip()

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import lzma
 import random
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+from engine.text import strip_tags
 
 
 
@@ -25,17 +26,6 @@ SOURCE_WEIGHTS: dict[str, float] = {
     "translations_classical_to_modern": 0.25,
     "tech_msdocs_zh": 0.5,  # 10.8M characters of software documentation: technical terms, not its style
 }
-
-
-# Short bracketed tags: Weibo's emoticon codes ([泪], [哈哈], [挖鼻屎]) and placeholders ([图片], [1]).
-# The site inserts them, nobody types them; as clauses of their own they made 泪 the first
-# candidate for lei and 挖鼻屎 a phrase. Each becomes a space, which still ends the clause before it.
-BRACKET_TAG = re.compile(r"[\[［][^\[\]［］\n]{1,8}[\]］]")
-
-
-def strip_tags(line: str) -> str:
-    """``line`` without its short bracketed tags (BRACKET_TAG), each replaced by a space."""
-    return BRACKET_TAG.sub(" ", line) if "[" in line or "［" in line else line
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 
 from engine.atomic import write_bytes_atomic
-from engine.text import normalise_text
+from engine.text import normalise_text, strip_tags
 from engine.paths import ASSETS_DIR
 
 from . import STARTED_AT
@@ -77,8 +77,9 @@ def read_texts(paths: list[Path], log: Callable[[str], None]) -> list[str]:
 
 
 def split_user_lines(texts: list[str]) -> tuple[list[str], list[str]]:
-    """(train lines, held-out lines) of the user's text, normalised, empty lines dropped."""
-    lines = [normalise_text(line) for t in texts for line in t.splitlines()]
+    """(train lines, held-out lines) of the user's text, normalised and without bracketed tags
+    (engine.text.strip_tags), empty lines dropped."""
+    lines = [normalise_text(strip_tags(line)) for t in texts for line in t.splitlines()]
     lines = [line for line in lines if line]
     held = [line for i, line in enumerate(lines) if i % USER_HELDOUT_EVERY == USER_HELDOUT_EVERY - 1]
     train_lines = [line for i, line in enumerate(lines) if i % USER_HELDOUT_EVERY != USER_HELDOUT_EVERY - 1]

@@ -31,7 +31,7 @@ from ..core.lexicon import BOS, EOS, Lexicon
 from ..core.ngram import BITS, NgramModel
 from ..core.segment import Segmenter
 from ..errors import AssetError
-from ..text import clauses
+from ..text import clauses, strip_tags
 
 FORMAT = "shuru-user-lm"
 FORMAT_VERSION = 2  # 2 adds trigrams; version-1 layers still load (bigrams only)
@@ -45,7 +45,8 @@ WORD_BONUS_CAP = 4.0  # nats
 
 def count_text(lines: Iterable[str], lexicon: Lexicon) -> tuple[Counter, Counter, Counter]:
     """Token unigram, bigram and trigram counts of ``lines`` segmented with the lexicon
-    (clauses start with <s> <s>, as the decoder queries them)."""
+    (clauses start with <s> <s>, as the decoder queries them), bracketed tags left out
+    (engine.text.strip_tags)."""
 
     # the corpus counts' words only: open-domain words (titles) would re-cut the text as they
     # would have re-cut the corpus
@@ -59,7 +60,7 @@ def count_text(lines: Iterable[str], lexicon: Lexicon) -> tuple[Counter, Counter
     bi: Counter = Counter()
     tri: Counter = Counter()
     for line in lines:
-        for clause in clauses(line):
+        for clause in clauses(strip_tags(line)):
             toks = [BOS, BOS] + [lexicon.token_id(w) or 0 for w in seg.cut(clause)] + [EOS]
             uni.update(toks[2:])
             bi.update(zip(toks[1:-1], toks[2:]))

@@ -182,6 +182,16 @@ def test_open_domain_words_are_flagged_and_never_cut_into(tiny_assets):
     assert lex.token_id("河姆渡遗址") not in uni and uni[lex.token_id("我们")] == 1
 
 
+def test_the_user_text_layer_leaves_bracketed_tags_out(tiny_assets):
+    from engine.core.lexicon import Lexicon
+    from engine.user.userlm import count_text
+
+    lex = Lexicon.load(tiny_assets / "lexicon.npz")
+    plain, _, _ = count_text(["我们去北京", "参观"], lex)
+    tagged, _, _ = count_text(["我们去北京[参观]", "参观［北京］"], lex)  # an emoticon code is not typed text
+    assert tagged == plain
+
+
 def test_titles_add_their_inner_word_ngrams_and_nothing_else(tiny_data, tmp_path):
     """北京大学 cut as 北京|大学 adds that bigram once; unigrams and sentence boundaries stay the corpus's."""
     from tools.build.counts import BITS, TITLE_NGRAM_COUNT, count_corpus

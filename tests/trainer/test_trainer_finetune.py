@@ -163,3 +163,10 @@ def test_the_user_text_layer_never_counts_the_reports_held_out_lines(tmp_path):
     user = UserLM.load(tmp_path / FILE_NAME, lexicon)
     assert user.unigram[lexicon.token_id("当事人")] == 3 * (USER_HELDOUT_EVERY - 1)
     assert user.unigram[lexicon.token_id("邮寄")] == 0
+
+
+def test_a_users_text_is_learned_without_bracketed_tags():
+    from trainer.finetune import split_user_lines
+
+    train, held = split_user_lines(["今天好开心[哈哈]明天见[泪]\n\n[图片]\n［偷笑］了"])
+    assert train + held == ["今天好开心 明天见", "了"]
