@@ -12,7 +12,6 @@ syllable, 7 syllables in an int64) and by initial groups (5 bits each), so that
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import zipfile
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AssetError, FormatVersionError, asset_problem
+from .digests import blake2b, sha1
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def token_list_hash(tokens: list[str]) -> str:
     and their int32 offsets, whatever encoding the file stores (format 2's hashes stay valid)."""
     utf8 = [t.encode("utf-8") for t in tokens]
     offsets = np.cumsum([0] + [len(b) for b in utf8]).astype(np.int32)
-    return hashlib.sha1(b"".join(utf8) + offsets.tobytes()).hexdigest()[:16]
+    return sha1(b"".join(utf8) + offsets.tobytes()).hexdigest()[:16]
 
 
 def read_mapped_npz(path: Path, check_crc: bool = True) -> tuple[dict | None, dict[str, np.ndarray]]:
@@ -237,7 +237,7 @@ def read_mapped_npz(path: Path, check_crc: bool = True) -> tuple[dict | None, di
 
 def text_hash(data: bytes) -> int:
     """A stable signed 64-bit hash of UTF-8 bytes."""
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little", signed=True)
+    return int.from_bytes(blake2b(data, digest_size=8).digest(), "little", signed=True)
 
 
 ALIGN = 64  # array data start on 64-byte boundaries in the file (mapped arrays must be aligned)

@@ -15,10 +15,10 @@ Text becomes tokens one character each: a Han character (engine.text) is its tok
 """
 from __future__ import annotations
 
-import hashlib
 import unicodedata
 
 from ..text import is_han
+from .digests import sha1
 
 FORMAT = "shuru-neural-lm"
 FORMAT_VERSION = 1
@@ -46,7 +46,7 @@ def encode_text(token_id: dict[str, int], text: str) -> list[int]:
 
 def vocab_sha1(raw: bytes) -> str:
     """The sha1 a manifest records for the bytes of its vocab.txt."""
-    return hashlib.sha1(raw).hexdigest()
+    return sha1(raw).hexdigest()
 
 
 def manifest_problem(manifest: object) -> tuple[str, str] | None:

@@ -1,6 +1,7 @@
 """Freed heap memory goes back to the system once the resident set has grown: a session asks
 after each key and when its idle work is done (engine.memory)."""
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,3 +91,27 @@ def test_a_key_gives_back_the_heap_only_once_the_resident_set_has_grown(monkeypa
     rss[0] += 1
     assert memory.release_if_grown() and len(trims) == 2
     assert not memory.release_if_grown()  # measured again at the release
+
+
+@pytest.mark.parametrize("data", [b"", "北京大学".encode(), bytes(range(256)) * 3])
+def test_the_engines_digests_are_hashlibs(data):
+    import hashlib
+
+    from engine.core.digests import blake2b, sha1
+
+    assert sha1(data).hexdigest() == hashlib.sha1(data).hexdigest()
+    assert blake2b(data, digest_size=8).digest() == hashlib.blake2b(data, digest_size=8).digest()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
+def test_typing_does_not_load_openssl():
+    """hashlib would map OpenSSL's libcrypto (3.7 MB resident) for two digests (engine.core.digests)."""
+    import subprocess
+
+    code = ("from engine import Engine, EngineOptions\n"
+            "e = Engine.load(EngineOptions(learning=False, personal=False, libime='off'))\n"
+            "s = e.new_session(); s.insert('nihaoshijie'); s.view()\n"
+            "print('libcrypto' in open('/proc/self/maps').read())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.split()[-1] == "False"
