@@ -14,8 +14,6 @@ from typing import Iterator
 
 from engine.text import strip_tags
 
-
-
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 # Fraction of lines kept from each source. The 1910s-50s books and the modern
