@@ -53,7 +53,7 @@ SYLLABLE_FIRST = 5
 REBUILD_CHARS = 32  # characters re-read to rebuild a released scorer state
 # whole-input readings the reading model re-orders: the best READ_TOP within READ_MARGIN nats of the
 # best one, for an input typed after text (docs/TUNING.md#the-pinyin-reading-model-as-a-tie-breaker)
-READ_TOP, READ_MARGIN = 3, 1.0
+READ_TOP, READ_MARGIN = 3, 0.5
 MAX_PREFIXES = 8  # prefixes of the best conversion offered (a long input has one per word)
 MAX_WORD_LETTERS = MAX_WORD_SYLLABLES * 7  # the longest a lexicon word can be typed (zhuang'... with apostrophes)
 # Reuse after a partial pick (docs/TUNING.md#reusing-the-search-after-a-partial-pick):

@@ -111,3 +111,23 @@ def test_ngram_built_for_another_lexicon_is_rejected(assets_copy):
 
 def test_load_is_fast(engine):
     assert engine.load_ms < 3000  # generous: real numbers are in the benchmark
+
+
+@pytest.mark.parametrize("reader_weight, context, first", [
+    (None, "我爱吃", "食品"),  # the shipped weight: the model reads the syllables after the text
+    (0.0, "我爱吃", "视频"),   # the search alone
+    (None, "", "视频"),        # no text before: the model is not asked
+])
+def test_the_shipped_pinyin_reading_model_breaks_near_ties_after_text(reader_weight, context, first):
+    import json
+
+    from engine.paths import ASSETS_DIR
+
+    e = Engine.load(EngineOptions(learning=False, personal=False, libime="off", reader_weight=reader_weight))
+    assert e.reader is not None and "pinyin-reading model" in e.status
+    reader = json.loads((ASSETS_DIR / "pinyin-model" / "manifest.json").read_text())
+    chars = json.loads((ASSETS_DIR / "model" / "manifest.json").read_text())
+    assert reader["vocab_sha1"] == chars["vocab_sha1"]  # both models read one token list
+    s = e.new_session(context=context)
+    s.insert("shipin")
+    assert s.view().candidates[0].text == first

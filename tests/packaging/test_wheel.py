@@ -11,7 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ASSET_FILES = ["engine/assets/lexicon.npz", "engine/assets/ngram.npz", "engine/assets/LICENSES.md",
                "engine/assets/model/manifest.json", "engine/assets/model/model.onnx",
-               "engine/assets/model/vocab.txt"]
+               "engine/assets/model/vocab.txt", "engine/assets/pinyin-model/manifest.json",
+               "engine/assets/pinyin-model/encoder.onnx", "engine/assets/pinyin-model/decoder.onnx"]
 
 
 @pytest.fixture(scope="module")
@@ -46,5 +47,6 @@ def test_the_engine_installed_from_the_wheel_converts_pinyin(wheel, tmp_path):
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[0])["candidates"][0] == "你好"
     assert "engine: neural (base)" in out.stderr  # the model came along too (and onnxruntime with it)
+    assert "pinyin-reading model" in out.stderr and "not used" not in out.stderr  # and the pinyin-reading model
     # the install folder is only read (a system install is read-only): nothing written or changed there
     assert {p: p.stat().st_mtime for p in site.rglob("*")} == before
