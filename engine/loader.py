@@ -46,7 +46,7 @@ def load_parts(options: EngineOptions) -> LoadedParts:
     if options.use_neural:
         neural, name, status = _load_neural(options, lexicon)
     reader = None
-    if options.use_neural:
+    if neural is not None:  # the statistical fallback stays "statistical scorers only"
         reader, reader_status = _load_reader(options)
         status += reader_status
     status += lm_status
