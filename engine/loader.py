@@ -17,6 +17,7 @@ from .user.history import UserHistory, default_history_path
 from .user.userdb import MEMORY
 
 log = logging.getLogger(__name__)
+PINYIN_MODEL_DIR = "pinyin-model"  # the reader's folder, in the assets and in a personal model's folder
 
 
 @dataclass
@@ -145,22 +146,41 @@ def _with_user_layer(options: EngineOptions, lexicon: Lexicon, ngram: NgramModel
 
 
 def _load_reader(options: EngineOptions):
-    """(the pinyin-reading model or None, what the status line adds); never raises."""
+    """(the pinyin-reading model or None, what the status line adds); never raises. The active
+    personal model's own reader (its ``pinyin-model/``) comes first, then the shipped one."""
+    from .models import active_model_dir
+
+    if options.pinyin_model is not None:
+        return _try_reader(options.pinyin_model, "pinyin-reading model")
+    folder, name = active_model_dir(options)
+    personal = folder / PINYIN_MODEL_DIR if folder is not None and name != "base" else None
+    notes = ""
+    if personal is not None and personal.is_dir():
+        reader, status = _try_reader(personal, "your pinyin-reading model")
+        if reader is not None:
+            return reader, status
+        notes = status  # the shipped reader stands in; the status says why
+    shipped = options.assets_dir / PINYIN_MODEL_DIR
+    if not shipped.exists():
+        return None, notes
+    reader, status = _try_reader(shipped, "pinyin-reading model")
+    return reader, status + notes
+
+
+def _try_reader(model_dir: Path, what: str):
+    """(PinyinScorer of ``model_dir`` or None, the status line's part naming it ``what``)."""
     from .errors import ShuruError
 
-    model_dir = options.pinyin_model or options.assets_dir / "pinyin-model"
-    if options.pinyin_model is None and not model_dir.exists():
-        return None, ""
     try:
         from .pinyin.pinyin_scorer import PinyinScorer
 
-        return PinyinScorer.load(model_dir), " + pinyin-reading model"
+        return PinyinScorer.load(model_dir), f" + {what}"
     except ShuruError as e:
-        log.warning("pinyin-reading model unusable: %s", e)
-        return None, f" (pinyin-reading model not used: {e})"
+        log.warning("%s unusable: %s", what, e)
+        return None, f" ({what} not used: {e})"
     except Exception as e:  # onnxruntime raises many kinds of errors on corrupt files
-        log.warning("pinyin-reading model failed to load: %s", e)
-        return None, f" (pinyin-reading model failed to load: {e})"
+        log.warning("%s failed to load: %s", what, e)
+        return None, f" ({what} failed to load: {e})"
 
 
 def _load_neural(options: EngineOptions, lexicon: Lexicon):

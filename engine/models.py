@@ -212,8 +212,9 @@ def _created(path: Path, manifest: dict) -> str:
 
 
 def _folder_size(path: Path) -> int:
+    """Bytes of the files in ``path`` and its sub-folders (a personal pinyin-reading model)."""
     try:
-        return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     except OSError:
         return 0
 

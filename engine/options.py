@@ -45,8 +45,8 @@ class EngineOptions:
     phrases_path: Path | None = None  # the user's quick-phrases file (engine.pinyin.phrases); None: built-ins only
     history_path: Path | None = None  # None: platformdirs user data dir / user.db (SQLite)
     weights: ScoreWeights | None = None  # None: the tuned defaults for the loaded scorers
-    # the pinyin-reading model's folder (engine.pinyin.pinyin_scorer); None: assets/pinyin-model if
-    # present; off with use_neural=False
+    # the pinyin-reading model's folder (engine.pinyin.pinyin_scorer); None: the active personal
+    # model's pinyin-model/, else assets/pinyin-model if present; off with use_neural=False
     pinyin_model: Path | None = None
     reader_weight: float | None = None  # None: READER_WEIGHT when the pinyin-reading model is loaded
     entries_per_edge: int = 32

@@ -25,7 +25,7 @@ class Plan:
 
 @dataclass(frozen=True)
 class Phase:
-    """A stage of the run begins: "baseline", "training", "export", "report"."""
+    """A stage of the run begins: "baseline", "training", "reader", "export", "report"."""
 
     phase: str | None = None
 

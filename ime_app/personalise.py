@@ -39,7 +39,8 @@ MODEL_COLUMNS = ("Model", "Created", "Trained on", "Size", "Result", "")
 MODELS_FLEXIBLE = 2  # the column that takes the room the others leave (the file names)
 TEXT_FILTER = "Text files (*.txt *.md);;All files (*)"
 PHASES = {"baseline": "Measuring the current model…", "training": "Training…",
-          "export": "Writing the new model…", "report": "Measuring the new model…"}
+          "reader": "Adapting the pinyin-reading model…", "export": "Writing the new model…",
+          "report": "Measuring the new model…"}
 ERROR_STYLE = "color: #b42318;"
 
 

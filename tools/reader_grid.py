@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sets", nargs="*")
     ap.add_argument("--pinyin-model", dest="pinyin_model")
+    ap.add_argument("--model", help="character model folder (default: the installed one), with its text layer")
     ap.add_argument("--context", action="store_true")
     ap.add_argument("--limit", type=int)
     ap.add_argument("--free-context", dest="free_context", default="",
@@ -110,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         from engine import Engine, EngineOptions
         from engine.pinyin.pinyin_scorer import PinyinScorer
 
-        engine = Engine.load(EngineOptions(learning=False, personal=False, quick_phrases=False, libime="wait"))
+        engine = Engine.load(EngineOptions(learning=False, personal=False, quick_phrases=False, libime="wait",
+                                           model_dir=Path(args.model) if args.model else None,
+                                           reader_weight=0.0))  # the lists as the search alone orders them
         reader = PinyinScorer.load(Path(args.pinyin_model))
         print(f"engine: {engine.status}; reader: {args.pinyin_model}", file=sys.stderr)
         for name, rows in read_sets(args.sets).items():

@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--report-clauses", type=int, default=None,
                     help="at most this many clauses per set typed for the before/after report (default: 60 of "
                          "your text and all 240 of the general-text check)")
+    sp.add_argument("--reader-minutes", type=float, default=None,
+                    help="also adapt the pinyin-reading model beside the base model (its decoder; the encoder "
+                         "stays) for this many minutes after the character model (default: 0, not adapted)")
     sp.set_defaults(func=_finetune)
 
     sp = sub.add_parser("export", help="ONNX + vocab + manifest + fp16 weights from a run")

@@ -36,9 +36,9 @@ from engine.paths import ASSETS_DIR
 from . import STARTED_AT
 from .config import apply_overrides
 from .data import WindowSampler, heldout_windows, load_shards, stderr_log
-from .errors import DataError, ManifestError, TrainerError
+from .errors import DataError, ManifestError, ManifestMismatchError, TrainerError
 from .events import Events
-from .export import VOCAB_NAME, WEIGHTS_NAME, load_manifest, write_model_dir
+from .export import VOCAB_NAME, WEIGHTS_NAME, file_sha1, load_manifest, write_model_dir
 from .model import CharLM, ModelConfig
 from .replay import load_check_set, load_replay
 from .textfile import read_text_file
@@ -64,6 +64,13 @@ REPORT_S = 50.0  # typing the report's 300 clauses through the engine, before an
 EVAL_BATCH = 32  # windows per evaluation batch (trainer.train.evaluate_windows)
 OPTIMIZER_SHARE = 0.03  # AdamW's update, as a share of a step (the plan's probe leaves it out)
 THREAD_SCALING = 0.64  # a CPU step on n of N threads takes (N / n) ** 0.64 as long
+# The pinyin-reading model beside the base model (engine.loader.PINYIN_MODEL_DIR) can adapt after the
+# character model: its decoder, the encoder frozen. Off by default: beside the personal character
+# model and text layer it measured no gain (docs/TUNING.md#the-pinyin-reading-model-in-a-personal-fine-tune).
+READER_DIR = "pinyin-model"
+READER_MINUTES = 0.0  # its training time (--reader-minutes); the character model keeps the preset's max_minutes
+READER_USER_CHARS, READER_REPLAY_CHARS = 400_000, 300_000  # text read with pypinyin (~180k chars/s)
+READER_SETUP_S, READER_EXPORT_S = 12.0, 20.0  # loading and reading the text, evaluations; the int8 export
 
 
 def read_texts(paths: list[Path], log: Callable[[str], None]) -> list[str]:
@@ -227,14 +234,18 @@ class Job:
     general_check: list[dict]
     general_source: str
     plan: dict
+    reader: Path | None = None  # the pinyin-reading model dir that adapts too (None: none)
+    reader_minutes: float = 0.0
 
 
 def plan_finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None = None,
                   shards: Path | None = None, work: Path | None = None, overrides: list[str] | None = None,
-                  log: Callable[[str], None] = stderr_log, check_only: bool = False) -> Job:
+                  log: Callable[[str], None] = stderr_log, check_only: bool = False,
+                  reader_minutes: float = READER_MINUTES) -> Job:
     """Check everything a fine-tune needs and plan it (device, steps, time); touches nothing
     but a write probe. Raises a TrainerError (or InputFileError) saying what is wrong.
-    ``check_only``: the plan alone (packages are found, not imported)."""
+    ``check_only``: the plan alone (packages are found, not imported). ``reader_minutes``: the
+    pinyin-reading model's training time (0: it is not adapted)."""
     check_dependencies(import_them=not check_only)
     texts = read_texts(texts_paths, log)  # refuses binary files before anything is touched
     base = Path(base) if base else INSTALLED_MODEL
@@ -262,10 +273,32 @@ def plan_finetune(texts_paths: list[Path], out: Path | None = None, base: Path |
     check_output(out.parent, need)
     check_output(work.parent, need)
     source = str(check_meta.get("name") or check_meta.get("source") or "")
+    reader = find_reader(base, vocab, log) if reader_minutes > 0 else None
     job = Job(list(map(Path, texts_paths)), texts, base, out, work, manifest, vocab, cfg, user_train, user_held,
-              held_lines, replay, general_held, check, source, {})
+              held_lines, replay, general_held, check, source, {}, reader, reader_minutes if reader else 0.0)
     job.plan = _plan(job)
     return job
+
+
+def find_reader(base: Path, vocab: Vocab, log: Callable[[str], None]) -> Path | None:
+    """The pinyin-reading model beside the base model (``base/../pinyin-model``) when it can be
+    fine-tuned (it has its fp16 weights.pt), else None (logged). ManifestError or
+    ManifestMismatchError where it is there but damaged or made for another vocabulary."""
+    from .pinyin_export import load_pinyin_manifest
+
+    folder = Path(base).parent / READER_DIR
+    if not folder.is_dir():
+        log("no pinyin-reading model beside the base model: only the character model adapts")
+        return None
+    if not (folder / WEIGHTS_NAME).is_file():
+        log(f"{folder} has no {WEIGHTS_NAME}: only the character model adapts")
+        return None
+    manifest = load_pinyin_manifest(folder, vocab.sha1)
+    expected = (manifest.get("source") or {}).get("weights_sha1")
+    if expected and file_sha1(folder / WEIGHTS_NAME) != expected:
+        raise ManifestMismatchError(f"{folder / WEIGHTS_NAME} is not the weights that {folder}'s graphs were "
+                                    f"exported from: reinstall Shuru's trainer")
+    return folder
 
 
 @dataclass(frozen=True)
@@ -293,22 +326,26 @@ def _plan(job: Job) -> dict:
     cfg, user_chars = job.cfg, sum(len(t) for t in job.texts)
     eval_windows = len(heldout_windows(job.user_held, cfg.seq_len, cfg.eval_windows)) + len(job.general_held)
     startup_s = time.perf_counter() - STARTED_AT
-    estimate = estimate_seconds(cfg, times, device.kind, device.threads, eval_windows, user_chars, startup_s)
+    estimate = estimate_seconds(cfg, times, device.kind, device.threads, eval_windows, user_chars, startup_s,
+                                reader_s=reader_seconds(job.reader_minutes))
     resume = (job.work / "ckpt.pt").is_file()
     return {"device": device.to_dict(), "user_chars": user_chars,
             "user_tokens": int(len(job.user_train)), "steps": cfg.max_steps, "s_per_step": round(times.step_s, 3),
             "s_per_step_by_threads": {n: round(t, 3) for n, t in times.steps.items()},
             "eval_batch_s": round(times.eval_batch_s, 3), "eval_windows": eval_windows,
             "startup_s": round(startup_s, 1), "estimate_s": round(estimate), "replay": job.replay is not None,
-            "max_minutes": cfg.max_minutes, "resume": resume, "out": str(job.out)}
+            "max_minutes": cfg.max_minutes, "resume": resume, "out": str(job.out),
+            "reader_minutes": job.reader_minutes}
 
 
 def estimate_seconds(cfg: TrainConfig, times: StepTimes, device_kind: str, threads: int, eval_windows: int,
-                     user_chars: int, startup_s: float = 0.0, report_s: float = REPORT_S) -> float:
+                     user_chars: int, startup_s: float = 0.0, report_s: float = REPORT_S,
+                     reader_s: float = 0.0) -> float:
     """Wall-clock seconds of a whole fine-tune: ``startup_s`` (the checks and the plan, which a run
     repeats), the baseline evaluation, the training loop (its steps, evaluations, thread-count
-    probes and checkpoints, cut at cfg.max_minutes), the last evaluation, the export with the
-    user's text layer, and the report (``report_s``). ``eval_windows``: held-out windows per evaluation."""
+    probes and checkpoints, cut at cfg.max_minutes), the last evaluation, the pinyin-reading
+    model's adaptation (``reader_s``), the export with the user's text layer, and the report
+    (``report_s``). ``eval_windows``: held-out windows per evaluation."""
     from .train import TUNER_PROBE_EVERY
 
     steps, every = cfg.max_steps, max(cfg.eval_every, 1)
@@ -323,7 +360,12 @@ def estimate_seconds(cfg: TrainConfig, times: StepTimes, device_kind: str, threa
         loop_s = cfg.max_minutes * 60
     last_eval_s = eval_s if cut or steps % every else 0.0  # unless the last step was just evaluated
     return (startup_s + RUN_SETUP_S + eval_s + loop_s + last_eval_s + CHECKPOINT_S
-            + EXPORT_S + USER_LAYER_S + USER_LAYER_S_PER_CHAR * user_chars + report_s)
+            + EXPORT_S + USER_LAYER_S + USER_LAYER_S_PER_CHAR * user_chars + reader_s + report_s)
+
+
+def reader_seconds(minutes: float) -> float:
+    """Wall-clock seconds of adapting the pinyin-reading model for ``minutes`` (0: none)."""
+    return minutes * 60 + READER_SETUP_S + READER_EXPORT_S if minutes > 0 else 0.0
 
 
 def thread_probe_seconds(times: StepTimes, threads: int) -> float:
@@ -377,12 +419,15 @@ def _probe_step_seconds(job: Job, device, threads: int) -> StepTimes:
 def finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None = None,
              shards: Path | None = None, work: Path | None = None, overrides: list[str] | None = None,
              log: Callable[[str], None] = stderr_log, on_step: Callable[[int], None] | None = None,
-             events: Events | None = None, check_only: bool = False, report_clauses: int | None = None) -> dict:
+             events: Events | None = None, check_only: bool = False, report_clauses: int | None = None,
+             reader_minutes: float = READER_MINUTES) -> dict:
     """Fine-tune `base` (default: the installed model) on text files into `out`
-    (default: the personal model dir). Returns a summary dict (with ``check_only``: the plan)."""
+    (default: the personal model dir), and the pinyin-reading model beside `base` for
+    ``reader_minutes``. Returns a summary dict (with ``check_only``: the plan)."""
     t0 = time.time()
     events = events or Events()
-    job = plan_finetune(texts_paths, out, base, shards, work, overrides, log, check_only=check_only)
+    job = plan_finetune(texts_paths, out, base, shards, work, overrides, log, check_only=check_only,
+                        reader_minutes=reader_minutes)
     if check_only:
         return {"status": "ok", "plan": job.plan}
     events.emit("plan", **job.plan)
@@ -398,8 +443,12 @@ def finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None
     before = _eval_base(job.base / WEIGHTS_NAME, vocab, evals, cfg)
     events.phase("training")
     result = train(cfg, data, vocab, log=log, on_step=on_step, on_event=_throttled(events))
-    events.phase("export")
     model = _load_final(job.work, vocab)
+    reader = None
+    if job.reader is not None:
+        events.phase("reader")
+        reader = adapt_reader_for(job, log, events)
+    events.phase("export")
     training = {"base_model": str(job.base), "base_onnx_sha1": job.manifest["onnx_sha1"],
                 "texts": [str(p) for p in job.paths], "user_tokens": int(len(job.user_train)),
                 "replay": job.replay is not None, "steps": result["steps"], "tokens": result["tokens"],
@@ -408,16 +457,75 @@ def finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None
                 "config": {k: getattr(cfg, k) for k in ("lr", "batch_size", "seq_len", "replay_fraction",
                                                         "freeze_embeddings", "freeze_layers", "max_minutes")}}
     metrics = {"before": before, "after": result["eval"]}
+
+    def extra_files(folder: Path) -> None:
+        write_user_layer(job.texts, job.paths, folder, log)
+        if reader is not None:
+            write_reader(reader, folder / READER_DIR, log)
+
     write_model_dir(model, vocab, job.out, training, metrics, int8=job.manifest.get("quantized", False),
-                    extra_files=lambda folder: write_user_layer(job.texts, job.paths, folder, log),
-                    parity_windows=evals["user"], log=log)
+                    extra_files=extra_files, parity_windows=evals["user"], log=log)
     events.phase("report")
     report = _report(job, log, report_clauses)
     shutil.rmtree(job.work, ignore_errors=True)  # the job is done; its checkpoint is no longer needed
     summary = {"status": "ok", "out": str(job.out), "minutes": round((time.time() - t0) / 60, 2),
-               "steps": result["steps"], "before": before, "after": result["eval"], "report": report}
+               "steps": result["steps"], "before": before, "after": result["eval"], "report": report,
+               "reader": reader.record if reader is not None else None}
     log(f"personal model written to {job.out}")
     return summary
+
+
+@dataclass
+class AdaptedReader:
+    """The pinyin-reading model after its fine-tune, with what the export needs."""
+
+    model: object  # trainer.pinyin_model.PinyinLM
+    vocab: Vocab
+    table: object  # trainer.pinyin_vocab.SyllableVocab
+    source: dict  # the base model dir's manifest record: where it came from, how it was trained
+    windows: tuple  # held-out (tokens, syllables) of the user's text, for the int8 check
+    quantized: bool
+    record: dict  # adapt_reader's record: steps, seconds, restricted accuracy before and after
+
+
+def adapt_reader_for(job: Job, log: Callable[[str], None], events: Events) -> AdaptedReader:
+    """Fine-tune the pinyin-reading model beside the base on the job's training lines (the
+    decoder adapts, the encoder stays: trainer.pinyin_finetune) for job.reader_minutes."""
+    import torch
+
+    from .pinyin_export import load_model_dir_weights
+    from .pinyin_finetune import PinyinFinetuneConfig, adapt_reader
+
+    model, vocab, table, manifest = load_model_dir_weights(job.reader)
+    cfg = PinyinFinetuneConfig(minutes=job.reader_minutes, user_chars=READER_USER_CHARS,
+                               replay_chars=READER_REPLAY_CHARS, threads=torch.get_num_threads(),
+                               seq_len=min(PinyinFinetuneConfig.seq_len, model.lm.cfg.max_len, model.cfg.max_len))
+    train_lines, held_lines = split_user_lines(job.texts)
+    start = time.monotonic()
+    emit = _throttled(events)
+
+    def on_progress(step: int, progress: float, loss: float) -> None:
+        left = (time.monotonic() - start) * (1 - progress) / progress if progress > 0 else None
+        emit("step", progress=progress, eta_s=left)
+
+    record, windows = adapt_reader(model, vocab, table, train_lines, held_lines, cfg, log, on_progress)
+    source = {"base_model": str(job.reader), "base_sha1": manifest.get("sha1"),
+              "training": {**(manifest.get("training") or {}), "finetune": {"adapt": cfg.adapt, "lr": cfg.lr,
+                                                                          "minutes": cfg.minutes}},
+              "metrics": {"finetune": record}}
+    quantized = any((manifest.get("quantized") or {}).values())
+    return AdaptedReader(model, vocab, table, source, windows, quantized, record)
+
+
+def write_reader(reader: AdaptedReader, folder: Path, log: Callable[[str], None]) -> None:
+    """The adapted pinyin-reading model as a model dir the engine reads (trainer.pinyin_export),
+    int8 where the base was and parity holds; no weights.pt (a fine-tune starts from the base)."""
+    from .pinyin_export import write_pinyin_model_dir
+
+    write_pinyin_model_dir(reader.model.float().cpu().eval(), reader.vocab, reader.table, folder, reader.source,
+                           int8=reader.quantized, parity_windows=reader.windows, log=log)
+    log(f"pinyin-reading model adapted: {reader.record['steps']} steps, your text (held out) "
+        f"{reader.record['before']['user']['syl_acc']:.1%} -> {reader.record['after']['user']['syl_acc']:.1%}")
 
 
 def _throttled(events: Events, every_s: float = 0.5):
@@ -530,7 +638,9 @@ def finetune_cli(args, extra: list[str]) -> dict:
         out = _registry().dir_for_files(list(args.text))
     result = finetune(args.text, out=out, base=args.base, shards=args.shards, work=args.work, overrides=extra,
                       events=Events(getattr(args, "events", False)), check_only=check,
-                      report_clauses=getattr(args, "report_clauses", None))
+                      report_clauses=getattr(args, "report_clauses", None),
+                      reader_minutes=READER_MINUTES if getattr(args, "reader_minutes", None) is None
+                      else args.reader_minutes)
     if args.out is None and not check and result.get("status") == "ok":
         registry = _registry()
         registry.set_active(Path(result["out"]).name)

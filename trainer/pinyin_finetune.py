@@ -26,7 +26,7 @@ import torch
 from .data import stderr_log
 from .errors import ConfigError, DataError
 from .finetune import REPLAY_DIR, read_texts, split_user_lines
-from .pinyin_data import Augment, Encoder, PinyinWindowSampler, encode_lines
+from .pinyin_data import Augment, Encoder, PinyinWindowSampler, encode_lines, heldout_pairs
 from .pinyin_export import load_trained
 from .pinyin_model import PinyinLM
 from .pinyin_train import EvalSet, _model_metrics, write_export_dir
@@ -52,6 +52,7 @@ class PinyinFinetuneConfig:
     seq_len: int = 128
     eval_windows: int = 128
     replay_chars: int = 1_000_000  # general text read from the replay sample (pypinyin reads ~180k chars/s)
+    user_chars: int = 0  # the user's text read, spread over all of it (0: all; pypinyin's reading is the cost)
     threads: int = 2
     seed: int = 1
 
@@ -88,22 +89,38 @@ def pinyin_finetune(texts: list[Path], weights: Path, out: Path, cfg: PinyinFine
                     heldout: list[Path] | None = None, log: Callable[[str], None] = stderr_log) -> dict:
     """Fine-tune pinyin-train's export dir ``weights`` on ``texts`` into ``out`` (see the module doc).
     ``heldout``: the user's held-out text (default: every 20th line of ``texts``)."""
-    torch.set_num_threads(max(cfg.threads, 1))
-    torch.manual_seed(cfg.seed)
-    device = pick_device()
+    if cfg.adapt not in ADAPT:  # before the texts are read
+        raise ConfigError(f"adapt must be one of {', '.join(ADAPT)}, not {cfg.adapt!r}")
     model, vocab, table, base_manifest = load_trained(weights)
-    params = trainable(model, cfg.adapt)
-    enc = Encoder.of(vocab, table)
     train_lines, held_lines = split_user_lines(read_texts(texts, log))
     if heldout:
         train_lines += held_lines
         held_lines = sum(split_user_lines(read_texts(heldout, log)), [])
-    user = PinyinWindowSampler(*_encode(train_lines, enc, "the text"), cfg.seq_len, cfg.seed, table, Augment())
+    result, _ = adapt_reader(model, vocab, table, train_lines, held_lines, cfg, log)
+    _write(out, model.float().cpu().eval(), vocab, table, base_manifest, cfg, result)
+    return result
+
+
+def adapt_reader(model: PinyinLM, vocab, table, train_lines: list[str], held_lines: list[str],
+                 cfg: PinyinFinetuneConfig, log: Callable[[str], None] = stderr_log,
+                 on_progress: Callable[[int, float, float], None] | None = None) -> tuple[dict, tuple]:
+    """Fine-tune ``model`` in place on the user's ``train_lines`` (half of each batch; the other half
+    replays general text) until ``cfg.minutes`` or ``cfg.max_steps``; the restricted accuracy
+    before and after on ``held_lines`` and on general held-out text. ``on_progress(step, progress,
+    loss)`` after each step. Returns the run's record (steps, seconds, before, after) and windows
+    of the held-out text (tokens, syllables) for the export's int8 check."""
+    torch.set_num_threads(max(cfg.threads, 1))
+    torch.manual_seed(cfg.seed)
+    device = pick_device()
+    params = trainable(model, cfg.adapt)
+    enc = Encoder.of(vocab, table)
+    user = PinyinWindowSampler(*_encode(_spread_chars(train_lines, cfg.user_chars), enc, "the text"), cfg.seq_len,
+                               cfg.seed, table, Augment())
     general_train, general_held = (_first_chars(lines, cfg.replay_chars) for lines in load_replay(REPLAY_DIR))
     general = PinyinWindowSampler(*_encode(general_train, enc, "the replay sample"), cfg.seq_len, cfg.seed + 1,
                                   table, Augment())
-    evals = {"user": EvalSet.of(*_encode(held_lines, enc, "the held-out text"), table, cfg.seq_len,
-                                cfg.eval_windows),
+    held = _encode(held_lines, enc, "the held-out text")
+    evals = {"user": EvalSet.of(*held, table, cfg.seq_len, cfg.eval_windows),
              "general": EvalSet.of(*_encode(general_held, enc, "the replay sample"), table, cfg.seq_len,
                                    cfg.eval_windows)}
     model.to(device)
@@ -132,15 +149,27 @@ def pinyin_finetune(texts: list[Path], weights: Path, out: Path, cfg: PinyinFine
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         steps += 1
+        if on_progress is not None:
+            on_progress(steps, progress, float(loss.detach()))
         if steps % 50 == 0:
             log(f"step {steps} loss {float(loss.detach()):.4f} lr {lr:.2e} {time.perf_counter() - t0:.0f}s")
     seconds = time.perf_counter() - t0
+    model.eval()
     after = {k: _model_metrics(model, ev, table, _EvalCfg, device) for k, ev in evals.items()}
     log(f"after {steps} steps ({seconds:.0f}s): {after}")
-    result = {"adapt": cfg.adapt, "steps": steps, "seconds": round(seconds, 1),
-              "s_per_step": round(seconds / max(steps, 1), 3), "before": before, "after": after}
-    _write(out, model.float().cpu().eval(), vocab, table, base_manifest, cfg, result)
-    return result
+    return ({"adapt": cfg.adapt, "steps": steps, "seconds": round(seconds, 1),
+             "s_per_step": round(seconds / max(steps, 1), 3), "before": before, "after": after},
+            heldout_pairs(*held, 64, 16))
+
+
+def _spread_chars(lines: list[str], n: int) -> list[str]:
+    """Lines spread evenly over ``lines`` holding about ``n`` characters (all of them for n <= 0
+    or a shorter text): a short fine-tune reads a sample of a long text, not its beginning."""
+    total = sum(len(line) for line in lines)
+    if n <= 0 or total <= n:
+        return lines
+    keep = max(1, round(len(lines) * n / total))
+    return [lines[i * len(lines) // keep] for i in range(keep)]
 
 
 class _EvalCfg:

@@ -177,3 +177,12 @@ def test_the_ibus_reload_stamp_follows_the_merged_ngram(tmp_path, monkeypatch):
     (tmp_path / "cache" / "ngram-libime.npz").write_bytes(b"made")
     assert before == (None,) and model_stamp(opts) != before
     assert model_stamp(EngineOptions(personal=False, libime="off", cache_dir=tmp_path / "cache")) == ()
+
+
+def test_a_models_size_counts_its_own_pinyin_reading_model(registry):
+    make_model(registry.root, "personal-20261201-1530")
+    alone = registry.get("personal-20261201-1530").size_bytes
+    reader = registry.root / "personal-20261201-1530" / "pinyin-model"
+    reader.mkdir()
+    (reader / "decoder.onnx").write_bytes(b"x" * 5000)
+    assert registry.get("personal-20261201-1530").size_bytes == alone + 5000

@@ -112,6 +112,8 @@ def test_the_packages_hold_what_they_install(package):
                              check=True).stdout
     for path in ("./opt/shuru-trainer/shuru-trainer", "./usr/bin/shuru-trainer",
                  "./opt/shuru-trainer/_internal/engine/assets/model/weights.pt",
+                 "./opt/shuru-trainer/_internal/engine/assets/pinyin-model/weights.pt",
+                 "./opt/shuru-trainer/_internal/engine/assets/pinyin-model/decoder.onnx",
                  "./opt/shuru-trainer/_internal/engine/assets/lexicon.npz"):
         assert path in trainer, path
     assert "PySide6" not in trainer and "torch/include" not in trainer
