@@ -90,6 +90,9 @@ def test_the_engine_prefers_the_personal_reader_and_falls_back_to_the_shipped_on
     fallback = status()
     assert "your pinyin-reading model failed to load" in fallback or "your pinyin-reading model not used" in fallback
     assert " + pinyin-reading model" in fallback  # the shipped one stands in
+    shutil.rmtree(out / ft.READER_DIR)  # a personal model made without one (as before 0.4.1)
+    older = status()
+    assert " + pinyin-reading model" in older and "your pinyin-reading model" not in older
 
 
 @pytest.mark.parametrize("minutes", [[], ["--reader-minutes", "0"]], ids=["by default", "zero minutes"])
