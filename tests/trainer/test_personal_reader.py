@@ -142,3 +142,26 @@ def test_the_shipped_reader_carries_the_weights_its_graphs_were_exported_from():
     model, vocab, table, manifest = load_model_dir_weights(ASSETS_DIR / ft.READER_DIR)
     assert vocab.sha1 == manifest["vocab_sha1"] and table.sha1 == manifest["syllable_sha1"]
     assert sum(p.numel() for p in model.parameters()) > 7e6
+
+
+def test_an_interrupt_while_the_reader_adapts_keeps_the_old_model_and_resumes(job, monkeypatch):
+    import trainer.pinyin_finetune as pf
+
+    installed, text, out = job
+    work = out.parent / "work"
+    before = dir_snapshot(installed.parent)
+    real = pf.adapt_reader
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    kwargs = dict(out=out, base=installed, work=work, overrides=FAST[:6], report_clauses=2, reader_minutes=0.02,
+                  log=lambda m: None)
+    monkeypatch.setattr(pf, "adapt_reader", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ft.finetune([text], **kwargs)
+    assert not out.exists() and (work / "ckpt.pt").is_file()  # the character model's training is kept
+    monkeypatch.setattr(pf, "adapt_reader", real)
+    result = ft.finetune([text], **kwargs)
+    assert result["steps"] == 4 and result["reader"]["steps"] > 0 and (out / ft.READER_DIR / "manifest.json").is_file()
+    assert dir_snapshot(installed.parent) == before
