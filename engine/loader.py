@@ -12,12 +12,12 @@ from pathlib import Path
 from .core.lexicon import Lexicon
 from .core.ngram import NgramModel
 from .options import EngineOptions
+from .paths import PINYIN_MODEL_NAME
 from .pinyin.phrases import QuickPhrases
 from .user.history import UserHistory, default_history_path
 from .user.userdb import MEMORY
 
 log = logging.getLogger(__name__)
-PINYIN_MODEL_DIR = "pinyin-model"  # the reader's folder, in the assets and in a personal model's folder
 
 
 @dataclass
@@ -153,14 +153,14 @@ def _load_reader(options: EngineOptions):
     if options.pinyin_model is not None:
         return _try_reader(options.pinyin_model, "pinyin-reading model")
     folder, name = active_model_dir(options)
-    personal = folder / PINYIN_MODEL_DIR if folder is not None and name != "base" else None
+    personal = folder / PINYIN_MODEL_NAME if folder is not None and name != "base" else None
     notes = ""
     if personal is not None and personal.is_dir():
         reader, status = _try_reader(personal, "your pinyin-reading model")
         if reader is not None:
             return reader, status
         notes = status  # the shipped reader stands in; the status says why
-    shipped = options.assets_dir / PINYIN_MODEL_DIR
+    shipped = options.assets_dir / PINYIN_MODEL_NAME
     if not shipped.exists():
         return None, notes
     reader, status = _try_reader(shipped, "pinyin-reading model")

@@ -15,6 +15,7 @@ APP = "shuru"
 # links to the checkout's assets/, and a wheel or a frozen app carries the files themselves.
 ASSETS_DIR = Path(str(resources.files("engine"))) / "assets"
 BASE_MODEL_DIR = ASSETS_DIR / "model"
+PINYIN_MODEL_NAME = "pinyin-model"  # the pinyin-reading model's folder: in the assets, and in a personal model's
 CONFIG_ENV = "SHURU_CONFIG_DIR"
 
 

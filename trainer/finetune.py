@@ -31,7 +31,7 @@ import numpy as np
 
 from engine.atomic import write_bytes_atomic
 from engine.text import normalise_text, strip_tags
-from engine.paths import ASSETS_DIR
+from engine.paths import ASSETS_DIR, PINYIN_MODEL_NAME
 
 from . import STARTED_AT
 from .config import apply_overrides
@@ -64,10 +64,10 @@ REPORT_S = 50.0  # typing the report's 300 clauses through the engine, before an
 EVAL_BATCH = 32  # windows per evaluation batch (trainer.train.evaluate_windows)
 OPTIMIZER_SHARE = 0.03  # AdamW's update, as a share of a step (the plan's probe leaves it out)
 THREAD_SCALING = 0.64  # a CPU step on n of N threads takes (N / n) ** 0.64 as long
-# The pinyin-reading model beside the base model (engine.loader.PINYIN_MODEL_DIR) can adapt after the
+# The pinyin-reading model beside the base model (engine.paths.PINYIN_MODEL_NAME) can adapt after the
 # character model: its decoder, the encoder frozen. Off by default: beside the personal character
 # model and text layer it measured no gain (docs/TUNING.md#the-pinyin-reading-model-in-a-personal-fine-tune).
-READER_DIR = "pinyin-model"
+READER_DIR = PINYIN_MODEL_NAME
 READER_MINUTES = 0.0  # its training time (--reader-minutes); the character model keeps the preset's max_minutes
 READER_USER_CHARS, READER_REPLAY_CHARS = 400_000, 300_000  # text read with pypinyin (~180k chars/s)
 READER_SETUP_S, READER_EXPORT_S = 12.0, 20.0  # loading and reading the text, evaluations; the int8 export
