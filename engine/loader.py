@@ -38,20 +38,23 @@ class LoadedParts:
 
 def load_parts(options: EngineOptions) -> LoadedParts:
     """Load the assets the options ask for, with the fallbacks of the module doc."""
+    from .models import active_model_dir
+
     t0 = time.perf_counter()
+    active = active_model_dir(options)  # (its folder, its name): read once, for every part below
     lexicon = Lexicon.load(options.assets_dir / "lexicon.npz")
     ngram, lm_status = _load_ngram(options, lexicon)
     merged = "merged" in ngram.meta
     history = open_history(options, lexicon)
     neural, name, status = None, "none", "statistical scorers only (neural model disabled)"
     if options.use_neural:
-        neural, name, status = _load_neural(options, lexicon)
+        neural, name, status = _load_neural(active)
     reader = None
     if neural is not None:  # the statistical fallback stays "statistical scorers only"
-        reader, reader_status = _load_reader(options)
+        reader, reader_status = _load_reader(options, active)
         status += reader_status
     status += lm_status
-    ngram, status = _with_user_layer(options, lexicon, ngram, status)
+    ngram, status = _with_user_layer(options, active[0], lexicon, ngram, status)
     if history.error:  # the window shows the status: say why learned words start afresh
         status = f"{status}; {history.error}"
     _release_freed_memory()
@@ -124,15 +127,13 @@ def _load_ngram(options: EngineOptions, lexicon: Lexicon) -> tuple[NgramModel, s
     return ngram, ""
 
 
-def _with_user_layer(options: EngineOptions, lexicon: Lexicon, ngram: NgramModel, status: str):
-    """Mix in the n-grams of the user's own text (``user_lm.npz`` beside the personal model)."""
+def _with_user_layer(options: EngineOptions, folder: Path | None, lexicon: Lexicon, ngram: NgramModel, status: str):
+    """Mix in the n-grams of the user's own text (``user_lm.npz`` in the active model's ``folder``)."""
     from .errors import ShuruError
-    from .models import active_model_dir
     from .user.userlm import FILE_NAME, AdaptedNgram, UserLM, word_bonus
 
     if options.user_layer_weight <= 0:
         return ngram, status
-    folder, _ = active_model_dir(options)
     path = folder / FILE_NAME if folder is not None else None
     if path is None or not path.exists():
         return ngram, status
@@ -145,14 +146,12 @@ def _with_user_layer(options: EngineOptions, lexicon: Lexicon, ngram: NgramModel
     return AdaptedNgram(ngram, user, options.user_layer_weight, bonus), f"{status} + your text"
 
 
-def _load_reader(options: EngineOptions):
-    """(the pinyin-reading model or None, what the status line adds); never raises. The active
+def _load_reader(options: EngineOptions, active: tuple[Path | None, str]):
+    """(the pinyin-reading model or None, what the status line adds); never raises. The ``active``
     personal model's own reader (its ``pinyin-model/``) comes first, then the shipped one."""
-    from .models import active_model_dir
-
     if options.pinyin_model is not None:
         return _try_reader(options.pinyin_model, "pinyin-reading model")
-    folder, name = active_model_dir(options)
+    folder, name = active
     personal = folder / PINYIN_MODEL_NAME if folder is not None and name != "base" else None
     notes = ""
     if personal is not None and personal.is_dir():
@@ -183,16 +182,16 @@ def _try_reader(model_dir: Path, what: str):
         return None, f" ({what} failed to load: {e})"
 
 
-def _load_neural(options: EngineOptions, lexicon: Lexicon):
-    """(scorer, model name, status) or a fallback with the reason; never raises."""
+def _load_neural(active: tuple[Path | None, str]):
+    """(scorer, model name, status) of the ``active`` model (folder, name) or a fallback with the
+    reason; never raises."""
     from .errors import ShuruError
 
     try:
-        from .models import active_model_dir
         from .core.neural import NeuralScorer
     except ImportError as e:  # onnxruntime missing
         return None, "none", f"statistical scorers only (neural model: {e})"
-    model_dir, name = active_model_dir(options)
+    model_dir, name = active
     if model_dir is None:
         return None, "none", "statistical scorers only (no neural model installed)"
     try:

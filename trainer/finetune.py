@@ -36,9 +36,9 @@ from engine.paths import ASSETS_DIR, PINYIN_MODEL_NAME
 from . import STARTED_AT
 from .config import apply_overrides
 from .data import WindowSampler, heldout_windows, load_shards, stderr_log
-from .errors import DataError, ManifestError, ManifestMismatchError, TrainerError
+from .errors import DataError, ManifestError, TrainerError
 from .events import Events
-from .export import VOCAB_NAME, WEIGHTS_NAME, file_sha1, load_manifest, write_model_dir
+from .export import VOCAB_NAME, WEIGHTS_NAME, load_manifest, write_model_dir
 from .model import CharLM, ModelConfig
 from .replay import load_check_set, load_replay
 from .textfile import read_text_file
@@ -236,6 +236,7 @@ class Job:
     plan: dict
     reader: Path | None = None  # the pinyin-reading model dir that adapts too (None: none)
     reader_minutes: float = 0.0
+    user_train_lines: list[str] | None = None  # the lines user_train encodes (the reader reads them)
 
 
 def plan_finetune(texts_paths: list[Path], out: Path | None = None, base: Path | None = None,
@@ -275,7 +276,8 @@ def plan_finetune(texts_paths: list[Path], out: Path | None = None, base: Path |
     source = str(check_meta.get("name") or check_meta.get("source") or "")
     reader = find_reader(base, vocab, log) if reader_minutes > 0 else None
     job = Job(list(map(Path, texts_paths)), texts, base, out, work, manifest, vocab, cfg, user_train, user_held,
-              held_lines, replay, general_held, check, source, {}, reader, reader_minutes if reader else 0.0)
+              held_lines, replay, general_held, check, source, {}, reader, reader_minutes if reader else 0.0,
+              train_lines)
     job.plan = _plan(job)
     return job
 
@@ -283,8 +285,9 @@ def plan_finetune(texts_paths: list[Path], out: Path | None = None, base: Path |
 def find_reader(base: Path, vocab: Vocab, log: Callable[[str], None]) -> Path | None:
     """The pinyin-reading model beside the base model (``base/../pinyin-model``) when it can be
     fine-tuned (it has its fp16 weights.pt), else None (logged). ManifestError or
-    ManifestMismatchError where it is there but damaged or made for another vocabulary."""
-    from .pinyin_export import load_pinyin_manifest
+    ManifestMismatchError where it is there but damaged, made for another vocabulary or beside
+    other weights (trainer.pinyin_export.check_model_dir_weights)."""
+    from .pinyin_export import check_model_dir_weights
 
     folder = Path(base).parent / READER_DIR
     if not folder.is_dir():
@@ -293,11 +296,7 @@ def find_reader(base: Path, vocab: Vocab, log: Callable[[str], None]) -> Path | 
     if not (folder / WEIGHTS_NAME).is_file():
         log(f"{folder} has no {WEIGHTS_NAME}: only the character model adapts")
         return None
-    manifest = load_pinyin_manifest(folder, vocab.sha1)
-    expected = (manifest.get("source") or {}).get("weights_sha1")
-    if expected and file_sha1(folder / WEIGHTS_NAME) != expected:
-        raise ManifestMismatchError(f"{folder / WEIGHTS_NAME} is not the weights that {folder}'s graphs were "
-                                    f"exported from: reinstall Shuru's trainer")
+    check_model_dir_weights(folder, vocab.sha1)
     return folder
 
 
@@ -500,7 +499,6 @@ def adapt_reader_for(job: Job, log: Callable[[str], None], events: Events) -> Ad
     cfg = PinyinFinetuneConfig(minutes=job.reader_minutes, user_chars=READER_USER_CHARS,
                                replay_chars=READER_REPLAY_CHARS, threads=torch.get_num_threads(),
                                seq_len=min(PinyinFinetuneConfig.seq_len, model.lm.cfg.max_len, model.cfg.max_len))
-    train_lines, held_lines = split_user_lines(job.texts)
     start = time.monotonic()
     emit = _throttled(events)
 
@@ -508,7 +506,8 @@ def adapt_reader_for(job: Job, log: Callable[[str], None], events: Events) -> Ad
         left = (time.monotonic() - start) * (1 - progress) / progress if progress > 0 else None
         emit("step", progress=progress, eta_s=left)
 
-    record, windows = adapt_reader(model, vocab, table, train_lines, held_lines, cfg, log, on_progress)
+    record, windows = adapt_reader(model, vocab, table, job.user_train_lines, job.user_held_lines, cfg, log,
+                                   on_progress)
     source = {"base_model": str(job.reader), "base_sha1": manifest.get("sha1"),
               "training": {**(manifest.get("training") or {}), "finetune": {"adapt": cfg.adapt, "lr": cfg.lr,
                                                                           "minutes": cfg.minutes}},

@@ -380,22 +380,32 @@ def load_trained(weights_dir: Path) -> tuple[PinyinLM, Vocab, SyllableVocab, dic
     return load_pinyin_weights(weights_dir / WEIGHTS_NAME, vocab, table).eval(), vocab, table, m
 
 
-def load_model_dir_weights(model_dir: Path) -> tuple[PinyinLM, Vocab, SyllableVocab, dict]:
-    """The PinyinLM behind an exported model dir, from the fp16 ``weights.pt`` beside its graphs
-    (what a personal fine-tune starts from), checked against the manifest's record of the weights
-    it was exported from; and that manifest. ManifestError where it cannot be fine-tuned."""
-    from .pinyin_train import load_pinyin_weights
-
+def check_model_dir_weights(model_dir: Path, vocab_sha1: str | None = None) -> dict:
+    """The manifest of an exported model dir (checked, for ``vocab_sha1`` if given) whose fp16
+    ``weights.pt`` a fine-tune can start from: the file is there and is the one the graphs were
+    exported from (the manifest's ``source.weights_sha1``). ManifestError / ManifestMismatchError
+    otherwise."""
     model_dir = Path(model_dir)
-    m = load_pinyin_manifest(model_dir)
+    m = load_pinyin_manifest(model_dir, vocab_sha1)
     weights = model_dir / WEIGHTS_NAME
     if not weights.is_file():
         raise ManifestError(f"{model_dir} has no {WEIGHTS_NAME}: this pinyin-reading model cannot be fine-tuned")
     expected = (m.get("source") or {}).get("weights_sha1")
     if expected and file_sha1(weights) != expected:
-        raise ManifestMismatchError(f"{weights} is not the weights that {model_dir}'s graphs were exported from")
+        raise ManifestMismatchError(f"{weights} is not the weights that {model_dir}'s graphs were exported from: "
+                                    f"reinstall Shuru's trainer")
+    return m
+
+
+def load_model_dir_weights(model_dir: Path) -> tuple[PinyinLM, Vocab, SyllableVocab, dict]:
+    """The PinyinLM behind an exported model dir, from the fp16 ``weights.pt`` beside its graphs
+    (what a personal fine-tune starts from; check_model_dir_weights), and its manifest."""
+    from .pinyin_train import load_pinyin_weights
+
+    model_dir = Path(model_dir)
+    m = check_model_dir_weights(model_dir)
     vocab, table = Vocab.load(model_dir / VOCAB_NAME), load_syllable_vocab(model_dir / SYLLABLES_NAME)
-    return load_pinyin_weights(weights, vocab, table).eval(), vocab, table, m
+    return load_pinyin_weights(model_dir / WEIGHTS_NAME, vocab, table).eval(), vocab, table, m
 
 
 def heldout_windows(data_dir: Path, vocab: Vocab, table: SyllableVocab, n: int = 16, length: int = 64):

@@ -32,6 +32,7 @@ from .pinyin_model import PinyinLM
 from .pinyin_train import EvalSet, _model_metrics, write_export_dir
 from .pinyin_vocab import SYL_NONE
 from .replay import load_replay
+from .report import spread
 from .train import pick_device
 
 ADAPT = ("decoder", "all")
@@ -57,10 +58,15 @@ class PinyinFinetuneConfig:
     seed: int = 1
 
 
-def trainable(model: PinyinLM, adapt: str) -> list[torch.nn.Parameter]:
-    """The parameters a fine-tune changes; the others are frozen (requires_grad False)."""
+def check_adapt(adapt: str) -> None:
+    """ConfigError unless ``adapt`` is one of ADAPT."""
     if adapt not in ADAPT:
         raise ConfigError(f"adapt must be one of {', '.join(ADAPT)}, not {adapt!r}")
+
+
+def trainable(model: PinyinLM, adapt: str) -> list[torch.nn.Parameter]:
+    """The parameters a fine-tune changes; the others are frozen (requires_grad False)."""
+    check_adapt(adapt)
     frozen = {id(p) for p in model.pinyin_parameters()} if adapt == "decoder" else set()
     for p in model.parameters():
         p.requires_grad_(id(p) not in frozen)
@@ -89,8 +95,7 @@ def pinyin_finetune(texts: list[Path], weights: Path, out: Path, cfg: PinyinFine
                     heldout: list[Path] | None = None, log: Callable[[str], None] = stderr_log) -> dict:
     """Fine-tune pinyin-train's export dir ``weights`` on ``texts`` into ``out`` (see the module doc).
     ``heldout``: the user's held-out text (default: every 20th line of ``texts``)."""
-    if cfg.adapt not in ADAPT:  # before the texts are read
-        raise ConfigError(f"adapt must be one of {', '.join(ADAPT)}, not {cfg.adapt!r}")
+    check_adapt(cfg.adapt)  # before the texts are read
     model, vocab, table, base_manifest = load_trained(weights)
     train_lines, held_lines = split_user_lines(read_texts(texts, log))
     if heldout:
@@ -168,8 +173,7 @@ def _spread_chars(lines: list[str], n: int) -> list[str]:
     total = sum(len(line) for line in lines)
     if n <= 0 or total <= n:
         return lines
-    keep = max(1, round(len(lines) * n / total))
-    return [lines[i * len(lines) // keep] for i in range(keep)]
+    return spread(lines, max(1, round(len(lines) * n / total)))
 
 
 class _EvalCfg:
