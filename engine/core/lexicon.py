@@ -17,7 +17,6 @@ import logging
 import zipfile
 import zlib
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +32,6 @@ TEXT_ENCODING = "utf-16-le"
 MAX_WORD_SYLLABLES = 7
 SYLLABLE_BITS = 9
 INITIAL_BITS = 5
-TEXT_CACHE = 8192  # decoded token texts kept (docs/TUNING.md#decoded-token-texts)
 UNK, BOS, EOS = 0, 1, 2
 
 
@@ -86,7 +84,6 @@ class Lexicon:
         self.meta = meta
         self._blob = arrays["token_blob"]
         self._offsets = arrays["token_offsets"]
-        self._cached_text = lru_cache(maxsize=TEXT_CACHE)(self._decode)  # keystrokes read the same words again
         # entries are stored in full-syllable key order (ties: most frequent first), so the full
         # index is the entries themselves and an entry's syllables are read from its key
         self.entry_token = arrays["entry_token"]
@@ -155,9 +152,6 @@ class Lexicon:
 
     def text(self, token: int) -> str:
         """The characters of a token."""
-        return self._cached_text(token)
-
-    def _decode(self, token: int) -> str:
         return self._blob[self._offsets[token]: self._offsets[token + 1]].tobytes().decode(TEXT_ENCODING)
 
     def token_id(self, text: str) -> int | None:

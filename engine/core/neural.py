@@ -23,7 +23,6 @@ import numpy as np
 
 from ..errors import STATISTICAL_INSTEAD, AssetError, FormatVersionError, asset_problem
 from .model_format import BOS, INPUTS, MODEL_FILES, OUTPUTS, UNK, encode_text, manifest_problem, vocab_sha1
-from .half import to_half, to_single
 from .onnx_runtime import cpu_session
 
 log = logging.getLogger(__name__)
@@ -157,9 +156,8 @@ class NeuralScorer:
             k, v = _full_cache(s)
             before.append(NeuralState(None, k[:, :, :-1], v[:, :, :-1], s.length - 1, None))
         logprobs, *_ = self._forward(before, [[s.last_token] for s in states])
-        last = to_half(logprobs[:, 0])
         for b, s in enumerate(states):
-            s.next_logprobs = last[b]
+            s.next_logprobs = logprobs[b, 0].astype(np.float16)
 
     def encode(self, text: str) -> list[int]:
         """Characters -> token ids (runs of non-Han characters become one <p>)."""
@@ -189,8 +187,8 @@ class NeuralScorer:
                 inner[rows] = logprobs[b_idx, np.arange(n - 1), nxt].sum(axis=1)
             # float16 halves what hundreds of live hypotheses hold; scores need no more precision.
             # One conversion per batch: each state keeps views of its rows.
-            new_k, new_v = to_half(pk[:, :, :, P:]), to_half(pv[:, :, :, P:])
-            last = to_half(logprobs[:, n - 1])
+            new_k, new_v = pk[:, :, :, P:].astype(np.float16), pv[:, :, :, P:].astype(np.float16)
+            last = logprobs[:, n - 1].astype(np.float16)
             for b, k in enumerate(rows):
                 row, s = ids[k], states[k]
                 out[k] = NeuralState(s if s.length else None, new_k[:, b], new_v[:, b], s.length + n,
@@ -236,17 +234,17 @@ class NeuralScorer:
 def cache_feeds(states, n_layer: int, n_head: int, head_dim: int, window: int = WINDOW
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """past_k, past_v (L, B, H, P, Dh) float32 and past_mask (B, P) for a batch of states
-    (anything with NeuralState's parent / k / v / length chain, float16): each state's window of
-    its cache, left-padded to a common P. Gathered in float16, converted once (engine.core.half)."""
+    (anything with NeuralState's parent / k / v / length chain): each state's window of its
+    cache, left-padded to a common P."""
     B, P = len(states), max(min(s.length, window) for s in states)
-    past_k = np.zeros((n_layer, B, n_head, P, head_dim), dtype=np.float16)
-    past_v = np.zeros((n_layer, B, n_head, P, head_dim), dtype=np.float16)
+    past_k = np.zeros((n_layer, B, n_head, P, head_dim), dtype=np.float32)
+    past_v = np.zeros((n_layer, B, n_head, P, head_dim), dtype=np.float32)
     mask = np.zeros((B, P), dtype=np.float32)
     for b, s in enumerate(states):
         if s.length:
             _write_window(past_k[:, b], past_v[:, b], s, window)  # left-padded
             mask[b, P - min(s.length, window):] = 1.0
-    return to_single(past_k), to_single(past_v), mask
+    return past_k, past_v, mask
 
 
 def _full_cache(state: NeuralState) -> tuple[np.ndarray, np.ndarray]:
@@ -284,7 +282,7 @@ def _write_window(dst_k: np.ndarray, dst_v: np.ndarray, state: NeuralState, wind
         vs.append(s.v[:, :, :1])
         n += 1
     P = dst_k.shape[2]
-    np.concatenate(ks[::-1], axis=2, out=dst_k[:, :, P - n:])
+    np.concatenate(ks[::-1], axis=2, out=dst_k[:, :, P - n:])  # float16 -> float32 in the copy
     np.concatenate(vs[::-1], axis=2, out=dst_v[:, :, P - n:])
 
 

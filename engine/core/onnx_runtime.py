@@ -51,7 +51,7 @@ def _disable_events(ort: ModuleType) -> None:
         disable()
 
 
-def cpu_session(path, threads: int = 1):  # path: a file, or the bytes of a model
+def cpu_session(path, threads: int = 1):
     """An onnxruntime CPU session as the engine runs its models: few threads, no memory arena
     or memory patterns (keeps RSS low: batches vary in shape every keystroke)."""
     ort = onnxruntime()
@@ -61,5 +61,4 @@ def cpu_session(path, threads: int = 1):  # path: a file, or the bytes of a mode
     so.enable_cpu_mem_arena = False
     so.enable_mem_pattern = False
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    model = path if isinstance(path, bytes) else str(path)  # a file, or a serialised model
-    return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])

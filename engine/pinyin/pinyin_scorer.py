@@ -25,7 +25,6 @@ import numpy as np
 
 from ..errors import PinyinModelError, PinyinModelMismatchError
 from ..core.model_format import BOS, PUNCT, UNK, encode_text
-from ..core.half import to_half
 from ..core.neural import WINDOW, cache_feeds
 from ..core.onnx_runtime import cpu_session
 from ..text import is_han
@@ -278,9 +277,10 @@ class PinyinScorer:
             hit = np.searchsorted(row, v)
             if hit == len(row) or row[hit] != v:
                 row = self.ids[self.offsets[SYL_NONE]:self.offsets[SYL_NONE + 1]]
-            x = logprobs[j][row].astype(np.float64)  # only the syllable's characters
+            lp = logprobs[j].astype(np.float64)
+            x = lp[row]
             top = x.max()
-            out[j] = float(logprobs[j][v]) - (top + np.log(np.exp(x - top).sum()))
+            out[j] = lp[v] - (top + np.log(np.exp(x - top).sum()))
         return out
 
     def _read(self, states: list[PinyinState], ids: list[list[int]], pinyin: np.ndarray
@@ -294,7 +294,7 @@ class PinyinScorer:
             "tokens": np.asarray(ids, np.int64), "positions": positions, "past_k": past_k, "past_v": past_v,
             "past_mask": mask, "pinyin": pinyin})
         # float16 halves what a beam's states hold; one conversion per batch, views per state
-        new_k, new_v = to_half(pk[:, :, :, P:]), to_half(pv[:, :, :, P:])
+        new_k, new_v = pk[:, :, :, P:].astype(np.float16), pv[:, :, :, P:].astype(np.float16)
         new = [PinyinState(s if s.length else None, new_k[:, b], new_v[:, b], s.length + T, ())
                for b, s in enumerate(states)]
         return logprobs, new

@@ -479,16 +479,3 @@ def test_the_engine_commands_read_a_rebuilt_assets_folder(tiny_assets):
     p = subprocess.run([sys.executable, "-m", "engine", "convert", "--assets", str(empty), "--no-neural",
                         "--libime", "off"], input="beijingdaxue\n", capture_output=True, text=True, cwd=root, timeout=120)
     assert p.returncode != 0 and "lexicon.npz" in p.stderr
-
-
-def test_token_texts_are_decoded_once_and_the_cache_stays_bounded(tiny_assets):
-    from engine.core.lexicon import TEXT_CACHE, Lexicon
-
-    lex = Lexicon.load(tiny_assets / "lexicon.npz")
-    tid = lex.token_id("北京")  # reads its text once, to confirm the hash's match
-    before = lex._cached_text.cache_info()
-    assert [lex.text(tid) for _ in range(3)] == ["北京"] * 3
-    after = lex._cached_text.cache_info()
-    assert (after.hits - before.hits, after.misses - before.misses, after.maxsize) == (3, 0, TEXT_CACHE)
-    assert all(lex.text(t) == lex._decode(t) for t in range(lex.n_tokens))
-    assert lex._cached_text.cache_info().currsize <= TEXT_CACHE
