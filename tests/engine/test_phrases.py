@@ -1,6 +1,5 @@
 """Quick phrases and dates: the file format, bad lines, and candidates beside the conversion."""
 import datetime as dt
-from dataclasses import replace
 
 import pytest
 
