@@ -298,9 +298,31 @@ def cmd_bench(args) -> int:
               f"long_{LONG_INPUT_LETTERS}_letters_back_to_back_ms": latency(long_b2b_ms),
               "cold_start_ms": cold, "load_ms": engine.load_ms, "peak_rss_mb": round(rss_mb, 1),
               "peak_rss_mb_with_long_inputs": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-              "status": engine.status, "beam": engine.beam_width, "per_state": engine.per_state, "wall_s": round(time.perf_counter() - t0, 1)}
+              "status": engine.status, "beam": engine.beam_width, "per_state": engine.per_state,
+              "host": host_summary(), "wall_s": round(time.perf_counter() - t0, 1)}
     print(json.dumps(report, ensure_ascii=False, indent=1))
     return 0
+
+
+SIMD_FLAGS = ("avx2", "f16c", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")  # what moves numpy and onnxruntime
+
+
+def host_summary(cpuinfo: str | None = None) -> dict:
+    """The CPU a benchmark ran on (figures differ by instruction set: docs/RESULTS.md): its model
+    name, logical CPUs and the SIMD flags of SIMD_FLAGS it has (from /proc/cpuinfo where it exists)."""
+    import os
+    import platform
+
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            cpuinfo = ""
+    fields = dict(line.split(":", 1) for line in cpuinfo.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    return {"cpu": fields.get("model name") or platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "simd": [f for f in SIMD_FLAGS if f in flags]}
 
 
 def _cold_start(args) -> float:

@@ -134,3 +134,17 @@ def test_reader_grid_can_take_the_character_models_share_out():
            "c": [[0, "视频", -10.0, -5.0, -2.0], [1, "食品", -11.0, -5.0, -8.0]]}  # char model: 6 nats for 视频
     assert reorder(row, 0.5, 8, 99.0) == ["视频", "食品"]
     assert reorder(row, 0.5, 8, 99.0, char_off=0.35) == ["食品", "视频"]  # -10.7 beats -11.8
+
+
+@pytest.mark.parametrize("cpuinfo, cpu, simd", [
+    ("model name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 f16c\n", "AMD EPYC", ["avx2", "f16c"]),
+    ("model name\t: Intel(R) Xeon(R)\nflags\t\t: avx2 f16c avx512f avx512_vnni\n", "Intel(R) Xeon(R)",
+     ["avx2", "f16c", "avx512f", "avx512_vnni"]),
+    ("", None, []),  # no /proc/cpuinfo: the platform's own name
+])
+def test_the_bench_names_the_cpu_it_ran_on(cpuinfo, cpu, simd):
+    from tools.cli import host_summary
+
+    host = host_summary(cpuinfo)
+    assert host["simd"] == simd and host["cpus"] >= 1
+    assert host["cpu"] == cpu if cpu else host["cpu"]
