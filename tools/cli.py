@@ -309,20 +309,12 @@ SIMD_FLAGS = ("avx2", "f16c", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") 
 
 def host_summary(cpuinfo: str | None = None) -> dict:
     """The CPU a benchmark ran on (figures differ by instruction set: docs/RESULTS.md): its model
-    name, logical CPUs and the SIMD flags of SIMD_FLAGS it has (from /proc/cpuinfo where it exists)."""
-    import os
-    import platform
+    name, the CPUs this process may use and the SIMD_FLAGS it has (``cpuinfo``: /proc/cpuinfo's text)."""
+    from trainer.device import cpu_name, cpu_threads, read_cpuinfo
 
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            cpuinfo = ""
-    fields = dict(line.split(":", 1) for line in cpuinfo.splitlines() if ":" in line)
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
-    flags = set(fields.get("flags", "").split())
-    return {"cpu": fields.get("model name") or platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "simd": [f for f in SIMD_FLAGS if f in flags]}
+    cpuinfo = read_cpuinfo() if cpuinfo is None else cpuinfo
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    return {"cpu": cpu_name(cpuinfo), "cpus": cpu_threads(), "simd": [f for f in SIMD_FLAGS if f in flags]}
 
 
 def _cold_start(args) -> float:

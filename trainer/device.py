@@ -23,14 +23,20 @@ class DeviceInfo:
         return asdict(self)
 
 
-def cpu_name() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo, else platform), e.g. 'Intel(R) Xeon(R) Processor'."""
+def read_cpuinfo() -> str:
+    """Linux's /proc/cpuinfo ("" where there is none)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
-        pass
+        return ""
+
+
+def cpu_name(cpuinfo: str | None = None) -> str:
+    """The CPU's model name (``cpuinfo``'s text, by default /proc/cpuinfo; else platform), e.g.
+    'Intel(R) Xeon(R) Processor'."""
+    for line in (read_cpuinfo() if cpuinfo is None else cpuinfo).splitlines():
+        if line.lower().startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine() or "CPU"
 
 

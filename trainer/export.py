@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -31,6 +30,7 @@ import torch
 from engine.core.model_format import FORMAT, FORMAT_VERSION, INPUTS, MANIFEST_NAME, ONNX_NAME, OUTPUTS, VOCAB_NAME
 from engine.core.onnx_runtime import onnxruntime
 
+from .device import cpu_name
 from .errors import ManifestError, ManifestMismatchError
 from .model import CachedStep, CharLM, ModelConfig
 from .train import cpu_has_bf16
@@ -392,18 +392,8 @@ def _hardware(ck: dict) -> str:
     if device not in ("cpu", "mps"):
         return f"{procs} x {device}, bf16 autocast={bool(cfg.get('autocast_bf16'))}, torch.compile={cfg.get('compile')}"
     ranks = f", {procs} processes" if procs > 1 else ""
-    return (f"{_cpu_name()}, {os.cpu_count()} cores{ranks}, threads={cfg.get('threads')} (0 = adaptive), "
+    return (f"{cpu_name()}, {os.cpu_count()} cores{ranks}, threads={cfg.get('threads')} (0 = adaptive), "
             f"bf16 autocast={bool(cfg.get('autocast_bf16')) and cpu_has_bf16()}")
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def eval_metrics(ck: dict) -> dict:
