@@ -12,7 +12,7 @@ from engine.text import normalise_text
 from .corpus import DEFAULT_DATA_DIR
 
 from .data import make_clause_set, write_jsonl
-from .export import ONNX_NAME, VOCAB_NAME, load_manifest, ort_session
+from .export import ONNX_NAME, VOCAB_NAME, load_manifest, ort_session, run_session
 from .textfile import read_text_file
 from .vocab import BOS, PAD, PUNCT, Vocab
 
@@ -34,8 +34,9 @@ def score_tokens(model_dir: Path, tokens: np.ndarray, batch: int = 16) -> dict:
         w = windows[i : i + batch]
         B = len(w)
         empty = np.zeros((L, B, H, 0, Dh), np.float32)
-        lp = sess.run(["logprobs"], {"tokens": w, "positions": np.tile(np.arange(T), (B, 1)), "past_k": empty,
-                                     "past_v": empty, "past_mask": np.zeros((B, 0), np.float32)})[0]
+        lp = run_session(sess, ["logprobs"], {"tokens": w, "positions": np.tile(np.arange(T), (B, 1)),
+                                              "past_k": empty, "past_v": empty,
+                                              "past_mask": np.zeros((B, 0), np.float32)})[0]
         target = w[:, 1:]
         nll = -np.take_along_axis(lp[:, :-1], target[..., None], axis=-1)[..., 0]  # (B, T-1)
         valid = target != PAD

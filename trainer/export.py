@@ -10,9 +10,11 @@ Model dir layout (the engine reads the first three; `finetune` reads weights.pt)
 
 ONNX I/O (B batch, T new tokens, P cached slots, L layers, H heads, Dh head dim):
     in:  tokens int64 [B,T], positions int64 [B,T] (absolute, < max_len),
-         past_k, past_v float32 [L,B,H,P,Dh], past_mask float32 [B,P] (1 = valid slot)
-    out: logprobs float32 [B,T,V] (log_softmax over the whole vocabulary),
-         present_k, present_v float32 [L,B,H,P+T,Dh]
+         past_k, past_v float16 [L,B,H,P,Dh], past_mask float32 [B,P] (1 = valid slot)
+    out: logprobs float16 [B,T,V] (log_softmax over the whole vocabulary),
+         present_k, present_v float16 [L,B,H,P+T,Dh]
+The graph computes in float32 (int8 weights where quantised); Cast nodes at its edges carry
+engine.core.model_format.FLOAT16_IO as float16 (format version 2; version 1 had float32 there).
 """
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.core.model_format import FORMAT, FORMAT_VERSION, INPUTS, MANIFEST_NAME, ONNX_NAME, OUTPUTS, VOCAB_NAME
+from engine.atomic import write_bytes_atomic
+from engine.core.model_format import (FLOAT16_IO, FORMAT, FORMAT_VERSION, INPUTS, MANIFEST_NAME, ONNX_NAME, OUTPUTS,
+                                     READ_VERSIONS, VOCAB_NAME)
 from engine.core.onnx_runtime import onnxruntime
 
 from .device import cpu_name
@@ -42,20 +46,23 @@ INPUT_NAMES, OUTPUT_NAMES = list(INPUTS), list(OUTPUTS)  # engine.core.model_for
 FP32_TOLERANCE = 1e-4  # max abs logprob difference of fp32 ONNX from torch (docs/TUNING.md#export-parity-bounds)
 # int8, over the characters with fp32 logprob > INT8_RELEVANT: bounds on the mean drift and top-1 agreement
 INT8_RELEVANT, INT8_MEAN_DRIFT, INT8_TOP1_AGREEMENT = -12.0, 0.25, 0.85
+# float16 I/O against the same graph with float32 I/O: float16's rounding (2^-11 relative) plus this
+FLOAT16_IO_SLACK = 1e-4
 
 
 def io_contract() -> dict:
     """The I/O section of manifest.json."""
     kv = ["L", "B", "H", "P", "Dh"]
+    half = "float16"  # FLOAT16_IO
     return {
         "inputs": {"tokens": {"dtype": "int64", "shape": ["B", "T"]},
                    "positions": {"dtype": "int64", "shape": ["B", "T"]},
-                   "past_k": {"dtype": "float32", "shape": kv},
-                   "past_v": {"dtype": "float32", "shape": kv},
+                   "past_k": {"dtype": half, "shape": kv},
+                   "past_v": {"dtype": half, "shape": kv},
                    "past_mask": {"dtype": "float32", "shape": ["B", "P"]}},
-        "outputs": {"logprobs": {"dtype": "float32", "shape": ["B", "T", "V"]},
-                    "present_k": {"dtype": "float32", "shape": ["L", "B", "H", "P+T", "Dh"]},
-                    "present_v": {"dtype": "float32", "shape": ["L", "B", "H", "P+T", "Dh"]}},
+        "outputs": {"logprobs": {"dtype": half, "shape": ["B", "T", "V"]},
+                    "present_k": {"dtype": half, "shape": ["L", "B", "H", "P+T", "Dh"]},
+                    "present_v": {"dtype": half, "shape": ["L", "B", "H", "P+T", "Dh"]}},
         "dynamic_axes": ["B", "T", "P"],
         "notes": "past_mask 1.0 = valid past slot, 0.0 = padding; new tokens attend to valid past slots "
                  "and causally among themselves; P may be 0",
@@ -104,6 +111,73 @@ def quantize_int8(src: Path, dst: Path) -> None:
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
 
 
+def float16_io(src: Path, dst: Path, names: tuple[str, ...] = FLOAT16_IO) -> None:
+    """Rewrite a graph so the float32 inputs and outputs in ``names`` are float16: a Cast to
+    float32 after each such input, one to float16 before each such output; the graph between
+    is untouched. The engine keeps caches and distributions in float16, so a run converts
+    nothing outside onnxruntime (format version 2; docs/TUNING.md#float16-graph-io)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(str(src))
+    g = model.graph
+    first, last = [], []
+    for vi in g.input:
+        if vi.name in names and vi.type.tensor_type.elem_type == TensorProto.FLOAT:
+            inner = f"{vi.name}_float32"
+            for node in g.node:
+                node.input[:] = [inner if x == vi.name else x for x in node.input]
+            first.append(helper.make_node("Cast", [vi.name], [inner], name=f"cast_{vi.name}", to=TensorProto.FLOAT))
+            vi.type.tensor_type.elem_type = TensorProto.FLOAT16
+    for vi in g.output:
+        if vi.name in names and vi.type.tensor_type.elem_type == TensorProto.FLOAT:
+            inner = f"{vi.name}_float32"
+            for node in g.node:
+                node.input[:] = [inner if x == vi.name else x for x in node.input]
+                node.output[:] = [inner if x == vi.name else x for x in node.output]
+            for info in g.value_info:
+                if info.name == vi.name:
+                    info.name = inner
+            last.append(helper.make_node("Cast", [inner], [vi.name], name=f"cast_{vi.name}",
+                                         to=TensorProto.FLOAT16))
+            vi.type.tensor_type.elem_type = TensorProto.FLOAT16
+    nodes = first + list(g.node) + last
+    del g.node[:]
+    g.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dst))
+
+
+def check_feeds(cfg: ModelConfig, seed: int = 0, B: int = 2, T: int = 3, P: int = 4) -> dict:
+    """Float32 feeds of one cached step for checks: random tokens after a random cache whose
+    values float16 holds exactly (what the engine feeds), row 1 left-padded."""
+    rng = np.random.default_rng(seed)
+    kv = (cfg.n_layer, B, cfg.n_head, P, cfg.head_dim)
+    mask = np.ones((B, P), np.float32)
+    mask[1, :2] = 0.0
+    return _feeds(rng.integers(len(SPECIAL_TOKENS), cfg.vocab_size, size=(B, T)), np.tile(np.arange(P, P + T), (B, 1)),
+                  rng.normal(size=kv).astype(np.float16), rng.normal(size=kv).astype(np.float16), mask)
+
+
+def convert_float16_io(path: Path, feeds: dict) -> dict:
+    """Rewrite the graph at ``path`` with float16 I/O (float16_io), checked against itself before
+    on ``feeds`` (float32; check_feeds): every output within float16's rounding. Returns the worst
+    difference beyond that rounding; raises ManifestError past FLOAT16_IO_SLACK."""
+    src = path.with_name(f".{path.name}.float32-io")
+    os.replace(path, src)
+    try:
+        float16_io(src, path)
+        want = ort_session(src).run(None, feeds)
+        got = ort_session(path).run(None, {k: v.astype(np.float16) if k in FLOAT16_IO else v for k, v in feeds.items()})
+    finally:
+        src.unlink()
+    excess = max(float((np.abs(g.astype(np.float64) - w) - 2.0 ** -11 * np.abs(w)).max()) for g, w in zip(got, want))
+    if excess > FLOAT16_IO_SLACK:
+        raise ManifestError(f"{path} with float16 inputs and outputs disagrees with its float32 graph by "
+                            f"{excess:.2e} beyond float16's rounding (> {FLOAT16_IO_SLACK})")
+    return {"beyond_rounding": max(excess, 0.0)}
+
+
 def save_weights(model: CharLM, vocab: Vocab, path: Path) -> None:
     """fp16 state_dict + config + vocab sha1 (what fine-tuning starts from)."""
     sd = {k: v.detach().to(torch.float16).clone() for k, v in model.state_dict().items()}
@@ -129,6 +203,16 @@ def ort_session(path: Path, threads: int = 2):
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def run_session(sess, outputs: list[str] | None, feeds: dict) -> list[np.ndarray]:
+    """``sess.run`` of a graph of either format version: float feeds cast to its input types,
+    float outputs returned as float32."""
+    from engine.core.onnx_runtime import input_dtype
+
+    cast = {i.name: input_dtype(sess, i.name) for i in sess.get_inputs() if "float" in i.type}
+    out = sess.run(outputs, {k: v.astype(cast[k]) if k in cast else v for k, v in feeds.items()})
+    return [o.astype(np.float32) if o.dtype == np.float16 else o for o in out]
 
 
 def verify_onnx(onnx_path: Path, model: CharLM, seed: int = 0) -> dict:
@@ -234,6 +318,7 @@ def write_model_dir(model: CharLM, vocab: Vocab, out: Path, training: dict, metr
         if int8:
             int8 = _try_int8(fp32, tmp / ONNX_NAME, lambda p: verify_int8(p, model, windows=parity_windows), parity,
                              log)
+        parity["float16_io"] = convert_float16_io(tmp / ONNX_NAME, check_feeds(model.cfg))
         manifest = build_manifest(model.cfg, vocab, training, {**metrics, "onnx_parity": parity}, int8,
                                   tmp / ONNX_NAME)
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -274,6 +359,23 @@ def _check_parity(parity: dict) -> None:
         raise ManifestError(f"ONNX export disagrees with torch: max abs diff {worst:.2e} > {FP32_TOLERANCE}")
 
 
+def upgrade_model_dir(model_dir: Path) -> bool:
+    """Bring a version-1 model dir (float32 I/O) to this format in place: the same graph with
+    float16 I/O (convert_float16_io), then its manifest. False if it already is. Each file is
+    replaced atomically; an upgrade cut off between them leaves a dir the engine still reads
+    (it takes the dtypes from the graph)."""
+    model_dir = Path(model_dir)
+    m = load_manifest(model_dir)
+    if m["format_version"] == FORMAT_VERSION:
+        return False
+    parity = convert_float16_io(model_dir / ONNX_NAME, check_feeds(ModelConfig.from_dict(m["config"])))
+    m.update(format_version=FORMAT_VERSION, io=io_contract(), onnx_sha1=file_sha1(model_dir / ONNX_NAME))
+    m.setdefault("metrics", {}).setdefault("onnx_parity", {})["float16_io"] = parity
+    write_bytes_atomic(model_dir / MANIFEST_NAME, json.dumps(m, ensure_ascii=False, indent=1).encode("utf-8"))
+    load_manifest(model_dir)
+    return True
+
+
 def build_manifest(cfg: ModelConfig, vocab: Vocab, training: dict, metrics: dict, quantized: bool,
                    onnx_path: Path) -> dict:
     """manifest.json content."""
@@ -302,7 +404,7 @@ def load_manifest(model_dir: Path, vocab_sha1: str | None = None) -> dict:
     matching its sha1 (and `vocab_sha1` if given). Raises ManifestError /
     ManifestMismatchError with what is wrong."""
     model_dir = Path(model_dir)
-    m = read_manifest(model_dir, FORMAT, FORMAT_VERSION, (ONNX_NAME, VOCAB_NAME))
+    m = read_manifest(model_dir, FORMAT, READ_VERSIONS, (ONNX_NAME, VOCAB_NAME))
     path = model_dir / MANIFEST_NAME
     check_vocab_file(model_dir, m, vocab_sha1)
     if ModelConfig.from_dict(m["config"]).vocab_size != m.get("vocab_size"):
@@ -310,8 +412,9 @@ def load_manifest(model_dir: Path, vocab_sha1: str | None = None) -> dict:
     return m
 
 
-def read_manifest(model_dir: Path, fmt: str, version: int, files: tuple[str, ...]) -> dict:
-    """A model dir's manifest.json, checked for format, version and `files` present."""
+def read_manifest(model_dir: Path, fmt: str, version: int | tuple[int, ...], files: tuple[str, ...]) -> dict:
+    """A model dir's manifest.json, checked for format, version (or one of the versions) and `files` present."""
+    versions = version if isinstance(version, tuple) else (version,)
     path = Path(model_dir) / MANIFEST_NAME
     if not path.is_file():
         raise ManifestError(f"{model_dir} has no {MANIFEST_NAME}: not a Shuru model dir (re-export it)")
@@ -321,9 +424,9 @@ def read_manifest(model_dir: Path, fmt: str, version: int, files: tuple[str, ...
         raise ManifestError(f"{path} is not valid JSON: {e}") from None
     if not isinstance(m, dict):
         raise ManifestError(f"{path} is not a JSON object")
-    if m.get("format") != fmt or m.get("format_version") != version:
+    if m.get("format") != fmt or m.get("format_version") not in versions:
         raise ManifestMismatchError(f"{path}: format {m.get('format')!r} v{m.get('format_version')}, "
-                                    f"expected {fmt!r} v{version}")
+                                    f"expected {fmt!r} v{'/'.join(map(str, versions))}")
     for name in files:
         if not (Path(model_dir) / name).is_file():
             raise ManifestError(f"{model_dir} is missing {name}")

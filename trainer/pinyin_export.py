@@ -10,7 +10,7 @@ Model dir layout:
     candidates.npz  per syllable token, the sorted vocabulary ids it may stand for (CSR)
     vocab.txt       the decoder's tokens (trainer.vocab); sha1 in the manifest
     syllables.txt   the syllable tokens (trainer.pinyin_vocab); sha1 in the manifest
-    manifest.json   format "shuru-pinyin-model" v1, configs, sha1s, I/O, file sizes, parity
+    manifest.json   format "shuru-pinyin-model" v2, configs, sha1s, I/O, file sizes, parity
 
 The run-time contract (one sequence; B rows are independent sequences):
 
@@ -57,6 +57,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from engine.atomic import write_bytes_atomic
 from engine.errors import PinyinModelError, PinyinModelMismatchError
 from engine.pinyin.pinyin_format import (CANDIDATES_NAME, DECODER_INPUTS, DECODER_NAME, DECODER_OUTPUTS, ENCODER_INPUTS,
                                   ENCODER_NAME, ENCODER_OUTPUTS, FORMAT, FORMAT_VERSION, MANIFEST_NAME,
@@ -64,8 +65,9 @@ from engine.pinyin.pinyin_format import (CANDIDATES_NAME, DECODER_INPUTS, DECODE
 
 from .errors import ManifestError, ManifestMismatchError
 from .export import (CACHED_STEP_AXES, INT8_RELEVANT, OPSET, WEIGHTS_NAME, _check_parity, _feeds,
-                     _remove_unfinished_exports, _try_int8, cached_step_args, check_vocab_file, file_sha1,
-                     io_contract, ort_session, read_manifest, replace_dir, trace_onnx)
+                     _remove_unfinished_exports, _try_int8, cached_step_args, check_feeds, check_vocab_file,
+                     convert_float16_io, file_sha1, io_contract, ort_session, read_manifest, replace_dir, run_session,
+                     trace_onnx)
 from .model import CachedStep, ModelConfig
 from .pinyin_model import PinyinConfig, PinyinLM, restricted_logprobs
 from .pinyin_vocab import SYL_NONE, SYL_PAD, SYL_SPECIALS, SyllableVocab, load_syllable_vocab
@@ -166,6 +168,31 @@ def decoder_feeds(tokens, positions, past_k, past_v, past_mask, pinyin) -> dict:
     return {**_feeds(tokens, positions, past_k, past_v, past_mask), "pinyin": np.asarray(pinyin, np.float32)}
 
 
+def decoder_check_feeds(c: ModelConfig, seed: int = 0) -> dict:
+    """check_feeds of the CharLM's cached step plus random `pinyin` rows (for the float16 I/O check)."""
+    feeds = check_feeds(c, seed)
+    B, T = feeds["tokens"].shape
+    return {**feeds, "pinyin": np.random.default_rng(seed).normal(size=(B, T, c.d_model)).astype(np.float32)}
+
+
+def upgrade_pinyin_model_dir(model_dir: Path) -> bool:
+    """trainer.export.upgrade_model_dir for a pinyin-reading model dir: its decoder.onnx with float16
+    I/O, then the manifest (version, I/O, the decoder's size and sha1). False if already done."""
+    model_dir = Path(model_dir)
+    m = load_pinyin_manifest(model_dir)
+    if m["format_version"] == FORMAT_VERSION:
+        return False
+    parity = convert_float16_io(model_dir / DECODER_NAME, decoder_check_feeds(ModelConfig.from_dict(m["config"])))
+    m["format_version"] = FORMAT_VERSION
+    m["io"]["decoder"] = decoder_contract()
+    m["sizes"][DECODER_NAME] = (model_dir / DECODER_NAME).stat().st_size
+    m["sha1"][DECODER_NAME] = file_sha1(model_dir / DECODER_NAME)
+    m.setdefault("metrics", {}).setdefault("onnx_parity", {}).setdefault("decoder", {})["float16_io"] = parity
+    write_bytes_atomic(model_dir / MANIFEST_NAME, json.dumps(m, ensure_ascii=False, indent=1).encode("utf-8"))
+    load_pinyin_manifest(model_dir)
+    return True
+
+
 def random_syllables(rng: np.random.Generator, table_size: int, shape: tuple[int, int]) -> np.ndarray:
     """Syllable tokens for checks: full syllables, initials and `<none>` (no `<pad>`)."""
     syl = rng.integers(SYL_NONE, table_size, size=shape)
@@ -247,18 +274,23 @@ def run_full(enc_sess, dec_sess, tokens: np.ndarray, syllables: np.ndarray, c: M
     enc = enc_sess.run(["enc"], {"syllables": np.asarray(syllables, np.int64)})[0]
     B, T = tokens.shape
     feeds = decoder_feeds(tokens, np.tile(np.arange(T), (B, 1)), *_empty_cache(c, B), enc)
-    return dec_sess.run(["logprobs"], feeds)[0]
+    return run_session(dec_sess, ["logprobs"], feeds)[0]
 
 
 # --- model dirs ------------------------------------------------------------------------
 
 
-def io_contracts(c: ModelConfig, p: PinyinConfig) -> dict:
-    """The manifest's "io" section: both graphs and the candidate table."""
+def decoder_contract() -> dict:
+    """The decoder's part of the manifest's "io": trainer.export's model.onnx plus `pinyin`."""
     decoder = io_contract()
     decoder["inputs"]["pinyin"] = {"dtype": "float32", "shape": ["B", "T", "D"]}
     decoder["notes"] += ("; pinyin: the encoder's enc rows of the new positions (same absolute positions), "
                          "added to the token + position embedding; zeros = the decoder alone")
+    return decoder
+
+
+def io_contracts(c: ModelConfig, p: PinyinConfig) -> dict:
+    """The manifest's "io" section: both graphs and the candidate table."""
     return {
         "encoder": {"inputs": {"syllables": {"dtype": "int64", "shape": ["B", "S"]}},
                     "outputs": {"enc": {"dtype": "float32", "shape": ["B", "S", "D"]}},
@@ -268,7 +300,7 @@ def io_contracts(c: ModelConfig, p: PinyinConfig) -> dict:
                              f"D = {c.d_model}; enc[:, t] depends on syllables[:, :t + {p.reach} + 1] only: rows "
                              f"at positions < N - {p.reach} (N syllable positions typed) do not change when "
                              f"more are appended"},
-        "decoder": decoder,
+        "decoder": decoder_contract(),
         "candidates": {"offsets": {"dtype": "int64", "shape": ["n_syllable + 1"]},
                        "ids": {"dtype": "int32", "shape": ["offsets[-1]"]},
                        "notes": "row s = ids[offsets[s]:offsets[s + 1]], sorted vocabulary ids; score = logprobs[v] - "
@@ -340,6 +372,7 @@ def write_pinyin_model_dir(model: PinyinLM, vocab: Vocab, table: SyllableVocab, 
                 enc_fp32, tmp / ENCODER_NAME,
                 lambda e: verify_pinyin_int8(e, tmp / DECODER_NAME, model, parity_windows),
                 parity["encoder"], log, "int8 encoder.onnx")
+        parity["decoder"]["float16_io"] = convert_float16_io(tmp / DECODER_NAME, decoder_check_feeds(model.lm.cfg))
         manifest = build_pinyin_manifest(model, vocab, table, tmp, quantized, parity, source or {})
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         load_pinyin_manifest(tmp)  # what a reader will check

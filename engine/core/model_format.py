@@ -5,10 +5,13 @@ A model dir holds ``manifest.json`` (``format`` FORMAT, ``format_version`` FORMA
 ``config``, ``vocab_size``, ``vocab_sha1``), ``vocab.txt`` (one token a line, SPECIAL_TOKENS
 first), and ``model.onnx`` (or ``model.int8.onnx``) with the INPUTS and OUTPUTS below::
 
-    tokens    int64  [B, T]             positions int64 [B, T]
-    past_k    float  [L, B, H, P, Dh]   past_v    float [L, B, H, P, Dh]
-    past_mask float  [B, P]             (1 = valid past slot, 0 = padding)
-    -> logprobs [B, T, V], present_k / present_v [L, B, H, P+T, Dh]
+    tokens    int64    [B, T]             positions int64   [B, T]
+    past_k    float16  [L, B, H, P, Dh]   past_v    float16 [L, B, H, P, Dh]
+    past_mask float32  [B, P]             (1 = valid past slot, 0 = padding)
+    -> logprobs float16 [B, T, V], present_k / present_v float16 [L, B, H, P+T, Dh]
+
+Format version 2 carries FLOAT16_IO as float16 (the engine keeps them so); version 1, still read,
+carried them as float32.
 
 Text becomes tokens one character each: a Han character (engine.text) is its token or
 ``<unk>``; each run of other characters is one ``<p>``; a text starts with ``<bos>``.
@@ -21,7 +24,8 @@ from ..text import is_han
 from .digests import sha1
 
 FORMAT = "shuru-neural-lm"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)  # what this Shuru reads: 1 is 2 with float32 caches and log-probabilities
 MANIFEST_NAME, VOCAB_NAME, ONNX_NAME, INT8_NAME = "manifest.json", "vocab.txt", "model.onnx", "model.int8.onnx"
 MODEL_FILES = (INT8_NAME, ONNX_NAME)  # the engine runs the first one present
 MANIFEST_KEYS = ("config", "vocab_size", "vocab_sha1")  # what every manifest of the format has
@@ -31,6 +35,7 @@ SPECIAL_TOKENS: dict[str, int] = {"<pad>": PAD, "<unk>": UNK, "<bos>": BOS, "<p>
 
 INPUTS = ("tokens", "positions", "past_k", "past_v", "past_mask")
 OUTPUTS = ("logprobs", "present_k", "present_v")
+FLOAT16_IO = ("past_k", "past_v", "logprobs", "present_k", "present_v")  # float16 from format version 2
 
 
 def encode_text(token_id: dict[str, int], text: str) -> list[int]:
@@ -54,9 +59,9 @@ def manifest_problem(manifest: object) -> tuple[str, str] | None:
     "version" (another format version) or "damaged" (a key missing); None if it is sound."""
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         return "format", "is not a Shuru model manifest"
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READ_VERSIONS:
         return "version", (f"is from another version of Shuru: format version {manifest.get('format_version')}, "
-                           f"this Shuru reads version {FORMAT_VERSION}")
+                           f"this Shuru reads versions {READ_VERSIONS[0]} to {READ_VERSIONS[-1]}")
     for key in MANIFEST_KEYS:
         if key not in manifest:
             return "damaged", f"is damaged: it lacks {key!r}"

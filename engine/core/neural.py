@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import STATISTICAL_INSTEAD, AssetError, FormatVersionError, asset_problem
 from .model_format import BOS, INPUTS, MODEL_FILES, OUTPUTS, UNK, encode_text, manifest_problem, vocab_sha1
-from .onnx_runtime import cpu_session
+from .onnx_runtime import cpu_session, input_dtype
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class NeuralScorer:
         self.n_layer, self.n_head = int(cfg["n_layer"]), int(cfg["n_head"])
         self.head_dim = int(cfg["d_model"]) // self.n_head
         self.max_context = 32
+        self.cache_dtype = input_dtype(session, "past_k")  # float16 from format version 2, float32 before
 
     # -- loading ------------------------------------------------------------------------
     @classmethod
@@ -180,13 +181,14 @@ class NeuralScorer:
             logprobs, pk, pv, P = self._forward([states[k] for k in rows], [ids[k] for k in rows])
             b_idx = np.arange(len(rows))[:, None]
             if targets is not None:
-                inner[rows] = logprobs[b_idx, np.arange(n), np.array([targets[k] for k in rows])].sum(axis=1)
+                inner[rows] = logprobs[b_idx, np.arange(n), np.array([targets[k] for k in rows])].sum(axis=1,
+                                                                                                     dtype=np.float64)
                 continue
             if n > 1:
                 nxt = np.array([ids[k][1:] for k in rows])
-                inner[rows] = logprobs[b_idx, np.arange(n - 1), nxt].sum(axis=1)
+                inner[rows] = logprobs[b_idx, np.arange(n - 1), nxt].sum(axis=1, dtype=np.float64)
             # float16 halves what hundreds of live hypotheses hold; scores need no more precision.
-            # One conversion per batch: each state keeps views of its rows.
+            # One copy (a conversion from a version-1 graph) per batch: each state keeps views of its rows.
             new_k, new_v = pk[:, :, :, P:].astype(np.float16), pv[:, :, :, P:].astype(np.float16)
             last = logprobs[:, n - 1].astype(np.float16)
             for b, k in enumerate(rows):
@@ -198,7 +200,7 @@ class NeuralScorer:
     def _forward(self, states, ids):
         """One onnxruntime call for rows of equal length; past caches (each cut to its window)
         left-padded to a common P."""
-        past_k, past_v, mask = cache_feeds(states, self.n_layer, self.n_head, self.head_dim)
+        past_k, past_v, mask = cache_feeds(states, self.n_layer, self.n_head, self.head_dim, dtype=self.cache_dtype)
         T = len(ids[0])
         tokens = np.asarray(ids, dtype=np.int64)
         positions = np.array([[s.length + t for t in range(T)] for s in states], dtype=np.int64)
@@ -231,14 +233,14 @@ class NeuralScorer:
         return NeuralState(None, z, z, 0, np.zeros(self.vocab_size, dtype=np.float32))
 
 
-def cache_feeds(states, n_layer: int, n_head: int, head_dim: int, window: int = WINDOW
+def cache_feeds(states, n_layer: int, n_head: int, head_dim: int, window: int = WINDOW, dtype=np.float32
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """past_k, past_v (L, B, H, P, Dh) float32 and past_mask (B, P) for a batch of states
-    (anything with NeuralState's parent / k / v / length chain): each state's window of its
-    cache, left-padded to a common P."""
+    """past_k, past_v (L, B, H, P, Dh) of ``dtype`` (the graph's: float16 from format version 2)
+    and past_mask (B, P) float32 for a batch of states (anything with NeuralState's parent / k / v
+    / length chain): each state's window of its cache, left-padded to a common P."""
     B, P = len(states), max(min(s.length, window) for s in states)
-    past_k = np.zeros((n_layer, B, n_head, P, head_dim), dtype=np.float32)
-    past_v = np.zeros((n_layer, B, n_head, P, head_dim), dtype=np.float32)
+    past_k = np.zeros((n_layer, B, n_head, P, head_dim), dtype=dtype)
+    past_v = np.zeros((n_layer, B, n_head, P, head_dim), dtype=dtype)
     mask = np.zeros((B, P), dtype=np.float32)
     for b, s in enumerate(states):
         if s.length:
@@ -282,7 +284,7 @@ def _write_window(dst_k: np.ndarray, dst_v: np.ndarray, state: NeuralState, wind
         vs.append(s.v[:, :, :1])
         n += 1
     P = dst_k.shape[2]
-    np.concatenate(ks[::-1], axis=2, out=dst_k[:, :, P - n:])  # float16 -> float32 in the copy
+    np.concatenate(ks[::-1], axis=2, out=dst_k[:, :, P - n:])  # float16 -> the graph's dtype in the copy
     np.concatenate(vs[::-1], axis=2, out=dst_v[:, :, P - n:])
 
 

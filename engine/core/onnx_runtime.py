@@ -51,6 +51,14 @@ def _disable_events(ort: ModuleType) -> None:
         disable()
 
 
+def input_dtype(session, name: str):
+    """The numpy dtype of a session's float input ``name`` (float16 or float32)."""
+    import numpy as np
+
+    kind = next(i.type for i in session.get_inputs() if i.name == name)
+    return np.float16 if kind == "tensor(float16)" else np.float32
+
+
 def cpu_session(path, threads: int = 1):
     """An onnxruntime CPU session as the engine runs its models: few threads, no memory arena
     or memory patterns (keeps RSS low: batches vary in shape every keystroke)."""

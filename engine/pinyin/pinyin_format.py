@@ -3,10 +3,11 @@
 (engine.pinyin_scorer).
 
 Model dir: encoder.onnx, decoder.onnx, candidates.npz, vocab.txt, syllables.txt and
-manifest.json (format "shuru-pinyin-model" v1). Syllable token ids (syllables.txt, one
-token a line): 0 `<pad>` (not typed yet), 1 `<none>` (no pinyin: <bos>, context chars,
-punctuation), then engine.syllables.SYLLABLES in order (`v` for ü), then the 23
-consonant initials (INITIALS without a, o, e, which are syllables themselves).
+manifest.json (format "shuru-pinyin-model" v2: the decoder's caches and log-probabilities
+are float16, engine.core.model_format.FLOAT16_IO; v1, still read, carried them as float32).
+Syllable token ids (syllables.txt, one token a line): 0 `<pad>` (not typed yet), 1 `<none>`
+(no pinyin: <bos>, context chars, punctuation), then engine.syllables.SYLLABLES in order (`v`
+for ü), then the 23 consonant initials (INITIALS without a, o, e, which are syllables themselves).
 candidates.npz (CSR): `offsets` int64 [n_syllable + 1], `ids` int32, row s =
 ids[offsets[s]:offsets[s + 1]] (sorted vocabulary ids), `vocab_sha1`, `syllable_sha1`.
 """
@@ -21,7 +22,8 @@ from ..core.model_format import INPUTS, OUTPUTS, vocab_sha1
 from ..errors import PinyinFormatVersionError, PinyinModelError, PinyinModelMismatchError
 from .syllables import INITIALS, SYLLABLE_ID, SYLLABLES
 
-FORMAT, FORMAT_VERSION = "shuru-pinyin-model", 1
+FORMAT, FORMAT_VERSION = "shuru-pinyin-model", 2
+READ_VERSIONS = (1, 2)  # what this Shuru reads: 1 is 2 with a float32 decoder cache and log-probabilities
 ENCODER_NAME, DECODER_NAME, CANDIDATES_NAME, SYLLABLES_NAME, VOCAB_NAME, MANIFEST_NAME = (
     "encoder.onnx", "decoder.onnx", "candidates.npz", "syllables.txt", "vocab.txt", "manifest.json")
 MODEL_FILES = (ENCODER_NAME, DECODER_NAME, CANDIDATES_NAME, VOCAB_NAME, SYLLABLES_NAME)
@@ -87,7 +89,7 @@ def _read_json(model_dir: Path) -> dict:
     found = f"{path}: format {m.get('format')!r} v{m.get('format_version')}, expected {FORMAT!r} v{FORMAT_VERSION}"
     if m.get("format") != FORMAT:
         raise PinyinModelMismatchError(f"{found}: not a pinyin model dir")
-    if m.get("format_version") != FORMAT_VERSION:
+    if m.get("format_version") not in READ_VERSIONS:
         raise PinyinFormatVersionError(f"{found}: written by another version of Shuru (re-export it with this one)")
     return m
 

@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import PinyinModelError, PinyinModelMismatchError
 from ..core.model_format import BOS, PUNCT, UNK, encode_text
 from ..core.neural import WINDOW, cache_feeds
-from ..core.onnx_runtime import cpu_session
+from ..core.onnx_runtime import cpu_session, input_dtype
 from ..text import is_han
 from .pinyin_format import (CANDIDATES_NAME, DECODER_INPUTS, DECODER_NAME, DECODER_OUTPUTS, ENCODER_INPUTS,
                             ENCODER_NAME, ENCODER_OUTPUTS, MAX_CONTEXT, SYL_NONE, SYLLABLE_SHA1, SYLLABLE_TOKENS,
@@ -82,6 +82,7 @@ class PinyinScorer:
         self.syllable_id = {s: i for i, s in enumerate(SYLLABLE_TOKENS)}
         self.max_context = MAX_CONTEXT
         self.window = WINDOW  # attention window of a state, as engine.neural's
+        self.cache_dtype = input_dtype(decoder, "past_k")  # float16 from format version 2, float32 before
         self._start_cache: tuple[str, PinyinState] | None = None
         # (prefix, its syllables) -> (state after it, its score, its first char's term), see read_readings()
         self._prefixes: dict[tuple[str, bytes], tuple[PinyinState, float, float]] = {}
@@ -277,17 +278,17 @@ class PinyinScorer:
             hit = np.searchsorted(row, v)
             if hit == len(row) or row[hit] != v:
                 row = self.ids[self.offsets[SYL_NONE]:self.offsets[SYL_NONE + 1]]
-            lp = logprobs[j].astype(np.float64)
-            x = lp[row]
+            x = logprobs[j][row].astype(np.float64)  # only the row's scores (float16 converts slowly)
             top = x.max()
-            out[j] = lp[v] - (top + np.log(np.exp(x - top).sum()))
+            out[j] = float(logprobs[j][v]) - (top + np.log(np.exp(x - top).sum()))
         return out
 
     def _read(self, states: list[PinyinState], ids: list[list[int]], pinyin: np.ndarray
               ) -> tuple[np.ndarray, list[PinyinState]]:
         """One decoder run over rows of equal length: logprobs (B, T, V) and the states with
         the keys/values of the read positions (unread left empty for the caller)."""
-        past_k, past_v, mask = cache_feeds(states, self.n_layer, self.n_head, self.head_dim, self.window)
+        past_k, past_v, mask = cache_feeds(states, self.n_layer, self.n_head, self.head_dim, self.window,
+                                           self.cache_dtype)
         T, P = len(ids[0]), past_k.shape[3]
         positions = np.array([[s.length + t for t in range(T)] for s in states], dtype=np.int64)
         logprobs, pk, pv = self.decoder.run(DECODER_OUTPUTS, {

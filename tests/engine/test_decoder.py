@@ -46,6 +46,10 @@ def test_both_readings_of_an_ambiguous_cut_are_offered(engine):
     ("bjdx", "北京大学", []),
     ("zhon", "中", ["种", "重"]),  # an unfinished syllable with one completion
     ("nih", "你好", ["你会"]),  # an unfinished input keeps its clause end
+    ("n", "你", ["那", "能"]),  # one initial: a character typed alone, not a clause (年 ends dates)
+    ("w", "我", ["为"]),
+    ("sh", "是", ["说", "上"]),
+    ("z", "在", ["这"]),
 ])
 def test_a_word_typed_alone_lists_what_people_type(engine, pinyin, first, on_first_page):
     """With no text before it, an input is scored as maybe, not surely, a clause's start and end."""
