@@ -647,8 +647,10 @@ class Decoder:
 
     def _clause_start(self) -> float:
         """P(this input, typed with no text before it, begins a clause), by its length; an
-        abbreviated input (bjdx) is read as a whole phrase."""
-        return 1.0 if self._abbreviated and not self._lone_initial() else _by_length(self.w.clause_start, self._syllables())
+        abbreviated input (bjdx) is read as a whole phrase, a lone initial (n) as a word."""
+        if self._abbreviated and not self._lone_initial():
+            return 1.0
+        return _by_length(self.w.clause_start, self._syllables())
 
     def _start_correction(self, beam: Beam) -> np.ndarray:
         """What each whole-input hypothesis' score gains when its first word is scored as maybe, not
