@@ -32,7 +32,7 @@ import torch
 from engine.atomic import write_bytes_atomic
 from engine.core.model_format import (FLOAT16_IO, FORMAT, FORMAT_VERSION, INPUTS, MANIFEST_NAME, ONNX_NAME, OUTPUTS,
                                      READ_VERSIONS, VOCAB_NAME)
-from engine.core.onnx_runtime import onnxruntime
+from engine.core.onnx_runtime import input_dtype, onnxruntime
 
 from .device import cpu_name
 from .errors import ManifestError, ManifestMismatchError
@@ -53,16 +53,19 @@ FLOAT16_IO_SLACK = 1e-4
 def io_contract() -> dict:
     """The I/O section of manifest.json."""
     kv = ["L", "B", "H", "P", "Dh"]
-    half = "float16"  # FLOAT16_IO
+
+    def real(name: str) -> str:
+        return "float16" if name in FLOAT16_IO else "float32"
+
     return {
         "inputs": {"tokens": {"dtype": "int64", "shape": ["B", "T"]},
                    "positions": {"dtype": "int64", "shape": ["B", "T"]},
-                   "past_k": {"dtype": half, "shape": kv},
-                   "past_v": {"dtype": half, "shape": kv},
-                   "past_mask": {"dtype": "float32", "shape": ["B", "P"]}},
-        "outputs": {"logprobs": {"dtype": half, "shape": ["B", "T", "V"]},
-                    "present_k": {"dtype": half, "shape": ["L", "B", "H", "P+T", "Dh"]},
-                    "present_v": {"dtype": half, "shape": ["L", "B", "H", "P+T", "Dh"]}},
+                   "past_k": {"dtype": real("past_k"), "shape": kv},
+                   "past_v": {"dtype": real("past_v"), "shape": kv},
+                   "past_mask": {"dtype": real("past_mask"), "shape": ["B", "P"]}},
+        "outputs": {"logprobs": {"dtype": real("logprobs"), "shape": ["B", "T", "V"]},
+                    "present_k": {"dtype": real("present_k"), "shape": ["L", "B", "H", "P+T", "Dh"]},
+                    "present_v": {"dtype": real("present_v"), "shape": ["L", "B", "H", "P+T", "Dh"]}},
         "dynamic_axes": ["B", "T", "P"],
         "notes": "past_mask 1.0 = valid past slot, 0.0 = padding; new tokens attend to valid past slots "
                  "and causally among themselves; P may be 0",
@@ -122,24 +125,20 @@ def float16_io(src: Path, dst: Path, names: tuple[str, ...] = FLOAT16_IO) -> Non
     model = onnx.load(str(src))
     g = model.graph
     first, last = [], []
-    for vi in g.input:
-        if vi.name in names and vi.type.tensor_type.elem_type == TensorProto.FLOAT:
-            inner = f"{vi.name}_float32"
-            for node in g.node:
-                node.input[:] = [inner if x == vi.name else x for x in node.input]
-            first.append(helper.make_node("Cast", [vi.name], [inner], name=f"cast_{vi.name}", to=TensorProto.FLOAT))
-            vi.type.tensor_type.elem_type = TensorProto.FLOAT16
-    for vi in g.output:
-        if vi.name in names and vi.type.tensor_type.elem_type == TensorProto.FLOAT:
-            inner = f"{vi.name}_float32"
+    for outputs, edges, casts in ((False, g.input, first), (True, g.output, last)):
+        for vi in edges:
+            if vi.name not in names or vi.type.tensor_type.elem_type != TensorProto.FLOAT:
+                continue
+            inner = f"{vi.name}_float32"  # the tensor inside, float32 as before
             for node in g.node:
                 node.input[:] = [inner if x == vi.name else x for x in node.input]
                 node.output[:] = [inner if x == vi.name else x for x in node.output]
             for info in g.value_info:
                 if info.name == vi.name:
                     info.name = inner
-            last.append(helper.make_node("Cast", [inner], [vi.name], name=f"cast_{vi.name}",
-                                         to=TensorProto.FLOAT16))
+            src_name, dst_name, to = (inner, vi.name, TensorProto.FLOAT16) if outputs else \
+                (vi.name, inner, TensorProto.FLOAT)
+            casts.append(helper.make_node("Cast", [src_name], [dst_name], name=f"cast_{vi.name}", to=to))
             vi.type.tensor_type.elem_type = TensorProto.FLOAT16
     nodes = first + list(g.node) + last
     del g.node[:]
@@ -167,10 +166,10 @@ def convert_float16_io(path: Path, feeds: dict) -> dict:
     try:
         float16_io(src, path)
         want = ort_session(src).run(None, feeds)
-        got = ort_session(path).run(None, {k: v.astype(np.float16) if k in FLOAT16_IO else v for k, v in feeds.items()})
+        got = run_session(ort_session(path), None, feeds)
     finally:
         src.unlink()
-    excess = max(float((np.abs(g.astype(np.float64) - w) - 2.0 ** -11 * np.abs(w)).max()) for g, w in zip(got, want))
+    excess = max(float((np.abs(g - w) - 2.0 ** -11 * np.abs(w)).max()) for g, w in zip(got, want))
     if excess > FLOAT16_IO_SLACK:
         raise ManifestError(f"{path} with float16 inputs and outputs disagrees with its float32 graph by "
                             f"{excess:.2e} beyond float16's rounding (> {FLOAT16_IO_SLACK})")
@@ -207,8 +206,6 @@ def ort_session(path: Path, threads: int = 2):
 def run_session(sess, outputs: list[str] | None, feeds: dict) -> list[np.ndarray]:
     """``sess.run`` of a graph of either format version: float feeds cast to its input types,
     float outputs returned as float32."""
-    from engine.core.onnx_runtime import input_dtype
-
     cast = {i.name: input_dtype(sess, i.name) for i in sess.get_inputs() if "float" in i.type}
     out = sess.run(outputs, {k: v.astype(cast[k]) if k in cast else v for k, v in feeds.items()})
     return [o.astype(np.float32) if o.dtype == np.float16 else o for o in out]

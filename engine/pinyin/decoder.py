@@ -641,16 +641,15 @@ class Decoder:
         return bool(cut) and cut[-1].kind in (SegmentKind.PARTIAL, SegmentKind.INITIAL)
 
     def _lone_initial(self) -> bool:
-        """The input is one initial (n, zh): a one-character word typed alone, not a phrase's abbreviation."""
+        """The input is one initial (n, sh): a one-character word typed alone, whose end is scored as a
+        one-syllable word's, not as an unfinished input's (docs/TUNING.md#a-word-typed-alone)."""
         cut = self.lattice.best_cut()
         return len(cut) == 1 and cut[0].kind == SegmentKind.INITIAL
 
     def _clause_start(self) -> float:
         """P(this input, typed with no text before it, begins a clause), by its length; an
-        abbreviated input (bjdx) is read as a whole phrase, a lone initial (n) as a word."""
-        if self._abbreviated and not self._lone_initial():
-            return 1.0
-        return _by_length(self.w.clause_start, self._syllables())
+        abbreviated input (bjdx) is read as a whole phrase."""
+        return 1.0 if self._abbreviated else _by_length(self.w.clause_start, self._syllables())
 
     def _start_correction(self, beam: Beam) -> np.ndarray:
         """What each whole-input hypothesis' score gains when its first word is scored as maybe, not
@@ -664,8 +663,8 @@ class Decoder:
         probability ``clause_end``, else the clause goes on (not </s>); an abbreviated input (bjdx) is
         read as a whole phrase, and the end of an unfinished input as before (see _unfinished)."""
         p = np.exp(self.lm.end_logprob(WordStates(beam.w1, beam.w2)).astype(np.float64))
-        mu = 1.0 if (self._abbreviated or self._unfinished()) and not self._lone_initial() \
-            else _by_length(self.w.clause_end, self._syllables())
+        unfinished = self._unfinished() and not self._lone_initial()
+        mu = 1.0 if self._abbreviated or unfinished else _by_length(self.w.clause_end, self._syllables())
         return np.log(mu * p + (1 - mu) * (1 - p) + 1e-300)
 
     # -- candidates ---------------------------------------------------------------------
