@@ -54,6 +54,9 @@ REBUILD_CHARS = 32  # characters re-read to rebuild a released scorer state
 # whole-input readings the reading model re-orders: the best READ_TOP within READ_MARGIN nats of the
 # best one, for an input typed after text (docs/TUNING.md#the-pinyin-reading-model-as-a-tie-breaker)
 READ_TOP, READ_MARGIN = 3, 0.5
+# Particles that lean on the word before them: with it they are typed as one word (是的, 有啊, 听过),
+# so a word typed alone pays no extra_word cost for them (docs/TUNING.md#a-word-typed-alone).
+CLITICS = frozenset("的了过着啊吗呢吧呀哦嘛哈啦喔哇嘞咯噢呗")
 MAX_PREFIXES = 8  # prefixes of the best conversion offered (a long input has one per word)
 MAX_WORD_LETTERS = MAX_WORD_SYLLABLES * 7  # the longest a lexicon word can be typed (zhuang'... with apostrophes)
 # Reuse after a partial pick (docs/TUNING.md#reusing-the-search-after-a-partial-pick):
@@ -85,6 +88,11 @@ class ScoreWeights:
     # share of the neural LM's log P of the first word's later characters (read after <s>) in that
     # word's score when it begins no clause, for inputs of 2 syllables or more (docs/TUNING.md#a-word-typed-alone)
     free_rest: float = 0.5
+    # added per word after the first (clitics aside) of a whole-input reading of up to
+    # extra_word_syllables syllables with no text before it: a word typed alone is one word
+    # (这部 before 这不), 0 for none (docs/TUNING.md#a-word-typed-alone)
+    extra_word: float = -3.0
+    extra_word_syllables: int = 2
     # the pinyin-reading model's log P(text | typed syllables), re-ordering the best whole-input
     # readings after the search; set when the model is loaded
     reader: float = 0.0
@@ -689,7 +697,7 @@ class Decoder:
         if len(beam) == 0:
             return []
         total = (beam.score + self.w.ngram * self._end_logprob(beam) + self._start_correction(beam)
-                 + self._split_cost(final))
+                 + self._split_cost(final) + self._extra_word_cost(final))
         order = np.argsort(-total, kind="stable")
         if self.lm.reader is not None:
             order = self._read_order(final, order, total)
@@ -750,6 +758,18 @@ class Decoder:
         for idx in range(len(cost)):
             segs = self._path(final, len(self.text), idx).segs
             cost[idx] = self.lattice_options.split_syllable_logprob * _cuts(segs, whole)
+        return cost
+
+    def _extra_word_cost(self, final: PositionState) -> np.ndarray:
+        """For a short input with no text before it (a word typed alone): what each whole-input
+        hypothesis pays per word after its first, clitics aside (这不 pays, 是的 does not)."""
+        cost = np.zeros(len(final.beam))
+        if (not self.w.extra_word or not self._free_start or self._abbreviated
+                or self._syllables() > self.w.extra_word_syllables):
+            return cost
+        for idx in range(len(cost)):
+            pieces = self._path(final, len(self.text), idx).pieces
+            cost[idx] = self.w.extra_word * sum(1 for w in pieces[1:] if w not in CLITICS)
         return cost
 
     def _one_syllable(self, kinds: tuple[SegmentKind, ...]) -> tuple[int, int] | None:

@@ -373,11 +373,12 @@ def neural_engine(tmp_path_factory):
 
 
 def _scored(engine, pinyin, context, free_rest):
-    """Readings and scores with ScoreWeights.free_rest set to ``free_rest``."""
+    """Readings and scores with ScoreWeights.free_rest set to ``free_rest`` (and no extra_word cost,
+    which also puts 这部 first)."""
     from dataclasses import replace
 
     options = engine.options
-    engine.options = replace(options, weights=replace(engine.weights, free_rest=free_rest))
+    engine.options = replace(options, weights=replace(engine.weights, free_rest=free_rest, extra_word=0.0))
     try:
         return [(c.text, round(c.score, 6)) for c in decoder_readings(engine.decoder(context), pinyin)]
     finally:
@@ -397,3 +398,38 @@ def test_a_word_typed_alone_is_not_read_as_a_sentence_opening(neural_engine, pin
     assert (whole != share) == changes
     if changes:
         assert (whole[0][0], share[0][0]) == ("这不", "这部")
+
+
+def _readings_by_words(engine, pinyin, context, extra_word):
+    """Whole-input readings -> score, keyed by their words, with ScoreWeights.extra_word set."""
+    from dataclasses import replace
+
+    options = engine.options
+    engine.options = replace(options, weights=replace(engine.weights, extra_word=extra_word))
+    try:
+        return {tuple(c.pieces): c.score for c in decoder_readings(engine.decoder(context), pinyin)
+                if c.kind == "sentence"}
+    finally:
+        engine.options = options
+
+
+@pytest.mark.parametrize("pinyin, context, words, extra", [
+    ("zhebu", "", ("这", "不"), 1),  # typed alone, two words: one extra
+    ("zhebu", "", ("这部",), 0),  # one word
+    ("shide", "", ("是", "的"), 0),  # 的 leans on the word before it: one word as typed
+    ("youa", "", ("有", "啊"), 0),
+    ("zhebu", "我觉得", ("这", "不"), 0),  # after text the input is part of a sentence
+    ("tamenhao", "", ("他们", "好"), 0),  # three syllables read as a clause
+    ("zm", "", None, 0),  # initials (bjdx) read as a phrase: no reading pays
+])
+def test_a_word_typed_alone_pays_for_each_extra_word(engine, pinyin, context, words, extra):
+    """A short input with no text before it is one word: each reading pays ScoreWeights.extra_word per
+    word after its first, clitics (的, 啊) aside."""
+    without = _readings_by_words(engine, pinyin, context, 0.0)
+    cost = engine.weights.extra_word
+    assert cost < 0
+    with_cost = _readings_by_words(engine, pinyin, context, cost)
+    if words is None:
+        assert with_cost == without
+    else:
+        assert with_cost[words] == pytest.approx(without[words] + extra * cost)
