@@ -90,7 +90,7 @@ class ScoreWeights:
     free_rest: float = 0.5
     # added per word after the first (clitics aside) of a whole-input reading of up to
     # extra_word_syllables syllables with no text before it: a word typed alone is one word
-    # (这部 before 这不), 0 for none (docs/TUNING.md#a-word-typed-alone)
+    # (酒吧 before 就把), 0 for none (docs/TUNING.md#a-word-typed-alone)
     extra_word: float = -2.0
     extra_word_syllables: int = 2
     # the pinyin-reading model's log P(text | typed syllables), re-ordering the best whole-input

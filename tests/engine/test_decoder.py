@@ -50,6 +50,11 @@ def test_both_readings_of_an_ambiguous_cut_are_offered(engine):
     ("w", "我", ["为"]),
     ("sh", "是", ["说", "上"]),
     ("z", "在", ["这"]),
+    ("jiuba", "酒吧", ["就把"]),  # one word before two (ScoreWeights.extra_word)
+    ("yishi", "意识", ["一时"]),
+    ("shide", "是的", ["似的"]),  # 的 leans on 是: a reply typed as one word
+    ("youa", "有啊", ["友爱"]),
+    ("zheshi", "这是", ["这时"]),  # two words far ahead of one keep their place
 ])
 def test_a_word_typed_alone_lists_what_people_type(engine, pinyin, first, on_first_page):
     """With no text before it, an input is scored as maybe, not surely, a clause's start and end."""
