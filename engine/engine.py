@@ -11,8 +11,8 @@ from .core.lm import context_tokens
 from .core.ngram import NgramModel
 from .errors import UserDataError
 from .loader import load_parts, load_phrases, open_history
-from .options import (NEURAL_BEAM, NEURAL_LIBIME_WEIGHTS, NEURAL_WEIGHTS, READER_WEIGHT, STATISTICAL_BEAM,
-                      STATISTICAL_WEIGHTS, EngineOptions)
+from .options import (ABBREV_BEAM, NEURAL_BEAM, NEURAL_LIBIME_WEIGHTS, NEURAL_WEIGHTS, READER_WEIGHT,
+                      STATISTICAL_BEAM, STATISTICAL_WEIGHTS, EngineOptions)
 from .pinyin.decoder import Decoder, DecoderOptions, ScoreWeights
 from .pinyin.lattice import LatticeOptions
 from .pinyin.session import Session
@@ -124,7 +124,7 @@ class Engine:
         return Decoder(
             self.lexicon, self.ngram, weights=self.weights,
             options=DecoderOptions(beam_width=self.beam_width, nbest=o.nbest, entries_per_edge=o.entries_per_edge,
-                                   abbrev_beam_width=o.beam_width or STATISTICAL_BEAM, per_state=self.per_state),
+                                   abbrev_beam_width=o.beam_width or ABBREV_BEAM, per_state=self.per_state),
             lattice_options=LatticeOptions(fuzzy_pairs=frozenset(o.fuzzy_pairs), whole_syllables=whole_syllables),
             history=self.history if o.learning else None, context=context, scorer=self.neural, reader=self.reader)
 

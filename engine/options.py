@@ -15,8 +15,8 @@ NEURAL_LIBIME_WEIGHTS = replace(NEURAL_WEIGHTS, neural_initials=0.1)
 # the pinyin-reading model's weight after the search, when one is loaded
 # (docs/TUNING.md#the-pinyin-reading-model-after-the-search)
 READER_WEIGHT = 0.3
-# Beam widths without and with the neural LM; abbreviated input keeps 16 (docs/TUNING.md#beam-widths)
-STATISTICAL_BEAM, NEURAL_BEAM = 16, 8
+# Beam widths without and with the neural LM, and for abbreviated input (bjdx) with either (docs/TUNING.md#beam-widths)
+STATISTICAL_BEAM, NEURAL_BEAM, ABBREV_BEAM = 16, 8, 24
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ class DecoderOptions:
     """Search breadth. Wider is slower and (up to a point) more accurate."""
 
     beam_width: int = 16  # hypotheses kept per position (docs/TUNING.md#beam-widths)
-    abbrev_beam_width: int = 16  # the same for abbreviated input (bjdx)
+    abbrev_beam_width: int = 24  # the same for abbreviated input (bjdx)
     nbest: int = 5  # whole-input conversions listed first
     entries_per_edge: int = 32  # lexicon entries proposed per matched span, best prior first
     scan_limit: int = 4000  # entries examined per abbreviated span before filtering

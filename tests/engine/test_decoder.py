@@ -194,6 +194,15 @@ def test_abbreviated_input_gets_the_wider_beam(engine, pinyin, width):
     assert d._width == width
 
 
+@pytest.mark.parametrize("pinyin, abbreviated", [("nihao", False), ("bjdx", True)])
+def test_the_engine_searches_abbreviated_input_with_its_own_beam(engine, pinyin, abbreviated):
+    from engine.options import ABBREV_BEAM
+
+    d = engine.decoder()
+    decoder_readings(d, pinyin)
+    assert d._width == (ABBREV_BEAM if abbreviated else engine.beam_width)
+
+
 @pytest.mark.parametrize("keys, ranks", [
     ([], []),
     ([7], [0]),
