@@ -5,7 +5,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .paths import ASSETS_DIR
-from .pinyin.decoder import ScoreWeights
+from .pinyin.decoder import DecoderOptions, ScoreWeights
 
 # Log-linear weights without and with the neural LM, the same for a personal model (docs/TUNING.md#neural-weights)
 STATISTICAL_WEIGHTS = ScoreWeights()
@@ -16,7 +16,7 @@ NEURAL_LIBIME_WEIGHTS = replace(NEURAL_WEIGHTS, neural_initials=0.1)
 # (docs/TUNING.md#the-pinyin-reading-model-after-the-search)
 READER_WEIGHT = 0.3
 # Beam widths without and with the neural LM, and for abbreviated input (bjdx) with either (docs/TUNING.md#beam-widths)
-STATISTICAL_BEAM, NEURAL_BEAM, ABBREV_BEAM = 16, 8, 24
+STATISTICAL_BEAM, NEURAL_BEAM, ABBREV_BEAM = 16, 8, DecoderOptions.abbrev_beam_width
 
 
 @dataclass(frozen=True)

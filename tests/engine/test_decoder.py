@@ -386,17 +386,23 @@ def neural_engine(tmp_path_factory):
                                      history_path=tmp_path_factory.mktemp("hist") / "history.json"))
 
 
-def _scored(engine, pinyin, context, free_rest):
-    """Readings and scores with ScoreWeights.free_rest set to ``free_rest`` (and no extra_word cost,
-    which also puts 这部 first)."""
+def _readings_with(engine, pinyin, context, **weights):
+    """The decoder's readings of ``pinyin`` with these ScoreWeights changed."""
     from dataclasses import replace
 
     options = engine.options
-    engine.options = replace(options, weights=replace(engine.weights, free_rest=free_rest, extra_word=0.0))
+    engine.options = replace(options, weights=replace(engine.weights, **weights))
     try:
-        return [(c.text, round(c.score, 6)) for c in decoder_readings(engine.decoder(context), pinyin)]
+        return decoder_readings(engine.decoder(context), pinyin)
     finally:
         engine.options = options
+
+
+def _scored(engine, pinyin, context, free_rest):
+    """Readings and scores with ScoreWeights.free_rest set to ``free_rest`` (and no extra_word cost,
+    which also puts 这部 first)."""
+    return [(c.text, round(c.score, 6)) for c in _readings_with(engine, pinyin, context, free_rest=free_rest,
+                                                                  extra_word=0.0)]
 
 
 @pytest.mark.parametrize("pinyin, context, changes", [
@@ -416,15 +422,8 @@ def test_a_word_typed_alone_is_not_read_as_a_sentence_opening(neural_engine, pin
 
 def _readings_by_words(engine, pinyin, context, extra_word):
     """Whole-input readings -> score, keyed by their words, with ScoreWeights.extra_word set."""
-    from dataclasses import replace
-
-    options = engine.options
-    engine.options = replace(options, weights=replace(engine.weights, extra_word=extra_word))
-    try:
-        return {tuple(c.pieces): c.score for c in decoder_readings(engine.decoder(context), pinyin)
-                if c.kind == "sentence"}
-    finally:
-        engine.options = options
+    return {tuple(c.pieces): c.score for c in _readings_with(engine, pinyin, context, extra_word=extra_word)
+            if c.kind == "sentence"}
 
 
 @pytest.mark.parametrize("pinyin, context, words, extra", [
