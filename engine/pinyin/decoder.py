@@ -120,6 +120,8 @@ class Edge:
     entries: np.ndarray  # (E,) entry ids, or [LITERAL_ENTRY]
     tokens: np.ndarray  # (E,) token ids
     channel: np.ndarray  # (E,) pinyin-match logprob
+    # (clause-start share, the entries as words typed from the input's start), once scored (_prefix_words)
+    words: tuple | None = field(default=None, compare=False, repr=False)
 
     @property
     def abbreviated(self) -> bool:
@@ -817,6 +819,26 @@ class Decoder:
             return self.text[edge.start: edge.end]
         return self.lex.text(int(self.lex.entry_token[entry]))
 
+    def _edge_words(self, edge: Edge) -> list[Conversion]:
+        """The entries of an edge from the input's start as words typed alone, scored (kept on the edge:
+        the states before the end, and their edges, live on while the input grows)."""
+        share = self._clause_start() if self._free_start else 1.0  # changes with the input's length
+        if edge.words is None or edge.words[0] != share:
+            start = self.states[0].beam
+            lm, _ = self.lm.extend(WordStates(np.full(len(edge.tokens), start.w1[0]),
+                                              np.full(len(edge.tokens), start.w2[0])), edge.tokens)
+            if self._free_start:  # a word alone may begin a clause or not (ScoreWeights.clause_start)
+                lm = _mix(share, lm, self.lm.alone(edge.tokens))
+            score = self.w.ngram * lm + self.w.channel * edge.channel
+            words = []
+            for e, sc in zip(edge.entries, score):
+                token = int(self.lex.entry_token[e])
+                text = self.lex.text(token)
+                words.append(Conversion(text, edge.end, float(sc), "char" if len(text) == 1 else "word",
+                                        edge.segs, (token,)))
+            edge.words = (share, words)
+        return edge.words[1]
+
     def _best_prefix(self, best: list[Conversion], j: int, ends: dict[int, int]) -> list[Conversion]:
         """The best conversion's first words up to ``j`` as one candidate (我想 from wo'xiang'hui'jia);
         ``ends``: where each of its words ends -> the word's index."""
@@ -832,7 +854,6 @@ class Decoder:
 
     def _prefix_words(self, best: list[Conversion]) -> list[Conversion]:
         """Words starting at the first letter, longest span first, then by score."""
-        start = self.states[0].beam
         out: list[Conversion] = []
         n = len(self.text)
         final = self._final_state()
@@ -850,15 +871,7 @@ class Decoder:
                     continue
                 if any(s.end not in cuts for s in edge.segs):
                     continue
-                lm, _ = self.lm.extend(WordStates(np.full(len(edge.tokens), start.w1[0]),
-                                                  np.full(len(edge.tokens), start.w2[0])), edge.tokens)
-                if self._free_start:  # a word alone may begin a clause or not (ScoreWeights.clause_start)
-                    lm = _mix(self._clause_start(), lm, self.lm.alone(edge.tokens))
-                score = self.w.ngram * lm + self.w.channel * edge.channel
-                for e, sc in zip(edge.entries, score):
-                    text = self.lex.text(int(self.lex.entry_token[e]))
-                    kind = "char" if len(text) == 1 else "word"
-                    group.append(Conversion(text, j, float(sc), kind, edge.segs, (int(self.lex.entry_token[e]),)))
+                group += self._edge_words(edge)
             group.sort(key=lambda c: -c.score)
             out.extend(self._best_prefix(best, j, ends) + group)
         words = [c for c in out if c.kind == "word"]

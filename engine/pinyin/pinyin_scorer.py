@@ -176,8 +176,10 @@ class PinyinScorer:
         per_char, out = self._read_texts(states, texts, reads, pinyin_rows, syl_ids)
         return np.array([c.sum() for c in per_char]), out
 
-    def _read_texts(self, states, texts, reads, pinyin_rows, syl_ids) -> tuple[list[np.ndarray], list[PinyinState]]:
-        """extend()'s work, checked: each char's restricted log-probability, and the states after."""
+    def _read_texts(self, states, texts, reads, pinyin_rows, syl_ids, window: int | None = None
+                    ) -> tuple[list[np.ndarray], list[PinyinState]]:
+        """extend()'s work, checked: each char's restricted log-probability, and the states after
+        (``window``: the states' positions attended to, the scorer's window by default)."""
         per_char: list[np.ndarray] = [np.zeros(0)] * len(texts)
         out: list[PinyinState | None] = [None] * len(texts)
         by_len: dict[int, list[int]] = {}
@@ -185,7 +187,7 @@ class PinyinScorer:
             by_len.setdefault(len(r), []).append(i)
         for n, batch in by_len.items():
             logprobs, new = self._read([states[i] for i in batch], [reads[i] for i in batch],
-                                       np.stack([np.asarray(pinyin_rows[i], np.float32) for i in batch]))
+                                       np.stack([np.asarray(pinyin_rows[i], np.float32) for i in batch]), window)
             for b, i in enumerate(batch):
                 m = len(texts[i])
                 targets = [self._char_id(ch) for ch in texts[i]]
@@ -220,21 +222,43 @@ class PinyinScorer:
             m = next((m for m in range(cut, 0, -1) if self._prefix_key(t, ids, m) in self._prefixes), 0)
             begin.append((*self._prefixes[self._prefix_key(t, ids, m)], m) if m else (start, 0.0, 0.0, 0))
             cuts.append(cut)
-        states = [b[0] for b in begin]
+        states = self._read_context([b[0] for b in begin], syl, enc)
         pieces = [t[b[3]:] for t, b in zip(texts, begin)]
         reads = [list(st.unread) + [self._char_id(ch) for ch in piece[:-1]] for st, piece in zip(states, pieces)]
         rows = [e[st.length:st.next_position + len(piece)] for st, piece, e in zip(states, pieces, enc)]
-        per_char, after = self._read_texts(states, pieces, reads, rows, [ids[b[3]:] for ids, b in zip(syl, begin)])
+        # a context read apart is attended to whole, as when it is read in the same run as the text
+        window = self.max_len if any(a is not b[0] for a, b in zip(states, begin)) else self.window
+        per_char, after = self._read_texts(states, pieces, reads, rows, [ids[b[3]:] for ids, b in zip(syl, begin)],
+                                           window)
         if len(self._prefixes) > PREFIX_STATES:
             self._prefixes.clear()
         firsts = [first if m else float(lp[0]) for (_, _, first, m), lp in zip(begin, per_char)]
-        for t, ids, (st, base, _, m), first, cut, lp, new in zip(texts, syl, begin, firsts, cuts, per_char, after):
+        for t, ids, (_, base, _, m), st, first, cut, lp, new in zip(texts, syl, begin, states, firsts, cuts, per_char,
+                                                                     after):
             if cut > m:  # keep the state at the cut: the read positions before it are final
                 n1 = len(st.unread) + cut - m - 1
                 kept = PinyinState(new.parent, new.k[:, :, :n1], new.v[:, :, :n1], st.length + n1,
                                    (self._char_id(t[cut - 1]),), new.tokens[:n1])
                 self._prefixes[self._prefix_key(t, ids, cut)] = (kept, base + float(lp[:cut - m].sum()), first)
         return (np.array([b[1] + float(lp.sum()) for b, lp in zip(begin, per_char)]), np.array(firsts))
+
+    def _read_context(self, states: list[PinyinState], syl: list[np.ndarray], enc: list[np.ndarray]
+                      ) -> list[PinyinState]:
+        """``states`` with the context tokens they defer (after start()) read, once for all the readings
+        of one cut (their context rows are the same): the readings' runs then read only their own
+        characters, not the context once per reading. States that defer nothing are kept."""
+        out, read = list(states), {}
+        for i, (st, ids) in enumerate(zip(states, syl)):
+            if st.deferred <= 0:
+                continue
+            key = (id(st), ids.tobytes())
+            if key not in read:
+                n = st.deferred
+                _, new = self._read([st], [list(st.unread[:n])], enc[i][None, st.length:st.length + n])
+                read[key] = PinyinState(new[0].parent, new[0].k, new[0].v, new[0].length, st.unread[n:],
+                                        st.unread[:n])
+            out[i] = read[key]
+        return out
 
     def _rows(self, start: PinyinState, syl: list[np.ndarray]) -> list[np.ndarray]:
         """Each reading's encoder rows by absolute position: one encoder run per syllable count, over
@@ -283,11 +307,11 @@ class PinyinScorer:
             out[j] = float(logprobs[j][v]) - (top + np.log(np.exp(x - top).sum()))
         return out
 
-    def _read(self, states: list[PinyinState], ids: list[list[int]], pinyin: np.ndarray
+    def _read(self, states: list[PinyinState], ids: list[list[int]], pinyin: np.ndarray, window: int | None = None
               ) -> tuple[np.ndarray, list[PinyinState]]:
         """One decoder run over rows of equal length: logprobs (B, T, V) and the states with
         the keys/values of the read positions (unread left empty for the caller)."""
-        past_k, past_v, mask = cache_feeds(states, self.n_layer, self.n_head, self.head_dim, self.window,
+        past_k, past_v, mask = cache_feeds(states, self.n_layer, self.n_head, self.head_dim, window or self.window,
                                            self.cache_dtype)
         T, P = len(ids[0]), past_k.shape[3]
         positions = np.array([[s.length + t for t in range(T)] for s in states], dtype=np.int64)

@@ -148,14 +148,14 @@ def test_apostrophe_forces_the_cut(engine):
 
 
 def test_incremental_decoding_equals_decoding_from_scratch(engine):
-    """Typing letter by letter (reusing states) gives exactly the one-shot result."""
-    for pinyin in ["woxianghuijia", "zhongguorenmin", "bjdxxs", "xi'anshi"]:
+    """Typing letter by letter (reusing states and what was scored on them) gives exactly the
+    one-shot result after every letter, scores included."""
+    for pinyin in ["woxianghuijia", "zhongguorenmin", "bjdxxs", "xi'anshi", "xianzaishi"]:
         dec = engine.decoder()
         for k in range(1, len(pinyin) + 1):
-            decoder_readings(dec, pinyin[:k])
-        inc = [(c.text, c.consumed) for c in decoder_readings(dec, pinyin)]
-        fresh = [(c.text, c.consumed) for c in decoder_readings(engine.decoder(), pinyin)]
-        assert inc == fresh
+            inc = [(c.text, c.consumed, round(c.score, 6)) for c in decoder_readings(dec, pinyin[:k])]
+            fresh = [(c.text, c.consumed, round(c.score, 6)) for c in decoder_readings(engine.decoder(), pinyin[:k])]
+            assert inc == fresh, pinyin[:k]
 
 
 def test_backspace_then_retype_reuses_prefix_and_matches(engine):
