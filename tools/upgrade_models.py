@@ -1,6 +1,7 @@
 """python -m tools.upgrade_models DIR...: bring model dirs of an earlier format version to this
 one in place (the neural character model and the pinyin-reading model: format version 2 takes
-and returns float16 caches and log-probabilities; the weights are unchanged). Used on the
+and returns float16 caches and log-probabilities; the character model's version 3 returns the new
+positions' keys and values only; the weights are unchanged). Used on the
 shipped assets/model and assets/pinyin-model; a user's own models still load as they are."""
 from __future__ import annotations
 

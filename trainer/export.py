@@ -12,9 +12,10 @@ ONNX I/O (B batch, T new tokens, P cached slots, L layers, H heads, Dh head dim)
     in:  tokens int64 [B,T], positions int64 [B,T] (absolute, < max_len),
          past_k, past_v float16 [L,B,H,P,Dh], past_mask float32 [B,P] (1 = valid slot)
     out: logprobs float16 [B,T,V] (log_softmax over the whole vocabulary),
-         present_k, present_v float16 [L,B,H,P+T,Dh]
+         present_k, present_v float16 [L,B,H,T,Dh] (the new positions' keys and values)
 The graph computes in float32 (int8 weights where quantised); Cast nodes at its edges carry
 engine.core.model_format.FLOAT16_IO as float16 (format version 2; version 1 had float32 there).
+Format version 3 returns only the new positions' keys and values (2 returned the past's too).
 """
 from __future__ import annotations
 
@@ -64,11 +65,12 @@ def io_contract() -> dict:
                    "past_v": {"dtype": real("past_v"), "shape": kv},
                    "past_mask": {"dtype": real("past_mask"), "shape": ["B", "P"]}},
         "outputs": {"logprobs": {"dtype": real("logprobs"), "shape": ["B", "T", "V"]},
-                    "present_k": {"dtype": real("present_k"), "shape": ["L", "B", "H", "P+T", "Dh"]},
-                    "present_v": {"dtype": real("present_v"), "shape": ["L", "B", "H", "P+T", "Dh"]}},
+                    "present_k": {"dtype": real("present_k"), "shape": ["L", "B", "H", "T", "Dh"]},
+                    "present_v": {"dtype": real("present_v"), "shape": ["L", "B", "H", "T", "Dh"]}},
         "dynamic_axes": ["B", "T", "P"],
         "notes": "past_mask 1.0 = valid past slot, 0.0 = padding; new tokens attend to valid past slots "
-                 "and causally among themselves; P may be 0",
+                 "and causally among themselves; P may be 0; present_k / present_v: the new positions' "
+                 "keys and values only (format version 3)",
     }
 
 
@@ -144,6 +146,54 @@ def float16_io(src: Path, dst: Path, names: tuple[str, ...] = FLOAT16_IO) -> Non
     del g.node[:]
     g.node.extend(nodes)
     onnx.save(model, str(dst))  # convert_float16_io runs it against the graph before
+
+
+PRESENT = ("present_k", "present_v")  # the outputs format version 3 cuts to the new positions
+
+
+def new_positions_only(src: Path, dst: Path) -> None:
+    """Rewrite a graph so present_k / present_v hold the keys and values of the new positions
+    only (format version 3): each layer's stacked tensor is taken from its new keys / values, not
+    from their concatenation with the past (which attention still reads). The past's part was
+    copied out and dropped by the engine at every run (docs/TUNING.md#work-done-once-not-at-every-key)."""
+    import onnx
+
+    model = onnx.load(str(src))
+    made_by = {out: node for node in model.graph.node for out in node.output}
+    for name in PRESENT:
+        stack = made_by[name]
+        if stack.op_type == "Cast":  # float16 I/O (format version 2)
+            stack = made_by[stack.input[0]]
+        if stack.op_type != "Concat":
+            raise ManifestError(f"{src}: {name} is not a stack of per-layer tensors ({stack.op_type})")
+        for layer in stack.input:
+            unsqueeze = made_by[layer]
+            joined = made_by.get(unsqueeze.input[0])
+            if unsqueeze.op_type != "Unsqueeze" or joined is None or joined.op_type != "Concat" or len(joined.input) != 2:
+                raise ManifestError(f"{src}: {name}'s layer {layer} is not the past joined with the new positions")
+            unsqueeze.input[0] = joined.input[1]  # the new positions (the second part of past ++ new)
+    onnx.save(model, str(dst))
+
+
+def convert_new_positions_only(path: Path, feeds: dict) -> dict:
+    """Rewrite the graph at ``path`` with new_positions_only, checked against itself before on
+    ``feeds`` (check_feeds): the same log-probabilities, and the same new positions' keys and
+    values. Raises ManifestError otherwise; returns the largest difference."""
+    src = path.with_name(f".{path.name}.with-past")
+    os.replace(path, src)
+    try:
+        new_positions_only(src, path)
+        before = run_session(ort_session(src), None, feeds)
+        after = run_session(ort_session(path), None, feeds)
+    finally:
+        src.unlink()
+    T = feeds["tokens"].shape[1]
+    diff = max(float(np.abs(after[0] - before[0]).max()),
+               *(float(np.abs(a - b[:, :, :, -T:]).max()) for a, b in zip(after[1:], before[1:])))
+    if any(a.shape[3] != T for a in after[1:]) or diff > FP32_TOLERANCE:
+        raise ManifestError(f"{path} returning only the new positions disagrees with its graph before "
+                            f"(shapes {[a.shape for a in after[1:]]}, max difference {diff:.2e})")
+    return {"max_diff": diff}
 
 
 def check_feeds(cfg: ModelConfig, seed: int = 0, B: int = 2, T: int = 3, P: int = 4) -> dict:
@@ -315,6 +365,7 @@ def write_model_dir(model: CharLM, vocab: Vocab, out: Path, training: dict, metr
             int8 = _try_int8(fp32, tmp / ONNX_NAME, lambda p: verify_int8(p, model, windows=parity_windows), parity,
                              log)
         parity["float16_io"] = convert_float16_io(tmp / ONNX_NAME, check_feeds(model.cfg))
+        parity["new_positions_only"] = convert_new_positions_only(tmp / ONNX_NAME, check_feeds(model.cfg))
         manifest = build_manifest(model.cfg, vocab, training, {**metrics, "onnx_parity": parity}, int8,
                                   tmp / ONNX_NAME)
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -356,17 +407,21 @@ def _check_parity(parity: dict) -> None:
 
 
 def upgrade_model_dir(model_dir: Path) -> bool:
-    """Bring a version-1 model dir (float32 I/O) to this format in place: the same graph with
-    float16 I/O (convert_float16_io), then its manifest. False if it already is. Each file is
-    replaced atomically; an upgrade cut off between them leaves a dir the engine still reads
-    (it takes the dtypes from the graph)."""
+    """Bring a model dir of an earlier format version to this one in place: a version-1 graph
+    (float32 I/O) gets float16 I/O (convert_float16_io), a version-1 or 2 graph returns only the
+    new positions' keys and values (convert_new_positions_only); then its manifest. False if it
+    already is this version. Each file is replaced atomically; an upgrade cut off between them
+    leaves a dir the engine still reads (it takes dtypes and positions from the graph's outputs)."""
     model_dir = Path(model_dir)
     m = load_manifest(model_dir)
     if m["format_version"] == FORMAT_VERSION:
         return False
-    parity = convert_float16_io(model_dir / ONNX_NAME, check_feeds(ModelConfig.from_dict(m["config"])))
+    feeds = check_feeds(ModelConfig.from_dict(m["config"]))
+    parity = m.setdefault("metrics", {}).setdefault("onnx_parity", {})
+    if m["format_version"] < 2:
+        parity["float16_io"] = convert_float16_io(model_dir / ONNX_NAME, feeds)
+    parity["new_positions_only"] = convert_new_positions_only(model_dir / ONNX_NAME, feeds)
     m.update(format_version=FORMAT_VERSION, io=io_contract(), onnx_sha1=file_sha1(model_dir / ONNX_NAME))
-    m.setdefault("metrics", {}).setdefault("onnx_parity", {})["float16_io"] = parity
     write_bytes_atomic(model_dir / MANIFEST_NAME, json.dumps(m, ensure_ascii=False, indent=1).encode("utf-8"))
     load_manifest(model_dir)
     return True

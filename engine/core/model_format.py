@@ -8,10 +8,11 @@ first), and ``model.onnx`` (or ``model.int8.onnx``) with the INPUTS and OUTPUTS 
     tokens    int64    [B, T]             positions int64   [B, T]
     past_k    float16  [L, B, H, P, Dh]   past_v    float16 [L, B, H, P, Dh]
     past_mask float32  [B, P]             (1 = valid past slot, 0 = padding)
-    -> logprobs float16 [B, T, V], present_k / present_v float16 [L, B, H, P+T, Dh]
+    -> logprobs float16 [B, T, V], present_k / present_v float16 [L, B, H, T, Dh]
 
-Format version 2 carries FLOAT16_IO as float16 (the engine keeps them so); version 1, still read,
-carried them as float32.
+present_k / present_v are the keys and values of the T new positions (format version 3). Versions
+1 and 2, still read, returned the past's as well ([L, B, H, P+T, Dh], the new positions last); version
+2 carries FLOAT16_IO as float16 (the engine keeps them so), version 1 carried them as float32.
 
 Text becomes tokens one character each: a Han character (engine.text) is its token or
 ``<unk>``; each run of other characters is one ``<p>``; a text starts with ``<bos>``.
@@ -24,8 +25,9 @@ from ..text import is_han
 from .digests import sha1
 
 FORMAT = "shuru-neural-lm"
-FORMAT_VERSION = 2
-READ_VERSIONS = (1, 2)  # what this Shuru reads: 1 is 2 with float32 caches and log-probabilities
+FORMAT_VERSION = 3
+# what this Shuru reads: 2 is 3 with the past's keys and values returned too, 1 is 2 in float32
+READ_VERSIONS = (1, 2, 3)
 MANIFEST_NAME, VOCAB_NAME, ONNX_NAME, INT8_NAME = "manifest.json", "vocab.txt", "model.onnx", "model.int8.onnx"
 MODEL_FILES = (INT8_NAME, ONNX_NAME)  # the engine runs the first one present
 MANIFEST_KEYS = ("config", "vocab_size", "vocab_sha1")  # what every manifest of the format has

@@ -178,7 +178,7 @@ class NeuralScorer:
         for k, row in enumerate(ids):
             by_len.setdefault(len(row), []).append(k)
         for n, rows in by_len.items():
-            logprobs, pk, pv, P = self._forward([states[k] for k in rows], [ids[k] for k in rows])
+            logprobs, pk, pv, _ = self._forward([states[k] for k in rows], [ids[k] for k in rows])
             b_idx = np.arange(len(rows))[:, None]
             if targets is not None:
                 inner[rows] = logprobs[b_idx, np.arange(n), np.array([targets[k] for k in rows])].sum(axis=1,
@@ -188,8 +188,9 @@ class NeuralScorer:
                 nxt = np.array([ids[k][1:] for k in rows])
                 inner[rows] = logprobs[b_idx, np.arange(n - 1), nxt].sum(axis=1, dtype=np.float64)
             # float16 halves what hundreds of live hypotheses hold; scores need no more precision.
-            # One copy (a conversion from a version-1 graph) per batch: each state keeps views of its rows.
-            new_k, new_v = pk[:, :, :, P:].astype(np.float16), pv[:, :, :, P:].astype(np.float16)
+            # Each state keeps views of its rows of the new positions: a graph before format version 3
+            # returns the past's too, which are cut off (and the rest copied, so the past is freed).
+            new_k, new_v = new_positions(pk, n), new_positions(pv, n)
             last = logprobs[:, n - 1].astype(np.float16)
             for b, k in enumerate(rows):
                 row, s = ids[k], states[k]
@@ -231,6 +232,14 @@ class NeuralScorer:
         L, H, D = self.n_layer, self.n_head, self.head_dim
         z = np.zeros((L, H, 0, D), dtype=np.float32)
         return NeuralState(None, z, z, 0, np.zeros(self.vocab_size, dtype=np.float32))
+
+
+def new_positions(present: np.ndarray, n: int) -> np.ndarray:
+    """The float16 keys or values of the last ``n`` positions of a run's ``present_k`` / ``present_v``
+    (L, B, H, n, Dh): all of a format-3 graph's, the last n of an earlier graph's (past and new)."""
+    if present.shape[3] == n and present.dtype == np.float16:
+        return present
+    return present[:, :, :, present.shape[3] - n:].astype(np.float16)
 
 
 def cache_feeds(states, n_layer: int, n_head: int, head_dim: int, window: int = WINDOW, dtype=np.float32

@@ -3,7 +3,7 @@ manifest checks.
 
 Tolerance: the graph computes in fp32 and agrees with torch to max abs diff 1e-4 (observed
 ~2e-6) plus float16's rounding of what it returns (format version 2: float16 caches and
-log-probabilities, 2^-11 relative); int8 to 0.5 (dynamic quantisation of a tiny random-ish
+log-probabilities, 2^-11 relative; version 3 returns the new positions' caches only); int8 to 0.5 (dynamic quantisation of a tiny random-ish
 model; observed ~1e-2).
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ import torch
 from tests.trainer.test_trainer_support import checkpoint_model, random_batch, tiny_model_dir  # noqa: F401 (fixture)
 from engine.core.model_format import FLOAT16_IO
 from trainer.errors import ManifestError, ManifestMismatchError
-from trainer.export import (INT8_MEAN_DRIFT, INT8_TOP1_AGREEMENT, export_onnx, load_manifest, ort_session,
-                            run_session, upgrade_model_dir, write_model_dir)
+from trainer.export import (INT8_MEAN_DRIFT, INT8_TOP1_AGREEMENT, check_feeds, convert_float16_io, export_onnx,
+                            load_manifest, ort_session, run_session, upgrade_model_dir, write_model_dir)
 from trainer.model import CharLM, ModelConfig
 from trainer.train import load_weights
 from trainer.vocab import Vocab
@@ -44,13 +44,16 @@ def _empty(cfg: ModelConfig, batch: int):
 
 
 def _run(sess, tokens, positions, pk, pv, mask):
-    return run_session(sess, None, {"tokens": tokens, "positions": positions, "past_k": pk, "past_v": pv,
-                                    "past_mask": mask})
+    """logprobs and the caches after the run, past and new positions (a format-3 graph returns the new ones)."""
+    lp, k, v = run_session(sess, None, {"tokens": tokens, "positions": positions, "past_k": pk, "past_v": pv,
+                                        "past_mask": mask})
+    assert k.shape[3] == v.shape[3] == tokens.shape[1]
+    return lp, np.concatenate([pk, k], 3), np.concatenate([pv, v], 3)
 
 
 def test_manifest(tiny_model_dir):
     m = load_manifest(tiny_model_dir)
-    assert m["format"] == "shuru-neural-lm" and m["format_version"] == 2 and m["quantized"] is False
+    assert m["format"] == "shuru-neural-lm" and m["format_version"] == 3 and m["quantized"] is False
     assert m["vocab_size"] == len(Vocab.load(tiny_model_dir / "vocab.txt")) == m["config"]["vocab_size"]
     assert list(m["io"]["inputs"]) == ["tokens", "positions", "past_k", "past_v", "past_mask"]
     assert list(m["io"]["outputs"]) == ["logprobs", "present_k", "present_v"]
@@ -61,6 +64,8 @@ def test_manifest(tiny_model_dir):
                                                                _model(tiny_model_dir).state_dict().values()))
     assert m["opset"] >= 17 and m["metrics"]["onnx_parity"]["fp32"]["first_call"] < FP32_TOL
     assert m["metrics"]["onnx_parity"]["float16_io"]["beyond_rounding"] < FP32_TOL
+    assert m["metrics"]["onnx_parity"]["new_positions_only"]["max_diff"] < FP32_TOL
+    assert m["io"]["outputs"]["present_k"]["shape"] == ["L", "B", "H", "T", "Dh"]
 
 
 def test_the_graph_takes_and_returns_float16_caches_and_logprobs(tiny_model_dir):
@@ -134,7 +139,8 @@ def test_mixed_past_mask_rows_equal_each_row_alone(tiny_model_dir):
 
 
 def version_1_copy(model_dir, model, dest):
-    """``model_dir`` as Shuru 0.4.1 and earlier exported it: float32 caches and log-probabilities."""
+    """``model_dir`` as Shuru 0.4.1 and earlier exported it: float32 caches and log-probabilities,
+    the past's keys and values returned with the new ones."""
     shutil.copytree(model_dir, dest)
     export_onnx(model, dest / "model.onnx")
     m = json.loads((dest / "manifest.json").read_text())
@@ -143,26 +149,49 @@ def version_1_copy(model_dir, model, dest):
         for name in FLOAT16_IO:
             if name in m["io"][part]:
                 m["io"][part][name]["dtype"] = "float32"
+    for name in ("present_k", "present_v"):
+        m["io"]["outputs"][name]["shape"] = ["L", "B", "H", "P+T", "Dh"]
     (dest / "manifest.json").write_text(json.dumps(m))
     return dest
 
 
-def test_a_version_1_model_dir_loads_and_upgrades_to_the_same_scores(tiny_model_dir, tmp_path):
-    """A personal model from before float16 I/O still loads; tools.upgrade_models rewrites it."""
+def version_2_copy(model_dir, model, dest):
+    """``model_dir`` as Shuru 0.4.2 and 0.4.3 exported it: float16 I/O, the past's keys and values returned too."""
+    version_1_copy(model_dir, model, dest)
+    convert_float16_io(dest / "model.onnx", check_feeds(model.cfg))
+    m = json.loads((dest / "manifest.json").read_text())
+    m["format_version"] = 2
+    for part in ("inputs", "outputs"):
+        for name in FLOAT16_IO:
+            if name in m["io"][part]:
+                m["io"][part][name]["dtype"] = "float16"
+    (dest / "manifest.json").write_text(json.dumps(m))
+    return dest
+
+
+@pytest.mark.parametrize("version, copy", [(1, version_1_copy), (2, version_2_copy)])
+def test_an_earlier_model_dir_loads_and_upgrades_to_the_same_scores(tiny_model_dir, tmp_path, version, copy):
+    """A personal model from an earlier format version still loads and scores as the current one;
+    tools.upgrade_models rewrites it to return float16 caches of the new positions only."""
     from engine.core.neural import NeuralScorer
 
-    old = version_1_copy(tiny_model_dir, _model(tiny_model_dir), tmp_path / "v1")
+    old = copy(tiny_model_dir, _model(tiny_model_dir), tmp_path / f"v{version}")
     texts = Vocab.load(old / "vocab.txt").tokens[4:10]
     pairs = [texts[0] + texts[1], texts[2], texts[3] + texts[4] + texts[5]]
-    v1 = NeuralScorer.load(old)
-    assert v1.cache_dtype == np.float32
-    want, _ = v1.extend([v1.start(texts[1])] * 3, pairs)
+    before = NeuralScorer.load(old)
+    assert before.cache_dtype == (np.float32 if version == 1 else np.float16)
+    want, states = before.extend([before.start(texts[1])] * 3, pairs)
+    assert [s.k.shape[2] for s in states] == [2, 1, 3]  # each state keeps its own new positions
     assert upgrade_model_dir(old) is True and upgrade_model_dir(old) is False
     m = load_manifest(old)
-    assert m["format_version"] == 2 and m["io"]["outputs"]["logprobs"]["dtype"] == "float16"
-    v2 = NeuralScorer.load(old)
-    assert v2.cache_dtype == np.float16
-    got, _ = v2.extend([v2.start(texts[1])] * 3, pairs)
+    assert m["format_version"] == 3 and m["io"]["outputs"]["logprobs"]["dtype"] == "float16"
+    sess = ort_session(old / "model.onnx")
+    c = _model(tiny_model_dir).cfg
+    assert run_session(sess, None, check_feeds(c, T=3, P=4))[1].shape == (c.n_layer, 2, c.n_head, 3, c.head_dim)
+    after = NeuralScorer.load(old)
+    assert after.cache_dtype == np.float16
+    got, states = after.extend([after.start(texts[1])] * 3, pairs)
+    assert [s.k.shape[2] for s in states] == [2, 1, 3]
     assert np.allclose(got, want, atol=CACHE_TOL, rtol=4 * HALF)
 
 
