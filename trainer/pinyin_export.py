@@ -66,8 +66,8 @@ from engine.pinyin.pinyin_format import (CANDIDATES_NAME, DECODER_INPUTS, DECODE
 from .errors import ManifestError, ManifestMismatchError
 from .export import (CACHED_STEP_AXES, INT8_RELEVANT, OPSET, WEIGHTS_NAME, _check_parity, _feeds,
                      _remove_unfinished_exports, _try_int8, cached_step_args, check_feeds, check_vocab_file,
-                     convert_float16_io, file_sha1, io_contract, ort_session, read_manifest, replace_dir, run_session,
-                     trace_onnx)
+                     convert_float16_io, convert_new_positions_only, file_sha1, io_contract, ort_session, read_manifest,
+                     replace_dir, run_session, trace_onnx)
 from .model import CachedStep, ModelConfig
 from .pinyin_model import PinyinConfig, PinyinLM, restricted_logprobs
 from .pinyin_vocab import SYL_NONE, SYL_PAD, SYL_SPECIALS, SyllableVocab, load_syllable_vocab
@@ -177,17 +177,21 @@ def decoder_check_feeds(c: ModelConfig, seed: int = 0) -> dict:
 
 def upgrade_pinyin_model_dir(model_dir: Path) -> bool:
     """trainer.export.upgrade_model_dir for a pinyin-reading model dir: its decoder.onnx with float16
-    I/O, then the manifest (version, I/O, the decoder's size and sha1). False if already done."""
+    I/O (from version 1) and returning the new positions' keys and values only (from versions 1 and 2),
+    then the manifest (version, I/O, the decoder's size and sha1). False if already done."""
     model_dir = Path(model_dir)
     m = load_pinyin_manifest(model_dir)
     if m["format_version"] == FORMAT_VERSION:
         return False
-    parity = convert_float16_io(model_dir / DECODER_NAME, decoder_check_feeds(ModelConfig.from_dict(m["config"])))
+    feeds = decoder_check_feeds(ModelConfig.from_dict(m["config"]))
+    parity = m.setdefault("metrics", {}).setdefault("onnx_parity", {}).setdefault("decoder", {})
+    if m["format_version"] < 2:
+        parity["float16_io"] = convert_float16_io(model_dir / DECODER_NAME, feeds)
+    parity["new_positions_only"] = convert_new_positions_only(model_dir / DECODER_NAME, feeds)
     m["format_version"] = FORMAT_VERSION
     m["io"]["decoder"] = decoder_contract()
     m["sizes"][DECODER_NAME] = (model_dir / DECODER_NAME).stat().st_size
     m["sha1"][DECODER_NAME] = file_sha1(model_dir / DECODER_NAME)
-    m.setdefault("metrics", {}).setdefault("onnx_parity", {}).setdefault("decoder", {})["float16_io"] = parity
     write_bytes_atomic(model_dir / MANIFEST_NAME, json.dumps(m, ensure_ascii=False, indent=1).encode("utf-8"))
     load_pinyin_manifest(model_dir)
     return True
@@ -373,6 +377,8 @@ def write_pinyin_model_dir(model: PinyinLM, vocab: Vocab, table: SyllableVocab, 
                 lambda e: verify_pinyin_int8(e, tmp / DECODER_NAME, model, parity_windows),
                 parity["encoder"], log, "int8 encoder.onnx")
         parity["decoder"]["float16_io"] = convert_float16_io(tmp / DECODER_NAME, decoder_check_feeds(model.lm.cfg))
+        parity["decoder"]["new_positions_only"] = convert_new_positions_only(tmp / DECODER_NAME,
+                                                                             decoder_check_feeds(model.lm.cfg))
         manifest = build_pinyin_manifest(model, vocab, table, tmp, quantized, parity, source or {})
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         load_pinyin_manifest(tmp)  # what a reader will check

@@ -3,8 +3,10 @@
 (engine.pinyin_scorer).
 
 Model dir: encoder.onnx, decoder.onnx, candidates.npz, vocab.txt, syllables.txt and
-manifest.json (format "shuru-pinyin-model" v2: the decoder's caches and log-probabilities
-are float16, engine.core.model_format.FLOAT16_IO; v1, still read, carried them as float32).
+manifest.json (format "shuru-pinyin-model" v3: the decoder's caches and log-probabilities
+are float16, engine.core.model_format.FLOAT16_IO, and it returns the new positions' keys and values
+only, as the character model's format 3; v2, still read, returned the past's too, and v1 carried
+them as float32).
 Syllable token ids (syllables.txt, one token a line): 0 `<pad>` (not typed yet), 1 `<none>`
 (no pinyin: <bos>, context chars, punctuation), then engine.syllables.SYLLABLES in order (`v`
 for ü), then the 23 consonant initials (INITIALS without a, o, e, which are syllables themselves).
@@ -22,8 +24,9 @@ from ..core.model_format import INPUTS, OUTPUTS, vocab_sha1
 from ..errors import PinyinFormatVersionError, PinyinModelError, PinyinModelMismatchError
 from .syllables import INITIALS, SYLLABLE_ID, SYLLABLES
 
-FORMAT, FORMAT_VERSION = "shuru-pinyin-model", 2
-READ_VERSIONS = (1, 2)  # what this Shuru reads: 1 is 2 with a float32 decoder cache and log-probabilities
+FORMAT, FORMAT_VERSION = "shuru-pinyin-model", 3
+# what this Shuru reads: 2 is 3 returning the past's keys and values too, 1 is 2 in float32
+READ_VERSIONS = (1, 2, 3)
 ENCODER_NAME, DECODER_NAME, CANDIDATES_NAME, SYLLABLES_NAME, VOCAB_NAME, MANIFEST_NAME = (
     "encoder.onnx", "decoder.onnx", "candidates.npz", "syllables.txt", "vocab.txt", "manifest.json")
 MODEL_FILES = (ENCODER_NAME, DECODER_NAME, CANDIDATES_NAME, VOCAB_NAME, SYLLABLES_NAME)

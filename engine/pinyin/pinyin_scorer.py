@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import PinyinModelError, PinyinModelMismatchError
 from ..core.model_format import BOS, PUNCT, UNK, encode_text
-from ..core.neural import WINDOW, cache_feeds
+from ..core.neural import WINDOW, cache_feeds, new_positions
 from ..core.onnx_runtime import cpu_session, input_dtype
 from ..text import is_han
 from .pinyin_format import (CANDIDATES_NAME, DECODER_INPUTS, DECODER_NAME, DECODER_OUTPUTS, ENCODER_INPUTS,
@@ -313,13 +313,14 @@ class PinyinScorer:
         the keys/values of the read positions (unread left empty for the caller)."""
         past_k, past_v, mask = cache_feeds(states, self.n_layer, self.n_head, self.head_dim, window or self.window,
                                            self.cache_dtype)
-        T, P = len(ids[0]), past_k.shape[3]
+        T = len(ids[0])
         positions = np.array([[s.length + t for t in range(T)] for s in states], dtype=np.int64)
         logprobs, pk, pv = self.decoder.run(DECODER_OUTPUTS, {
             "tokens": np.asarray(ids, np.int64), "positions": positions, "past_k": past_k, "past_v": past_v,
             "past_mask": mask, "pinyin": pinyin})
-        # float16 halves what a beam's states hold; one conversion per batch, views per state
-        new_k, new_v = pk[:, :, :, P:].astype(np.float16), pv[:, :, :, P:].astype(np.float16)
+        # float16 halves what a beam's states hold; views per state of the new positions (format 3 returns
+        # only those; the past's returned by earlier versions are cut off and the rest copied)
+        new_k, new_v = new_positions(pk, T), new_positions(pv, T)
         new = [PinyinState(s if s.length else None, new_k[:, b], new_v[:, b], s.length + T, ())
                for b, s in enumerate(states)]
         return logprobs, new

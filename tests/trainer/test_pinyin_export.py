@@ -121,7 +121,10 @@ def test_lookahead_contract_on_the_onnx_encoder(model, sessions, n):
 
 
 def _run_decoder(dec, x, pos, pk, pv, mask, pin):
-    return run_session(dec, None, decoder_feeds(x, pos, pk, pv, mask, pin))
+    """logprobs and the caches after the run, past and new positions (the graph returns the new ones)."""
+    lp, k, v = run_session(dec, None, decoder_feeds(x, pos, pk, pv, mask, pin))
+    assert k.shape[3] == v.shape[3] == x.shape[1]
+    return lp, np.concatenate([pk, k], 3), np.concatenate([pv, v], 3)
 
 
 @pytest.mark.parametrize("context", ["none_rows", "zeros"])
@@ -235,8 +238,10 @@ def test_restricted_scores_from_onnx_equal_torch(model, vocab, model_dir, sessio
 
 def test_manifest(model_dir, vocab):
     m = load_pinyin_manifest(model_dir, vocab_sha1=vocab.sha1, syllable_sha1=TABLE.sha1)
-    assert m["format"] == "shuru-pinyin-model" and m["format_version"] == 2
+    assert m["format"] == "shuru-pinyin-model" and m["format_version"] == 3
     assert m["metrics"]["onnx_parity"]["decoder"]["float16_io"]["beyond_rounding"] < FP32_TOL
+    assert m["metrics"]["onnx_parity"]["decoder"]["new_positions_only"]["max_diff"] < FP32_TOL
+    assert m["io"]["decoder"]["outputs"]["present_k"]["shape"] == ["L", "B", "H", "T", "Dh"]
     assert m["io"]["decoder"]["outputs"]["logprobs"]["dtype"] == "float16"
     assert m["quantized"] == {"encoder": False, "decoder": False} and m["lookahead"] == LA
     assert list(m["io"]["decoder"]["inputs"]) == DECODER_INPUTS
@@ -250,8 +255,8 @@ def test_a_wrong_manifest_is_refused(model_dir, tmp_path, vocab):
     bad = tmp_path / "bad"
     shutil.copytree(model_dir, bad)
     manifest = json.loads((bad / "manifest.json").read_text())
-    (bad / "manifest.json").write_text(json.dumps({**manifest, "format_version": 3}))
-    with pytest.raises(ManifestMismatchError, match="format 'shuru-pinyin-model' v3, expected 'shuru-pinyin-model' v2"):
+    (bad / "manifest.json").write_text(json.dumps({**manifest, "format_version": 99}))
+    with pytest.raises(ManifestMismatchError, match="format 'shuru-pinyin-model' v99, expected 'shuru-pinyin-model' v3"):
         load_pinyin_manifest(bad)
     (bad / "manifest.json").write_text(json.dumps({**manifest, "vocab_sha1": "0" * 40}))
     with pytest.raises(ManifestMismatchError, match="vocab.txt sha1 .* does not match the manifest"):

@@ -16,7 +16,9 @@ from engine.pinyin.pinyin_format import SYL_NONE
 from engine.pinyin.pinyin_scorer import WHOLE_READ_CHARS, PinyinScorer
 from engine.pinyin.syllables import SYLLABLES
 from tests.trainer.test_pinyin_model import FIXTURE, TABLE, tiny_model
-from trainer.pinyin_export import EncoderStep, export_decoder, upgrade_pinyin_model_dir, write_pinyin_model_dir
+from trainer.export import convert_float16_io
+from trainer.pinyin_export import (EncoderStep, decoder_check_feeds, export_decoder, upgrade_pinyin_model_dir,
+                                   write_pinyin_model_dir)
 from trainer.pinyin_rank import list_loss, reading_batch, reading_logprobs
 from trainer.vocab import build_small_vocab
 
@@ -129,27 +131,31 @@ def _manifest(path, **changes):
 
 
 def test_a_wrong_format_version_is_refused(model_dir, tmp_path):
-    bad = _broken(model_dir, tmp_path, lambda p: _manifest(p, format_version=3))
-    with pytest.raises(PinyinFormatVersionError, match="v3, expected 'shuru-pinyin-model' v2.*re-export") as e:
+    bad = _broken(model_dir, tmp_path, lambda p: _manifest(p, format_version=99))
+    with pytest.raises(PinyinFormatVersionError, match="v99, expected 'shuru-pinyin-model' v3.*re-export") as e:
         PinyinScorer.load(bad)
     assert isinstance(e.value, FormatVersionError)
 
 
-def test_a_version_1_model_dir_loads_and_upgrades_to_the_same_scores(model, model_dir, tmp_path):
-    """A personal reader from before float16 I/O (float32 decoder caches and log-probabilities)
-    still loads; tools.upgrade_models rewrites it, and it scores the same readings the same."""
-    old = tmp_path / "v1"
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_earlier_model_dir_loads_and_upgrades_to_the_same_scores(model, model_dir, tmp_path, version):
+    """A personal reader of an earlier format (1: float32 decoder caches and log-probabilities; 2:
+    float16, the past's keys and values returned too) still loads; tools.upgrade_models rewrites
+    it, and it scores the same readings the same."""
+    old = tmp_path / f"v{version}"
     shutil.copytree(model_dir, old)
-    export_decoder(model, old / "decoder.onnx")  # float32 I/O, as format version 1
-    _manifest(old, format_version=1)
+    export_decoder(model, old / "decoder.onnx")  # float32 I/O, past and new returned: format version 1
+    if version == 2:
+        convert_float16_io(old / "decoder.onnx", decoder_check_feeds(model.lm.cfg))
+    _manifest(old, format_version=version)
     texts, typed = ["你好吗", "银行"], [["ni", "hao", "ma"], ["yin", "h"]]
-    v1 = PinyinScorer.load(old)
-    assert v1.cache_dtype == np.float32
-    want = v1.score_readings(CONTEXT, texts, typed)
+    before = PinyinScorer.load(old)
+    assert before.cache_dtype == (np.float32 if version == 1 else np.float16)
+    want = before.score_readings(CONTEXT, texts, typed)
     assert upgrade_pinyin_model_dir(old) is True and upgrade_pinyin_model_dir(old) is False
-    v2 = PinyinScorer.load(old)
-    assert v2.cache_dtype == np.float16 and v2.manifest["format_version"] == 2
-    assert np.allclose(v2.score_readings(CONTEXT, texts, typed), want, atol=TOL)
+    after = PinyinScorer.load(old)
+    assert after.cache_dtype == np.float16 and after.manifest["format_version"] == 3
+    assert np.allclose(after.score_readings(CONTEXT, texts, typed), want, atol=TOL)
 
 
 def test_a_mismatched_vocab_is_refused(model_dir, tmp_path):
