@@ -179,14 +179,7 @@ def convert_new_positions_only(path: Path, feeds: dict) -> dict:
     """Rewrite the graph at ``path`` with new_positions_only, checked against itself before on
     ``feeds`` (check_feeds): the same log-probabilities, and the same new positions' keys and
     values. Raises ManifestError otherwise; returns the largest difference."""
-    src = path.with_name(f".{path.name}.with-past")
-    os.replace(path, src)
-    try:
-        new_positions_only(src, path)
-        before = run_session(ort_session(src), None, feeds)
-        after = run_session(ort_session(path), None, feeds)
-    finally:
-        src.unlink()
+    before, after = _rewrite_checked(path, new_positions_only, feeds)
     T = feeds["tokens"].shape[1]
     diff = max(float(np.abs(after[0] - before[0]).max()),
                *(float(np.abs(a - b[:, :, :, -T:]).max()) for a, b in zip(after[1:], before[1:])))
@@ -211,19 +204,24 @@ def convert_float16_io(path: Path, feeds: dict) -> dict:
     """Rewrite the graph at ``path`` with float16 I/O (float16_io), checked against itself before
     on ``feeds`` (float32; check_feeds): every output within float16's rounding. Returns the worst
     difference beyond that rounding; raises ManifestError past FLOAT16_IO_SLACK."""
-    src = path.with_name(f".{path.name}.float32-io")
-    os.replace(path, src)
-    try:
-        float16_io(src, path)
-        want = ort_session(src).run(None, feeds)
-        got = run_session(ort_session(path), None, feeds)
-    finally:
-        src.unlink()
+    want, got = _rewrite_checked(path, float16_io, feeds)
     excess = max(float((np.abs(g - w) - 2.0 ** -11 * np.abs(w)).max()) for g, w in zip(got, want))
     if excess > FLOAT16_IO_SLACK:
         raise ManifestError(f"{path} with float16 inputs and outputs disagrees with its float32 graph by "
                             f"{excess:.2e} beyond float16's rounding (> {FLOAT16_IO_SLACK})")
     return {"beyond_rounding": max(excess, 0.0)}
+
+
+def _rewrite_checked(path: Path, rewrite, feeds: dict) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Rewrite the graph at ``path`` in place (``rewrite(src, dst)``) and run both on ``feeds``: the
+    outputs before and after (float32, run_session), for the caller to compare."""
+    src = path.with_name(f".{path.name}.before-{rewrite.__name__}")
+    os.replace(path, src)
+    try:
+        rewrite(src, path)
+        return run_session(ort_session(src), None, feeds), run_session(ort_session(path), None, feeds)
+    finally:
+        src.unlink()
 
 
 def save_weights(model: CharLM, vocab: Vocab, path: Path) -> None:
@@ -364,8 +362,9 @@ def write_model_dir(model: CharLM, vocab: Vocab, out: Path, training: dict, metr
         if int8:
             int8 = _try_int8(fp32, tmp / ONNX_NAME, lambda p: verify_int8(p, model, windows=parity_windows), parity,
                              log)
-        parity["float16_io"] = convert_float16_io(tmp / ONNX_NAME, check_feeds(model.cfg))
-        parity["new_positions_only"] = convert_new_positions_only(tmp / ONNX_NAME, check_feeds(model.cfg))
+        feeds = check_feeds(model.cfg)
+        parity["float16_io"] = convert_float16_io(tmp / ONNX_NAME, feeds)
+        parity["new_positions_only"] = convert_new_positions_only(tmp / ONNX_NAME, feeds)
         manifest = build_manifest(model.cfg, vocab, training, {**metrics, "onnx_parity": parity}, int8,
                                   tmp / ONNX_NAME)
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -376,9 +376,9 @@ def write_pinyin_model_dir(model: PinyinLM, vocab: Vocab, table: SyllableVocab, 
                 enc_fp32, tmp / ENCODER_NAME,
                 lambda e: verify_pinyin_int8(e, tmp / DECODER_NAME, model, parity_windows),
                 parity["encoder"], log, "int8 encoder.onnx")
-        parity["decoder"]["float16_io"] = convert_float16_io(tmp / DECODER_NAME, decoder_check_feeds(model.lm.cfg))
-        parity["decoder"]["new_positions_only"] = convert_new_positions_only(tmp / DECODER_NAME,
-                                                                             decoder_check_feeds(model.lm.cfg))
+        feeds = decoder_check_feeds(model.lm.cfg)
+        parity["decoder"]["float16_io"] = convert_float16_io(tmp / DECODER_NAME, feeds)
+        parity["decoder"]["new_positions_only"] = convert_new_positions_only(tmp / DECODER_NAME, feeds)
         manifest = build_pinyin_manifest(model, vocab, table, tmp, quantized, parity, source or {})
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         load_pinyin_manifest(tmp)  # what a reader will check

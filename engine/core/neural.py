@@ -156,7 +156,7 @@ class NeuralScorer:
         for s in states:  # the state minus its last token, as one cache delta
             k, v = _full_cache(s)
             before.append(NeuralState(None, k[:, :, :-1], v[:, :, :-1], s.length - 1, None))
-        logprobs, *_ = self._forward(before, [[s.last_token] for s in states])
+        logprobs, _, _ = self._forward(before, [[s.last_token] for s in states])
         for b, s in enumerate(states):
             s.next_logprobs = logprobs[b, 0].astype(np.float16)
 
@@ -178,7 +178,7 @@ class NeuralScorer:
         for k, row in enumerate(ids):
             by_len.setdefault(len(row), []).append(k)
         for n, rows in by_len.items():
-            logprobs, pk, pv, _ = self._forward([states[k] for k in rows], [ids[k] for k in rows])
+            logprobs, pk, pv = self._forward([states[k] for k in rows], [ids[k] for k in rows])
             b_idx = np.arange(len(rows))[:, None]
             if targets is not None:
                 inner[rows] = logprobs[b_idx, np.arange(n), np.array([targets[k] for k in rows])].sum(axis=1,
@@ -199,16 +199,14 @@ class NeuralScorer:
         return out, inner
 
     def _forward(self, states, ids):
-        """One onnxruntime call for rows of equal length; past caches (each cut to its window)
-        left-padded to a common P."""
+        """One onnxruntime call for rows of equal length (past caches, each cut to its window, left-padded
+        to a common P): logprobs, present_k, present_v."""
         past_k, past_v, mask = cache_feeds(states, self.n_layer, self.n_head, self.head_dim, dtype=self.cache_dtype)
         T = len(ids[0])
         tokens = np.asarray(ids, dtype=np.int64)
         positions = np.array([[s.length + t for t in range(T)] for s in states], dtype=np.int64)
-        logprobs, pk, pv = self.session.run(
-            list(OUTPUTS), {"tokens": tokens, "positions": positions, "past_k": past_k, "past_v": past_v,
-                            "past_mask": mask})
-        return logprobs, pk, pv, past_k.shape[3]
+        return self.session.run(list(OUTPUTS), {"tokens": tokens, "positions": positions, "past_k": past_k,
+                                                "past_v": past_v, "past_mask": mask})
 
     def _fit(self, states: list[NeuralState], n_new: list[int]) -> list[NeuralState]:
         """Keep positions inside the model's range: a state that would read past max_len is
