@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 # A hypothesis attends to its first token (BOS, a sink) and its last WINDOW - 1; when positions run out
 # (max_len) it re-reads its last KEEP from a fresh start (docs/TUNING.md#attention-window-of-the-neural-scorer)
 WINDOW, KEEP = 24, 20
+# Positions one model run reads at most: a run's (rows x positions x vocabulary) log-probabilities are
+# its largest tensors, so bigger batches are split (docs/TUNING.md#the-largest-model-run)
+MAX_RUN_POSITIONS = 64
 
 
 @dataclass
@@ -174,10 +177,7 @@ class NeuralScorer:
         states = self._fit(states, [len(i) for i in ids])
         out: list[NeuralState | None] = [None] * len(ids)
         inner = np.zeros(len(ids))
-        by_len: dict[int, list[int]] = {}
-        for k, row in enumerate(ids):
-            by_len.setdefault(len(row), []).append(k)
-        for n, rows in by_len.items():
+        for n, rows in runs_by_length(ids, MAX_RUN_POSITIONS):
             logprobs, pk, pv = self._forward([states[k] for k in rows], [ids[k] for k in rows])
             b_idx = np.arange(len(rows))[:, None]
             if targets is not None:
@@ -230,6 +230,18 @@ class NeuralScorer:
         L, H, D = self.n_layer, self.n_head, self.head_dim
         z = np.zeros((L, H, 0, D), dtype=np.float32)
         return NeuralState(None, z, z, 0, np.zeros(self.vocab_size, dtype=np.float32))
+
+
+def runs_by_length(ids: list[list[int]], max_positions: int):
+    """(length, row indices) of each model run: rows of equal length, at most ``max_positions``
+    positions a run (one row at least)."""
+    by_len: dict[int, list[int]] = {}
+    for k, row in enumerate(ids):
+        by_len.setdefault(len(row), []).append(k)
+    for n, rows in by_len.items():
+        step = max(1, max_positions // max(n, 1))
+        for i in range(0, len(rows), step):
+            yield n, rows[i: i + step]
 
 
 def new_positions(present: np.ndarray, n: int) -> np.ndarray:

@@ -233,3 +233,33 @@ def test_an_export_removes_what_a_killed_export_left(tiny_model_dir, tmp_path):
     (left / "model.onnx").write_bytes(b"half")
     write_model_dir(model, vocab, tmp_path / "q", {}, {})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["q"] and load_manifest(tmp_path / "q")
+
+
+@pytest.mark.parametrize("lengths, cap, runs", [
+    ([2, 2, 2], 64, [(2, [0, 1, 2])]),
+    ([1, 3, 1, 3], 64, [(1, [0, 2]), (3, [1, 3])]),
+    ([32] * 8, 64, [(32, [0, 1]), (32, [2, 3]), (32, [4, 5]), (32, [6, 7])]),
+    ([100, 2], 64, [(100, [0]), (2, [1])]),  # a row longer than the cap runs alone
+    ([2] * 5, 4, [(2, [0, 1]), (2, [2, 3]), (2, [4])]),
+])
+def test_model_runs_group_rows_of_one_length_up_to_a_number_of_positions(lengths, cap, runs):
+    from engine.core.neural import runs_by_length
+
+    assert list(runs_by_length([[7] * n for n in lengths], cap)) == runs
+
+
+def test_rows_split_across_runs_score_as_in_one_run(tiny_model_dir, monkeypatch):
+    """The cap on a run's positions bounds its largest tensors; it changes no score or state."""
+    from engine.core import neural
+
+    scorer = neural.NeuralScorer.load(tiny_model_dir)
+    texts = Vocab.load(tiny_model_dir / "vocab.txt").tokens[4:12]
+    pairs = [texts[i] + texts[i + 1] for i in range(6)] + [texts[6]]
+    want, want_states = scorer.extend([scorer.start(texts[7])] * 7, pairs)
+    monkeypatch.setattr(neural, "MAX_RUN_POSITIONS", 4)  # runs of 2 two-char rows
+    got, states = scorer.extend([scorer.start(texts[7])] * 7, pairs)
+    assert np.allclose(got, want, atol=1e-6)
+    for s, w in zip(states, want_states):
+        assert s.length == w.length and s.k.shape == w.k.shape
+        assert close(s.k.astype(np.float32), w.k.astype(np.float32))
+        assert close(s.next_logprobs.astype(np.float32), w.next_logprobs.astype(np.float32))
