@@ -162,7 +162,7 @@ def first_word(lexicon, text: str, max_chars: int = 4) -> str:
     """The longest lexicon word that ``text`` starts with (its first character if none)."""
     for k in range(min(max_chars, len(text)), 1, -1):
         t = lexicon.token_id(text[:k])
-        if t is not None and not lexicon.token_open_domain[t]:
+        if t is not None and not lexicon.open_domain(t):
             return text[:k]
     return text[:1]
 

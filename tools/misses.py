@@ -116,7 +116,7 @@ class MissAnalyser:
 
     def _uncommon(self, ch: str) -> bool:
         tid = self.lex.token_id(ch)
-        return tid is not None and bool(self.lex.token_uncommon[tid])
+        return tid is not None and bool(self.lex.uncommon(tid))
 
     def _best(self, ch: str) -> str:
         """A character's most common reading (pypinyin's default, as the lexicon ranks it first)."""

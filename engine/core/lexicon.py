@@ -33,6 +33,7 @@ MAX_WORD_SYLLABLES = 7
 SYLLABLE_BITS = 9
 INITIAL_BITS = 5
 UNK, BOS, EOS = 0, 1, 2
+UNCOMMON, OPEN_DOMAIN = 1, 2  # token_flags bits
 
 
 def pack_syllables(syl: np.ndarray) -> np.ndarray:
@@ -97,11 +98,16 @@ class Lexicon:
         # dict of a million strings (token_id checks the text on every hit)
         self._hash_keys = arrays["token_hash_keys"]
         self._hash_ids = arrays["token_hash_ids"]
-        flags = np.asarray(arrays["token_flags"])
-        self.token_uncommon = (flags & 1).astype(bool)
-        # open-domain words (Wikipedia titles, word lists) the corpus counts never segmented:
-        # text is never cut into them (user text, context), as the corpus was not
-        self.token_open_domain = (flags & 2).astype(bool)
+        self.token_flags = arrays["token_flags"]  # UNCOMMON | OPEN_DOMAIN per token, memory-mapped
+
+    def uncommon(self, tokens):
+        """Whether tokens (an id or an array) have a character outside GB2312: a traditional or rare form."""
+        return (self.token_flags[tokens] & UNCOMMON) != 0
+
+    def open_domain(self, tokens):
+        """Whether tokens (an id or an array) are open-domain words (Wikipedia titles, word lists) the
+        corpus counts never segmented: text is never cut into them (user text, context), as the corpus was not."""
+        return (self.token_flags[tokens] & OPEN_DOMAIN) != 0
 
     def entry_syllables(self, entries: np.ndarray, depth: int) -> np.ndarray:
         """(N, depth) syllable ids of the first ``depth`` syllables of each entry (-1 = none)."""

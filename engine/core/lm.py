@@ -133,7 +133,7 @@ def context_tokens(lex: Lexicon, context: str) -> tuple[int, int]:
     while ctx and len(toks) < 2:
         for k in range(min(MAX_WORD_SYLLABLES, len(ctx)), 0, -1):
             t = lex.token_id(ctx[-k:])
-            if t is not None and t > EOS and not lex.token_open_domain[t]:
+            if t is not None and t > EOS and not lex.open_domain(t):
                 toks.insert(0, t)
                 ctx = ctx[:-k]
                 break

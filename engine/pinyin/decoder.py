@@ -194,6 +194,8 @@ class Decoder:
         (the words of a partial selection)."""
         self.lex = lexicon
         self.w = weights
+        # a word's cost by its token_flags (UNCOMMON 1, OPEN_DOMAIN 2)
+        self._flag_cost = np.array([0.0, weights.uncommon, weights.open_domain, weights.uncommon + weights.open_domain])
         self.opt = options
         self.lattice_options = lattice_options
         if lm is None:
@@ -264,7 +266,7 @@ class Decoder:
         """Some word of ``conv`` has characters outside GB2312 (traditional or rare forms)."""
         if conv.uncommon is not None:
             return conv.uncommon
-        return any(t > EOS and self.lex.token_uncommon[t] for t in conv.tokens)
+        return any(t > EOS and self.lex.uncommon(t) for t in conv.tokens)
 
     def best_segments(self) -> list[Segment]:
         """Segments of the best whole-input conversion (for the preedit display)."""
@@ -535,8 +537,7 @@ class Decoder:
             return None
         entries = np.concatenate(parts_e)
         tokens = self.lex.entry_token[entries].astype(np.int64)
-        channel = (np.concatenate(parts_c).astype(np.float64) + self.w.uncommon * self.lex.token_uncommon[tokens]
-                   + self.w.open_domain * self.lex.token_open_domain[tokens])
+        channel = np.concatenate(parts_c).astype(np.float64) + self._flag_cost[self.lex.token_flags[tokens]]
         return Edge(start, segs[-1].end, segs, entries, tokens, channel)
 
     def _allowed_mask(self, seg: Segment) -> np.ndarray:
@@ -810,7 +811,7 @@ class Decoder:
             token = int(beam.w2[i])
             literal = bool(edge.entries[0] == LITERAL_ENTRY)
             path = path.then(self._entry_text(int(beam.entry[i]), edge), token, edge, literal,
-                             not literal and token > EOS and bool(self.lex.token_uncommon[token]))
+                             not literal and token > EOS and bool(self.lex.uncommon(token)))
             st.paths[i] = path
         return path
 

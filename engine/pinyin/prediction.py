@@ -39,7 +39,7 @@ class Predictor:
         out: list[str] = []
         for i in np.argsort(-scores, kind="stable"):
             text = self.lex.text(int(cands[i]))
-            if all_han(text) and text not in out and not self.lex.token_open_domain[int(cands[i])]:
+            if all_han(text) and text not in out and not self.lex.open_domain(int(cands[i])):
                 out.append(text)
                 if len(out) == k:
                     break

@@ -53,7 +53,7 @@ def count_text(lines: Iterable[str], lexicon: Lexicon) -> tuple[Counter, Counter
     tokens = np.asarray(lexicon.entry_token)
     best = np.full(lexicon.n_tokens, -np.inf)
     np.maximum.at(best, tokens, np.asarray(lexicon.entry_logp, dtype=np.float64))
-    keep = np.flatnonzero(np.isfinite(best) & ~lexicon.token_open_domain)
+    keep = np.flatnonzero(np.isfinite(best) & ~lexicon.open_domain(np.arange(lexicon.n_tokens)))
     logp = {lexicon.text(int(t)): float(best[t]) for t in keep if t > EOS}
     seg = Segmenter(logp, min(logp.values()) - 2.0)
     uni: Counter = Counter()

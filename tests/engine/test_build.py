@@ -174,8 +174,8 @@ def test_open_domain_words_are_flagged_and_never_cut_into(tiny_assets):
     from engine.user.userlm import count_text
 
     lex = Lexicon.load(tiny_assets / "lexicon.npz")
-    assert lex.token_open_domain[lex.token_id("河姆渡遗址")] and lex.token_open_domain[lex.token_id("紫堇属")]
-    assert not lex.token_open_domain[lex.token_id("北京")]
+    assert lex.open_domain(lex.token_id("河姆渡遗址")) and lex.open_domain(lex.token_id("紫堇属"))
+    assert not lex.open_domain(lex.token_id("北京"))
     # text is cut into the corpus counts' words, as the corpus was: a title stays characters there
     assert context_tokens(lex, "我们去河姆渡遗址") == (lex.token_id("遗"), lex.token_id("址"))
     uni, _, _ = count_text(["我们去河姆渡遗址参观"], lex)

@@ -127,7 +127,7 @@ def test_list_order_three_sentences_then_prefix_words_then_chars(engine):
 @pytest.mark.parametrize("letters", ["daxue", "xiadaxue", "xuexi", "guojia"])
 def test_non_gb2312_forms_are_off_the_first_page(engine, letters):
     convs = decoder_readings(engine.decoder(), letters)
-    uncommon = [i for i, c in enumerate(convs) if any(engine.lexicon.token_uncommon[t] for t in c.tokens if t > 2)]
+    uncommon = [i for i, c in enumerate(convs) if any(engine.lexicon.uncommon(t) for t in c.tokens if t > 2)]
     assert uncommon and min(uncommon) >= 9  # 大學, 學習, 國家 come after every common form
     assert all(i >= len(convs) - len(uncommon) for i in uncommon)
 
