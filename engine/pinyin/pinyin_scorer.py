@@ -246,18 +246,23 @@ class PinyinScorer:
                       ) -> list[PinyinState]:
         """``states`` with the context tokens they defer (after start()) read, once for all the readings
         of one cut (their context rows are the same): the readings' runs then read only their own
-        characters, not the context once per reading. States that defer nothing are kept."""
-        out, read = list(states), {}
+        characters, not the context once per reading. The cuts after one state share a run (its
+        rows differ only in their pinyin). States that defer nothing are kept."""
+        out = list(states)
+        cuts: dict[int, dict[bytes, list[int]]] = {}  # id(state) -> syllables -> readings
         for i, (st, ids) in enumerate(zip(states, syl)):
-            if st.deferred <= 0:
-                continue
-            key = (id(st), ids.tobytes())
-            if key not in read:
-                n = st.deferred
-                _, new = self._read([st], [list(st.unread[:n])], enc[i][None, st.length:st.length + n])
-                read[key] = PinyinState(new[0].parent, new[0].k, new[0].v, new[0].length, st.unread[n:],
-                                        st.unread[:n])
-            out[i] = read[key]
+            if st.deferred > 0:
+                cuts.setdefault(id(st), {}).setdefault(ids.tobytes(), []).append(i)
+        for by_cut in cuts.values():
+            readings = list(by_cut.values())
+            st = states[readings[0][0]]
+            n = st.deferred
+            _, new = self._read([st] * len(readings), [list(st.unread[:n])] * len(readings),
+                                np.stack([enc[r[0]][st.length:st.length + n] for r in readings]))
+            for r, s in zip(readings, new):
+                read = PinyinState(s.parent, s.k, s.v, s.length, st.unread[n:], st.unread[:n])
+                for i in r:
+                    out[i] = read
         return out
 
     def _rows(self, start: PinyinState, syl: list[np.ndarray]) -> list[np.ndarray]:

@@ -191,9 +191,9 @@ def test_score_readings_equals_torch(model, scorer):
 
 
 def test_readings_of_one_cut_read_their_context_once(model_dir):
-    """The context a state defers is read once for all the readings of one cut: each reading's run
-    reads only its own characters, and attends to the whole context, however long, as a reading
-    read whole in one run does (extend() from the start state)."""
+    """The context a state defers is read once for all the readings of one cut, the cuts in one run:
+    each reading's run reads only its own characters, and attends to the whole context, however
+    long, as a reading read whole in one run does (extend() from the start state)."""
     long_context = (CONTEXT * 3)[-30:]  # past the attention window (neural.WINDOW) of a kept state
     readings = [("你好吗", "ni hao ma"), ("你号码", "ni hao ma"), ("你好", "ni hao"), ("银行走", "yin h zou")]
     for context in (CONTEXT, long_context):
@@ -201,11 +201,12 @@ def test_readings_of_one_cut_read_their_context_once(model_dir):
         start = scorer._start(context)
         read = []
         run = scorer.decoder.run
-        scorer.decoder.run = lambda names, feeds: read.append(feeds["tokens"].size) or run(names, feeds)
+        scorer.decoder.run = lambda names, feeds: read.append(feeds["tokens"].shape) or run(names, feeds)
         typed = [r.split() for _, r in readings]
         got = scorer.score_readings(context, [t for t, _ in readings], typed)
-        # one context read per cut (ni hao ma, ni hao, yin h zou), then each reading's characters
-        assert sum(read) == 3 * start.deferred + sum(len(t) for t, _ in readings)
+        # the context read once per cut (ni hao ma, ni hao, yin h zou), in one run; then each reading's characters
+        assert read[0] == (3, start.deferred)
+        assert sum(b * t for b, t in read[1:]) == sum(len(t) for t, _ in readings)
         for (text, _), syllables, score in zip(readings, typed, got):
             syl = scorer.syllable_ids(syllables)
             rows = engine_rows(scorer, start, syl)[start.length:start.next_position + len(text)]
