@@ -27,7 +27,7 @@ from typing import Iterable
 import numpy as np
 
 from ..atomic import atomic_writer
-from ..core.lexicon import BOS, EOS, Lexicon
+from ..core.lexicon import BOS, EOS, OPEN_DOMAIN, Lexicon
 from ..core.ngram import BITS, NgramModel
 from ..core.segment import Segmenter
 from ..errors import AssetError
@@ -53,7 +53,7 @@ def count_text(lines: Iterable[str], lexicon: Lexicon) -> tuple[Counter, Counter
     tokens = np.asarray(lexicon.entry_token)
     best = np.full(lexicon.n_tokens, -np.inf)
     np.maximum.at(best, tokens, np.asarray(lexicon.entry_logp, dtype=np.float64))
-    keep = np.flatnonzero(np.isfinite(best) & ~lexicon.open_domain(np.arange(lexicon.n_tokens)))
+    keep = np.flatnonzero(np.isfinite(best) & ((lexicon.token_flags & OPEN_DOMAIN) == 0))
     logp = {lexicon.text(int(t)): float(best[t]) for t in keep if t > EOS}
     seg = Segmenter(logp, min(logp.values()) - 2.0)
     uni: Counter = Counter()
