@@ -232,14 +232,14 @@ class NeuralScorer:
         return NeuralState(None, z, z, 0, np.zeros(self.vocab_size, dtype=np.float32))
 
 
-def runs_by_length(ids: list[list[int]], max_positions: int):
+def runs_by_length(ids: list[list[int]], max_positions: int | None = None):
     """(length, row indices) of each model run: rows of equal length, at most ``max_positions``
-    positions a run (one row at least)."""
+    positions a run (one row at least; None: no limit)."""
     by_len: dict[int, list[int]] = {}
     for k, row in enumerate(ids):
         by_len.setdefault(len(row), []).append(k)
     for n, rows in by_len.items():
-        step = max(1, max_positions // max(n, 1))
+        step = len(rows) if max_positions is None else max(1, max_positions // max(n, 1))
         for i in range(0, len(rows), step):
             yield n, rows[i: i + step]
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import PinyinModelError, PinyinModelMismatchError
 from ..core.model_format import BOS, PUNCT, UNK, encode_text
-from ..core.neural import WINDOW, cache_feeds, new_positions
+from ..core.neural import WINDOW, cache_feeds, new_positions, runs_by_length
 from ..core.onnx_runtime import cpu_session, input_dtype
 from ..text import is_han
 from .pinyin_format import (CANDIDATES_NAME, DECODER_INPUTS, DECODER_NAME, DECODER_OUTPUTS, ENCODER_INPUTS,
@@ -182,10 +182,7 @@ class PinyinScorer:
         (``window``: the states' positions attended to, the scorer's window by default)."""
         per_char: list[np.ndarray] = [np.zeros(0)] * len(texts)
         out: list[PinyinState | None] = [None] * len(texts)
-        by_len: dict[int, list[int]] = {}
-        for i, r in enumerate(reads):
-            by_len.setdefault(len(r), []).append(i)
-        for n, batch in by_len.items():
+        for n, batch in runs_by_length(reads):
             logprobs, new = self._read([states[i] for i in batch], [reads[i] for i in batch],
                                        np.stack([np.asarray(pinyin_rows[i], np.float32) for i in batch]), window)
             for b, i in enumerate(batch):

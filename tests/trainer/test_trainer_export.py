@@ -241,6 +241,7 @@ def test_an_export_removes_what_a_killed_export_left(tiny_model_dir, tmp_path):
     ([32] * 8, 64, [(32, [0, 1]), (32, [2, 3]), (32, [4, 5]), (32, [6, 7])]),
     ([100, 2], 64, [(100, [0]), (2, [1])]),  # a row longer than the cap runs alone
     ([2] * 5, 4, [(2, [0, 1]), (2, [2, 3]), (2, [4])]),
+    ([32] * 8 + [1], None, [(32, list(range(8))), (1, [8])]),  # no limit
 ])
 def test_model_runs_group_rows_of_one_length_up_to_a_number_of_positions(lengths, cap, runs):
     from engine.core.neural import runs_by_length
