@@ -112,6 +112,10 @@ class ContextModel(LanguageModel, Protocol):
         """Free what can be recomputed on demand (states far behind the end of the input)."""
         ...
 
+    def settle(self, states: list) -> bool:
+        """Do the work put off for ``states`` (idle time); True if there was any."""
+        ...
+
 
 class ReadingModel(Protocol):
     """log P(text | context, the syllables typed for its characters) of whole readings of one input."""
@@ -257,6 +261,10 @@ class MixedLM:
     def release(self, states: list) -> None:
         """Free the context model's states' recomputable parts."""
         self.context.release(states)
+
+    def settle(self, states: list) -> bool:
+        """The context model's work put off for ``states``, done now (idle time); True if there was any."""
+        return self.context is not None and self.context.settle(states)
 
     # -- the reading model, after the search ----------------------------------------------
     def reading_logprob(self, context: str, texts: list[str], typed: list[list[str]]) -> np.ndarray | None:

@@ -47,6 +47,7 @@ class NeuralState:
     last_token: int = BOS  # the token read last (to recompute next_logprobs after a release)
     tokens: tuple[int, ...] = ()  # the tokens this state added (to re-read a window of them)
     windowed: "NeuralState | None" = None  # the same history cut to the last KEEP tokens, once made
+    deferred: "_Deferred | None" = None  # the run that fills k, v and next_logprobs, put off until needed
 
     def history(self, n: int) -> list[int]:
         """The last ``n`` tokens read (oldest first)."""
@@ -132,8 +133,15 @@ class NeuralScorer:
                 s.next_logprobs = None
 
     def advance_scored(self, states: list[NeuralState], texts: list[str]) -> tuple[list[NeuralState], np.ndarray]:
-        """States after each text, and log P(text[1:] | state, text[0]) from the same model run."""
-        return self._run(states, [self.encode(t) or [UNK] for t in texts])
+        """States after each text, and log P(text[1:] | state, text[0]) from the same model run.
+
+        A one-character text scores nothing past its first character, so its run is put off: its
+        state is read when a later call needs it, or by :meth:`settle` while no key waits."""
+        return self._run(states, [self.encode(t) or [UNK] for t in texts], defer_single=True)
+
+    def settle(self, states: list[NeuralState | None]) -> bool:
+        """Run the reads put off for ``states`` (whole runs, as they would have run); True if any ran."""
+        return self._settle(states)
 
     def rest_logprob(self, states: list[NeuralState], texts: list[str]) -> np.ndarray:
         """log P(text[1:] | state, text[0]) without keeping states: 1-character texts cost nothing."""
@@ -147,6 +155,7 @@ class NeuralScorer:
         return out
 
     def _first(self, states: list[NeuralState], ids: list[list[int]]) -> np.ndarray:
+        self._settle(states)
         self._restore([s for s in states if s.next_logprobs is None])
         return np.array([float(s.next_logprobs[i[0]]) for s, i in zip(states, ids)], dtype=np.float64)
 
@@ -168,16 +177,23 @@ class NeuralScorer:
         return encode_text(self.token_id, text)
 
     # -- running the model --------------------------------------------------------------
-    def _run(self, states: list[NeuralState], ids: list[list[int]], targets: list[list[int]] | None = None
-             ) -> tuple[list[NeuralState | None], np.ndarray]:
+    def _run(self, states: list[NeuralState], ids: list[list[int]], targets: list[list[int]] | None = None,
+             defer_single: bool = False) -> tuple[list[NeuralState | None], np.ndarray]:
         """Every row reads its tokens after its state's cache; rows of equal length share a run.
 
         Without ``targets``: returns the new states and log P(ids[1:] | state, ids[0]) per row.
-        With ``targets`` (the token after each read token): no states, log P(targets | ...)."""
+        With ``targets`` (the token after each read token): no states, log P(targets | ...).
+        ``defer_single``: the run of one-token rows (they score nothing) is put off (:class:`_Deferred`)."""
+        self._settle(states)
         states = self._fit(states, [len(i) for i in ids])
         out: list[NeuralState | None] = [None] * len(ids)
         inner = np.zeros(len(ids))
         for n, rows in runs_by_length(ids, MAX_RUN_POSITIONS):
+            if defer_single and n == 1 and targets is None:
+                later = _Deferred(self, [states[k] for k in rows], [ids[k] for k in rows])
+                for k, state in zip(rows, later.members):
+                    out[k] = state
+                continue
             logprobs, pk, pv = self._forward([states[k] for k in rows], [ids[k] for k in rows])
             b_idx = np.arange(len(rows))[:, None]
             if targets is not None:
@@ -187,16 +203,20 @@ class NeuralScorer:
             if n > 1:
                 nxt = np.array([ids[k][1:] for k in rows])
                 inner[rows] = logprobs[b_idx, np.arange(n - 1), nxt].sum(axis=1, dtype=np.float64)
-            # float16 halves what hundreds of live hypotheses hold; scores need no more precision.
-            # Each state keeps views of its rows of the new positions: a graph before format version 3
-            # returns the past's too, which are cut off (and the rest copied, so the past is freed).
-            new_k, new_v = new_positions(pk, n), new_positions(pv, n)
-            last = logprobs[:, n - 1].astype(np.float16)
-            for b, k in enumerate(rows):
-                row, s = ids[k], states[k]
-                out[k] = NeuralState(s if s.length else None, new_k[:, b], new_v[:, b], s.length + n,
-                                     last[b], row[-1], tuple(row))
+            made = _unread([states[k] for k in rows], [ids[k] for k in rows])
+            _fill(made, logprobs, pk, pv, n)
+            for k, state in zip(rows, made):
+                out[k] = state
         return out, inner
+
+    def _settle(self, states) -> bool:
+        """Run the deferred reads of ``states`` (each state's whole run); True if any ran."""
+        ran = False
+        for s in states:
+            if s is not None and s.deferred is not None:
+                s.deferred.run()
+                ran = True
+        return ran
 
     def _forward(self, states, ids):
         """One onnxruntime call for rows of equal length (past caches, each cut to its window, left-padded
@@ -230,6 +250,43 @@ class NeuralScorer:
         L, H, D = self.n_layer, self.n_head, self.head_dim
         z = np.zeros((L, H, 0, D), dtype=np.float32)
         return NeuralState(None, z, z, 0, np.zeros(self.vocab_size, dtype=np.float32))
+
+
+class _Deferred:
+    """One model run of one-token rows put off until a state it makes is needed. It then runs
+    exactly as it would have (the same rows, in one run), so every score is the same bit for bit."""
+
+    def __init__(self, scorer: NeuralScorer, states: list[NeuralState], ids: list[list[int]]):
+        self.scorer, self.states, self.ids = scorer, states, ids
+        self.members = _unread(states, ids)
+        for m in self.members:
+            m.deferred = self
+
+    def run(self) -> None:
+        """Read the rows and fill their states (once)."""
+        if self.members is None:
+            return
+        members, self.members = self.members, None
+        logprobs, pk, pv = self.scorer._forward(self.states, self.ids)
+        _fill(members, logprobs, pk, pv, len(self.ids[0]))
+        self.states = self.ids = None
+
+
+def _unread(states: list[NeuralState], ids: list[list[int]]) -> list[NeuralState]:
+    """The states after each row's tokens, their keys, values and distribution not yet filled."""
+    return [NeuralState(s if s.length else None, None, None, s.length + len(row), None, row[-1], tuple(row))
+            for s, row in zip(states, ids)]
+
+
+def _fill(made: list[NeuralState], logprobs: np.ndarray, pk: np.ndarray, pv: np.ndarray, n: int) -> None:
+    """Fill states made by :func:`_unread` from their run's outputs (row b of the run is made[b])."""
+    # float16 halves what hundreds of live hypotheses hold; scores need no more precision.
+    # Each state keeps views of its rows of the new positions: a graph before format version 3
+    # returns the past's too, which are cut off (and the rest copied, so the past is freed).
+    new_k, new_v = new_positions(pk, n), new_positions(pv, n)
+    last = logprobs[:, n - 1].astype(np.float16)
+    for b, state in enumerate(made):
+        state.k, state.v, state.next_logprobs, state.deferred = new_k[:, b], new_v[:, b], last[b], None
 
 
 def runs_by_length(ids: list[list[int]], max_positions: int | None = None):

@@ -262,6 +262,11 @@ class Decoder:
         self._advance(text[: common + 1])
         return False
 
+    def settle(self) -> bool:
+        """Idle work: the context model's reads the search put off (engine.core.neural: one-character
+        words), done before the next letter needs them; True if there were any."""
+        return self.lm.settle([s for st in self.states[self._released:] for s in st.beam.extra])
+
     def uncommon(self, conv: Conversion) -> bool:
         """Some word of ``conv`` has characters outside GB2312 (traditional or rare forms)."""
         if conv.uncommon is not None:

@@ -316,11 +316,14 @@ class Session:
         is one letter behind per key typed since. Catching it up here, a letter at a time
         (about one keystroke's work), makes that undo as fast as any key.
 
-        First, though, a search that a view() left unfinished goes on (within the budget). Last, with
+        First, though, a search that a view() left unfinished goes on (within the budget), and the
+        model reads the search put off are done (Decoder.settle), so the next letter need not. Last, with
         nothing left to do, the heap's freed pages go back to the system if it has grown (engine.memory)."""
         if self.decoding:
             self._cands = None
             self._candidates()
+            return True
+        if self._decoder is not None and self._decoder.settle():
             return True
         if self._undo and self._selected:
             try:

@@ -125,6 +125,55 @@ def test_released_states_are_recomputed_on_demand(tiny_model):
     assert np.allclose(scorer.first_logprob(states, texts), before, atol=1e-2)  # float16 caches
 
 
+def test_a_one_character_read_waits_until_its_state_is_needed(tiny_model, monkeypatch):
+    """A one-character text scores nothing past its first character: its run is put off, and the
+    state it makes when needed is the one an immediate read makes, bit for bit."""
+    _, _, path = tiny_model
+    scorer = NeuralScorer.load(path)
+    parents = [scorer.start("你好"), scorer.start(""), scorer.start("你好")]
+    texts = ["北", "我想", "吃"]
+    runs = []
+    forward = scorer._forward
+    monkeypatch.setattr(scorer, "_forward", lambda states, ids: runs.append(len(ids)) or forward(states, ids))
+    got, rest = scorer.advance_scored(parents, texts)
+    assert runs == [1] and rest.tolist() == [0.0, rest[1], 0.0]  # the two-character row alone ran
+    assert got[0].next_logprobs is None and got[2].k is None and got[1].k is not None
+    want = scorer.advance(parents, texts)  # read at once
+    runs.clear()
+    assert scorer.first_logprob(got[:1], ["中"]).tolist() == scorer.first_logprob(want[:1], ["中"]).tolist()
+    assert runs == [2]  # both one-character rows, in the run they were put off from
+    for g, w in zip(got, want):
+        assert (g.length, g.tokens) == (w.length, w.tokens)
+        assert np.array_equal(g.k, w.k) and np.array_equal(g.v, w.v)
+        assert np.array_equal(g.next_logprobs, w.next_logprobs)
+    assert not scorer.settle(got)
+
+
+def test_idle_time_reads_what_the_search_put_off(tiny_model):
+    """The search puts off the reads of one-character words; the session's idle work does them,
+    and the lists are the same whether or not it ran between keys."""
+    _, _, path = tiny_model
+    engine = Engine.load(EngineOptions(model_dir=path, learning=False))
+
+    def put_off(session):
+        return [x for st in session._decoder.states for x in st.beam.extra if x is not None and x.deferred]
+
+    def typed(idle):
+        s, seen, waiting = engine.new_session(), [], []
+        for ch in "woxianghuijia":
+            s.insert(ch)
+            seen.append([(c.text, c.score) for c in s.candidates()[:5]])
+            waiting.append(len(put_off(s)))
+            while idle and s.idle():
+                pass
+            assert not idle or not put_off(s)
+        return seen, waiting
+
+    lists, waiting = typed(idle=True)
+    assert any(waiting)
+    assert typed(idle=False)[0] == lists
+
+
 @pytest.mark.parametrize("edits", [
     "woxianghuijiawoxianghuijiabeijingdaxue",  # typing on, far past the release window
     "woxianghuijiawoxianghuijia" + "\b" * 14 + "zhongguoren",  # backspacing into released positions
