@@ -266,8 +266,8 @@ class _Deferred:
         """Read the rows and fill their states (once)."""
         if self.members is None:
             return
+        logprobs, pk, pv = self.scorer._forward(self.states, self.ids)  # a failure leaves it to run again
         members, self.members = self.members, None
-        logprobs, pk, pv = self.scorer._forward(self.states, self.ids)
         _fill(members, logprobs, pk, pv, len(self.ids[0]))
         self.states = self.ids = None
 

@@ -149,6 +149,24 @@ def test_a_one_character_read_waits_until_its_state_is_needed(tiny_model, monkey
     assert not scorer.settle(got)
 
 
+def test_a_put_off_read_that_fails_runs_again_when_next_needed(tiny_model, monkeypatch):
+    _, _, path = tiny_model
+    scorer = NeuralScorer.load(path)
+    parents = [scorer.start("你好")] * 2
+    got, _ = scorer.advance_scored(parents, ["北", "吃"])
+    want = scorer.advance(parents, ["北", "吃"])
+    forward = scorer._forward
+
+    def fail(states, ids):
+        raise RuntimeError("onnxruntime failed")
+
+    monkeypatch.setattr(scorer, "_forward", fail)
+    with pytest.raises(RuntimeError):
+        scorer.settle(got)
+    monkeypatch.setattr(scorer, "_forward", forward)
+    assert scorer.first_logprob(got, ["中", "中"]).tolist() == scorer.first_logprob(want, ["中", "中"]).tolist()
+
+
 def test_idle_time_reads_what_the_search_put_off(tiny_model):
     """The search puts off the reads of one-character words; the session's idle work does them,
     and the lists are the same whether or not it ran between keys."""
