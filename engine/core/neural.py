@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import json
 import logging
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,8 +191,7 @@ class NeuralScorer:
         inner = np.zeros(len(ids))
         for n, rows in runs_by_length(ids, MAX_RUN_POSITIONS):
             if defer_single and n == 1 and targets is None:
-                later = _Deferred(self, [states[k] for k in rows], [ids[k] for k in rows])
-                for k, state in zip(rows, later.members):
+                for k, state in zip(rows, _put_off(self, [states[k] for k in rows], [ids[k] for k in rows])):
                     out[k] = state
                 continue
             logprobs, pk, pv = self._forward([states[k] for k in rows], [ids[k] for k in rows])
@@ -254,22 +254,33 @@ class NeuralScorer:
 
 class _Deferred:
     """One model run of one-token rows put off until a state it makes is needed. It then runs
-    exactly as it would have (the same rows, in one run), so every score is the same bit for bit."""
+    exactly as it would have (the same rows, in one run), so every score is the same bit for bit.
 
-    def __init__(self, scorer: NeuralScorer, states: list[NeuralState], ids: list[list[int]]):
+    It holds its states weakly: a state the search has dropped is freed at once (no reference
+    cycle waits for the garbage collector), and its row is read but not kept."""
+
+    def __init__(self, scorer: NeuralScorer, states: list[NeuralState], ids: list[list[int]],
+                 members: list[NeuralState]):
         self.scorer, self.states, self.ids = scorer, states, ids
-        self.members = _unread(states, ids)
-        for m in self.members:
+        self.members: list[weakref.ref] | None = [weakref.ref(m) for m in members]
+        for m in members:
             m.deferred = self
 
     def run(self) -> None:
-        """Read the rows and fill their states (once)."""
+        """Read the rows and fill their states that are still alive (once)."""
         if self.members is None:
             return
         logprobs, pk, pv = self.scorer._forward(self.states, self.ids)  # a failure leaves it to run again
         members, self.members = self.members, None
-        _fill(members, logprobs, pk, pv, len(self.ids[0]))
+        _fill([m() for m in members], logprobs, pk, pv, len(self.ids[0]))
         self.states = self.ids = None
+
+
+def _put_off(scorer: NeuralScorer, states: list[NeuralState], ids: list[list[int]]) -> list[NeuralState]:
+    """The states after rows of one token each, their run put off (:class:`_Deferred`)."""
+    made = _unread(states, ids)
+    _Deferred(scorer, states, ids, made)
+    return made
 
 
 def _unread(states: list[NeuralState], ids: list[list[int]]) -> list[NeuralState]:
@@ -278,14 +289,16 @@ def _unread(states: list[NeuralState], ids: list[list[int]]) -> list[NeuralState
             for s, row in zip(states, ids)]
 
 
-def _fill(made: list[NeuralState], logprobs: np.ndarray, pk: np.ndarray, pv: np.ndarray, n: int) -> None:
-    """Fill states made by :func:`_unread` from their run's outputs (row b of the run is made[b])."""
+def _fill(made: list[NeuralState | None], logprobs: np.ndarray, pk: np.ndarray, pv: np.ndarray, n: int) -> None:
+    """Fill states made by :func:`_unread` from their run's outputs (row b of the run is made[b]; None: not kept)."""
     # float16 halves what hundreds of live hypotheses hold; scores need no more precision.
     # Each state keeps views of its rows of the new positions: a graph before format version 3
     # returns the past's too, which are cut off (and the rest copied, so the past is freed).
     new_k, new_v = new_positions(pk, n), new_positions(pv, n)
     last = logprobs[:, n - 1].astype(np.float16)
     for b, state in enumerate(made):
+        if state is None:
+            continue
         state.k, state.v, state.next_logprobs, state.deferred = new_k[:, b], new_v[:, b], last[b], None
 
 

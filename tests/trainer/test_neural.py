@@ -167,6 +167,25 @@ def test_a_put_off_read_that_fails_runs_again_when_next_needed(tiny_model, monke
     assert scorer.first_logprob(got, ["中", "中"]).tolist() == scorer.first_logprob(want, ["中", "中"]).tolist()
 
 
+def test_put_off_states_the_search_drops_are_freed_at_once(tiny_model):
+    """No reference cycle holds a dropped state (and its parent) until the garbage collector runs."""
+    import gc
+    import weakref
+
+    _, _, path = tiny_model
+    scorer = NeuralScorer.load(path)
+    parent = scorer.start("你好")
+    got, _ = scorer.advance_scored([parent] * 3, ["北", "吃", "中"])
+    kept, dropped = got[0], weakref.ref(got[1])
+    gc.disable()
+    try:
+        del got
+        assert dropped() is None
+        assert scorer.first_logprob([kept], ["中"]).shape == (1,)  # the run reads all rows, fills those alive
+    finally:
+        gc.enable()
+
+
 def test_idle_time_reads_what_the_search_put_off(tiny_model):
     """The search puts off the reads of one-character words; the session's idle work does them,
     and the lists are the same whether or not it ran between keys."""
