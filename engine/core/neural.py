@@ -140,9 +140,6 @@ class NeuralScorer:
         state is read when a later call needs it, or by :meth:`settle` while no key waits."""
         return self._run(states, [self.encode(t) or [UNK] for t in texts], defer_single=True)
 
-    def settle(self, states: list[NeuralState | None]) -> bool:
-        """Run the reads put off for ``states`` (whole runs, as they would have run); True if any ran."""
-        return self._settle(states)
 
     def rest_logprob(self, states: list[NeuralState], texts: list[str]) -> np.ndarray:
         """log P(text[1:] | state, text[0]) without keeping states: 1-character texts cost nothing."""
@@ -156,7 +153,7 @@ class NeuralScorer:
         return out
 
     def _first(self, states: list[NeuralState], ids: list[list[int]]) -> np.ndarray:
-        self._settle(states)
+        self.settle(states)
         self._restore([s for s in states if s.next_logprobs is None])
         return np.array([float(s.next_logprobs[i[0]]) for s, i in zip(states, ids)], dtype=np.float64)
 
@@ -185,7 +182,7 @@ class NeuralScorer:
         Without ``targets``: returns the new states and log P(ids[1:] | state, ids[0]) per row.
         With ``targets`` (the token after each read token): no states, log P(targets | ...).
         ``defer_single``: the run of one-token rows (they score nothing) is put off (:class:`_Deferred`)."""
-        self._settle(states)
+        self.settle(states)
         states = self._fit(states, [len(i) for i in ids])
         out: list[NeuralState | None] = [None] * len(ids)
         inner = np.zeros(len(ids))
@@ -209,8 +206,8 @@ class NeuralScorer:
                 out[k] = state
         return out, inner
 
-    def _settle(self, states) -> bool:
-        """Run the deferred reads of ``states`` (each state's whole run); True if any ran."""
+    def settle(self, states: list[NeuralState | None]) -> bool:
+        """Run the reads put off for ``states`` (whole runs, as they would have run); True if any ran."""
         ran = False
         for s in states:
             if s is not None and s.deferred is not None:
