@@ -7,6 +7,7 @@ predict   next-word prediction on dev-set JSONL files: how often the clause's fi
           among the top-k words predicted from the text before it.
 bench     per-keystroke latency (p50/p95/max), cold start to first candidates, peak RSS.
 fuzz      random Session actions with invariant checks and view() latency.
+heldout-words  words typed one at a time cut from held-out text (the dev-words recipe, tools/heldout_words.py).
 """
 from __future__ import annotations
 
@@ -344,6 +345,14 @@ def cmd_fuzz(args) -> int:
     return 0 if not report["exceptions"] and not report["broken_invariants"] else 1
 
 
+def cmd_heldout_words(args) -> int:
+    from trainer.corpus import DEFAULT_DATA_DIR
+
+    from .heldout_words import DEFAULT_TEXT, main_args
+
+    return main_args(args.text or DEFAULT_TEXT, args.data or DEFAULT_DATA_DIR, args.out, args.count, args.seed)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -379,6 +388,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="no search budget per view (every view decodes all the letters)")
     common_options(p)
     p.set_defaults(fn=cmd_fuzz)
+    p = sub.add_parser("heldout-words", help="words typed one at a time, cut from held-out text")
+    p.add_argument("--out", type=Path, required=True, help="JSON-lines file to write")
+    p.add_argument("--text", type=Path, help="text to cut (.txt or .txt.xz; default: the replay sample's held-out lines)")
+    p.add_argument("--data", type=Path, help="shared data folder with lexicons/jieba/dict.txt "
+                                              "(default: ../shared/data beside the checkout)")
+    p.add_argument("--count", type=int, default=5000, help="words to draw")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=cmd_heldout_words)
     return run_command("python -m tools", ap.parse_args(argv))
 
 
