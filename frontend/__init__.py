@@ -22,7 +22,7 @@ def _version() -> str:
     try:
         return metadata.version("shuru")
     except metadata.PackageNotFoundError:
-        return "0.4.6"
+        return "0.4.7"
 
 
 __version__ = _version()

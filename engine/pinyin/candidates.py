@@ -10,7 +10,8 @@ For an input the list is, in this order:
 2. filtered by ``dedupe`` (a text is listed once, where it first appears),
    :func:`uncommon_last` (words written with characters outside GB2312, traditional or rare forms,
    go last unless nothing else matches) and ``Decoder.syllable_first`` (an input that is one whole
-   syllable lists its first characters before readings that cut it: 很 恨 狠 痕 before 河南 for hen);
+   syllable lists its first characters before readings that cut it: 很 恨 狠 痕 before 河南 for hen;
+   and all of them before readings that keep a letter as Latin text: 诶 誒 欸 before 而i for ei);
 3. **the user dictionary's words** (:func:`with_user_words`): those spelling the whole input
    first (heaviest first), those spelling a prefix before the first decoder word or character
    that covers no more letters;

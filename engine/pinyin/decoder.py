@@ -238,13 +238,16 @@ class Decoder:
     def syllable_first(self, convs: list[Conversion]) -> list[Conversion]:
         """``convs`` (a list for the searched input) with, for an input that is one whole syllable,
         the readings that cut it into initials or completions after its first SYLLABLE_FIRST
-        readings as the syllable; unchanged for any other input."""
+        readings as the syllable, and those that keep some of its letters as Latin text (e'i ->
+        而i) after all of them; unchanged for any other input."""
         whole = self._one_syllable((SegmentKind.FULL,))
         if whole is None:
             return convs
+        literal = [c for c in convs if c.kind == "literal"]
+        convs = [c for c in convs if c.kind != "literal"]
         split = [_cuts(c.segments, whole) > 0 for c in convs]
         kept = [c for c, x in zip(convs, split) if not x]
-        return kept[:SYLLABLE_FIRST] + [c for c, x in zip(convs, split) if x] + kept[SYLLABLE_FIRST:]
+        return kept[:SYLLABLE_FIRST] + [c for c, x in zip(convs, split) if x] + kept[SYLLABLE_FIRST:] + literal
 
     def prefix_words(self, sentences: list[Conversion]) -> list[Conversion]:
         """Words starting at the first letter along the best sentence's syllables, longest span

@@ -102,6 +102,19 @@ def test_weibos_emoticon_codes_do_not_count_as_typed_text(neural_engine, pinyin,
     assert cands.index(common) < (cands.index(emoticon) if emoticon in cands else len(cands))
 
 
+@pytest.mark.parametrize("pinyin, characters", [
+    ("ei", ["诶", "誒", "欸"]),  # e'i read 而i, 二i
+    ("gei", ["给", "給"]),  # 个i
+    ("kei", ["刻", "尅", "剋"]),  # 可i
+])
+def test_a_whole_syllable_lists_its_characters_before_readings_that_keep_a_letter_latin(engine, pinyin,
+                                                                                      characters):
+    cands = texts(engine, pinyin)
+    latin = [i for i, c in enumerate(cands) if any(ch.isascii() for ch in c)]
+    assert set(characters) <= set(cands) and latin, cands
+    assert max(cands.index(c) for c in characters) < min(latin)
+
+
 def test_a_whole_syllable_still_offers_its_abbreviation_after_its_own_characters(engine):
     cands = texts(engine, "hen")
     assert all(len(c) == 1 for c in cands[:SYLLABLE_FIRST])  # 很 恨 狠 痕 ...
