@@ -7,8 +7,9 @@ Each line of the text is cut into clauses (engine.text), each clause into words 
 probability over jieba's dictionary (../shared/data/lexicons/jieba/dict.txt, as the dev set was
 cut); words of 1-4 Han characters are kept with their pypinyin reading (trainer.data.annotate)
 and the line's text before them as context. ``count`` of them are drawn with ``seed``. The
-default text is the general-text replay sample's held-out lines (assets/replay), which the
-character model never trained on (the n-gram did count them).
+default text is the general-text replay sample's held-out lines (assets/replay): text no dev set
+holds, but drawn from the corpus, so the n-gram counted it and the character model trained on most
+of it. It judges how words typed alone are ranked beyond the dev sets, not what the models know.
 """
 from __future__ import annotations
 
