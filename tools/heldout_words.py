@@ -42,7 +42,7 @@ def dictionary_segmenter(path: Path) -> Segmenter:
     logp = {w: math.log(f / total) for w, f in freq.items() if f > 0}
     if not logp:
         raise SystemExit(f"heldout-words: {path} holds no words with counts")
-    return Segmenter(logp, min(logp.values()) - 2.0)
+    return Segmenter.over(logp)
 
 
 def cut_words(lines: Iterable[str], segmenter: Segmenter, src: str = SOURCE_NAME) -> list[dict]:

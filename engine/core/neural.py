@@ -140,7 +140,6 @@ class NeuralScorer:
         state is read when a later call needs it, or by :meth:`settle` while no key waits."""
         return self._run(states, [self.encode(t) or [UNK] for t in texts], defer_single=True)
 
-
     def rest_logprob(self, states: list[NeuralState], texts: list[str]) -> np.ndarray:
         """log P(text[1:] | state, text[0]) without keeping states: 1-character texts cost nothing."""
         ids = [self.encode(t) or [UNK] for t in texts]

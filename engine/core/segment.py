@@ -12,6 +12,11 @@ class Segmenter:
         self.unk_logp = unk_logp
         self.prefixes = {w[:k] for w in logp for k in range(2, len(w) + 1)}
 
+    @classmethod
+    def over(cls, logp: dict[str, float]) -> "Segmenter":
+        """A segmenter over ``logp`` whose unknown characters cost 2 nats more than its rarest word."""
+        return cls(logp, min(logp.values()) - 2.0)
+
     def cut(self, clause: str) -> list[str]:
         n = len(clause)
         best = [0.0] * (n + 1)

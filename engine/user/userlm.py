@@ -55,7 +55,7 @@ def count_text(lines: Iterable[str], lexicon: Lexicon) -> tuple[Counter, Counter
     np.maximum.at(best, tokens, np.asarray(lexicon.entry_logp, dtype=np.float64))
     keep = np.flatnonzero(np.isfinite(best) & ((lexicon.token_flags & OPEN_DOMAIN) == 0))
     logp = {lexicon.text(int(t)): float(best[t]) for t in keep if t > EOS}
-    seg = Segmenter(logp, min(logp.values()) - 2.0)
+    seg = Segmenter.over(logp)
     uni: Counter = Counter()
     bi: Counter = Counter()
     tri: Counter = Counter()

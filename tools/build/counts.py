@@ -168,7 +168,7 @@ def count_corpus(words: dict[str, float], chars: list[str], out: Path, procs: in
     if char_logp:
         logp.update({c: v for c, v in char_logp.items() if c in logp})
     ids = {w: i for i, w in enumerate(vocab)}
-    seg = Segmenter(logp, min(logp.values()) - 2.0)
+    seg = Segmenter.over(logp)
     extra = sorted(w for w in (extra_words or ()) if w not in ids)
     occ = Occurrences(extra) if extra else None
     extra_counts = np.zeros(len(extra), dtype=np.int64)
