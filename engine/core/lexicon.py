@@ -4,7 +4,9 @@ Loaded from ``assets/lexicon.npz`` (written by ``python -m tools.build lexicon``
 layout in assets/FORMATS.md). Every word is a *token* (an id shared with the n-gram
 model); a token may have several *entries*, one per reading (行 xing / hang).
 The archive is stored uncompressed and its arrays are memory-mapped: ~1M tokens load in
-milliseconds, and only the pages a search touches are read.
+milliseconds, and only the pages a search touches are read. The text -> token table is read
+from the file a few hundred bytes at a time instead (:class:`OnDisk`): its lookups are few and
+random, and a mapped page brings its neighbours into the resident set with it.
 
 Two sorted indexes find entries from syllables: by full syllables (9 bits per
 syllable, 7 syllables in an int64) and by initial groups (5 bits each), so that
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import zipfile
 import zlib
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,9 +99,11 @@ class Lexicon:
         self.n_tokens = int(meta["tokens"])
         self.n_chars = int(meta["chars"])
         # Sorted top 32 bits of blake2b-64 hashes of token texts -> token ids: text -> id without a
-        # dict of a million strings (token_id checks the text on every hit)
-        self._hash_keys = arrays["token_hash_keys"]
-        self._hash_ids = arrays["token_hash_ids"]
+        # dict of a million strings (token_id checks the text on every hit); read, not mapped
+        self._hash_keys = _on_disk(arrays["token_hash_keys"])
+        self._hash_ids = _on_disk(arrays["token_hash_ids"])
+        self._hash_sample = self._hash_keys.sample(HASH_BLOCK).tolist()  # every HASH_BLOCK-th key
+        self._char_ids: dict[str, int | None] = {}  # single characters looked up so far
         self.token_flags = arrays["token_flags"]  # UNCOMMON | OPEN_DOMAIN per token, memory-mapped
 
     def uncommon(self, tokens):
@@ -120,7 +126,7 @@ class Lexicon:
         """Load (memory-map) and check a compiled lexicon; raises :class:`AssetError` with a clear message."""
         what = "lexicon"
         try:
-            meta, arrays = read_mapped_npz(path)
+            meta, arrays = read_mapped_npz(path, on_disk=ON_DISK)
         except FileNotFoundError:
             log.warning("lexicon not found at %s (developers: `python -m tools.build lexicon`)", path)
             raise AssetError(asset_problem(what, path, "is missing")) from None
@@ -164,14 +170,30 @@ class Lexicon:
         """Token id of a word or character, or None.
 
         A sorted table of text hashes (the top 32 bits of blake2b-64) instead of a dict of a
-        million strings: 8 bytes a token, memory-mapped."""
-        h = np.int32(text_hash(text.encode("utf-8")) >> 32)  # same dtype: no array conversion
-        i = int(np.searchsorted(self._hash_keys, h))
-        while i < len(self._hash_keys) and self._hash_keys[i] == h:
-            tid = int(self._hash_ids[i])
-            if self.text(tid) == text:
-                return tid
-            i += 1
+        million strings: 8 bytes a token, on disk. The in-memory sample of every HASH_BLOCK-th
+        hash names the block to read; single characters are remembered once looked up."""
+        if len(text) == 1 and text in self._char_ids:
+            return self._char_ids[text]
+        tid = self._lookup(text_hash(text.encode("utf-8")) >> 32, text)
+        if len(text) == 1:
+            self._char_ids[text] = tid
+        return tid
+
+    def _lookup(self, h: int, text: str) -> int | None:
+        """The token with hash ``h`` whose text is ``text``: the hashes from the sample's block on."""
+        lo = max(bisect_left(self._hash_sample, h) - 1, 0) * HASH_BLOCK
+        n = len(self._hash_keys)
+        while lo < n:
+            hi = min(n, lo + 2 * HASH_BLOCK)
+            keys = memoryview(self._hash_keys.read(lo, hi))
+            i = bisect_left(keys, h)
+            j = bisect_right(keys, h, i)
+            for tid in self._hash_ids.read(lo + i, lo + j).tolist():
+                if self.text(tid) == text:
+                    return tid
+            if j < len(keys):  # the run of equal hashes ended inside this block
+                return None
+            lo = hi  # it may go on (or begin) in the next one
         return None
 
 
@@ -195,14 +217,72 @@ def token_list_hash(tokens: list[str]) -> str:
     return sha1(b"".join(utf8) + offsets.tobytes()).hexdigest()[:16]
 
 
-def read_mapped_npz(path: Path, check_crc: bool = True) -> tuple[dict | None, dict[str, np.ndarray]]:
+HASH_BLOCK = 256  # hashes per block of the text -> token table (1 KB read per lookup, 4k sampled)
+ON_DISK = ("token_hash_keys", "token_hash_ids")  # read as needed (OnDisk), not mapped
+
+
+class OnDisk:
+    """A 1-D array of a file read slice by slice with ``pread``: its pages are never mapped into
+    the process, so lookups scattered over it cost no resident memory."""
+
+    def __init__(self, path: Path, offset: int, dtype: np.dtype, length: int):
+        self.path, self.offset, self.dtype, self.length = Path(path), offset, np.dtype(dtype), length
+        self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __del__(self):
+        fd, self._fd = getattr(self, "_fd", None), None
+        if fd is not None:
+            os.close(fd)
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """Elements [lo, hi) (clipped to the array)."""
+        lo, hi = max(0, lo), min(self.length, hi)
+        if hi <= lo:
+            return np.zeros(0, self.dtype)
+        size = self.dtype.itemsize
+        data = os.pread(self._fd, (hi - lo) * size, self.offset + lo * size)
+        if len(data) != (hi - lo) * size:
+            raise OSError(f"{self.path} was cut short while in use")
+        return np.frombuffer(data, dtype=self.dtype)
+
+    def sample(self, step: int) -> np.ndarray:
+        """Every ``step``-th element, read once (the whole array passes through memory briefly)."""
+        return self.read(0, self.length)[::step].copy()
+
+
+class _InMemory:
+    """An array in memory with :class:`OnDisk`'s interface (a compressed or unaligned member)."""
+
+    def __init__(self, a: np.ndarray):
+        self.a = a
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        return self.a[max(0, lo): max(0, hi)]
+
+    def sample(self, step: int) -> np.ndarray:
+        return np.asarray(self.a[::step]).copy()
+
+
+def _on_disk(a) -> "OnDisk | _InMemory":
+    return a if isinstance(a, OnDisk) else _InMemory(np.asarray(a))
+
+
+def read_mapped_npz(path: Path, check_crc: bool = True,
+                    on_disk: tuple[str, ...] = ()) -> tuple[dict | None, dict[str, np.ndarray]]:
     """An uncompressed ``.npz`` as (its JSON ``meta``, memory-mapped arrays).
 
     ``np.savez`` stores each array as a ``.npy`` member without compression; its data sit at a
     fixed offset in the file, so each is mapped read-only in place (numpy's own .npy header
     parser reads the dtype and shape). A compressed member is read into memory instead.
     ``check_crc``: read each member once to check its CRC-32, as unzipping would (damage inside
-    the file is refused at load, not met as nonsense while typing)."""
+    the file is refused at load, not met as nonsense while typing). The 1-D members named in
+    ``on_disk`` come back as :class:`OnDisk` readers instead of maps."""
     path = Path(path)
     arrays: dict[str, np.ndarray] = {}
     meta = None
@@ -234,6 +314,9 @@ def read_mapped_npz(path: Path, check_crc: bool = True) -> tuple[dict | None, di
                 raise ValueError(f"{info.filename} is truncated")
             if check_crc and _crc(fh, start, info.file_size) != info.CRC:
                 raise ValueError(f"{info.filename} fails its CRC check")
+            if name in on_disk and len(shape) == 1:
+                arrays[name] = OnDisk(path, offset, dtype, int(shape[0]))
+                continue
             # a plain ndarray view of the map: arithmetic on np.memmap objects is slower
             arrays[name] = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
                                      order="F" if fortran else "C").view(np.ndarray) if np.prod(shape) \

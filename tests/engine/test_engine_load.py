@@ -1,7 +1,9 @@
 """Loading: clear errors for broken statistical assets, graceful fallback for the neural model."""
 import logging
 import os
+import sys
 
+import numpy as np
 import pytest
 
 from engine import AssetError, Engine, EngineOptions
@@ -101,6 +103,47 @@ def test_the_lexicon_is_memory_mapped(engine):
     lex = engine.lexicon
     for array in (lex.full.keys, lex.entry_token, lex.initials.order, lex.entry_logp):
         assert isinstance(array.base, np.memmap) and not array.flags.writeable  # a read-only view of the file
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 256])  # runs of equal hashes cross blocks at every size
+def test_every_token_is_found_by_its_text(engine, monkeypatch, block):
+    import random
+
+    from engine.core import lexicon as lexicon_module
+    from engine.core.lexicon import Lexicon
+
+    monkeypatch.setattr(lexicon_module, "HASH_BLOCK", block)
+    lex = Lexicon.load(engine.options.assets_dir / "lexicon.npz")
+    keys = lex._hash_keys.read(0, len(lex._hash_keys))
+    ids = lex._hash_ids.read(0, len(keys)).tolist()
+    tied = [ids[i] for i in np.flatnonzero(keys[1:] == keys[:-1]) for i in (i, i + 1)]  # top-32-bit ties
+    assert tied
+    sample = random.Random(block).sample(range(lex.n_tokens), 2000)
+    for tid in [*tied, *ids[:3], *ids[-3:], *sample]:
+        assert lex.token_id(lex.text(tid)) == tid
+    for text in ("", "x", "北京大学北京大学", "☃"):
+        assert lex.token_id(text) is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
+def test_the_text_to_token_table_is_read_not_mapped(engine):
+    """Its lookups are few and scattered: mapped, each would bring 64 KB of neighbours into the
+    resident set, and the whole 8 MB table stayed resident after a few hundred."""
+    from engine.core.lexicon import Lexicon
+
+    lex = Lexicon.load(engine.options.assets_dir / "lexicon.npz")
+    for tid in range(3, lex.n_tokens, 997):
+        assert lex.token_id(lex.text(tid)) == tid
+    page = os.sysconf("SC_PAGE_SIZE")  # a neighbour's map may share the pages at the table's two ends
+    table = [(-(-a.offset // page) * page, (a.offset + len(a) * a.dtype.itemsize) // page * page)
+             for a in (lex._hash_keys, lex._hash_ids)]
+    name = str((engine.options.assets_dir / "lexicon.npz").resolve())
+    for line in open("/proc/self/maps"):
+        parts = line.split()
+        if len(parts) >= 6 and parts[5] == name:
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            start = int(parts[2], 16)
+            assert all(start + (hi - lo) <= a or start >= b for a, b in table), line
 
 
 def test_ngram_built_for_another_lexicon_is_rejected(assets_copy):
