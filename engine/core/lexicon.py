@@ -5,8 +5,8 @@ layout in assets/FORMATS.md). Every word is a *token* (an id shared with the n-g
 model); a token may have several *entries*, one per reading (行 xing / hang).
 The archive is stored uncompressed and its arrays are memory-mapped: ~1M tokens load in
 milliseconds, and only the pages a search touches are read. The text -> token table is read
-from the file a few hundred bytes at a time instead (:class:`OnDisk`): its lookups are few and
-random, and a mapped page brings its neighbours into the resident set with it.
+from the file 2 KB at a time instead (:class:`OnDisk`): its lookups are few and scattered, and a
+mapped page brings 64 KB of neighbours into the resident set with it.
 
 Two sorted indexes find entries from syllables: by full syllables (9 bits per
 syllable, 7 syllables in an int64) and by initial groups (5 bits each), so that
@@ -218,7 +218,8 @@ def token_list_hash(tokens: list[str]) -> str:
 
 
 HASH_BLOCK = 256  # hashes per block of the text -> token table (1 KB read per lookup, 4k sampled)
-ON_DISK = ("token_hash_keys", "token_hash_ids")  # read as needed (OnDisk), not mapped
+# read as needed (OnDisk), not mapped, where the system has pread (Linux and the other Unixes)
+ON_DISK = ("token_hash_keys", "token_hash_ids") if hasattr(os, "pread") else ()
 
 
 class OnDisk:
