@@ -217,7 +217,7 @@ def token_list_hash(tokens: list[str]) -> str:
     return sha1(b"".join(utf8) + offsets.tobytes()).hexdigest()[:16]
 
 
-HASH_BLOCK = 256  # hashes per block of the text -> token table (1 KB read per lookup, 4k sampled)
+HASH_BLOCK = 256  # hashes per block of the text -> token table: a lookup reads two (2 KB); 4k blocks sampled
 # read as needed (OnDisk), not mapped, where the system has pread (Linux and the other Unixes)
 ON_DISK = ("token_hash_keys", "token_hash_ids") if hasattr(os, "pread") else ()
 
