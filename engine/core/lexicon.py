@@ -99,7 +99,7 @@ class Lexicon:
         self.n_tokens = int(meta["tokens"])
         self.n_chars = int(meta["chars"])
         # Sorted top 32 bits of blake2b-64 hashes of token texts -> token ids: text -> id without a
-        # dict of a million strings (token_id checks the text on every hit); read, not mapped
+        # dict of a million strings (token_id checks the text on every hit); read, not mapped (ON_DISK)
         self._hash_keys = _on_disk(arrays["token_hash_keys"])
         self._hash_ids = _on_disk(arrays["token_hash_ids"])
         self._hash_sample = self._hash_keys.sample(HASH_BLOCK).tolist()  # every HASH_BLOCK-th key
