@@ -22,7 +22,7 @@ def _version() -> str:
     try:
         return metadata.version("shuru")
     except metadata.PackageNotFoundError:
-        return "0.4.8"
+        return "0.4.9"
 
 
 __version__ = _version()

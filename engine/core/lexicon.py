@@ -166,6 +166,21 @@ class Lexicon:
         """The characters of a token."""
         return self._blob[self._offsets[token]: self._offsets[token + 1]].tobytes().decode(TEXT_ENCODING)
 
+    def first_chars(self) -> np.ndarray:
+        """Each token's first character as a token id, -1 where it is none (<s>, ...): read from the
+        whole text table, for asset builds rather than the engine's start."""
+        off = np.asarray(self._offsets, dtype=np.int64)
+        blob = np.asarray(self._blob, dtype=np.uint8)
+        start, some = off[:-1], np.diff(off) >= 2
+        # the first UTF-16 unit; a character beyond the BMP starts with a surrogate, which no character token is
+        unit = np.full(len(start), -1, dtype=np.int64)
+        unit[some] = blob[start[some]].astype(np.int64) | (blob[start[some] + 1].astype(np.int64) << 8)
+        chars = np.arange(EOS + 1, EOS + 1 + self.n_chars)
+        char_unit = unit[chars]
+        order = np.argsort(char_unit, kind="stable")
+        at = np.clip(np.searchsorted(char_unit, unit, sorter=order), 0, len(order) - 1)
+        return np.where(char_unit[order[at]] == unit, chars[order[at]], -1)
+
     def token_id(self, text: str) -> int | None:
         """Token id of a word or character, or None.
 

@@ -37,7 +37,7 @@ from ..atomic import write_bytes_atomic
 from ..paths import user_cache_dir
 from .lexicon import BOS, EOS, UNK, Lexicon
 from .ngram import BITS, NgramModel, _find
-from .ngram import backoff_weights, context_backoff_weights, lookup
+from .ngram import alone_logp, backoff_weights, context_backoff_weights, lookup, word_start_logp
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ ENV = "SHURU_LIBIME_LM"  # a path to the model, or "off"
 SEARCH = ("/usr/lib/*/libime/zh_CN.lm", "/usr/lib/libime/zh_CN.lm", "/usr/lib64/libime/zh_CN.lm",
           "/usr/share/libime/zh_CN.lm")
 WEIGHT = 0.5  # libime's share of the merged model (docs/TUNING.md#libimes-language-model-mixed-in)
-MERGE_VERSION = 2  # of this module's merge (2: carries typed_logp): a cached file from another version is made again
+# of this module's merge (2: carries typed_logp; 3: and start_logp, word starts): a cached file
+# from another version is made again
+MERGE_VERSION = 3
 MERGED_NAME = "ngram-libime.npz"
 # The frozen app's executables run the merge when given this first (packaging/*_main.py)
 MERGE_FLAG = "--engine-libime-merge"
@@ -229,6 +231,10 @@ def merge(lex: Lexicon, ours: NgramModel, lib: LibimeTables, alpha: float, log=p
            "tri_keys": k3, "tri_logp": tri}
     if ours.typed_logp is not None:  # how typed text uses our tokens: unchanged (NgramModel.alone)
         out["typed_logp"] = ours.typed_logp
+    # How often a word typed alone begins with each character, by the merged unigram (NgramModel.word_start)
+    with np.errstate(divide="ignore"):
+        out["start_logp"] = word_start_logp(lex.first_chars(), alone_logp(uni, ours.typed_logp), uni,
+                                            EOS + 1 + lex.n_chars)
     return out
 
 
@@ -243,6 +249,7 @@ def write_merged(arrays: dict[str, np.ndarray], meta: dict, out: Path, source: d
                  bi_keys=arrays["bi_keys"], bi_logp=arrays["bi_logp"].astype(np.float16),
                  bi_backoff=arrays["bi_backoff"].astype(np.float16), tri_keys=arrays["tri_keys"],
                  tri_logp=arrays["tri_logp"].astype(np.float16),
+                 start_logp=arrays["start_logp"].astype(np.float16),
                  **({"typed_logp": arrays["typed_logp"].astype(np.float16)} if "typed_logp" in arrays else {}))
     write_bytes_atomic(out, buf.getvalue())
 

@@ -72,6 +72,10 @@ class WordModel(LanguageModel, Protocol):
         """log P(token) for a word typed with no text around it (engine.core.ngram.NgramModel.alone)."""
         ...
 
+    def word_start(self, chars: np.ndarray) -> np.ndarray:
+        """log P that a word begins with each character token (engine.core.ngram.NgramModel.word_start)."""
+        ...
+
     def end_logprob(self, states: WordStates) -> np.ndarray:
         """log P(</s> | state): the clause ends there."""
         ...
@@ -183,6 +187,9 @@ class NgramLM:
     def alone(self, tokens: np.ndarray) -> np.ndarray:
         return self.model.alone(tokens)
 
+    def word_start(self, chars: np.ndarray) -> np.ndarray:
+        return self.model.word_start(chars)
+
     def end_logprob(self, states: WordStates) -> np.ndarray:
         return self.model.logprob(states.w1, states.w2, np.full(len(states.w1), EOS))
 
@@ -241,6 +248,16 @@ class MixedLM:
         begin: the word model's unigram (UNSEEN_CHAR_LOGP for a character the lexicon lacks)."""
         t = self.lexicon.token_id(ch)
         return float(self.words.unigram(np.array([t]))[0]) if t is not None and t > EOS else UNSEEN_CHAR_LOGP
+
+    def word_start_logprob(self, ch: str) -> float:
+        """log P that a word begins with ``ch``, with no context: the context model's stand-in for the
+        first character of a word of two or more characters where a clause may begin (a one-character
+        word's is char_logprob: its unigram is its start and its end). The word model's, without the
+        layers (docs/TUNING.md#a-word-typed-alone)."""
+        t = self.lexicon.token_id(ch)
+        if t is None or not EOS < t <= EOS + self.lexicon.n_chars:
+            return UNSEEN_CHAR_LOGP
+        return float(self.words.word_start(np.array([t]))[0])
 
     # -- the context model, in the stages the search prunes between ----------------------------
     def start_context(self, context: str) -> Any:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AssetError, FormatVersionError, asset_problem
+from .lexicon import EOS
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ class NgramModel:
         self.tri_logp = Codebook.of(arrays["tri_logp"])
         typed = arrays.get("typed_logp")  # absent from models built before 2026-12 (alone() is the unigram)
         self.typed_logp = None if typed is None else typed.astype(np.float16)
+        # only a model with libime's merged in has it (docs/TUNING.md#a-word-typed-alone); without, word_start() is the unigram
+        start = arrays.get("start_logp")
+        self.start_logp = None if start is None else start.astype(np.float16)
 
     @classmethod
     def load(cls, path: Path, token_hash: str | None = None) -> "NgramModel":
@@ -78,11 +82,18 @@ class NgramModel:
     def alone(self, w: np.ndarray) -> np.ndarray:
         """log P(w) for a word typed with no text around it: the unigram mixed with how often
         present-day typed text uses it (TYPED_SHARE)."""
-        uni = self.unigram(w)
-        if self.typed_logp is None:
-            return uni
-        typed = self.typed_logp[np.asarray(w, dtype=np.int64)].astype(np.float64)
-        return np.logaddexp(np.log1p(-TYPED_SHARE) + uni, np.log(TYPED_SHARE) + typed)
+        typed = None if self.typed_logp is None else self.typed_logp[np.asarray(w, dtype=np.int64)]
+        return alone_logp(self.unigram(w), typed)
+
+    def word_start(self, c: np.ndarray) -> np.ndarray:
+        """log P that a word begins with character c (character token ids), with no context: the
+        context model's stand-in for the first character of a word of two or more characters
+        typed alone (word_start_logp); the character's unigram where the model has no such table."""
+        c = np.asarray(c, dtype=np.int64)
+        if self.start_logp is None:
+            return self.unigram(c)
+        known = c < len(self.start_logp)
+        return np.where(known, self.start_logp[np.where(known, c, 0)].astype(np.float64), self.unigram(c))
 
     def logprob(self, w1: np.ndarray, w2: np.ndarray, w3: np.ndarray) -> np.ndarray:
         """log P(w3 | w1 w2), vectorised over equal-length int64 arrays."""
@@ -94,6 +105,38 @@ class NgramModel:
         ctx_bo, _ = _find(self.bi_keys, (w1 << BITS) | w2, self.bi_backoff)
         lower = np.where(hit2, lp2, self.uni_backoff[w2] + self.uni_logp[w3])
         return np.where(hit3, lp3, ctx_bo + lower)
+
+
+def alone_logp(uni_logp: np.ndarray, typed_logp: np.ndarray | None) -> np.ndarray:
+    """log P(w) for a word typed with no text around it, from the unigram and typed text's shares
+    (TYPED_SHARE; the unigram alone where there are no typed counts)."""
+    uni = np.asarray(uni_logp, dtype=np.float64)
+    if typed_logp is None:
+        return uni
+    typed = np.asarray(typed_logp, dtype=np.float64)
+    return np.logaddexp(np.log1p(-TYPED_SHARE) + uni, np.log(TYPED_SHARE) + typed)
+
+
+def word_start_logp(first_char: np.ndarray, alone: np.ndarray, uni_logp: np.ndarray, n_lead: int) -> np.ndarray:
+    """log P(a word typed alone begins with c) for the tokens before ``n_lead`` (the specials and
+    characters; the words follow): the mass of ``alone`` (alone_logp) of the tokens whose first
+    character is c, shifted so that its mean over the words, weighted by that mass, is their first
+    characters' unigram, the stand-in it replaces (the level the clause-start mixture was tuned at).
+    ``first_char``: each token's first character as a token id, -1 for none (Lexicon.first_chars).
+    docs/TUNING.md#a-word-typed-alone."""
+    uni = np.asarray(uni_logp, dtype=np.float64)
+    p = np.exp(np.asarray(alone, dtype=np.float64))
+    p[: EOS + 1] = 0.0  # <unk>, <s>, </s> begin no word
+    has = first_char >= 0
+    mass = np.bincount(first_char[has], weights=p[has], minlength=n_lead)[:n_lead]
+    with np.errstate(divide="ignore"):
+        start = np.log(mass)
+    words = np.flatnonzero(has[n_lead:]) + n_lead
+    c = first_char[words]
+    shift = np.sum(p[words] * (start[c] - uni[c])) / max(np.sum(p[words]), 1e-300)
+    out = start - shift
+    out[: EOS + 1] = uni[: EOS + 1]
+    return out
 
 
 class Codebook:

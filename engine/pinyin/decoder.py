@@ -603,6 +603,11 @@ class Decoder:
             self._rescore_neural(beam, edges, keep_states=not final)
         return beam
 
+    def _free_first_char(self, text: str) -> float:
+        """log P of a first word's first character where no clause need begin: a one-character word's
+        unigram, else how often words begin with it (MixedLM.word_start_logprob)."""
+        return self.lm.char_logprob(text) if len(text) == 1 else self.lm.word_start_logprob(text[0])
+
     def _select(self, score: np.ndarray, words: WordStates) -> np.ndarray:
         """Indices of the best hypothesis per n-gram state, top ``beam_width`` of them."""
         K = self._width * (2 if self.lm.context is not None else 1)
@@ -634,7 +639,7 @@ class Decoder:
         beam.score = beam.score + weight * first_lp
         first = (beam.prev_pos == 0) if self._free_start else np.zeros(len(beam), dtype=bool)
         if first.any():  # the first word's first character, read after <s> and with no context
-            free = np.array([self.lm.char_logprob(t[0]) if f else 0.0 for t, f in zip(texts, first)])
+            free = np.array([self._free_first_char(t) if f else 0.0 for t, f in zip(texts, first)])
             beam.lead_bos = beam.lead_bos + np.where(first, weight * first_lp, 0.0)
             beam.lead_free = beam.lead_free + np.where(first, weight * free, 0.0)
         order = np.argsort(-beam.score, kind="stable")[: self._width]

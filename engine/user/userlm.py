@@ -201,6 +201,10 @@ class AdaptedNgram:
         """log P(w) for a word typed with no text around it (NgramModel.alone), mixed like unigram()."""
         return self._with_user(self.base.alone(w), w)
 
+    def word_start(self, c: np.ndarray) -> np.ndarray:
+        """log P that a word begins with character c (NgramModel.word_start): the shipped model's."""
+        return self.base.word_start(c)
+
     def _with_user(self, base_logp: np.ndarray, w: np.ndarray) -> np.ndarray:
         w = np.asarray(w, dtype=np.int64)
         base = np.exp(base_logp)

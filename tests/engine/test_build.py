@@ -323,6 +323,53 @@ def test_the_merged_model_keeps_the_typed_counts(tiny_assets, merged_assets):
     assert before.typed_logp is not None and np.array_equal(after.typed_logp, before.typed_logp)
 
 
+def test_every_token_knows_its_first_character(tiny_assets):
+    lex, _ = _models(tiny_assets)
+    first = lex.first_chars()
+    for t in range(lex.n_tokens):
+        text = lex.text(t)
+        want = lex.token_id(text[0]) if t > 2 else None  # <unk>, <s>, </s> begin with no character
+        assert first[t] == (want if want is not None else -1), text
+
+
+def _alone_mass(lex, m) -> np.ndarray:
+    """Each token's probability typed alone (NgramModel.alone), 0 for the specials."""
+    p = np.exp(m.alone(np.arange(lex.n_tokens)).astype(np.float64))
+    p[:3] = 0.0
+    return p
+
+
+@pytest.mark.parametrize("a, b", [("我", "天"), ("北", "公"), ("今", "大")])
+def test_a_word_start_is_the_mass_of_the_words_a_character_begins(merged_assets, a, b):
+    """log P(a word typed alone begins with c), up to a constant: its words' probabilities typed alone, summed."""
+    lex, m = _models(merged_assets)
+    p, first = _alone_mass(lex, m), lex.first_chars()
+    ta, tb = lex.token_id(a), lex.token_id(b)
+    expected = np.log(p[first == ta].sum() / p[first == tb].sum())
+    assert m.word_start([ta])[0] - m.word_start([tb])[0] == pytest.approx(expected, abs=0.03)  # float16
+
+
+def test_word_starts_keep_the_level_of_the_first_characters_unigram(merged_assets):
+    """Over the words, weighted by how often each is typed alone, a word start scores on average what the
+    unigram of its first character did: the clause-start mixture keeps the balance it was tuned at."""
+    lex, m = _models(merged_assets)
+    p, first = _alone_mass(lex, m), lex.first_chars()
+    words = np.arange(3 + lex.n_chars, lex.n_tokens)
+    c = first[words]
+    assert np.average(m.word_start(c), weights=p[words]) == pytest.approx(
+        np.average(m.unigram(c), weights=p[words]), abs=0.02)
+
+
+def test_only_the_merged_model_prices_word_starts(tiny_assets, merged_assets):
+    """The shipped n-gram has no word-start table (it measured worse there): a word start is its
+    character's unigram, as before."""
+    _, base = _models(tiny_assets)
+    lex, merged = _models(merged_assets)
+    chars = np.arange(3, 3 + lex.n_chars)
+    assert base.start_logp is None and np.array_equal(base.word_start(chars), base.unigram(chars))
+    assert merged.start_logp is not None and not np.array_equal(merged.word_start(chars), merged.unigram(chars))
+
+
 def _arpa() -> dict:
     from tests.engine.test_kenlm_trie import read_arpa
 

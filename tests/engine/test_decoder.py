@@ -433,6 +433,32 @@ def test_a_word_typed_alone_is_not_read_as_a_sentence_opening(neural_engine, pin
         assert (whole[0][0], share[0][0]) == ("这不", "这部")
 
 
+@pytest.mark.parametrize("pinyin, context, changes", [
+    ("yijian", "", {"一件", "一键"}),  # typed alone: words beginning with 一 are priced by how often words do
+    ("yi", "", set()),  # a one-character word keeps its unigram: it begins and ends there
+    ("yijian", "我的", set()),  # text before it: the first word is never a maybe-start
+    ("yijianbuhe", "", set()),  # four syllables and more read as a clause
+])
+def test_a_first_word_alone_is_priced_by_how_often_words_begin_with_its_character(neural_engine, pinyin, context,
+                                                                                  changes):
+    """With no text before it, the first character of a first word of two characters or more stands
+    in for the context model as how often a word typed alone begins with it (NgramModel.word_start,
+    libime's merged model carries it); a one-character word is priced by its own unigram."""
+    model = neural_engine.ngram
+    chars = np.arange(3, 3 + neural_engine.lexicon.n_chars)
+    table = np.concatenate([np.zeros(3), model.unigram(chars)])
+    table[neural_engine.lexicon.token_id("一")] += 2.0  # words beginning with 一: far more likely to start a word
+    before = {c.text: c.score for c in decoder_readings(neural_engine.decoder(context), pinyin)}
+    shipped, model.start_logp = model.start_logp, table.astype(np.float16)
+    try:
+        after = {c.text: c.score for c in decoder_readings(neural_engine.decoder(context), pinyin)}
+    finally:
+        model.start_logp = shipped
+    moved = {t for t in before.keys() & after.keys() if abs(after[t] - before[t]) > 0.05}
+    assert changes <= moved and all(t.startswith("一") and len(t) > 1 for t in moved)
+    assert bool(moved) == bool(changes)
+
+
 def _readings_by_words(engine, pinyin, context, extra_word):
     """Whole-input readings -> score, keyed by their words, with ScoreWeights.extra_word set."""
     return {tuple(c.pieces): c.score for c in _readings_with(engine, pinyin, context, extra_word=extra_word)

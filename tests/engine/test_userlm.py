@@ -26,6 +26,14 @@ def test_counts_round_trip(engine, user_dir):
     assert c[0] == 20 and total[0] >= 20
 
 
+def test_the_user_layer_leaves_word_starts_to_the_shipped_model(engine, user_dir):
+    """How often words begin with a character (NgramModel.word_start) is the shipped model's, with or
+    without the user's text."""
+    adapted = AdaptedNgram(engine.ngram, UserLM.load(user_dir / FILE_NAME, engine.lexicon))
+    chars = np.array([engine.lexicon.token_id(c) for c in "当事人对"])
+    assert np.array_equal(adapted.word_start(chars), engine.ngram.word_start(chars))
+
+
 def test_engine_mixes_in_the_user_layer(engine, user_dir):
     adapted = Engine.load(EngineOptions(model_dir=user_dir, use_neural=False, learning=False))
     assert isinstance(adapted.ngram, AdaptedNgram) and "your text" in adapted.status
