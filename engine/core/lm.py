@@ -255,9 +255,7 @@ class MixedLM:
         word's is char_logprob: its unigram is its start and its end). The word model's, without the
         layers (docs/TUNING.md#a-word-typed-alone)."""
         t = self.lexicon.token_id(ch)
-        if t is None or not EOS < t <= EOS + self.lexicon.n_chars:
-            return UNSEEN_CHAR_LOGP
-        return float(self.words.word_start(np.array([t]))[0])
+        return float(self.words.word_start(np.array([t]))[0]) if t is not None and t > EOS else UNSEEN_CHAR_LOGP
 
     # -- the context model, in the stages the search prunes between ----------------------------
     def start_context(self, context: str) -> Any:
