@@ -232,9 +232,7 @@ def merge(lex: Lexicon, ours: NgramModel, lib: LibimeTables, alpha: float, log=p
     if ours.typed_logp is not None:  # how typed text uses our tokens: unchanged (NgramModel.alone)
         out["typed_logp"] = ours.typed_logp
     # How often a word typed alone begins with each character, by the merged unigram (NgramModel.word_start)
-    with np.errstate(divide="ignore"):
-        out["start_logp"] = word_start_logp(lex.first_chars(), alone_logp(uni, ours.typed_logp), uni,
-                                            EOS + 1 + lex.n_chars)
+    out["start_logp"] = word_start_logp(lex.first_chars(), alone_logp(uni, ours.typed_logp), uni, EOS + 1 + lex.n_chars)
     return out
 
 

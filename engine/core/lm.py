@@ -27,7 +27,7 @@ model's stages. The search weighs its answers log-linearly against the pinyin ma
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple, Protocol, Sequence
+from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
 import numpy as np
 
@@ -246,16 +246,20 @@ class MixedLM:
     def char_logprob(self, ch: str) -> float:
         """log P of a character with no context at all, the context model's stand-in where a clause may
         begin: the word model's unigram (UNSEEN_CHAR_LOGP for a character the lexicon lacks)."""
-        t = self.lexicon.token_id(ch)
-        return float(self.words.unigram(np.array([t]))[0]) if t is not None and t > EOS else UNSEEN_CHAR_LOGP
+        return self._char_score(ch, self.words.unigram)
 
     def word_start_logprob(self, ch: str) -> float:
         """log P that a word begins with ``ch``, with no context: the context model's stand-in for the
         first character of a word of two or more characters where a clause may begin (a one-character
         word's is char_logprob: its unigram is its start and its end). The word model's, without the
         layers (docs/TUNING.md#a-word-typed-alone)."""
+        return self._char_score(ch, self.words.word_start)
+
+    def _char_score(self, ch: str, score: Callable[[np.ndarray], np.ndarray]) -> float:
+        """One character's ``score`` (a word-model table read by token id); UNSEEN_CHAR_LOGP where the
+        lexicon has no such character."""
         t = self.lexicon.token_id(ch)
-        return float(self.words.word_start(np.array([t]))[0]) if t is not None and t > EOS else UNSEEN_CHAR_LOGP
+        return float(score(np.array([t]))[0]) if t is not None and t > EOS else UNSEEN_CHAR_LOGP
 
     # -- the context model, in the stages the search prunes between ----------------------------
     def start_context(self, context: str) -> Any:
